@@ -1,0 +1,1 @@
+"""Pieces shared by every API surface: key authentication, the error shape, body parsing."""

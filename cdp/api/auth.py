@@ -1,0 +1,116 @@
+"""API key authentication (§2): ``Authorization: App <key>`` (Infobip), ``Bearer <key>``, HTTP
+Basic with the key as user name (Segment clients), and ``access_token`` in the query string
+where a view allows it (DM Hub-compatible endpoints only)."""
+
+import base64
+import binascii
+
+from django.utils import timezone
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework import authentication, exceptions, permissions
+
+from people.models import ApiKey
+from people.services import api_key_authenticate
+
+
+class KeyPrincipal:
+    """The caller behind an API key: its workspace and whether it may manage or only ingest."""
+
+    is_authenticated = True
+    is_anonymous = False
+
+    def __init__(self, api_key: ApiKey):
+        self.api_key = api_key
+        self.workspace = api_key.workspace
+        self.is_secret = api_key.kind == ApiKey.Kind.SECRET
+
+    def __str__(self) -> str:
+        return f"key {self.api_key.prefix}…"
+
+
+def raw_key_from_request(request, *, allow_query_token: bool = False) -> str | None:
+    """Return the key the request carries, in any accepted form, or None."""
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    scheme, _, value = header.partition(" ")
+    scheme = scheme.lower()
+    value = value.strip()
+    if scheme in {"app", "bearer", "token"} and value:
+        return value
+    if scheme == "basic" and value:
+        try:
+            decoded = base64.b64decode(value, validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        user, _, password = decoded.partition(":")
+        return user or password or None
+    if allow_query_token:
+        return request.GET.get("access_token") or None
+    return None
+
+
+def principal_for_key(raw_key: str | None) -> KeyPrincipal | None:
+    if not raw_key:
+        return None
+    api_key = api_key_authenticate(raw_key)
+    if api_key is None:
+        return None
+    now = timezone.now()
+    if api_key.last_used_at is None or (now - api_key.last_used_at).total_seconds() > 60:
+        ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+        api_key.last_used_at = now  # the instance may be shared by the recent-keys cache
+    return KeyPrincipal(api_key)
+
+
+class ApiKeyAuthentication(authentication.BaseAuthentication):
+    """DRF authentication by workspace API key."""
+
+    allow_query_token = False
+
+    def authenticate(self, request):
+        raw = raw_key_from_request(request, allow_query_token=self.allow_query_token)
+        if raw is None:
+            return None
+        principal = principal_for_key(raw)
+        if principal is None:
+            raise exceptions.AuthenticationFailed("unknown or revoked API key")
+        return principal, principal.api_key
+
+    def authenticate_header(self, request):
+        return 'App realm="cdp"'
+
+
+class QueryTokenAuthentication(ApiKeyAuthentication):
+    """Also accepts ``?access_token=<key>`` (DM Hub-compatible endpoints)."""
+
+    allow_query_token = True
+
+
+class SecretKeyRequired(permissions.BasePermission):
+    """Secret keys only: reading and managing."""
+
+    message = "this endpoint needs a secret API key"
+
+    def has_permission(self, request, view):
+        return isinstance(request.user, KeyPrincipal) and request.user.is_secret
+
+
+class IngestKeyRequired(permissions.BasePermission):
+    """Any live key, public ones included: ingestion only."""
+
+    message = "an API key is required"
+
+    def has_permission(self, request, view):
+        return isinstance(request.user, KeyPrincipal)
+
+
+class ApiKeyScheme(OpenApiAuthenticationExtension):
+    """Describe key authentication in the OpenAPI schema."""
+
+    target_class = "cdp.api.auth.ApiKeyAuthentication"
+    name = "AppKey"
+    match_subclasses = True
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "apiKey", "in": "header", "name": "Authorization",
+                "description": "`App <key>`, `Bearer <key>`, or HTTP Basic with the key as "
+                               "user name. Public keys may only ingest."}

@@ -1,0 +1,23 @@
+"""URL map: admin, health check, the native API and its OpenAPI schema, the SDK demo."""
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from cdp.health import healthz
+from cdp.sdk_demo import sdk_demo
+
+admin.site.site_header = "CDP"
+admin.site.site_title = "CDP"
+
+urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("sdk/demo", sdk_demo, name="sdk-demo"),
+    path("sdk/demo/<slug:page>", sdk_demo, name="sdk-demo-page"),
+    path("api/v1/schema", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/v1/docs", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/v1/", include("events.api.urls")),
+    path("api/v1/", include("people.api.urls")),
+    path("", include("events.compat.urls")),
+]

@@ -1,0 +1,483 @@
+"""Admin for channels, event definitions (with the §4 editing rules) and events (read-only).
+
+Writes go through ``events.services`` (definitions, properties, enable switches) and
+``events.admin_services`` (channels); the "Standard events" switches and the "try it" page are
+admin views in ``events.admin_views``. Everything is scoped to the user's workspaces.
+"""
+
+import json
+
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
+from django.contrib.admin.actions import delete_selected
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.forms.models import BaseInlineFormSet
+from django.http import HttpResponseRedirect
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from cdp.admin_scoping import (
+    WorkspaceScopedAdmin,
+    default_workspace,
+    scope_queryset,
+    user_workspace_ids,
+)
+from events.admin_services import channel_create, channel_delete, channel_update
+from events.admin_views import event_try_view, standard_events_view
+from events.errors import ServiceError
+from events.models import (
+    Channel,
+    Event,
+    EventDefinition,
+    IngestionLogEntry,
+    PropertyDefinition,
+    WorkspaceDefinition,
+)
+from events.selectors import definition_enabled_map
+from events.services import (
+    PropertyInput,
+    definition_create,
+    definition_delete,
+    definition_id_validate,
+    definition_update,
+    property_inputs_validate,
+)
+from people.models import LifecycleStage, Person
+
+# Channels -------------------------------------------------------------------------------------
+
+
+@admin.register(Channel)
+class ChannelAdmin(WorkspaceScopedAdmin):
+    list_display = ("name", "app_type", "app_key", "workspace", "created_at")
+    list_filter = ("app_type",)
+    list_select_related = ("workspace",)
+    search_fields = ("name", "app_key")
+    fields = ("workspace", "name", "app_type", "app_key")
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        if change:
+            channel_update(channel=obj, fields={k: data[k] for k in ("name", "app_type",
+                                                                     "app_key")})
+            return
+        channel = channel_create(workspace=self.target_workspace(request, form),
+                                 name=data["name"], app_type=data["app_type"],
+                                 app_key=data["app_key"])
+        obj.pk, obj.workspace = channel.pk, channel.workspace
+
+    def delete_model(self, request, obj):
+        channel_delete(channel=obj)
+
+    def delete_queryset(self, request, queryset):
+        for channel in queryset:
+            channel_delete(channel=channel)
+
+
+# Event definitions ----------------------------------------------------------------------------
+
+
+class PropertyForm(forms.ModelForm):
+    class Meta:
+        model = PropertyDefinition
+        fields = ("key", "name", "type", "required", "scope")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            # Keys, types and scopes never change once created (§4); disabled fields ignore
+            # whatever a request sends for them.
+            for name in ("key", "type", "scope"):
+                if name in self.fields:
+                    self.fields[name].disabled = True
+
+
+def _property_input(data: dict) -> PropertyInput:
+    return PropertyInput(key=data["key"], name=data.get("name") or "", type=data["type"],
+                         required=bool(data.get("required")),
+                         scope=data.get("scope") or PropertyDefinition.Scope.EVENT)
+
+
+class PropertyFormSet(BaseInlineFormSet):
+    """Checks new properties with the service's rules: key format, duplicates, the limit."""
+
+    def new_forms(self) -> list:
+        return [f for f in self.extra_forms
+                if f.has_changed() and not f.cleaned_data.get("DELETE")]
+
+    def clean(self):
+        super().clean()
+        if any(self.errors):
+            return
+        existing = (list(PropertyDefinition.objects.filter(definition=self.instance)
+                         .values_list("key", flat=True)) if self.instance.pk else [])
+        added = self.new_forms()
+        try:
+            property_inputs_validate([_property_input(f.cleaned_data) for f in added],
+                                     existing=len(existing), existing_keys=existing)
+        except ServiceError as exc:
+            general = []
+            for error in exc.errors:
+                # "properties[i].key" names the i-th new row and one of its fields.
+                index, _, field = error.field.partition("].")
+                if field and index.startswith("properties["):
+                    added[int(index[len("properties["):])].add_error(field, error.message)
+                else:
+                    general.append(error.message)
+            if general:
+                raise ValidationError(general) from exc
+
+
+class PropertyInline(admin.TabularInline):
+    model = PropertyDefinition
+    form = PropertyForm
+    formset = PropertyFormSet
+    fields = ("key", "name", "type", "required", "scope")
+    can_delete = False  # properties are never deleted (§4)
+
+    def get_max_num(self, request, obj=None, **kwargs):
+        if obj is not None and obj.is_builtin:
+            return None
+        return settings.CDP_MAX_CUSTOM_PROPERTIES
+
+    def get_extra(self, request, obj=None, **kwargs):
+        if obj is None:
+            return 1
+        room = settings.CDP_MAX_CUSTOM_PROPERTIES - obj.properties.count()
+        return 1 if room > 0 and not obj.is_builtin else 0
+
+    def has_add_permission(self, request, obj=None):
+        return not (obj is not None and obj.is_builtin) and super().has_add_permission(
+            request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return not (obj is not None and obj.is_builtin) and super().has_change_permission(
+            request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class EventDefinitionForm(forms.ModelForm):
+    class Meta:
+        model = EventDefinition
+        fields = ("workspace", "definition_id", "name", "description", "channel",
+                  "default_score", "lifecycle_stage", "enabled")
+
+    def clean_definition_id(self):
+        value = self.cleaned_data.get("definition_id")
+        try:
+            definition_id_validate(value, field="definition_id")
+        except ServiceError as exc:
+            raise ValidationError([e.message for e in exc.errors]) from exc
+        return value
+
+
+class ChannelFilter(admin.SimpleListFilter):
+    title = "channel"
+    parameter_name = "channel"
+
+    def lookups(self, request, model_admin):
+        channels = scope_queryset(Channel.objects.order_by("name"), request)
+        return [(str(c.pk), str(c)) for c in channels]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(channel_id=self.value()) if self.value() else queryset
+
+
+@admin.register(EventDefinition)
+class EventDefinitionAdmin(WorkspaceScopedAdmin):
+    """Custom definitions are edited under the §4 rules; built-in ones are read-only."""
+
+    form = EventDefinitionForm
+    shared_null = True
+    change_list_template = "admin/events/eventdefinition/change_list.html"
+    list_display = ("definition_id", "name", "kind", "category", "channel", "tracking")
+    list_filter = (ChannelFilter, "kind", "category")
+    list_select_related = ("channel", "workspace")
+    search_fields = ("name", "definition_id")
+    inlines = [PropertyInline]
+    fieldsets = [
+        (None, {"fields": ["workspace", "definition_id", "name", "description", "kind",
+                           "category"]}),
+        ("Tracking", {"fields": ["channel", "default_score", "lifecycle_stage", "enabled"]}),
+    ]
+    readonly_fields = ("kind", "category")
+    service_error_fields = {"definitionId": "definition_id"}
+
+    @admin.display(description="tracking enabled", boolean=True)
+    def tracking(self, obj):
+        return getattr(obj, "enabled_here", obj.enabled)
+
+    def get_list_display(self, request):
+        if default_workspace(request) is None:  # several workspaces: say whose it is
+            return (*self.list_display, "workspace")
+        return self.list_display
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.standard_events_view)
+        return [path("standard/", view, name="events_eventdefinition_standard"),
+                *super().get_urls()]
+
+    def standard_events_view(self, request):
+        return standard_events_view(request, self)
+
+    def get_changelist_instance(self, request):
+        changelist = super().get_changelist_instance(request)
+        workspace = default_workspace(request)
+        if workspace is not None:
+            # One query for the page: the workspace's switches and the defaults.
+            rows = list(changelist.result_list)
+            state = definition_enabled_map(workspace=workspace, definitions=rows)
+            for row in rows:
+                row.enabled_here = state[row.pk]
+        return changelist
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        return [*readonly, "definition_id"] if obj is not None else readonly
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and obj.is_builtin:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and obj.is_builtin:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "lifecycle_stage":
+            stages = {}
+            for code, name in scope_queryset(LifecycleStage.objects.order_by("position"),
+                                             request).values_list("code", "name"):
+                stages.setdefault(code, f"{name} ({code})")
+            return forms.ChoiceField(
+                choices=[("", "— none —"), *stages.items()], required=False,
+                label="lifecycle stage", help_text=db_field.help_text)
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+    # Saving: the definition and its properties in one service call.
+
+    def save_model(self, request, obj, form, change):
+        pass  # written in save_related, where the properties are known
+
+    def save_related(self, request, form, formsets, change):
+        data = form.cleaned_data
+        fields = {k: data[k] for k in ("name", "description", "channel", "default_score",
+                                       "lifecycle_stage", "enabled") if k in data}
+        props = next((fs for fs in formsets if fs.model is PropertyDefinition), None)
+        added = props.new_forms() if props is not None else []
+        new_inputs = [_property_input(f.cleaned_data) for f in added]
+        if not change:
+            definition = definition_create(
+                workspace=self.target_workspace(request, form),
+                definition_id=data["definition_id"], properties=new_inputs, **fields)
+            form.instance.pk = definition.pk
+        else:
+            definition = form.instance
+            edits = {f.instance.pk: f.cleaned_data for f in (props.initial_forms if props else [])
+                     if f.has_changed()}
+            wanted = []
+            for prop in definition.properties.all():
+                edit = edits.get(prop.pk, {})
+                wanted.append(PropertyInput(
+                    key=prop.key, name=edit.get("name", prop.name), type=prop.type,
+                    required=edit.get("required", prop.required), scope=prop.scope))
+            definition_update(definition=definition, fields=fields,
+                              properties=[*wanted, *new_inputs])
+        if props is not None:
+            props.new_objects = [f.instance for f in added]
+            props.changed_objects = [(f.instance, f.changed_data) for f in props.initial_forms
+                                     if f.has_changed()]
+            props.deleted_objects = []
+
+    # Deleting: the service refuses definitions in use and names the uses.
+
+    def get_deleted_objects(self, objs, request):
+        # Django's collector would load every event of a used definition; list the
+        # definition and its properties instead and let ``definition_delete`` decide.
+        objs = list(objs)
+        listed, properties = [], 0
+        for definition in objs:
+            keys = [f"Property: {p.key}" for p in definition.properties.all()]
+            properties += len(keys)
+            listed += [f"Event definition: {definition}", keys]
+        counts = {"event definitions": len(objs), "properties": properties}
+        return listed, counts, set(), []
+
+    def delete_model(self, request, obj):
+        definition_delete(definition=obj)
+
+    def delete_queryset(self, request, queryset):
+        for definition in queryset:
+            definition_delete(definition=definition)
+
+    def delete_view(self, request, object_id, extra_context=None):
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except ServiceError as exc:  # the transaction (and its log entry) is rolled back
+            self.message_service_error(request, exc)
+            url = reverse("admin:events_eventdefinition_change", args=[unquote(object_id)])
+            return HttpResponseRedirect(url)
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if "delete_selected" in actions:
+            _, name, description = actions["delete_selected"]
+            actions["delete_selected"] = (type(self).delete_definitions, name, description)
+        return actions
+
+    def delete_definitions(self, request, queryset):
+        """Confirm, then delete each definition through the service; report refusals."""
+        if not request.POST.get("post"):
+            return delete_selected(self, request, queryset)
+        deleted, refused = 0, []
+        for definition in queryset:
+            try:
+                with transaction.atomic():
+                    self.log_deletions(request, [definition])
+                    definition_delete(definition=definition)
+                deleted += 1
+            except ServiceError as exc:
+                refused.append("; ".join(e.message for e in exc.errors))
+        if deleted:
+            self.message_user(request, f"Deleted {deleted} event definition(s).",
+                              messages.SUCCESS)
+        for text in refused:
+            self.message_user(request, text, messages.ERROR)
+        return None
+
+
+# Events ---------------------------------------------------------------------------------------
+
+
+class DefinitionFilter(admin.SimpleListFilter):
+    """Definitions used (or switched) in the user's workspaces, not the whole catalogue."""
+
+    title = "definition"
+    parameter_name = "definition"
+
+    def lookups(self, request, model_admin):
+        used = WorkspaceDefinition.objects.all()
+        ids = user_workspace_ids(request)
+        if ids is not None:
+            used = used.filter(workspace_id__in=ids)
+        definitions = EventDefinition.objects.filter(
+            pk__in=used.values("definition_id")).order_by("name")
+        return [(str(d.pk), str(d)) for d in definitions]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(definition_id=self.value()) if self.value() else queryset
+
+
+class PersonFilter(admin.SimpleListFilter):
+    """``?person__id__exact=<id>``: the events of one person (linked from the person page)."""
+
+    title = "person"
+    parameter_name = "person__id__exact"
+
+    def lookups(self, request, model_admin):
+        value = self.value()
+        if not value or not value.isdigit():
+            return []
+        person = scope_queryset(Person.objects.filter(pk=int(value)), request).first()
+        return [(value, str(person))] if person else []
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if not value:
+            return queryset
+        return queryset.filter(person_id=int(value)) if value.isdigit() else queryset.none()
+
+
+@admin.register(Event)
+class EventAdmin(WorkspaceScopedAdmin):
+    """Events are immutable: list, filter and look, never add, change or delete."""
+
+    change_list_template = "admin/events/event/change_list.html"
+    list_display = ("occurred_at", "definition", "person_link", "origin", "external_id")
+    list_filter = (PersonFilter, DefinitionFilter, "origin")
+    date_hierarchy = "occurred_at"
+    search_fields = ("=external_id",)
+    search_help_text = "Exact external id."
+    list_select_related = ("definition", "person")
+    show_full_result_count = False
+    list_per_page = 50
+    fieldsets = [
+        (None, {"fields": ["definition", "person", "origin", "occurred_at", "received_at"]}),
+        ("Identifiers", {"fields": ["external_id", "session_id"]}),
+        ("Core fields", {"fields": ["target_id", "target_name", "source", "content_name",
+                                    "score", "tags", "campaign_code", "campaign_name",
+                                    "summary"]}),
+        ("Properties", {"fields": ["properties"]}),
+    ]
+
+    @admin.display(description="person")
+    def person_link(self, obj):
+        url = reverse("admin:people_person_change", args=[obj.person_id])
+        return format_html('<a href="{}">{}</a>', url, obj.person)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.try_view)
+        return [path("try/", view, name="events_event_try"), *super().get_urls()]
+
+    def try_view(self, request):
+        return event_try_view(request, self)
+
+    def changelist_view(self, request, extra_context=None):
+        context = {"can_try": request.user.has_perm("events.add_event"), **(extra_context or {})}
+        return super().changelist_view(request, context)
+
+
+class ReasonFilter(admin.SimpleListFilter):
+    """The reasons present in the user's log (error codes)."""
+
+    title = "reason"
+    parameter_name = "code"
+
+    def lookups(self, request, model_admin):
+        codes = (scope_queryset(IngestionLogEntry.objects.all(), request)
+                 .order_by("code").values_list("code", flat=True).distinct())
+        return [(c, c) for c in codes]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(code=self.value()) if self.value() else queryset
+
+
+@admin.register(IngestionLogEntry)
+class IngestionLogAdmin(WorkspaceScopedAdmin):
+    """Rejected input from every endpoint (§5): reason, field, message and the payload."""
+
+    list_display = ("created_at", "endpoint", "code", "field", "message")
+    list_filter = (ReasonFilter, "endpoint", "created_at")
+    date_hierarchy = "created_at"
+    search_fields = ("message", "field")
+    show_full_result_count = False
+    list_per_page = 50
+    fields = ("created_at", "endpoint", "code", "field", "message", "payload_pretty")
+    readonly_fields = fields
+
+    @admin.display(description="payload")
+    def payload_pretty(self, obj):
+        return format_html("<pre>{}</pre>", json.dumps(obj.payload, indent=2,
+                                                       ensure_ascii=False))
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

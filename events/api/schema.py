@@ -1,0 +1,124 @@
+"""Serializers that describe the native JSON shapes in the OpenAPI schema.
+
+The ingest routes do not run these per event (see ``events.api.payloads``); the definitions
+routes use ``DefinitionInSerializer`` to check a request's shape.
+"""
+
+from rest_framework import serializers
+
+from events.models import PropertyDefinition
+
+
+class ErrorDetailSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+    field = serializers.CharField(allow_null=True)
+
+
+class ErrorSerializer(serializers.Serializer):
+    error = ErrorDetailSerializer()
+
+
+class PersonRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField(required=False)
+    externalId = serializers.CharField(required=False)
+    identifiers = serializers.DictField(child=serializers.CharField(), required=False,
+                                        help_text='e.g. {"email": "ann@example.com"}')
+
+
+class EventInSerializer(serializers.Serializer):
+    definitionId = serializers.CharField(max_length=32)
+    person = PersonRefSerializer()
+    occurredTime = serializers.DateTimeField(required=False)
+    properties = serializers.DictField(required=False)
+    externalId = serializers.CharField(required=False, max_length=255)
+    sessionId = serializers.CharField(required=False, max_length=64)
+    targetId = serializers.CharField(required=False, max_length=255)
+    targetName = serializers.CharField(required=False, max_length=255)
+    source = serializers.CharField(required=False, max_length=255)
+    contentName = serializers.CharField(required=False, max_length=255)
+    score = serializers.IntegerField(required=False)
+    tags = serializers.CharField(required=False, max_length=255,
+                                 help_text="Comma separated; added to the person.")
+    campaign = serializers.CharField(required=False, max_length=64)
+    campaignName = serializers.CharField(required=False, max_length=255)
+    summary = serializers.CharField(required=False, max_length=1024)
+
+
+class IngestAnswerSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["accepted", "duplicate"])
+    eventId = serializers.IntegerField()
+    personId = serializers.IntegerField()
+
+
+class EventBatchInSerializer(serializers.Serializer):
+    events = EventInSerializer(many=True)
+
+
+class ItemResultSerializer(serializers.Serializer):
+    index = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=["accepted", "duplicate", "rejected"])
+    eventId = serializers.IntegerField(allow_null=True)
+    errors = ErrorDetailSerializer(many=True)
+
+
+class EventBatchOutSerializer(serializers.Serializer):
+    results = ItemResultSerializer(many=True)
+    accepted = serializers.IntegerField()
+    duplicates = serializers.IntegerField()
+    rejected = serializers.IntegerField()
+
+
+class EventOutSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    definitionId = serializers.CharField()
+    personId = serializers.IntegerField()
+    occurredTime = serializers.DateTimeField()
+    receivedTime = serializers.DateTimeField()
+    sessionId = serializers.CharField(allow_null=True)
+    externalId = serializers.CharField(allow_null=True)
+    properties = serializers.DictField()
+    origin = serializers.CharField()
+
+
+class PropertyInSerializer(serializers.Serializer):
+    key = serializers.CharField(max_length=64)
+    name = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    type = serializers.ChoiceField(choices=PropertyDefinition.Type.values, required=False,
+                                   default=PropertyDefinition.Type.TEXT)
+    required = serializers.BooleanField(required=False, default=False)
+    scope = serializers.ChoiceField(choices=PropertyDefinition.Scope.values, required=False,
+                                    default=PropertyDefinition.Scope.EVENT)
+
+
+class DefinitionInSerializer(serializers.Serializer):
+    definitionId = serializers.CharField(max_length=64)
+    name = serializers.CharField(max_length=200)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    properties = PropertyInSerializer(many=True, required=False, default=list)
+    defaultScore = serializers.IntegerField(required=False, default=0)
+    lifecycleStage = serializers.CharField(required=False, allow_blank=True,
+                                           default="")
+    channel = serializers.CharField(required=False, allow_null=True, default=None,
+                                    help_text="The channel's APP_KEY.")
+    enabled = serializers.BooleanField(required=False, default=True)
+
+
+class DefinitionPatchSerializer(serializers.Serializer):
+    definitionId = serializers.CharField(max_length=64, required=False)
+    name = serializers.CharField(max_length=200, required=False)
+    description = serializers.CharField(required=False, allow_blank=True)
+    properties = PropertyInSerializer(many=True, required=False)
+    defaultScore = serializers.IntegerField(required=False)
+    lifecycleStage = serializers.CharField(required=False, allow_blank=True)
+    enabled = serializers.BooleanField(required=False)
+
+
+class DefinitionOutSerializer(serializers.Serializer):
+    definitionId = serializers.CharField()
+    name = serializers.CharField()
+    description = serializers.CharField()
+    kind = serializers.CharField()
+    category = serializers.CharField(allow_null=True)
+    enabled = serializers.BooleanField()
+    properties = PropertyInSerializer(many=True)

@@ -1,0 +1,237 @@
+"""Convertlab DM Hub customer events (§6), with ``?access_token=<key>``:
+
+- ``POST /v1/customerevents``: core fields plus custom properties at the top level (the seed's
+  ``touter``); deduplicated by ``externalId``, else by (date, customer, event); answers the
+  stored event in the seed's shape (a repeat answers the event already stored).
+- ``GET /v1/customerevents/{id}?partition=YYYY``: one event.
+- ``GET /v1/customerevents?customerId&event=a,b&lastUpdatedFrom&lastUpdatedTo&max&rows&page&
+  sidx&sord&partition``: a JSON array.
+
+``customerId`` is the customer's id in the caller's system: the person's external id (or,
+for a person without one, the internal id); the customer must exist (DM Hub creates customers
+separately). Partitions follow the seed: without
+``partition`` the default table holds events from 2018 on; ``partition=2017`` that year;
+``partition=2016`` everything before 2017; any later year that year only.
+"""
+
+from datetime import UTC, datetime
+
+from django.db.models import Q
+from django.views.decorators.csrf import csrf_exempt
+
+from cdp.api.errors import ApiError, error_body
+from cdp.api.parsing import read_json
+from events.compat.common import json_response, log_unreadable, over_limit, principal
+from events.errors import ErrorCode, FieldError
+from events.ingestion import events_ingest
+from events.ingestion_log import ingestion_log_record
+from events.inputs import EventInput, PersonRef, Status
+from events.models import Event
+from events.selectors import event_list
+from people.models import Person
+
+ENDPOINT = Event.Origin.DMHUB
+CORE = {"targetId": "target_id", "targetName": "target_name", "source": "source",
+        "contentName": "content_name", "score": "score", "tag": "tags", "campaign":
+        "campaign_code", "campaignName": "campaign_name", "summary": "summary",
+        "externalId": "external_id"}
+RESERVED = {"id", "customerId", "event", "date", "lastUpdated", *CORE}
+SORT_FIELDS = {"id": "id", "date": "occurred_at", "lastUpdated": "received_at",
+               "event": "definition__definition_id", "customerId": "person_id"}
+DEFAULT_PARTITION_FROM = 2018
+
+
+def _time(value) -> str | None:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
+
+
+def dmhub_event_json(event: Event) -> dict:
+    """The seed's response shape: core fields, then custom properties at the top level."""
+    body = {
+        "id": event.pk, "customerId": _customer_id(event.person),
+        "event": event.definition.definition_id, "targetId": event.target_id or None,
+        "targetName": event.target_name or None, "date": _time(event.occurred_at),
+        "source": event.source or None, "score": event.score or 0, "tag": event.tags or None,
+        "campaign": event.campaign_code or None, "campaignName": event.campaign_name or None,
+        "contentName": event.content_name or None, "externalId": event.external_id,
+        "lastUpdated": _time(event.received_at),
+    }
+    if event.summary:
+        body["summary"] = event.summary
+    for key, value in (event.properties or {}).items():
+        body.setdefault(key, value)
+    return body
+
+
+def _error(code: str, message: str, field: str | None, status: int = 400):
+    return json_response(error_body(code, message, field), status=status)
+
+
+def _customer(workspace, customer_id) -> PersonRef:
+    value = str(customer_id).strip()
+    query = Person.objects.filter(workspace=workspace)
+    if not query.filter(external_id=value).exists() and value.isdigit() and query.filter(
+            pk=int(value)).exists():
+        return PersonRef(id=int(value))
+    # The external id; when nobody has it, the service answers person_not_found.
+    return PersonRef(external_id=value)
+
+
+def _customer_id(person: Person):
+    """The customer id as DM Hub callers know it: the external id (a number when numeric),
+    else the internal id."""
+    ext = person.external_id
+    if ext:
+        return int(ext) if ext.isdigit() else ext
+    return person.pk
+
+
+def _customer_filter(value: str) -> Q:
+    condition = Q(person__external_id=value)
+    if value.isdigit():
+        condition |= Q(person_id=int(value), person__external_id__isnull=True)
+    return condition
+
+
+@csrf_exempt
+def customer_events(request):
+    caller = principal(request, allow_query_token=True)
+    if caller is None:
+        return _error("unauthorized", "a valid access_token is required", "access_token", 401)
+    if over_limit(request, caller):
+        return _error("too_many_requests", "rate limit of this key exceeded; retry later", None,
+                      429)
+    if request.method == "POST":
+        return _create(request, caller)
+    if request.method == "GET":
+        if not caller.is_secret:
+            return _error("forbidden", "reading events needs a secret key", None, 403)
+        return _query(request, caller)
+    return _error("method_not_allowed", "use GET or POST", None, 405)
+
+
+def _create(request, caller):
+    try:
+        body = read_json(request)
+    except ApiError as exc:
+        log_unreadable(request, caller, ENDPOINT, exc)
+        return _error(exc.error_code, str(exc.detail), exc.field, exc.status_code)
+    errors = []
+    if not isinstance(body, dict):
+        errors.append(FieldError("body", ErrorCode.INVALID_TYPE, "must be a JSON object"))
+    else:
+        for key in ("customerId", "event"):
+            if body.get(key) in (None, ""):
+                errors.append(FieldError(key, ErrorCode.REQUIRED, "is required"))
+        if isinstance(body.get("event"), str) and len(body["event"]) > 32:
+            errors.append(FieldError("event", ErrorCode.TOO_LONG, "at most 32 characters"))
+    if errors:
+        ingestion_log_record(workspace=caller.workspace, endpoint=ENDPOINT,
+                             rejected=[(body, errors)])
+        return _error(errors[0].code, errors[0].message, errors[0].field)
+    core = {name: body[key] for key, name in CORE.items() if body.get(key) is not None}
+    properties = {k: v for k, v in body.items() if k not in RESERVED}
+    item = EventInput(definition_id=body["event"],
+                      person=_customer(caller.workspace, body["customerId"]),
+                      occurred_at=body.get("date"), properties=properties, **core)
+    result = events_ingest(workspace=caller.workspace, events=[item], origin=ENDPOINT,
+                           create_people=False, payloads=[body]).items[0]
+    if result.status == Status.REJECTED:
+        first = result.errors[0]
+        field = {"definitionId": "event", "occurredTime": "date", "person": "customerId",
+                 "person.id": "customerId", "tags": "tag"}.get(first.field, first.field)
+        status = 404 if first.code == ErrorCode.PERSON_NOT_FOUND else 400
+        return _error(first.code, first.message, field, status)
+    event = event_list(workspace=caller.workspace).get(pk=result.event_id)
+    return json_response(dmhub_event_json(event), status=200)
+
+
+def _partition_filter(raw: str | None) -> Q:
+    if not raw:
+        return Q(occurred_at__gte=datetime(DEFAULT_PARTITION_FROM, 1, 1, tzinfo=UTC))
+    if not raw.isdigit() or not 1 <= int(raw) <= 9999:
+        raise ApiError("partition is a year such as 2017", code="invalid", field="partition")
+    year = int(raw)
+    if year <= 2016:
+        return Q(occurred_at__lt=datetime(2017, 1, 1, tzinfo=UTC))
+    return Q(occurred_at__year=year)
+
+
+def _int(request, name: str, default: int | None, low: int = 1, high: int | None = None):
+    raw = request.GET.get(name)
+    if raw in (None, ""):
+        return default
+    if not raw.isdigit() or int(raw) < low or (high is not None and int(raw) > high):
+        bound = f" and at most {high}" if high else ""
+        raise ApiError(f"must be an integer of at least {low}{bound}", code="invalid",
+                       field=name)
+    return int(raw)
+
+
+def _utc(request, name: str):
+    raw = request.GET.get(name)
+    if not raw:
+        return None
+    try:
+        return datetime.strptime(raw, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    except ValueError as exc:
+        raise ApiError("use UTC like 2017-06-07T12:13:14Z", code="invalid",
+                       field=name) from exc
+
+
+def _query(request, caller):
+    try:
+        query = event_list(workspace=caller.workspace).filter(
+            _partition_filter(request.GET.get("partition")))
+        if customer := request.GET.get("customerId"):
+            query = query.filter(_customer_filter(customer.strip()))
+        if events := request.GET.get("event"):
+            query = query.filter(definition__definition_id__in=[
+                e.strip() for e in events.split(",") if e.strip()])
+        if since := _utc(request, "lastUpdatedFrom"):
+            query = query.filter(received_at__gte=since)
+        if until := _utc(request, "lastUpdatedTo"):
+            query = query.filter(received_at__lte=until)
+        limit = _int(request, "max", 20, high=1000)
+        rows = _int(request, "rows", None, high=1000)
+        page = _int(request, "page", 1)
+        sidx = request.GET.get("sidx") or "id"
+        if sidx not in SORT_FIELDS:
+            raise ApiError("sort by one of " + ", ".join(SORT_FIELDS), code="invalid",
+                           field="sidx")
+        sord = (request.GET.get("sord") or "asc").lower()
+        if sord not in {"asc", "desc"}:
+            raise ApiError("asc or desc", code="invalid", field="sord")
+    except ApiError as exc:
+        return _error(exc.error_code, str(exc.detail), exc.field, exc.status_code)
+    order = SORT_FIELDS[sidx]
+    query = query.order_by(order if sord == "asc" else f"-{order}", "id")
+    size = min(rows or limit, limit)
+    start = (page - 1) * (rows or limit)
+    return json_response([dmhub_event_json(e) for e in query[start:start + size]])
+
+
+@csrf_exempt
+def customer_event(request, event_id: int):
+    caller = principal(request, allow_query_token=True)
+    if caller is None:
+        return _error("unauthorized", "a valid access_token is required", "access_token", 401)
+    if over_limit(request, caller):
+        return _error("too_many_requests", "rate limit of this key exceeded; retry later", None,
+                      429)
+    if request.method != "GET":
+        return _error("method_not_allowed", "use GET", None, 405)
+    if not caller.is_secret:
+        return _error("forbidden", "reading events needs a secret key", None, 403)
+    partition = request.GET.get("partition")
+    query = event_list(workspace=caller.workspace).filter(pk=event_id)
+    if partition:
+        try:
+            query = query.filter(_partition_filter(partition))
+        except ApiError as exc:
+            return _error(exc.error_code, str(exc.detail), exc.field)
+    event = query.first()
+    if event is None:
+        return _error("not_found", f"no customer event {event_id} in this partition", "id",
+                      404)
+    return json_response(dmhub_event_json(event))

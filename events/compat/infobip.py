@@ -1,0 +1,83 @@
+"""Infobip People events (§6): ``POST /peopleevents/1/persons/{personId}/definitions/
+{definitionId}/events`` with ``{"properties": {…}}`` and ``Authorization: App <key>``.
+
+``personId`` is any identifier of an existing person (external id, email, phone, push
+registration id); an unknown person is an error, never created. Errors answer in Infobip's
+``requestError.serviceException`` shape.
+"""
+
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from cdp.api.errors import ApiError
+from cdp.api.parsing import read_json
+from events.compat.common import json_response, log_unreadable, over_limit, principal
+from events.errors import ErrorCode, FieldError, ServiceError
+from events.ingestion import events_ingest
+from events.ingestion_log import ingestion_log_record
+from events.inputs import EventInput, PersonRef, Status
+from events.models import Event
+from people.selectors import person_lookup
+
+ENDPOINT = Event.Origin.INFOBIP
+LOOKUP_ORDER = ("external_id", "email", "phone", "push")
+
+
+def infobip_error(message_id: str, text: str, status: int):
+    return json_response({"requestError": {"serviceException": {
+        "messageId": message_id, "text": text}}}, status=status)
+
+
+def _person_ref(workspace, person_id: str) -> PersonRef:
+    for type_ in LOOKUP_ORDER:
+        if type_ == "email" and "@" not in person_id:
+            continue
+        try:
+            person = person_lookup(workspace=workspace, type=type_, value=person_id)
+        except ServiceError:  # not a valid value of this type
+            continue
+        if person is not None:
+            return PersonRef(id=person.pk)
+    # Unknown: the service answers person_not_found (and logs it) as it does for any caller.
+    return PersonRef(external_id=person_id)
+
+
+@csrf_exempt
+@require_POST
+def infobip_event(request, person_id: str, definition_id: str):
+    caller = principal(request)
+    if caller is None:
+        return infobip_error("UNAUTHORIZED", "Invalid login details", 401)
+    if over_limit(request, caller):
+        return infobip_error("TOO_MANY_REQUESTS", "Too many requests", 429)
+    try:
+        body = read_json(request)
+    except ApiError as exc:
+        log_unreadable(request, caller, ENDPOINT, exc)
+        return infobip_error("BAD_REQUEST", str(exc.detail), exc.status_code)
+    payload = {"personId": person_id, "definitionId": definition_id, "body": body}
+    errors = []
+    if not isinstance(body, dict) or "properties" not in body:
+        errors.append(FieldError("properties", ErrorCode.REQUIRED,
+                                 'send {"properties": {…}} (an empty object for none)'))
+    else:
+        errors += [FieldError(k, ErrorCode.INVALID, "unknown field")
+                   for k in sorted(set(body) - {"properties"})]
+        if not isinstance(body["properties"], dict):
+            errors.append(FieldError("properties", ErrorCode.INVALID_TYPE, "must be an object"))
+    if errors:
+        ingestion_log_record(workspace=caller.workspace, endpoint=ENDPOINT,
+                             rejected=[(payload, errors)])
+        return infobip_error("BAD_REQUEST", f"{errors[0].field}: {errors[0].message}", 400)
+    item = EventInput(definition_id=definition_id,
+                      person=_person_ref(caller.workspace, person_id),
+                      properties=body["properties"])
+    result = events_ingest(workspace=caller.workspace, events=[item], origin=ENDPOINT,
+                           create_people=False, payloads=[payload]).items[0]
+    if result.status == Status.REJECTED:
+        first = result.errors[0]
+        if first.code == ErrorCode.PERSON_NOT_FOUND:
+            return infobip_error("NOT_FOUND", f"person {person_id!r} does not exist", 404)
+        text = "; ".join(f"{e.field}: {e.message}" for e in result.errors)
+        return infobip_error("BAD_REQUEST", text, 400)
+    return json_response({"eventId": result.event_id, "status": result.status})

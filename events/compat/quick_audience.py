@@ -1,0 +1,214 @@
+"""Alibaba Quick Audience event and identity reporting (§6), key in ``Authorization: App``:
+
+- ``POST /quickaudience/v1/event-messages``: at most 100 behavioural event messages;
+- ``POST /quickaudience/v1/user-messages``: user identity messages.
+
+The body is a JSON array, or ``{"eventMessageModelListStr" | "customerMessageModelListStr":
+"<the array as a JSON string>"}`` as the Java SDK sends it. Every answer is
+``{success, errorCode, errorDesc, traceId}``; accepted messages are stored even when others
+in the same call are rejected (``errorDesc`` lists those by index). ``eventCode`` maps to a
+definition as track names do: an existing definition id, else ``c_`` + the code in snake case
+(``event001`` → ``c_event001``). ``customerId`` is the person's external id;
+``customerIdList`` entries are identifiers (``idMapping`` is the type).
+"""
+
+import uuid
+
+import orjson
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from cdp.api.errors import ApiError
+from cdp.api.parsing import read_json
+from events.compat.common import json_response, log_unreadable, over_limit, principal
+from events.errors import ErrorCode, FieldError, ServiceError
+from events.ingestion import events_ingest
+from events.ingestion_log import ingestion_log_record
+from events.inputs import EventInput, PersonRef, Status
+from events.models import Channel, Event
+from events.selectors import definition_code_for
+from people.services import person_identify
+
+ENDPOINT = Event.Origin.QUICK_AUDIENCE
+MAX_MESSAGES = 100
+
+
+def qa_answer(*, success: bool, code: str | None = None, desc: str | None = None,
+              status: int = 200, data=None):
+    body = {"success": success, "errorCode": code, "errorDesc": desc,
+            "traceId": uuid.uuid4().hex}
+    if data is not None:
+        body["data"] = data
+    return json_response(body, status=status)
+
+
+def _messages(body, wrapper: str):
+    """Return the list of messages, unwrapping the SDK's string form."""
+    if isinstance(body, dict) and wrapper in body:
+        body = body[wrapper]
+        if isinstance(body, str):
+            try:
+                body = orjson.loads(body)
+            except orjson.JSONDecodeError as exc:
+                raise ApiError(f"{wrapper} is not a JSON array string", code="invalid",
+                               field=wrapper) from exc
+    if not isinstance(body, list):
+        raise ApiError(f"send a JSON array or {{\"{wrapper}\": \"[…]\"}}", code="invalid",
+                       field=wrapper)
+    return body
+
+
+def _identifiers(message: dict, errors: list, prefix: str) -> dict:
+    identifiers = {}
+    entries = message.get("customerIdList") or []
+    if not isinstance(entries, list):
+        errors.append(FieldError(f"{prefix}.customerIdList", ErrorCode.INVALID_TYPE,
+                                 "must be a list of {customerId, idMapping}"))
+        return identifiers
+    for j, entry in enumerate(entries):
+        if (not isinstance(entry, dict) or not entry.get("customerId")
+                or not entry.get("idMapping")):
+            errors.append(FieldError(f"{prefix}.customerIdList[{j}]", ErrorCode.INVALID,
+                                     "needs customerId and idMapping"))
+            continue
+        identifiers[str(entry["idMapping"])] = str(entry["customerId"])
+    return identifiers
+
+
+def _event_input(message, index: int, channels: set[str], workspace):
+    prefix = f"[{index}]"
+    errors: list[FieldError] = []
+    if not isinstance(message, dict):
+        return None, [FieldError(prefix, ErrorCode.INVALID_TYPE, "must be an object")]
+    for key in ("eventCode", "eventTime"):
+        if message.get(key) in (None, ""):
+            errors.append(FieldError(f"{prefix}.{key}", ErrorCode.REQUIRED, "is required"))
+    source = message.get("eventSourceCode")
+    if not source:
+        errors.append(FieldError(f"{prefix}.eventSourceCode", ErrorCode.REQUIRED,
+                                 "is required (the channel's APP_KEY)"))
+    elif source not in channels:
+        errors.append(FieldError(f"{prefix}.eventSourceCode", ErrorCode.INVALID,
+                                 f"no channel with APP_KEY {source!r}"))
+    attributes = message.get("extendAttributes") or {}
+    if not isinstance(attributes, dict):
+        errors.append(FieldError(f"{prefix}.extendAttributes", ErrorCode.INVALID_TYPE,
+                                 "must be an object"))
+        attributes = {}
+    if not attributes.get("outBizId"):
+        errors.append(FieldError(f"{prefix}.extendAttributes.outBizId", ErrorCode.REQUIRED,
+                                 "is required (a unique business id)"))
+    identifiers = _identifiers(message, errors, prefix)
+    customer = message.get("customerId")
+    if not customer and not identifiers:
+        errors.append(FieldError(f"{prefix}.customerId", ErrorCode.REQUIRED,
+                                 "give customerId or customerIdList"))
+    if errors:
+        return None, errors
+    properties = {k: v for k, v in attributes.items() if k != "outBizId"}
+    return EventInput(
+        definition_id=definition_code_for(workspace=workspace, name=str(message["eventCode"])),
+        person=PersonRef(external_id=str(customer) if customer else None,
+                         identifiers=identifiers),
+        occurred_at=message["eventTime"], properties=properties,
+        external_id=str(attributes["outBizId"]), source=str(source),
+    ), []
+
+
+@csrf_exempt
+@require_POST
+def event_messages(request):
+    caller = principal(request)
+    if caller is None:
+        return qa_answer(success=False, code="ES0110000002", desc="Authentication failed!",
+                         status=401)
+    if over_limit(request, caller):
+        return qa_answer(success=False, code="TOO_MANY_REQUESTS",
+                         desc="rate limit of this key exceeded; retry later", status=429)
+    try:
+        messages = _messages(read_json(request), "eventMessageModelListStr")
+    except ApiError as exc:
+        log_unreadable(request, caller, ENDPOINT, exc)
+        return qa_answer(success=False, code=str(exc.error_code).upper(),
+                         desc=str(exc.detail), status=400)
+    if len(messages) > MAX_MESSAGES:
+        return qa_answer(success=False, code="BATCH_TOO_LARGE",
+                         desc=f"at most {MAX_MESSAGES} messages per call, got {len(messages)}",
+                         status=400)
+    channels = set(Channel.objects.filter(workspace=caller.workspace)
+                   .values_list("app_key", flat=True))
+    inputs, payloads, positions, failures = [], [], [], []
+    for i, message in enumerate(messages):
+        item, errors = _event_input(message, i, channels, caller.workspace)
+        if errors:
+            failures.append((i, errors))
+            ingestion_log_record(workspace=caller.workspace, endpoint=ENDPOINT,
+                                 rejected=[(message, errors)])
+        else:
+            inputs.append(item)
+            payloads.append(message)
+            positions.append(i)
+    results = []
+    if inputs:
+        outcome = events_ingest(workspace=caller.workspace, events=inputs, origin=ENDPOINT,
+                                payloads=payloads)
+        for position, item in zip(positions, outcome.items, strict=True):
+            if item.status == Status.REJECTED:
+                failures.append((position, [FieldError(f"[{position}].{e.field}", e.code,
+                                                       e.message) for e in item.errors]))
+            else:
+                results.append({"index": position, "status": item.status,
+                                "eventId": item.event_id})
+    if failures:
+        failures.sort(key=lambda f: f[0])
+        desc = "; ".join(f"{e.field}: {e.message}" for _, errors in failures for e in errors)
+        return qa_answer(success=False, code="INVALID_MESSAGE", desc=desc[:2000],
+                         data={"accepted": results, "rejected": [i for i, _ in failures]})
+    return qa_answer(success=True, data={"accepted": results})
+
+
+@csrf_exempt
+@require_POST
+def user_messages(request):
+    caller = principal(request)
+    if caller is None:
+        return qa_answer(success=False, code="ES0110000002", desc="Authentication failed!",
+                         status=401)
+    if over_limit(request, caller):
+        return qa_answer(success=False, code="TOO_MANY_REQUESTS",
+                         desc="rate limit of this key exceeded; retry later", status=429)
+    try:
+        messages = _messages(read_json(request), "customerMessageModelListStr")
+    except ApiError as exc:
+        log_unreadable(request, caller, ENDPOINT, exc)
+        return qa_answer(success=False, code=str(exc.error_code).upper(),
+                         desc=str(exc.detail), status=400)
+    if len(messages) > MAX_MESSAGES:
+        return qa_answer(success=False, code="BATCH_TOO_LARGE",
+                         desc=f"at most {MAX_MESSAGES} messages per call", status=400)
+    people, failures = [], []
+    for i, message in enumerate(messages):
+        errors: list[FieldError] = []
+        if not isinstance(message, dict):
+            errors.append(FieldError(f"[{i}]", ErrorCode.INVALID_TYPE, "must be an object"))
+            identifiers, customer = {}, None
+        else:
+            identifiers = _identifiers(message, errors, f"[{i}]")
+            customer = message.get("customerId")
+        if not errors:
+            try:
+                person = person_identify(workspace=caller.workspace,
+                                         external_id=str(customer) if customer else None,
+                                         identifiers=identifiers)
+                people.append({"index": i, "personId": person.pk})
+                continue
+            except ServiceError as exc:
+                errors = [FieldError(f"[{i}].{e.field}", e.code, e.message) for e in exc.errors]
+        failures.append((i, errors))
+        ingestion_log_record(workspace=caller.workspace, endpoint=ENDPOINT,
+                             rejected=[(message, errors)])
+    if failures:
+        desc = "; ".join(f"{e.field}: {e.message}" for _, errors in failures for e in errors)
+        return qa_answer(success=False, code="INVALID_MESSAGE", desc=desc[:2000],
+                         data={"people": people, "rejected": [i for i, _ in failures]})
+    return qa_answer(success=True, data={"people": people})

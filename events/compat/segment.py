@@ -1,0 +1,179 @@
+"""Segment-compatible tracking API (§6): ``POST /v1/batch``, ``/v1/track``, ``/v1/identify``,
+``/v1/page``, ``/v1/screen``, ``/v1/alias`` and ``/v1/group``, so that Segment and RudderStack
+client libraries send here unchanged.
+
+The key is the Segment write key: HTTP Basic with the key as user name (``App``/``Bearer``
+work too), or ``writeKey`` in the body; public and secret keys may both ingest. Bodies may be
+gzipped. As Segment does, the API answers ``200 {"success": true}`` once the request is
+readable, and per-message problems (no ``userId``/``anonymousId``, unknown event, invalid
+property…) go to the ingestion log with the message as sent; only a missing or unknown key
+(401), an unreadable body (400) and Segment's size limits (400 ``Exceed payload limit``: 32 KB
+per message, 500 KB per batch) fail the request. Errors answer ``{"code", "message"}``.
+
+Identity messages (``identify``, ``alias``, ``group``) go through the people services, in
+order (``events.compat.segment_people``); then the event messages (``track``, ``page``,
+``screen``) of the request are ingested in one ``events_ingest`` call
+(``events.compat.segment_events``), so a batch's events land on the people it identifies.
+"""
+
+import orjson
+from django.db import DataError, connection
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+
+from cdp.api.auth import principal_for_key, raw_key_from_request
+from cdp.api.errors import ApiError
+from cdp.api.parsing import read_body
+from events.compat.common import json_response
+from events.compat.segment_events import ENDPOINT, segment_events_ingest
+from events.compat.segment_people import people_message_apply
+from events.errors import ErrorCode, FieldError
+from events.ingestion_log import ingestion_log_record
+from people.models import Workspace
+
+MAX_MESSAGE_BYTES = 32 * 1024
+MAX_BATCH_BYTES = 500 * 1024
+MAX_BATCH_MESSAGES = 2500
+# Read at most this much (before and after gunzip); anything over a limit is refused anyway.
+MAX_BODY_BYTES = 6 * 1024 * 1024
+TOO_LARGE = "Exceed payload limit"
+EVENT_TYPES = ("track", "page", "screen")
+PEOPLE_TYPES = ("identify", "alias", "group")
+
+
+def segment_error(code: str, message: str, status: int = 400):
+    return json_response({"code": code, "message": message}, status=status)
+
+
+def _read(request, kind: str | None):
+    """Return the parsed body or raise ApiError in Segment's terms (sizes are 400s)."""
+    try:
+        raw = read_body(request, max_bytes=MAX_BODY_BYTES)
+    except ApiError as exc:
+        if exc.error_code == "body_too_large":
+            raise ApiError(f"{TOO_LARGE}: the body is over {MAX_BODY_BYTES} bytes",
+                           code="payload_too_large") from exc
+        raise
+    limit = MAX_BATCH_BYTES if kind is None else MAX_MESSAGE_BYTES
+    if len(raw) > limit:
+        raise ApiError(f"{TOO_LARGE}: {len(raw)} bytes, at most {limit // 1024} KB per "
+                       + ("batch" if kind is None else "message"), code="payload_too_large")
+    if not raw.strip():
+        raise ApiError("the body is empty; send a JSON object", code="required")
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise ApiError(f"the body is not valid JSON: {exc}", code="invalid_json") from exc
+    if not isinstance(body, dict):
+        raise ApiError("the body must be a JSON object", code="invalid_json")
+    return _without_nul(body) if b"\\u0000" in raw else body
+
+
+def _without_nul(value):
+    """Drop NUL characters from every string: PostgreSQL cannot store them, and no tracked
+    value means one; the rest of the message is kept."""
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, list):
+        return [_without_nul(v) for v in value]
+    if isinstance(value, dict):
+        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+    return value
+
+
+def _messages(body: dict, kind: str | None) -> list:
+    if kind is not None:
+        return [{**body, "type": kind}]
+    batch = body.get("batch")
+    if not isinstance(batch, list):
+        raise ApiError('send {"batch": [ … ]}', code="invalid")
+    for i, message in enumerate(batch):
+        size = len(orjson.dumps(message))
+        if size > MAX_MESSAGE_BYTES:
+            raise ApiError(f"{TOO_LARGE}: batch[{i}] is {size} bytes, at most "
+                           f"{MAX_MESSAGE_BYTES // 1024} KB per message",
+                           code="payload_too_large")
+    shared = body.get("context")
+    if isinstance(shared, dict) and shared:
+        # The batch's context is merged into each message's (the message's own values win).
+        batch = [{**m, "context": {**shared, **(m.get("context") or {})}}
+                 if isinstance(m, dict) and isinstance(m.get("context") or {}, dict) else m
+                 for m in batch]
+    if body.get("sentAt"):
+        batch = [{"sentAt": body["sentAt"], **m} if isinstance(m, dict) else m for m in batch]
+    return batch
+
+
+def segment_view(kind: str | None):
+    """Return the view of one Segment route (``kind`` None: ``/v1/batch``)."""
+
+    @csrf_exempt
+    def view(request):
+        if request.method != "POST":
+            response = segment_error("method_not_allowed", "use POST", 405)
+            response["Allow"] = "POST"
+            return response
+        header_key = raw_key_from_request(request)
+        caller = principal_for_key(header_key)
+        if header_key is not None and caller is None:
+            return segment_error("unauthorized", "unknown or revoked write key", 401)
+        try:
+            body = _read(request, kind)
+        except ApiError as exc:
+            if caller is None:
+                return segment_error("unauthorized", "send the write key as the HTTP Basic "
+                                     "user name", 401)
+            return segment_error(exc.error_code, str(exc.detail))
+        if caller is None and isinstance(body.get("writeKey"), str):
+            caller = principal_for_key(body["writeKey"])  # Segment's writeKey in the body
+        if caller is None:
+            return segment_error("unauthorized", "send the write key as the HTTP Basic user "
+                                 "name (or writeKey in the body)", 401)
+        try:
+            messages = _messages(body, kind)
+        except ApiError as exc:
+            return segment_error(exc.error_code, str(exc.detail))
+        try:
+            segment_messages_apply(workspace=caller.workspace, messages=messages,
+                                   batch=kind is None)
+        except (DataError, connection.Database.DataError):
+            # A value the database cannot store that validation let through: the caller's
+            # input, so a 400 the client will not retry (NUL characters are dropped before).
+            return segment_error("invalid", "a value is out of range or cannot be stored")
+        return json_response({"success": True})
+
+    view.__name__ = f"segment_{kind or 'batch'}"
+    return view
+
+
+def segment_messages_apply(*, workspace: Workspace, messages: list, batch: bool) -> None:
+    """Apply the identity messages in order, then ingest the events in one call."""
+    now = timezone.now()
+    rejected: list[tuple[object, list[FieldError]]] = []
+    if len(messages) > MAX_BATCH_MESSAGES:
+        extra = len(messages) - MAX_BATCH_MESSAGES
+        rejected.append(({"dropped": extra, "first": messages[MAX_BATCH_MESSAGES]}, [FieldError(
+            "batch", ErrorCode.BATCH_TOO_LARGE,
+            f"at most {MAX_BATCH_MESSAGES} messages per batch; the last {extra} were dropped")]))
+        messages = messages[:MAX_BATCH_MESSAGES]
+    events: list[tuple[int, dict]] = []
+    for i, message in enumerate(messages):
+        prefix = f"batch[{i}]." if batch else ""
+        kind = message.get("type") if isinstance(message, dict) else None
+        if not isinstance(message, dict):
+            errors = [FieldError(prefix.rstrip(".") or "body", ErrorCode.INVALID_TYPE,
+                                 "must be an object")]
+        elif kind in EVENT_TYPES:
+            events.append((i, message))
+            continue
+        elif kind in PEOPLE_TYPES:
+            errors = people_message_apply(workspace=workspace, message=message, prefix=prefix)
+        else:
+            errors = [FieldError(f"{prefix}type", ErrorCode.INVALID,
+                                 "use one of " + ", ".join(EVENT_TYPES + PEOPLE_TYPES))]
+        if errors:
+            rejected.append((message, errors))
+    if events:
+        rejected += segment_events_ingest(workspace=workspace, events=events, batch=batch, now=now)
+    if rejected:
+        ingestion_log_record(workspace=workspace, endpoint=ENDPOINT, rejected=rejected)

@@ -1,0 +1,46 @@
+"""Error codes carried by API errors and ingestion results: stable strings, never renamed."""
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class ErrorCode(StrEnum):
+    REQUIRED = "required"
+    INVALID = "invalid"
+    INVALID_TYPE = "invalid_type"
+    TOO_LONG = "too_long"
+    UNKNOWN_DEFINITION = "unknown_definition"
+    DEFINITION_DISABLED = "definition_disabled"
+    UNKNOWN_PROPERTY = "unknown_property"
+    PERSON_NOT_FOUND = "person_not_found"
+    INVALID_DEFINITION_ID = "invalid_definition_id"
+    CUSTOM_PREFIX = "custom_prefix_required"
+    PROPERTY_LIMIT = "property_limit"
+    IMMUTABLE = "immutable"
+    PROTECTED = "protected"
+    DUPLICATE = "duplicate"
+    BATCH_TOO_LARGE = "batch_too_large"
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One problem with one field of the input."""
+
+    field: str
+    code: str
+    message: str
+
+    def as_dict(self) -> dict:
+        return {"field": self.field, "code": str(self.code), "message": self.message}
+
+
+class ServiceError(Exception):
+    """A rule was broken; ``errors`` names each field and why."""
+
+    def __init__(self, errors: list[FieldError] | FieldError):
+        self.errors = [errors] if isinstance(errors, FieldError) else list(errors)
+        super().__init__("; ".join(f"{e.field}: {e.message}" for e in self.errors))
+
+    @property
+    def first(self) -> FieldError:
+        return self.errors[0]

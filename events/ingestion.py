@@ -1,0 +1,220 @@
+"""The one ingestion service. Every endpoint maps its payload to ``EventInput`` and calls
+``events_ingest`` once per batch.
+
+Per batch, in one transaction: load the batch's definitions (2–3 queries), validate each item
+in Python, resolve people (≤ 3 queries + bulk inserts), drop duplicates inside the batch, insert
+the events (``COPY`` on PostgreSQL), upsert the per person × definition aggregates (one query),
+update people (score, first/last seen, lifecycle stage: one query), add event tags to people
+(one bulk insert) and write one outbox row; after commit the outbox row is handed to Celery.
+"""
+
+import logging
+import random
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import asdict
+from datetime import datetime
+
+from django.conf import settings
+from django.db import IntegrityError, OperationalError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from events.definition_cache import catalogue_get
+from events.errors import ErrorCode, FieldError
+from events.ingestion_log import ingestion_log_record
+from events.inputs import EventInput, IngestResult, ItemResult, Status
+from events.outbox import outbox_write
+from events.services import workspace_definitions_ensure
+from events.validation import core_validate
+from events.writes import events_write, existing_event_ids
+from people.models import LifecycleStage, Person, PersonTag, Workspace
+from people.resolution import persons_resolve
+
+logger = logging.getLogger(__name__)
+# Concurrent batches naming the same new customers, or people being merged, conflict on
+# unique indexes, deadlock or find a person merged away; each retry resolves against what the
+# others committed; jittered backoff keeps the retries from colliding again.
+RETRIES = 8
+
+
+def events_ingest(*, workspace: Workspace, events: Sequence[EventInput], origin: str,
+                  create_people: bool = True, payloads: Sequence | None = None) -> IngestResult:
+    """Validate, deduplicate and store a batch of events; answer per item.
+
+    ``create_people`` creates unknown people (SDK, Segment-style calls); Infobip-style calls
+    pass False and get ``person_not_found`` instead. Rejected items go to the ingestion log
+    with ``payloads[i]`` (the input as the caller sent it) or else the mapped input.
+    """
+    chunk = settings.CDP_MAX_BATCH_SIZE
+    items: list[ItemResult] = []
+    for start in range(0, len(events), chunk):
+        part = events[start:start + chunk]
+        for attempt in range(RETRIES):
+            try:
+                result = _ingest_chunk(workspace, part, origin, create_people)
+                break
+            except (IntegrityError, OperationalError) as exc:
+                # A concurrent writer took an external id or identifier first, merged a
+                # person away, or deadlocked with this batch (or SQLite was busy): the retry
+                # resolves against what it wrote.
+                if attempt == RETRIES - 1:
+                    raise
+                logger.info("ingest retry %s after %s", attempt + 1, exc)
+                time.sleep(random.uniform(0.005, 0.01 * 2 ** min(attempt, 5)))
+        if start:
+            result = [ItemResult(index=r.index + start, status=r.status, event_id=r.event_id,
+                                 person_id=r.person_id, errors=r.errors) for r in result]
+        items.extend(result)
+    rejected = [(payloads[i] if payloads is not None else _as_payload(events[i]), item.errors)
+                for i, item in enumerate(items) if item.status == Status.REJECTED]
+    if rejected:
+        ingestion_log_record(workspace=workspace, endpoint=origin, rejected=rejected)
+    return IngestResult(items=tuple(items))
+
+
+def _as_payload(item: EventInput) -> dict:
+    payload = asdict(item)
+    if isinstance(payload.get("occurred_at"), datetime):
+        payload["occurred_at"] = payload["occurred_at"].isoformat()
+    return payload
+
+
+def _ingest_chunk(workspace, events, origin, create_people) -> list[ItemResult]:
+    now = timezone.now()
+    n = len(events)
+    errors: list[list[FieldError]] = [[] for _ in range(n)]
+    with transaction.atomic():
+        catalogue = catalogue_get(workspace)
+        definitions, validators, enabled = (catalogue.definitions, catalogue.validators,
+                                            catalogue.enabled)
+        prepared: list[dict | None] = [None] * n
+        for i, item in enumerate(events):
+            values, occurred, errs = core_validate(item, now)
+            errors[i].extend(errs)
+            definition = definitions.get(item.definition_id)
+            if definition is None:
+                errors[i].append(FieldError("definitionId", ErrorCode.UNKNOWN_DEFINITION,
+                                            f"no definition {item.definition_id!r}"))
+            elif not enabled[definition.pk]:
+                errors[i].append(FieldError(
+                    "definitionId", ErrorCode.DEFINITION_DISABLED,
+                    f"{definition.definition_id} is not enabled in this workspace"))
+            else:
+                errors[i].extend(validators[item.definition_id].validate(item.properties))
+            if not errors[i]:
+                properties = validators[item.definition_id].complete(item.properties)
+                prepared[i] = {**values, "workspace_id": workspace.pk, "definition_id":
+                               definition.pk, "occurred_at": occurred, "received_at": now,
+                               "properties": properties, "origin": origin}
+
+        resolution = persons_resolve(
+            workspace=workspace,
+            refs=[e.person if prepared[i] else None for i, e in enumerate(events)],
+            create=create_people,
+        )
+        for i, row in enumerate(prepared):
+            if row is None:
+                continue
+            if resolution.errors[i]:
+                errors[i].extend(resolution.errors[i])
+                prepared[i] = None
+            else:
+                row["person_id"] = resolution.person_ids[i]
+
+        # Duplicates inside the batch repeat the first occurrence.
+        first_of: dict[int, int] = {}
+        seen: dict[tuple, int] = {}
+        to_insert: list[int] = []
+        for i, row in enumerate(prepared):
+            if row is None:
+                continue
+            key = (("x", row["external_id"]) if row["external_id"]
+                   else ("p", row["person_id"], row["definition_id"], row["occurred_at"]))
+            if key in seen:
+                first_of[i] = seen[key]
+            else:
+                seen[key] = i
+                to_insert.append(i)
+
+        default_scores = {d.pk: d.default_score for d in definitions.values()}
+        new_ids = events_write([prepared[i] for i in to_insert], default_scores=default_scores,
+                               now=now)
+        event_ids: dict[int, int | None] = {}
+        duplicate = set()
+        repeated = [i for i, eid in zip(to_insert, new_ids, strict=True) if eid is None]
+        for i, eid in zip(to_insert, new_ids, strict=True):
+            event_ids[i] = eid
+        if repeated:
+            found = existing_event_ids(workspace.pk, [prepared[i] for i in repeated])
+            for i, eid in zip(repeated, found, strict=True):
+                event_ids[i] = eid
+                duplicate.add(i)
+        for i, first in first_of.items():
+            event_ids[i] = event_ids[first]
+            duplicate.add(i)
+
+        accepted = [i for i in to_insert if i not in duplicate]
+        if accepted:
+            _side_effects(workspace, [prepared[i] for i in accepted],
+                          [event_ids[i] for i in accepted], catalogue, resolution.stages, now)
+
+    results = []
+    for i in range(n):
+        if errors[i]:
+            results.append(ItemResult(index=i, status=Status.REJECTED, errors=tuple(errors[i])))
+        else:
+            status = Status.DUPLICATE if i in duplicate else Status.ACCEPTED
+            results.append(ItemResult(index=i, status=status, event_id=event_ids.get(i),
+                                      person_id=prepared[i]["person_id"]))
+    return results
+
+
+def _side_effects(workspace, rows, ids, catalogue, stages, now) -> None:
+    """Number first uses, move lifecycle stages forward, add event tags, write the outbox.
+
+    (Aggregates, score and first/last seen were written with the events by ``events_write``.)
+    """
+    by_pk = {d.pk: d for d in catalogue.definitions.values()}
+    # Number only definitions with a stored event, in the order of their first use.
+    used = dict.fromkeys(r["definition_id"] for r in rows)
+    if not catalogue.numbered.issuperset(used):
+        catalogue.numbered.update(workspace_definitions_ensure(workspace=workspace,
+                                                               definition_pks=used))
+    tags: set[tuple[int, str]] = set()
+    stage_targets: dict[int, set[str]] = defaultdict(set)
+    for row in rows:
+        definition = by_pk[row["definition_id"]]
+        if definition.lifecycle_stage:
+            stage_targets[row["person_id"]].add(definition.lifecycle_stage)
+        if row["tags"]:
+            for tag in row["tags"].split(","):
+                if tag.strip():
+                    tags.add((row["person_id"], tag.strip()[:64]))
+
+    if stage_targets:
+        positions = dict(LifecycleStage.objects.filter(workspace=workspace)
+                         .values_list("code", "position"))
+        moves: dict[str, list[int]] = defaultdict(list)
+        for pid, targets in sorted(stage_targets.items()):
+            best = max(targets, key=lambda c: positions.get(c, -1))
+            if positions.get(best, -1) > positions.get(stages.get(pid, ""), -1):
+                moves[best].append(pid)
+        for code, pids in moves.items():
+            # Conditional, so a slower concurrent batch never moves anyone backwards.
+            behind = [c for c, position in positions.items() if position < positions[code]]
+            Person.objects.filter(pk__in=pids).filter(
+                Q(lifecycle_stage="") | Q(lifecycle_stage__in=behind)
+            ).update(lifecycle_stage=code, modified_at=now)
+    if tags:
+        PersonTag.objects.bulk_create(
+            [PersonTag(workspace=workspace, person_id=p, name=t) for p, t in sorted(tags)],
+            ignore_conflicts=True,
+        )
+    outbox_write(workspace=workspace, topic="events.ingested", payload={
+        "event_ids": ids,
+        "person_ids": sorted({r["person_id"] for r in rows}),
+        "definition_ids": sorted({r["definition_id"] for r in rows}),
+    })
+

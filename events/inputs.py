@@ -1,0 +1,79 @@
+"""Input and result types of the ingestion service; every endpoint builds these."""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from events.errors import FieldError
+
+
+@dataclass(frozen=True)
+class PersonRef:
+    """Who did it: an internal id, an external id and/or identifiers such as email."""
+
+    id: int | None = None
+    external_id: str | None = None
+    identifiers: Mapping[str, str] = field(default_factory=dict)
+
+    def is_empty(self) -> bool:
+        return self.id is None and not self.external_id and not self.identifiers
+
+
+@dataclass(frozen=True)
+class EventInput:
+    """One event as any endpoint describes it (DM Hub core fields included)."""
+
+    definition_id: str
+    person: PersonRef
+    occurred_at: datetime | str | int | None = None
+    properties: Mapping = field(default_factory=dict)
+    external_id: str | None = None
+    session_id: str | None = None
+    target_id: str = ""
+    target_name: str = ""
+    source: str = ""
+    content_name: str = ""
+    score: int | None = None
+    tags: str = ""
+    campaign_code: str = ""
+    campaign_name: str = ""
+    summary: str = ""
+
+
+class Status:
+    ACCEPTED = "accepted"
+    DUPLICATE = "duplicate"
+    REJECTED = "rejected"
+
+
+@dataclass(frozen=True)
+class ItemResult:
+    index: int
+    status: str
+    event_id: int | None = None
+    person_id: int | None = None
+    errors: tuple[FieldError, ...] = ()
+
+    def as_dict(self) -> dict:
+        return {"index": self.index, "status": self.status, "eventId": self.event_id,
+                "errors": [e.as_dict() for e in self.errors]}
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    items: tuple[ItemResult, ...]
+
+    def count(self, status: str) -> int:
+        return sum(1 for item in self.items if item.status == status)
+
+    @property
+    def accepted(self) -> int:
+        return self.count(Status.ACCEPTED)
+
+    @property
+    def duplicates(self) -> int:
+        return self.count(Status.DUPLICATE)
+
+    @property
+    def rejected(self) -> int:
+        return self.count(Status.REJECTED)

@@ -1,0 +1,292 @@
+"""Event definitions, their properties, events, per-person aggregates and the outbox (§4, §5)."""
+
+from django.db import models
+from django.db.models import Q
+
+from people.models import Person, Workspace
+
+
+class Channel(models.Model):
+    """Where events come from: an app, a mini program, a website or a third-party system."""
+
+    class AppType(models.TextChoices):
+        APP = "app", "App"
+        MINI_PROGRAM = "mini_program", "Mini Program"
+        WEB = "web", "Web"
+        THIRD_PARTY = "third_party", "Third-party system"
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="channels")
+    name = models.CharField(max_length=100)
+    app_type = models.CharField(max_length=16, choices=AppType.choices)
+    app_key = models.CharField(
+        max_length=64, verbose_name="APP_KEY",
+        help_text="Quick Audience's eventSourceCode names the channel by this key.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["workspace", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "app_key"], name="channel_ws_key_uniq"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_app_type_display()})"
+
+
+class EventDefinition(models.Model):
+    """What an event means. Built-in ones (templates, standard) have no workspace."""
+
+    class Kind(models.TextChoices):
+        CUSTOM = "custom", "Custom"
+        TEMPLATE = "template", "Template"
+        STANDARD = "standard", "Standard"
+
+    class Category(models.TextChoices):
+        PERSON = "person", "Person"
+        CHANNEL = "channel", "Channel"
+        PRODUCT = "product", "Product"
+
+    workspace = models.ForeignKey(
+        Workspace, null=True, blank=True, on_delete=models.CASCADE, related_name="definitions",
+        help_text="Empty for the built-in catalogue shared by every workspace.",
+    )
+    definition_id = models.CharField(
+        max_length=32, verbose_name="definition id",
+        help_text="The code used when tracking. Custom definitions start with c_.",
+    )
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.CUSTOM)
+    category = models.CharField(max_length=8, choices=Category.choices, blank=True)
+    channel = models.ForeignKey(
+        Channel, null=True, blank=True, on_delete=models.SET_NULL, related_name="definitions"
+    )
+    default_score = models.IntegerField(
+        default=0, help_text="Activity score an event adds to its person, unless it sets its own."
+    )
+    lifecycle_stage = models.CharField(
+        max_length=32, blank=True,
+        help_text="Lifecycle stage code the person moves forward to when this event happens.",
+    )
+    enabled = models.BooleanField(
+        default=True, verbose_name="tracking enabled",
+        help_text="Events of a disabled definition are rejected.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    modified_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["kind", "definition_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "definition_id"], name="definition_ws_code_uniq"
+            ),
+            models.UniqueConstraint(
+                fields=["definition_id"], condition=Q(workspace__isnull=True),
+                name="definition_builtin_code_uniq",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.definition_id})"
+
+    @property
+    def is_builtin(self) -> bool:
+        return self.workspace_id is None
+
+
+class PropertyDefinition(models.Model):
+    """A property of an event definition. Keys and types never change; none is deleted."""
+
+    class Type(models.TextChoices):
+        TEXT = "text", "Text"
+        NUMBER = "number", "Number"
+        BOOLEAN = "boolean", "True/false"
+        DATETIME = "datetime", "Date-time"
+
+    class Scope(models.TextChoices):
+        EVENT = "event", "This event"
+        GLOBAL = "global", "Every event of the channel"
+
+    definition = models.ForeignKey(
+        EventDefinition, on_delete=models.CASCADE, related_name="properties"
+    )
+    key = models.CharField(max_length=64)
+    name = models.CharField(max_length=200, blank=True, verbose_name="display name")
+    type = models.CharField(max_length=8, choices=Type.choices, default=Type.TEXT)
+    required = models.BooleanField(default=False)
+    scope = models.CharField(max_length=8, choices=Scope.choices, default=Scope.EVENT)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        verbose_name = "property"
+        verbose_name_plural = "properties"
+        ordering = ["definition", "position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["definition", "key"], name="property_def_key_uniq"),
+        ]
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class WorkspaceDefinition(models.Model):
+    """A definition as seen by one workspace: its enable switch and its sequence number.
+
+    The sequence number is PPMessage's ``N`` in ``event_count_N``: assigned once, in order of
+    first use, per workspace.
+    """
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    definition = models.ForeignKey(EventDefinition, on_delete=models.CASCADE, related_name="+")
+    enabled = models.BooleanField(
+        null=True, blank=True,
+        help_text="Empty: the default (channel events and templates on, other standard off).",
+    )
+    seq = models.PositiveIntegerField(verbose_name="sequence number")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "definition"], name="wsdef_uniq"),
+            models.UniqueConstraint(fields=["workspace", "seq"], name="wsdef_seq_uniq"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.definition_id}#{self.seq}"
+
+
+class Event(models.Model):
+    """Something a person did. Immutable: never updated, deleted only with its person."""
+
+    class Origin(models.TextChoices):
+        API = "api", "API"
+        SDK = "sdk", "Web SDK"
+        INFOBIP = "infobip", "Infobip-compatible"
+        DMHUB = "dmhub", "DM Hub-compatible"
+        QUICK_AUDIENCE = "quick_audience", "Quick Audience-compatible"
+        SEGMENT = "segment", "Segment-compatible"
+        ADMIN = "admin", "Admin (try it)"
+        FLOW = "flow", "Flow"
+        SYSTEM = "system", "System"
+
+    # The foreign keys carry no single-column indexes of their own: the composite indexes
+    # below lead with workspace and person, and every extra index slows ingestion.
+    id = models.BigAutoField(primary_key=True)
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    definition = models.ForeignKey(
+        EventDefinition, on_delete=models.PROTECT, related_name="events", db_index=False
+    )
+    person = models.ForeignKey(
+        Person, on_delete=models.CASCADE, related_name="events", db_index=False
+    )
+    occurred_at = models.DateTimeField(help_text="When it happened (client time).")
+    received_at = models.DateTimeField(help_text="When the platform received it.")
+    session_id = models.CharField(max_length=64, null=True, blank=True)
+    external_id = models.CharField(max_length=255, null=True, blank=True)
+    target_id = models.CharField(max_length=255, blank=True)
+    target_name = models.CharField(max_length=255, blank=True)
+    source = models.CharField(max_length=255, blank=True)
+    content_name = models.CharField(max_length=255, blank=True)
+    score = models.IntegerField(null=True, blank=True)
+    tags = models.CharField(max_length=255, blank=True, help_text="Comma separated.")
+    campaign_code = models.CharField(max_length=64, blank=True)
+    campaign_name = models.CharField(max_length=255, blank=True)
+    summary = models.CharField(max_length=1024, blank=True)
+    properties = models.JSONField(default=dict, blank=True)
+    origin = models.CharField(max_length=16, choices=Origin.choices)
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "external_id"], condition=Q(external_id__isnull=False),
+                name="event_ws_external_id_uniq",
+            ),
+            models.UniqueConstraint(
+                fields=["person", "definition", "occurred_at"],
+                condition=Q(external_id__isnull=True), name="event_person_def_time_uniq",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["workspace", "occurred_at"], name="event_ws_time_idx"),
+            models.Index(fields=["person", "occurred_at"], name="event_person_time_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.definition_id} @ {self.occurred_at:%Y-%m-%d %H:%M:%S}"
+
+
+class EventAggregate(models.Model):
+    """Per person × definition: count, first and last time, last data (PPMessage aggregates)."""
+
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    person = models.ForeignKey(
+        Person, on_delete=models.CASCADE, related_name="aggregates", db_index=False
+    )
+    definition = models.ForeignKey(
+        EventDefinition, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    count = models.PositiveIntegerField(default=0)
+    first_at = models.DateTimeField()
+    last_at = models.DateTimeField()
+    last_data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["person", "definition"], name="aggregate_uniq"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.person_id}/{self.definition_id}: {self.count}"
+
+
+class OutboxMessage(models.Model):
+    """Work to do after a commit (segment updates, flow triggers), written in the same
+    transaction as the change, so nothing is lost while the broker is down."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    topic = models.CharField(max_length=32)
+    payload = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["created_at"], condition=Q(processed_at__isnull=True),
+                name="outbox_pending_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.topic} #{self.pk}"
+
+
+class IngestionLogEntry(models.Model):
+    """Rejected input from any endpoint, kept with the reason and the payload (§5), so callers
+    of fire-and-forget endpoints can see what went wrong. Pruned by age."""
+
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    endpoint = models.CharField(max_length=16, choices=Event.Origin.choices)
+    code = models.CharField(max_length=32, verbose_name="reason")
+    field = models.CharField(max_length=128, blank=True)
+    message = models.CharField(max_length=500)
+    payload = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = "ingestion log entry"
+        verbose_name_plural = "ingestion log"
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["workspace", "created_at"], name="ingestlog_ws_time_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.endpoint}: {self.code} ({self.field})"

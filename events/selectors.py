@@ -1,0 +1,75 @@
+"""Read paths for definitions and events, shared by the API, the admin and the services."""
+
+import re
+
+from django.db.models import Q, QuerySet
+
+from events.catalogue import is_enabled_by_default
+from events.models import Event, EventAggregate, EventDefinition, WorkspaceDefinition
+from people.models import Workspace
+
+
+def definition_list(*, workspace: Workspace) -> QuerySet[EventDefinition]:
+    """Definitions a workspace can use: built-in ones, its own and its ancestors'."""
+    return EventDefinition.objects.filter(
+        Q(workspace__isnull=True) | Q(workspace_id__in=workspace.lineage_ids())
+    )
+
+
+def definition_get(*, workspace: Workspace, definition_id: str) -> EventDefinition | None:
+    return definition_list(workspace=workspace).filter(definition_id=definition_id).first()
+
+
+def definition_enabled_map(*, workspace: Workspace,
+                           definitions: list[EventDefinition]) -> dict[int, bool]:
+    """Return ``{definition pk: enabled}`` for this workspace (switches and defaults)."""
+    switches = dict(
+        WorkspaceDefinition.objects.filter(
+            workspace=workspace, definition__in=definitions, enabled__isnull=False,
+        ).values_list("definition_id", "enabled")
+    )
+    result = {}
+    for definition in definitions:
+        if not definition.enabled:
+            result[definition.pk] = False
+        elif definition.pk in switches:
+            result[definition.pk] = switches[definition.pk]
+        elif definition.is_builtin:
+            result[definition.pk] = is_enabled_by_default(definition.kind, definition.category)
+        else:
+            result[definition.pk] = True
+    return result
+
+
+def event_list(*, workspace: Workspace) -> QuerySet[Event]:
+    return Event.objects.filter(workspace=workspace).select_related("definition", "person")
+
+
+def definition_usages(*, definition: EventDefinition) -> list[str]:
+    """Describe what uses a definition (events, segments, active flows); empty when unused."""
+    usages = []
+    # Aggregates summarise events per person × definition and are indexed by definition, so
+    # this answers without scanning the events table.
+    if EventAggregate.objects.filter(definition=definition).exists():
+        usages.append("it has recorded events")
+    for provider in USAGE_PROVIDERS:
+        usages.extend(provider(definition))
+    return usages
+
+
+# Segments and flows register functions here returning descriptions of their uses.
+USAGE_PROVIDERS: list = []
+
+
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+_NON_WORD = re.compile(r"[^a-z0-9]+")
+
+
+def definition_code_for(*, workspace: Workspace, name: str) -> str:
+    """Map an event name from another system to a definition id: a name equal to an existing
+    definition id is that definition; otherwise ``c_`` + the name in snake case (§6)."""
+    if definition_get(workspace=workspace, definition_id=name) is not None:
+        return name
+    snake = _NON_WORD.sub("_", _CAMEL.sub("_", name.strip()).lower()).strip("_")
+    code = snake if snake.startswith("c_") else f"c_{snake}"
+    return code[:32]

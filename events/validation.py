@@ -1,0 +1,166 @@
+"""Checks of one event against its definition, compiled once per definition per batch.
+
+Pure Python, no queries: the ingestion service loads definitions for the whole batch and
+runs these per item.
+"""
+
+import math
+from datetime import UTC, datetime, timedelta
+
+from django.conf import settings
+from django.utils.dateparse import parse_datetime
+
+from events.catalogue import DEFAULTS, RANGES
+from events.errors import ErrorCode, FieldError
+from events.inputs import EventInput
+from events.models import Event, EventDefinition, PropertyDefinition
+
+T = PropertyDefinition.Type
+CORE_LIMITS = {
+    name: Event._meta.get_field(name).max_length
+    for name in ("session_id", "external_id", "target_id", "target_name", "source",
+                 "content_name", "tags", "campaign_code", "campaign_name", "summary")
+}
+# API (camelCase) names of the core fields, for error messages.
+API_NAMES = {
+    "session_id": "sessionId", "external_id": "externalId", "target_id": "targetId",
+    "target_name": "targetName", "content_name": "contentName", "campaign_code": "campaign",
+    "campaign_name": "campaignName", "occurred_at": "occurredTime", "definition_id":
+    "definitionId",
+}
+MAX_FUTURE = timedelta(days=1)
+
+
+def parse_time(value, field: str) -> tuple[datetime | None, FieldError | None]:
+    """Parse an ISO-8601 string, epoch milliseconds or a datetime; naive means UTC."""
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, int) and not isinstance(value, bool):
+        try:
+            parsed = datetime.fromtimestamp(value / 1000, tz=UTC)
+        except (OverflowError, OSError, ValueError):
+            return None, FieldError(field, ErrorCode.INVALID, "is not a valid timestamp")
+    elif isinstance(value, str):
+        try:
+            parsed = parse_datetime(value.strip().replace("+0000", "+00:00"))
+        except ValueError:
+            parsed = None
+        if parsed is None:
+            return None, FieldError(field, ErrorCode.INVALID,
+                                    "use ISO-8601, for example 2024-05-01T12:00:00Z")
+    else:
+        return None, FieldError(field, ErrorCode.INVALID_TYPE,
+                                "must be an ISO-8601 string or epoch milliseconds")
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC), None
+
+
+def core_validate(item: EventInput, now: datetime) -> tuple[dict, datetime, list[FieldError]]:
+    """Check the core fields; return the model field values, the occurred time and errors."""
+    errors: list[FieldError] = []
+    values = {}
+    for name, limit in CORE_LIMITS.items():
+        value = getattr(item, name)
+        if value is None or value == "":
+            values[name] = None if name in {"session_id", "external_id"} else ""
+            continue
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            value = str(value)
+        if not isinstance(value, str):
+            errors.append(FieldError(API_NAMES.get(name, name), ErrorCode.INVALID_TYPE,
+                                     "must be a string"))
+            continue
+        if len(value) > limit:
+            errors.append(FieldError(API_NAMES.get(name, name), ErrorCode.TOO_LONG,
+                                     f"at most {limit} characters"))
+            continue
+        values[name] = value
+    score = item.score
+    if score is not None and (isinstance(score, bool) or not isinstance(score, int)):
+        errors.append(FieldError("score", ErrorCode.INVALID_TYPE, "must be an integer"))
+        score = None
+    values["score"] = score
+    occurred = now
+    if item.occurred_at is not None and item.occurred_at != "":
+        parsed, error = parse_time(item.occurred_at, "occurredTime")
+        if error:
+            errors.append(error)
+        elif parsed > now + MAX_FUTURE:
+            errors.append(FieldError("occurredTime", ErrorCode.INVALID,
+                                     "is more than a day in the future"))
+        else:
+            occurred = parsed
+    if item.person.is_empty():
+        errors.append(FieldError("person", ErrorCode.REQUIRED,
+                                 "name the person by id, externalId or identifiers"))
+    return values, occurred, errors
+
+
+class DefinitionValidator:
+    """Property checks of one definition: known keys, types, required ones, sizes."""
+
+    def __init__(self, definition: EventDefinition, props: list[PropertyDefinition]):
+        self.definition = definition
+        self.types = {p.key: p.type for p in props}
+        self.required = [p.key for p in props if p.required]
+        self.max_text = settings.CDP_MAX_TEXT_PROPERTY_LENGTH
+        builtin = definition.workspace_id is None
+        self.defaults = DEFAULTS.get(definition.definition_id, {}) if builtin else {}
+        self.ranges = RANGES.get(definition.definition_id, {}) if builtin else {}
+
+    def complete(self, properties: dict) -> dict:
+        """Return the properties with the definition's defaults filled in."""
+        if not self.defaults or not isinstance(properties, dict):
+            return properties
+        missing = {k: v for k, v in self.defaults.items() if properties.get(k) in (None, "")}
+        return {**properties, **missing} if missing else properties
+
+    def validate(self, properties) -> list[FieldError]:
+        if not isinstance(properties, dict):
+            return [FieldError("properties", ErrorCode.INVALID_TYPE, "must be an object")]
+        errors = []
+        code = self.definition.definition_id
+        for key, value in properties.items():
+            field = f"properties.{key}"
+            kind = self.types.get(key)
+            if kind is None:
+                errors.append(FieldError(field, ErrorCode.UNKNOWN_PROPERTY,
+                                         f"{code} has no property {key!r}"))
+            elif value is None:
+                continue
+            elif kind == T.TEXT:
+                if not isinstance(value, str):
+                    errors.append(FieldError(field, ErrorCode.INVALID_TYPE,
+                                             "must be a string (quoted)"))
+                elif len(value) > self.max_text:
+                    errors.append(FieldError(field, ErrorCode.TOO_LONG,
+                                             f"at most {self.max_text} characters"))
+            elif kind == T.NUMBER:
+                if (isinstance(value, bool) or not isinstance(value, int | float)
+                        or (isinstance(value, float) and not math.isfinite(value))):
+                    errors.append(FieldError(field, ErrorCode.INVALID_TYPE,
+                                             "must be a number (not quoted)"))
+                elif key in self.ranges:
+                    low, high = self.ranges[key]
+                    if (low is not None and value < low) or (high is not None and value > high):
+                        bounds = f"between {low} and {high}" if high is not None else f">= {low}"
+                        errors.append(FieldError(field, ErrorCode.INVALID,
+                                                 f"must be {bounds}"))
+            elif kind == T.BOOLEAN:
+                if not isinstance(value, bool):
+                    errors.append(FieldError(field, ErrorCode.INVALID_TYPE,
+                                             "must be true or false"))
+            elif kind == T.DATETIME:
+                if isinstance(value, bool) or not isinstance(value, str | int):
+                    errors.append(FieldError(field, ErrorCode.INVALID_TYPE,
+                                             "must be an ISO-8601 date-time string"))
+                else:
+                    _, error = parse_time(value, field)
+                    if error:
+                        errors.append(error)
+        for key in self.required:
+            if properties.get(key) is None:
+                errors.append(FieldError(f"properties.{key}", ErrorCode.REQUIRED,
+                                         f"{code} requires {key!r}"))
+        return errors

@@ -1,0 +1,255 @@
+"""Set-based writes of the ingestion service: events, their aggregates and person counters.
+
+``events_write`` inserts a batch and, for the events actually inserted (duplicates skipped),
+upserts the per person × definition aggregates and adds score / widens first and last seen on
+the people concerned.
+
+PostgreSQL: rows are ``COPY``-ed into a temporary staging table (its id column draws from the
+events sequence), and one statement with data-modifying CTEs moves them into the events table
+(``ON CONFLICT DO NOTHING``: the unique indexes detect duplicates, also from concurrent
+writers), aggregates what it inserted and updates the people — no per-row parameters cross
+the wire except through ``COPY``.
+
+SQLite: the transaction holds the write lock from its start (``IMMEDIATE``), so a pre-check
+query followed by one bulk insert is race-free; aggregates and counters are computed in Python
+and written with one upsert and one update.
+"""
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+import orjson
+from django.db import connection
+
+from events.models import Event, EventAggregate, EventDefinition
+from people.models import Person
+
+EVENT_COLUMNS = [
+    "id", "workspace_id", "definition_id", "person_id", "occurred_at", "received_at",
+    "session_id", "external_id", "target_id", "target_name", "source", "content_name",
+    "score", "tags", "campaign_code", "campaign_name", "summary", "properties", "origin",
+]
+EVENT_TABLE = Event._meta.db_table
+AGGREGATE_TABLE = EventAggregate._meta.db_table
+PERSON_TABLE = Person._meta.db_table
+DEFINITION_TABLE = EventDefinition._meta.db_table
+STAGING_TABLE = "cdp_event_staging"
+
+
+def events_write(rows: Sequence[dict], *, default_scores: Mapping[int, int],
+                 now: datetime) -> list[int | None]:
+    """Insert event rows with their side effects; return each row's new id, or None where a
+    unique index said it repeats a stored event."""
+    if not rows:
+        return []
+    if connection.vendor == "postgresql":
+        return _write_postgres(rows, now)
+    ids = _insert_portable(rows)
+    inserted = [row for row, new_id in zip(rows, ids, strict=True) if new_id is not None]
+    _counters_portable(inserted, default_scores, now)
+    return ids
+
+
+# PostgreSQL ----------------------------------------------------------------------------------
+
+_COLUMNS = ", ".join(EVENT_COLUMNS)
+_DATA_COLUMNS = ", ".join(EVENT_COLUMNS[1:])  # all but id: staging draws it from the sequence
+_WRITE_SQL = f"""
+WITH ins AS (
+    INSERT INTO {EVENT_TABLE} ({_COLUMNS})
+    SELECT {_COLUMNS} FROM {STAGING_TABLE}
+    -- one order for every writer, so concurrent batches take unique-index locks alike
+    ORDER BY external_id, person_id, definition_id, occurred_at
+    ON CONFLICT DO NOTHING
+    RETURNING id, workspace_id, person_id, definition_id, occurred_at, score, properties
+), agg AS (
+    INSERT INTO {AGGREGATE_TABLE}
+        (workspace_id, person_id, definition_id, count, first_at, last_at, last_data)
+    SELECT workspace_id, person_id, definition_id, count(*), min(occurred_at),
+           max(occurred_at), (array_agg(properties ORDER BY occurred_at DESC, id DESC))[1]
+    FROM ins GROUP BY workspace_id, person_id, definition_id
+    ORDER BY person_id, definition_id
+    ON CONFLICT (person_id, definition_id) DO UPDATE SET
+        count = {AGGREGATE_TABLE}.count + excluded.count,
+        first_at = LEAST({AGGREGATE_TABLE}.first_at, excluded.first_at),
+        last_at = GREATEST({AGGREGATE_TABLE}.last_at, excluded.last_at),
+        last_data = CASE WHEN excluded.last_at >= {AGGREGATE_TABLE}.last_at
+                         THEN excluded.last_data ELSE {AGGREGATE_TABLE}.last_data END
+), per AS (
+    UPDATE {PERSON_TABLE} p SET
+        score = p.score + v.score,
+        first_seen_at = LEAST(p.first_seen_at, v.first_at),
+        last_seen_at = GREATEST(p.last_seen_at, v.last_at),
+        modified_at = %s
+    FROM (
+        SELECT ins.person_id AS id, sum(COALESCE(ins.score, d.default_score)) AS score,
+               min(ins.occurred_at) AS first_at, max(ins.occurred_at) AS last_at
+        FROM ins JOIN {DEFINITION_TABLE} d ON d.id = ins.definition_id
+        GROUP BY ins.person_id
+    ) v
+    WHERE p.id = v.id AND (v.score <> 0 OR p.last_seen_at IS NULL OR v.last_at > p.last_seen_at
+                           OR v.first_at < p.first_seen_at)
+), cleared AS (
+    -- the staging rows are read above from the statement's snapshot; leave the table empty
+    DELETE FROM {STAGING_TABLE}
+)
+SELECT s.ord, s.id, ins.id IS NOT NULL FROM {STAGING_TABLE} s LEFT JOIN ins ON ins.id = s.id
+"""
+# One round trip per batch; creates the session's staging table on first use (and again after
+# a rolled-back transaction took it away).
+_STAGING_SQL = f"""
+DO $$ BEGIN
+  IF to_regclass('pg_temp.{STAGING_TABLE}') IS NULL THEN
+    CREATE TEMP TABLE {STAGING_TABLE}
+        (LIKE {EVENT_TABLE} INCLUDING DEFAULTS, ord integer) ON COMMIT DELETE ROWS;
+    ALTER TABLE {STAGING_TABLE} ALTER COLUMN id
+        SET DEFAULT nextval(pg_get_serial_sequence('{EVENT_TABLE}', 'id'));
+  END IF;
+END $$
+"""
+
+
+def _write_postgres(rows: Sequence[dict], now: datetime) -> list[int | None]:
+    """Three round trips per batch: ``COPY`` into staging (ids from the events sequence), then
+    one statement that inserts, aggregates, updates people, empties staging and answers."""
+    with connection.cursor() as cursor:
+        cursor.execute(_STAGING_SQL)
+        dumps = orjson.dumps
+        with cursor.cursor.copy(
+                f"COPY {STAGING_TABLE} ({_DATA_COLUMNS}, ord) FROM STDIN") as copy:
+            for ord_, row in enumerate(rows):
+                copy.write_row((
+                    row["workspace_id"], row["definition_id"], row["person_id"],
+                    row["occurred_at"], row["received_at"], row["session_id"],
+                    row["external_id"], row["target_id"], row["target_name"], row["source"],
+                    row["content_name"], row["score"], row["tags"], row["campaign_code"],
+                    row["campaign_name"], row["summary"], dumps(row["properties"]).decode(),
+                    row["origin"], ord_,
+                ))
+        cursor.execute(_WRITE_SQL, [now])
+        result: list[int | None] = [None] * len(rows)
+        for ord_, new_id, inserted in cursor.fetchall():
+            if inserted:
+                result[ord_] = new_id
+    return result
+
+
+# Portable (SQLite) ---------------------------------------------------------------------------
+
+def _insert_portable(rows: Sequence[dict]) -> list[int | None]:
+    workspace_id = rows[0]["workspace_id"]
+    external = {r["external_id"] for r in rows if r["external_id"]}
+    taken_external = set(
+        Event.objects.filter(workspace_id=workspace_id, external_id__in=external)
+        .values_list("external_id", flat=True)
+    ) if external else set()
+    plain = [r for r in rows if not r["external_id"]]
+    taken_plain = set()
+    if plain:
+        taken_plain = set(Event.objects.filter(
+            person_id__in={r["person_id"] for r in plain},
+            occurred_at__in={r["occurred_at"] for r in plain}, external_id__isnull=True,
+        ).values_list("person_id", "definition_id", "occurred_at"))
+    fresh, positions = [], []
+    for i, r in enumerate(rows):
+        if r["external_id"]:
+            if r["external_id"] in taken_external:
+                continue
+        elif (r["person_id"], r["definition_id"], r["occurred_at"]) in taken_plain:
+            continue
+        fresh.append(Event(**r))
+        positions.append(i)
+    Event.objects.bulk_create(fresh)
+    result: list[int | None] = [None] * len(rows)
+    for i, event in zip(positions, fresh, strict=True):
+        result[i] = event.pk
+    return result
+
+
+def _counters_portable(rows: Sequence[dict], default_scores: Mapping[int, int],
+                       now: datetime) -> None:
+    aggregates: dict[tuple[int, int], list] = {}
+    people: dict[int, list] = {}
+    for row in rows:
+        key = (row["person_id"], row["definition_id"])
+        occurred = row["occurred_at"]
+        agg = aggregates.get(key)
+        if agg is None:
+            aggregates[key] = [1, occurred, occurred, row["properties"]]
+        else:
+            agg[0] += 1
+            agg[1] = min(agg[1], occurred)
+            if occurred >= agg[2]:
+                agg[2], agg[3] = occurred, row["properties"]
+        score = row["score"] if row["score"] is not None else default_scores[row["definition_id"]]
+        person = people.setdefault(row["person_id"], [0, occurred, occurred])
+        person[0] += score
+        person[1] = min(person[1], occurred)
+        person[2] = max(person[2], occurred)
+    workspace_id = rows[0]["workspace_id"] if rows else None
+    _aggregates_upsert([(workspace_id, p, d, *agg) for (p, d), agg in sorted(aggregates.items())])
+    _persons_touch([(pid, *v) for pid, v in sorted(people.items())], now)
+
+
+def _time(value: datetime):
+    return connection.ops.adapt_datetimefield_value(value)
+
+
+def _aggregates_upsert(rows) -> None:
+    if not rows:
+        return
+    table = AGGREGATE_TABLE
+    params: list = []
+    for ws, person, definition, count, first, last, data in rows:
+        params += [ws, person, definition, count, _time(first), _time(last),
+                   orjson.dumps(data).decode()]
+    values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s)"] * len(rows))
+    sql = (
+        f"INSERT INTO {table} (workspace_id, person_id, definition_id, count, first_at, "
+        f"last_at, last_data) VALUES {values} "
+        f"ON CONFLICT (person_id, definition_id) DO UPDATE SET "
+        f"count = {table}.count + excluded.count, "
+        f"first_at = MIN({table}.first_at, excluded.first_at), "
+        f"last_at = MAX({table}.last_at, excluded.last_at), "
+        f"last_data = CASE WHEN excluded.last_at >= {table}.last_at "
+        f"THEN excluded.last_data ELSE {table}.last_data END"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def _persons_touch(rows, now: datetime) -> None:
+    if not rows:
+        return
+    table = PERSON_TABLE
+    params: list = []
+    for pid, score, first, last in rows:
+        params += [pid, score, _time(first), _time(last)]
+    values = ", ".join(["(%s, %s, %s, %s)"] * len(rows))
+    sql = (
+        f"WITH v(id, score, first_at, last_at) AS (VALUES {values}) "
+        f"UPDATE {table} SET score = {table}.score + v.score, "
+        f"first_seen_at = MIN(COALESCE({table}.first_seen_at, v.first_at), v.first_at), "
+        f"last_seen_at = MAX(COALESCE({table}.last_seen_at, v.last_at), v.last_at), "
+        f"modified_at = %s FROM v WHERE {table}.id = v.id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, _time(now)])
+
+
+def existing_event_ids(workspace_id: int, rows: Sequence[dict]) -> list[int | None]:
+    """Find the stored event each duplicate row repeats."""
+    external = [r["external_id"] for r in rows if r["external_id"]]
+    by_external = dict(Event.objects.filter(workspace_id=workspace_id, external_id__in=external)
+                       .values_list("external_id", "id")) if external else {}
+    plain = [r for r in rows if not r["external_id"]]
+    by_key = {}
+    if plain:
+        for pid, did, occurred, eid in Event.objects.filter(
+            person_id__in={r["person_id"] for r in plain},
+            occurred_at__in={r["occurred_at"] for r in plain}, external_id__isnull=True,
+        ).values_list("person_id", "definition_id", "occurred_at", "id"):
+            by_key[(pid, did, occurred)] = eid
+    return [by_external.get(r["external_id"]) if r["external_id"]
+            else by_key.get((r["person_id"], r["definition_id"], r["occurred_at"]))
+            for r in rows]

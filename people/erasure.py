@@ -1,0 +1,78 @@
+"""GDPR erasure of a person (SPEC §3): the one write path that deletes events.
+
+``person_erase`` deletes, in one transaction, the person's events, aggregates, identifiers,
+tags and custom attributes (the person row itself), plus rejected payloads in the ingestion log
+that mention one of their identifiers and the admin's change history of the person (its
+entries name the person), and writes an ``ErasureRecord`` that keeps who asked,
+why, when and how much was deleted, but nothing identifying beyond the internal id. The person
+row is locked first, so a concurrent merge or ingestion either finishes before or sees the
+person gone (its foreign key check fails and the ingestion retry resolves again).
+"""
+
+import json
+from functools import reduce
+from operator import or_
+
+from django.contrib.admin.models import LogEntry
+from django.contrib.contenttypes.models import ContentType
+from django.db import transaction
+from django.db.models import Q, TextField
+from django.db.models.functions import Cast
+
+from events.errors import ErrorCode, FieldError, ServiceError
+from events.models import Event, EventAggregate, IngestionLogEntry
+from people.merge import persons_lock
+from people.models import ErasureRecord, Identifier, Person, PersonTag, Workspace
+
+MAX_REQUESTED_BY = ErasureRecord._meta.get_field("requested_by").max_length
+MAX_REASON = 2000
+
+
+def _log_entries_delete(workspace: Workspace, values: list[str]) -> int:
+    """Delete ingestion log entries whose payload holds one of ``values`` as a JSON string
+    (quoted, so that a short external id like "42" does not match every number)."""
+    needles = {needle for v in values if v
+               for needle in (json.dumps(v), json.dumps(v, ensure_ascii=False))}
+    if not needles:
+        return 0
+    mentions = reduce(or_, (Q(payload_text__icontains=needle) for needle in needles))
+    mentioning = (IngestionLogEntry.objects.filter(workspace=workspace)
+                  .annotate(payload_text=Cast("payload", TextField()))
+                  .filter(mentions).values("pk"))
+    deleted, _ = IngestionLogEntry.objects.filter(pk__in=mentioning).delete()
+    return deleted
+
+
+def person_erase(*, person: Person, requested_by: str, reason: str = "") -> ErasureRecord:
+    """Delete everything stored about ``person`` and record the erasure in the audit log."""
+    if not isinstance(requested_by, str) or not requested_by.strip():
+        raise ServiceError(FieldError("requestedBy", ErrorCode.REQUIRED,
+                                      "say who asked for the erasure"))
+    if not isinstance(reason, str):
+        raise ServiceError(FieldError("reason", ErrorCode.INVALID_TYPE, "must be a string"))
+    if len(reason) > MAX_REASON:
+        raise ServiceError(FieldError("reason", ErrorCode.TOO_LONG,
+                                      f"at most {MAX_REASON} characters"))
+    workspace = person.workspace
+    with transaction.atomic():
+        person = persons_lock(workspace=workspace, person_ids=[person.pk]).get(person.pk)
+        if person is None:  # erased or merged away by a concurrent call
+            raise ServiceError(FieldError("id", ErrorCode.PERSON_NOT_FOUND,
+                                          "no such person in this workspace"))
+        values = list(Identifier.objects.filter(person_id=person.pk)
+                      .values_list("value", flat=True))
+        log_entries = _log_entries_delete(workspace, [*values, person.external_id or ""])
+        # Count by model: other apps' rows cascading from events are not events.
+        _, deleted = Event.objects.filter(person_id=person.pk).delete()
+        events = deleted.get(Event._meta.label, 0)
+        EventAggregate.objects.filter(person_id=person.pk).delete()
+        identifiers, _ = Identifier.objects.filter(person_id=person.pk).delete()
+        tags, _ = PersonTag.objects.filter(person_id=person.pk).delete()
+        LogEntry.objects.filter(content_type=ContentType.objects.get_for_model(Person),
+                                object_id=str(person.pk)).delete()
+        Person.objects.filter(pk=person.pk).delete()
+        return ErasureRecord.objects.create(
+            workspace=workspace, erased_person_id=person.pk, events_deleted=events,
+            identifiers_deleted=identifiers, tags_deleted=tags, log_entries_deleted=log_entries,
+            requested_by=requested_by.strip()[:MAX_REQUESTED_BY], reason=reason.strip(),
+        )

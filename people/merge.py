@@ -1,0 +1,210 @@
+"""Merging two people who turn out to be one customer (SPEC §3).
+
+``persons_merge`` is the one write path for a merge: the API's merge endpoint, the
+Segment-compatible ``alias`` call and identity resolution (``people.resolution``, when one
+reference names identifiers of two people) all call it. It runs in one transaction that takes
+the workspace's merge lock (a PostgreSQL advisory lock: merges of one workspace run one at a
+time, which is cheap because merges are rare, and spares them deadlocks with each other), then
+locks both person rows in id order (``SELECT … FOR UPDATE``), so concurrent ingestion
+serialises on the rows instead of interleaving; a concurrent batch that inserts events for the
+merged person waits for the lock and then fails its foreign key check, and the ingestion retry
+resolves it to the survivor.
+
+What moves to the survivor: identifiers, events, per-definition aggregates (counts summed,
+first = min, last = max, last data from the later one), tags, blank standard attributes,
+missing custom attributes, score (summed), first/last seen (min/max), the external id when the
+survivor has none, the further lifecycle stage and the earlier creation time.
+
+Duplicate events: an event of the merged person that repeats one of the survivor's under the
+§5 dedupe rule (no external id, same definition and occurred time) is the same happening
+reported under two identities. Had the identities been known, ingestion would have answered it
+as a duplicate and stored it once, so the merge drops it and takes its contribution off the
+aggregate count and the score. Events with an external id are unique per workspace already
+and always move.
+
+Other apps that keep rows per person (segment memberships, flow runs) register a function in
+``MERGE_HANDLERS``; it is called inside the transaction, before the merged person is deleted.
+"""
+
+import logging
+from collections import Counter
+from collections.abc import Callable
+
+from django.db import connection, transaction
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
+
+from events.errors import ErrorCode, FieldError, ServiceError
+from events.models import Event, EventAggregate
+from people.models import LifecycleStage, Person, PersonTag, Workspace
+
+logger = logging.getLogger(__name__)
+
+MERGED_EVENT = "personMerged"
+STANDARD_FIELDS = ("first_name", "last_name", "gender", "birth_date", "country", "city",
+                   "address", "language", "time_zone")
+
+# ``handler(survivor=…, merged=…)``: move the app's rows of ``merged`` to ``survivor``.
+MERGE_HANDLERS: list[Callable[..., None]] = []
+
+
+# Namespace of the PostgreSQL advisory lock serialising the merges of one workspace.
+MERGE_LOCK_NAMESPACE = 0x4D455247 << 32  # "MERG"
+
+
+def merge_lock(*, workspace: Workspace) -> bool:
+    """Wait until no other transaction merges people of ``workspace``, and hold that until
+    this transaction ends; return whether a lock was taken (PostgreSQL only: SQLite
+    transactions already hold the database's write lock)."""
+    if connection.vendor != "postgresql":
+        return False
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [MERGE_LOCK_NAMESPACE + workspace.pk])
+    return True
+
+
+def persons_lock(*, workspace: Workspace, person_ids: set[int] | list[int]) -> dict[int, Person]:
+    """Lock people of ``workspace`` in id order (one fixed order for every caller, so merges
+    and erasures never wait on each other crosswise) and return those that still exist."""
+    query = (Person.objects.select_for_update()
+             .filter(workspace=workspace, pk__in=list(person_ids)).order_by("pk"))
+    return {person.pk: person for person in query}
+
+
+def persons_merge(*, workspace: Workspace, survivor: Person, merged: Person) -> Person:
+    """Move everything of ``merged`` to ``survivor``, delete ``merged``, and return the
+    survivor as stored; records ``personMerged`` when the workspace has it enabled."""
+    if survivor.pk == merged.pk:
+        raise ServiceError(FieldError("personId", ErrorCode.INVALID,
+                                      "a person cannot be merged into themselves"))
+    for person, field in ((survivor, "id"), (merged, "personId")):
+        if person.workspace_id != workspace.pk:
+            raise ServiceError(FieldError(field, ErrorCode.PERSON_NOT_FOUND,
+                                          f"no person with id {person.pk} in this workspace"))
+    with transaction.atomic():
+        merge_lock(workspace=workspace)
+        locked = persons_lock(workspace=workspace, person_ids=[survivor.pk, merged.pk])
+        for pk, field in ((survivor.pk, "id"), (merged.pk, "personId")):
+            if pk not in locked:  # erased or merged away by a concurrent call
+                raise ServiceError(FieldError(field, ErrorCode.PERSON_NOT_FOUND,
+                                              f"no person with id {pk} in this workspace"))
+        survivor, merged = locked[survivor.pk], locked[merged.pk]
+        dropped_counts, dropped_score = _events_move(survivor, merged)
+        _aggregates_combine(survivor, merged, dropped_counts)
+        taken = PersonTag.objects.filter(person_id=survivor.pk).values("name")
+        PersonTag.objects.filter(person_id=merged.pk).exclude(name__in=taken).update(
+            person_id=survivor.pk)
+        merged.identifiers.update(person_id=survivor.pk)
+        for handler in MERGE_HANDLERS:
+            handler(survivor=survivor, merged=merged)
+        changed = _profile_combine(workspace, survivor, merged, dropped_score)
+        merged_id, merged_external_id = merged.pk, merged.external_id
+        merged.delete()  # what is left: tags the survivor already had
+        survivor.save(update_fields=[*changed, "modified_at"])
+        _merge_record(workspace, survivor, merged_id, merged_external_id)
+    return survivor
+
+
+def _events_move(survivor: Person, merged: Person) -> tuple[Counter, int]:
+    """Move the merged person's events; drop those repeating one of the survivor's.
+
+    Return the dropped events per definition and the score they had added.
+    """
+    theirs = Event.objects.filter(person_id=merged.pk)
+    repeats = theirs.filter(external_id__isnull=True).filter(Exists(Event.objects.filter(
+        person_id=survivor.pk, external_id__isnull=True, definition_id=OuterRef("definition_id"),
+        occurred_at=OuterRef("occurred_at"))))
+    dropped = list(repeats.values_list("pk", "definition_id", "score",
+                                       "definition__default_score"))
+    counts: Counter = Counter()
+    score = 0
+    for _, definition_id, event_score, default_score in dropped:
+        counts[definition_id] += 1
+        score += event_score if event_score is not None else default_score
+    if dropped:
+        Event.objects.filter(pk__in=[row[0] for row in dropped]).delete()
+    # The one change events ever see (§5 keeps them immutable): the happening stays the same,
+    # only who did it is now known better.
+    theirs.update(person_id=survivor.pk)
+    return counts, score
+
+
+def _aggregates_combine(survivor: Person, merged: Person, dropped: Counter) -> None:
+    theirs = {a.definition_id: a for a in EventAggregate.objects.filter(person_id=merged.pk)}
+    if not theirs:
+        return
+    mine = list(EventAggregate.objects.filter(person_id=survivor.pk,
+                                              definition_id__in=list(theirs)))
+    for aggregate in mine:
+        other = theirs[aggregate.definition_id]
+        aggregate.count = max(aggregate.count + other.count - dropped[aggregate.definition_id], 0)
+        aggregate.first_at = min(aggregate.first_at, other.first_at)
+        if other.last_at > aggregate.last_at:
+            aggregate.last_at, aggregate.last_data = other.last_at, other.last_data
+    if mine:
+        EventAggregate.objects.bulk_update(mine, ["count", "first_at", "last_at", "last_data"])
+        EventAggregate.objects.filter(
+            person_id=merged.pk, definition_id__in=[a.definition_id for a in mine]).delete()
+    EventAggregate.objects.filter(person_id=merged.pk).update(person_id=survivor.pk)
+
+
+def _profile_combine(workspace: Workspace, survivor: Person, merged: Person,
+                     dropped_score: int) -> list[str]:
+    """Fill the survivor's blanks from the merged person; return the fields changed."""
+    changed = ["score"]
+    survivor.score = survivor.score + merged.score - dropped_score
+    for field in STANDARD_FIELDS:
+        if getattr(survivor, field) in ("", None) and getattr(merged, field) not in ("", None):
+            setattr(survivor, field, getattr(merged, field))
+            changed.append(field)
+    missing = {k: v for k, v in (merged.attributes or {}).items()
+               if k not in (survivor.attributes or {})}
+    if missing:
+        survivor.attributes = {**(survivor.attributes or {}), **missing}
+        changed.append("attributes")
+    if not survivor.external_id and merged.external_id:
+        survivor.external_id = merged.external_id
+        changed.append("external_id")
+    seen_first = [t for t in (survivor.first_seen_at, merged.first_seen_at) if t]
+    seen_last = [t for t in (survivor.last_seen_at, merged.last_seen_at) if t]
+    survivor.first_seen_at = min(seen_first, default=None)
+    survivor.last_seen_at = max(seen_last, default=None)
+    changed += ["first_seen_at", "last_seen_at"]
+    if merged.created_at < survivor.created_at:
+        survivor.created_at = merged.created_at
+        changed.append("created_at")
+    if merged.lifecycle_stage and merged.lifecycle_stage != survivor.lifecycle_stage:
+        positions = dict(LifecycleStage.objects.filter(workspace=workspace)
+                         .values_list("code", "position"))
+        if positions.get(merged.lifecycle_stage, -1) > positions.get(survivor.lifecycle_stage,
+                                                                     -1):
+            survivor.lifecycle_stage = merged.lifecycle_stage
+            changed.append("lifecycle_stage")
+    return changed
+
+
+def _merge_record(workspace: Workspace, survivor: Person, merged_id: int,
+                  merged_external_id: str | None) -> None:
+    """Record ``personMerged`` on the survivor (when enabled) and tell other apps."""
+    from events.ingestion import events_ingest  # events.ingestion imports people.resolution
+    from events.inputs import EventInput, PersonRef
+    from events.outbox import outbox_write
+    from events.selectors import definition_enabled_map, definition_get
+
+    outbox_write(workspace=workspace, topic="people.merged",
+                 payload={"survivor_id": survivor.pk, "merged_id": merged_id})
+    definition = definition_get(workspace=workspace, definition_id=MERGED_EVENT)
+    if definition is None or not definition_enabled_map(
+            workspace=workspace, definitions=[definition])[definition.pk]:
+        return
+    properties: dict = {"mergedPersonId": merged_id}
+    if merged_external_id:
+        properties["mergedExternalId"] = merged_external_id
+    result = events_ingest(workspace=workspace, origin=Event.Origin.SYSTEM, events=[
+        EventInput(definition_id=MERGED_EVENT, person=PersonRef(id=survivor.pk),
+                   occurred_at=timezone.now(), properties=properties)])
+    if result.rejected:
+        logger.warning("personMerged not recorded for person %s: %s", survivor.pk,
+                       result.items[0].errors)
+    # The event added score and seen times to the stored row; keep the returned copy true.
+    survivor.refresh_from_db()

@@ -1,0 +1,313 @@
+"""Write paths for workspaces, keys and people. Views, admin and tasks call these only."""
+
+import hashlib
+import re
+import secrets
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_date
+
+from events.errors import ErrorCode, FieldError, ServiceError
+from people.identity import EXTERNAL_ID_ALIASES, normalise_identifier
+from people.models import (
+    ApiKey,
+    AttributeDefinition,
+    Identifier,
+    LifecycleStage,
+    Person,
+    PersonTag,
+    Workspace,
+)
+
+DEFAULT_STAGES = [
+    ("lead", "Lead"), ("prospect", "Prospect"), ("opportunity", "Opportunity"),
+    ("customer", "Customer"), ("loyal", "Loyal customer"),
+]
+ATTRIBUTE_KEY_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
+STANDARD_ATTRIBUTES = {
+    "firstName": "first_name", "lastName": "last_name", "gender": "gender",
+    "birthDate": "birth_date", "country": "country", "city": "city", "address": "address",
+    "language": "language", "timeZone": "time_zone",
+}
+
+
+# Workspaces and keys -------------------------------------------------------------------------
+
+def workspace_create(*, slug: str, name: str = "", parent: Workspace | None = None) -> Workspace:
+    """Create a workspace with the default lifecycle stages."""
+    with transaction.atomic():
+        workspace = Workspace.objects.create(slug=slug, name=name or slug, parent=parent)
+        LifecycleStage.objects.bulk_create(
+            LifecycleStage(workspace=workspace, code=code, name=label, position=i)
+            for i, (code, label) in enumerate(DEFAULT_STAGES)
+        )
+    return workspace
+
+
+def hash_key(raw_key: str) -> str:
+    return hashlib.sha256(raw_key.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class NewApiKey:
+    api_key: ApiKey
+    raw_key: str  # shown once, never stored
+
+
+def api_key_create(*, workspace: Workspace, kind: str = ApiKey.Kind.SECRET,
+                   name: str = "") -> NewApiKey:
+    """Create a key; only its hash is stored, so the returned raw key is the only copy."""
+    marker = "sk" if kind == ApiKey.Kind.SECRET else "pk"
+    raw = f"cdp_{marker}_{secrets.token_urlsafe(32)}"
+    api_key = ApiKey.objects.create(
+        workspace=workspace, kind=kind, name=name, prefix=raw[:12], key_hash=hash_key(raw)
+    )
+    return NewApiKey(api_key=api_key, raw_key=raw)
+
+
+# Keys seen recently, by hash: every request authenticates, keys change rarely. A revoked key
+# stops working in this process at once and in the others within KEY_CACHE_SECONDS.
+KEY_CACHE_SECONDS = 10
+_recent_keys: dict[str, tuple[float, ApiKey]] = {}
+
+
+def api_key_authenticate(raw_key: str) -> ApiKey | None:
+    """Return the live key matching ``raw_key`` (with its workspace), or None."""
+    if not raw_key or len(raw_key) > 200:
+        return None
+    digest = hash_key(raw_key)
+    now = time.monotonic()
+    recent = _recent_keys.get(digest)
+    if recent is not None and recent[0] > now:
+        return recent[1]
+    key = (ApiKey.objects.select_related("workspace")
+           .filter(key_hash=digest, revoked_at__isnull=True).first())
+    if key is not None:
+        if len(_recent_keys) > 10_000:
+            _recent_keys.clear()
+        _recent_keys[digest] = (now + KEY_CACHE_SECONDS, key)
+    return key
+
+
+def api_keys_forget() -> None:
+    """Drop the recently seen keys of this process."""
+    _recent_keys.clear()
+
+
+def api_key_revoke(*, api_key: ApiKey) -> None:
+    ApiKey.objects.filter(pk=api_key.pk).update(revoked_at=timezone.now())
+    api_keys_forget()
+
+
+# Custom attributes -------------------------------------------------------------------------
+
+def _coerce_attribute(definition: AttributeDefinition, value, field: str):
+    if value is None:
+        return None
+    kind = definition.type
+    ok = True
+    if kind == AttributeDefinition.Type.TEXT:
+        ok = isinstance(value, str) and len(value) <= 1024
+    elif kind == AttributeDefinition.Type.NUMBER:
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+    elif kind == AttributeDefinition.Type.BOOLEAN:
+        ok = isinstance(value, bool)
+    elif kind == AttributeDefinition.Type.DATE:
+        ok = date_or_none(value) is not None
+    elif kind == AttributeDefinition.Type.LIST:
+        ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
+    if not ok:
+        raise ServiceError(FieldError(field, ErrorCode.INVALID_TYPE,
+                                      f"must be a {definition.get_type_display().lower()} value"))
+    return value
+
+
+def attributes_validate(*, workspace: Workspace, attributes: Mapping,
+                        field: str = "customAttributes") -> dict:
+    """Check custom attribute values against the workspace's attribute definitions."""
+    if not isinstance(attributes, Mapping):
+        raise ServiceError(FieldError(field, ErrorCode.INVALID_TYPE, "must be an object"))
+    definitions = {d.key: d for d in AttributeDefinition.objects.filter(workspace=workspace)}
+    clean, errors = {}, []
+    for key, value in attributes.items():
+        definition = definitions.get(key)
+        if definition is None:
+            errors.append(FieldError(f"{field}.{key}", ErrorCode.UNKNOWN_PROPERTY,
+                                     "no attribute definition with this key"))
+            continue
+        try:
+            clean[key] = _coerce_attribute(definition, value, f"{field}.{key}")
+        except ServiceError as exc:
+            errors.extend(exc.errors)
+    if errors:
+        raise ServiceError(errors)
+    return clean
+
+
+def attribute_definition_create(*, workspace: Workspace, key: str, name: str,
+                                type: str) -> AttributeDefinition:
+    """Create a custom attribute; the key is unique per workspace and never changes."""
+    if not isinstance(key, str) or not ATTRIBUTE_KEY_RE.match(key):
+        raise ServiceError(FieldError("key", ErrorCode.INVALID,
+                                      "start with a letter; letters, digits, _ or -; at most 64"))
+    if type not in AttributeDefinition.Type.values:
+        raise ServiceError(FieldError("type", ErrorCode.INVALID,
+                                      "use one of " + ", ".join(AttributeDefinition.Type.values)))
+    if AttributeDefinition.objects.filter(workspace=workspace, key=key).exists():
+        raise ServiceError(FieldError("key", ErrorCode.DUPLICATE,
+                                      f"an attribute with key {key!r} already exists"))
+    return AttributeDefinition.objects.create(workspace=workspace, key=key, name=name or key,
+                                              type=type)
+
+
+def date_or_none(value) -> date | None:
+    """Parse ``YYYY-MM-DD``; None for anything else, including impossible days (2024-02-30)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return parse_date(value)
+    except ValueError:
+        return None
+
+
+# People ------------------------------------------------------------------------------------
+
+def _standard_values(values: Mapping) -> dict:
+    clean = {}
+    for api_name, field in STANDARD_ATTRIBUTES.items():
+        if api_name in values:
+            value = values[api_name]
+            if field == "birth_date" and value is not None and not isinstance(value, date):
+                parsed = date_or_none(value)
+                if parsed is None:
+                    raise ServiceError(FieldError(api_name, ErrorCode.INVALID,
+                                                  "must be a date like 1990-01-31"))
+                value = parsed
+            elif field == "gender" and value and value not in Person.Gender.values:
+                raise ServiceError(FieldError(api_name, ErrorCode.INVALID,
+                                              "use female, male or other"))
+            elif field != "birth_date" and value is not None and not isinstance(value, str):
+                raise ServiceError(FieldError(api_name, ErrorCode.INVALID_TYPE,
+                                              "must be a string"))
+            max_length = Person._meta.get_field(field).max_length
+            if isinstance(value, str) and max_length and len(value) > max_length:
+                raise ServiceError(FieldError(api_name, ErrorCode.TOO_LONG,
+                                              f"at most {max_length} characters"))
+            clean[field] = value if value is not None or field == "birth_date" else ""
+    return clean
+
+
+def person_create(*, workspace: Workspace, external_id: str | None = None,
+                  identifiers: Mapping[str, str] | None = None,
+                  standard: Mapping | None = None, attributes: Mapping | None = None,
+                  tags: Iterable[str] = ()) -> Person:
+    """Create a person with identifiers, attributes and tags; identifiers must be free."""
+    pairs = []
+    for type_, value in (identifiers or {}).items():
+        if type_ in EXTERNAL_ID_ALIASES:
+            external_id = external_id or str(value)
+            continue
+        pairs.append(normalise_identifier(type_, value, f"identifiers.{type_}"))
+    clean_attributes = attributes_validate(workspace=workspace, attributes=attributes or {})
+    with transaction.atomic():
+        taken = [f"{t}:{v}" for t, v in Identifier.objects.filter(
+            workspace=workspace, type__in=[t for t, _ in pairs],
+            value__in=[v for _, v in pairs]).values_list("type", "value") if (t, v) in pairs]
+        if taken:
+            raise ServiceError(FieldError("identifiers", ErrorCode.DUPLICATE,
+                                          "already used by another person: " + ", ".join(taken)))
+        if external_id and Person.objects.filter(workspace=workspace,
+                                                 external_id=external_id).exists():
+            raise ServiceError(FieldError("externalId", ErrorCode.DUPLICATE,
+                                          "another person has this external id"))
+        person = Person.objects.create(
+            workspace=workspace, external_id=external_id or None,
+            attributes=clean_attributes, **_standard_values(standard or {}),
+        )
+        Identifier.objects.bulk_create(
+            Identifier(workspace=workspace, person=person, type=t, value=v) for t, v in pairs
+        )
+        tags_add(person=person, names=tags)
+    return person
+
+
+def tags_add(*, person: Person, names: Iterable[str]) -> None:
+    names = {n.strip()[:64] for n in names if n and n.strip()}
+    PersonTag.objects.bulk_create(
+        [PersonTag(workspace_id=person.workspace_id, person=person, name=n) for n in names],
+        ignore_conflicts=True,
+    )
+
+
+def tags_remove(*, person: Person, names: Iterable[str]) -> None:
+    PersonTag.objects.filter(person=person, name__in=list(names)).delete()
+
+
+def person_update(*, person: Person, standard: Mapping | None = None,
+                  attributes: Mapping | None = None) -> Person:
+    """Update standard attributes and merge custom attribute values (None removes one)."""
+    values = _standard_values(standard or {})
+    clean = attributes_validate(workspace=person.workspace, attributes=attributes or {})
+    with transaction.atomic():
+        person = Person.objects.select_for_update().get(pk=person.pk)
+        for field, value in values.items():
+            setattr(person, field, value)
+        merged = dict(person.attributes)
+        for key, value in clean.items():
+            if value is None:
+                merged.pop(key, None)
+            else:
+                merged[key] = value
+        person.attributes = merged
+        person.save()
+    return person
+
+
+def identifier_add(*, person: Person, type: str, value: str) -> Identifier:
+    type_, value = normalise_identifier(type, value, "value")
+    existing = Identifier.objects.filter(workspace_id=person.workspace_id, type=type_,
+                                         value=value).first()
+    if existing and existing.person_id != person.pk:
+        raise ServiceError(FieldError("value", ErrorCode.DUPLICATE,
+                                      "this identifier belongs to another person"))
+    if existing:
+        return existing
+    return Identifier.objects.create(workspace_id=person.workspace_id, person=person,
+                                     type=type_, value=value)
+
+
+def identifier_remove(*, person: Person, type: str, value: str) -> None:
+    """Remove one of a person's identifiers (an unknown one is an error naming the value)."""
+    type_, value = normalise_identifier(type, value, "value")
+    deleted, _ = Identifier.objects.filter(person=person, type=type_, value=value).delete()
+    if not deleted:
+        raise ServiceError(FieldError("value", ErrorCode.INVALID,
+                                      "this person has no such identifier"))
+
+
+def person_identify(*, workspace: Workspace, external_id: str | None = None,
+                    identifiers: Mapping[str, str] | None = None) -> Person:
+    """Find the person these identifiers name, or create one; attach identifiers they lack."""
+    from events.inputs import PersonRef
+    from people.resolution import persons_resolve
+
+    ref = PersonRef(external_id=external_id, identifiers=dict(identifiers or {}))
+    if ref.is_empty():
+        raise ServiceError(FieldError("identifiers", ErrorCode.REQUIRED,
+                                      "name the person by externalId or identifiers"))
+    for attempt in range(3):
+        try:
+            with transaction.atomic():
+                resolution = persons_resolve(workspace=workspace, refs=[ref], create=True)
+            break
+        except IntegrityError:  # a concurrent call created the same person: resolve again
+            if attempt == 2:
+                raise
+    if resolution.errors[0]:
+        raise ServiceError(list(resolution.errors[0]))
+    return Person.objects.get(pk=resolution.person_ids[0])

@@ -1,0 +1,164 @@
+"""DM Hub customer events (§6) with the seed's requests and response shapes."""
+
+import pytest
+
+from events.ingestion import events_ingest
+from events.inputs import EventInput, PersonRef
+from events.models import Event, IngestionLogEntry
+from events.services import PropertyInput, definition_create
+from people.services import person_create
+
+pytestmark = pytest.mark.django_db
+
+SEED_POST = {
+    "customerId": "123456",
+    "event": "c_apply_card",
+    "targetId": "golden_card",
+    "targetName": "金卡",
+    "date": "2017-06-07T03:43:00Z",
+    "source": "人民广场",
+    "touter": "t00001",
+}
+SEED_KEYS = {"id", "customerId", "event", "targetId", "targetName", "date", "source", "score",
+             "tag", "campaign", "campaignName", "contentName", "externalId", "lastUpdated",
+             "touter"}
+
+
+@pytest.fixture
+def setup(workspace):
+    definition_create(workspace=workspace, definition_id="c_apply_card", name="Apply for card",
+                      properties=[PropertyInput("touter", "Field agent")])
+    return person_create(workspace=workspace, external_id="123456")
+
+
+def create(client, key, body):
+    return client.post(f"/v1/customerevents?access_token={key}", body,
+                       content_type="application/json")
+
+
+def test_seed_post_stores_the_event_and_answers_the_seed_shape(client, secret_key, setup):
+    """The seed's POST (custom property touter at the top level) is stored and answered with
+    the seed's response fields."""
+    response = create(client, secret_key, SEED_POST)
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert set(body) == SEED_KEYS
+    assert body["customerId"] == 123456
+    assert body["event"] == "c_apply_card"
+    assert body["targetName"] == "金卡"
+    assert body["date"] == "2017-06-07T03:43:00Z"
+    assert body["touter"] == "t00001"
+    assert body["score"] == 0
+    assert body["tag"] is None
+    assert body["externalId"] is None
+    event = Event.objects.get(pk=body["id"])
+    assert event.person == setup
+    assert event.properties == {"touter": "t00001"}
+    assert (event.target_id, event.source) == ("golden_card", "人民广场")
+
+
+def test_repeat_without_external_id_dedupes_by_date_customer_event(client, secret_key, setup):
+    """Without externalId, the same (date, customer, event) is stored once; the repeat answers
+    the stored event."""
+    first = create(client, secret_key, SEED_POST).json()
+    second = create(client, secret_key, {**SEED_POST, "touter": "t00003"}).json()
+    assert second["id"] == first["id"]
+    assert second["touter"] == "t00001"
+    assert Event.objects.count() == 1
+
+
+def test_external_id_dedupes(client, secret_key, setup):
+    """With externalId, a repeat at another date is still the same event."""
+    first = create(client, secret_key, {**SEED_POST, "externalId": "ord-1"}).json()
+    second = create(client, secret_key, {**SEED_POST, "externalId": "ord-1",
+                                         "date": "2017-06-08T00:00:00Z"}).json()
+    assert first["id"] == second["id"]
+    assert Event.objects.count() == 1
+
+
+def test_get_by_id_with_partition(client, secret_key, setup):
+    """GET /v1/customerevents/{id} answers the seed shape; a partition of another year is 404."""
+    event_id = create(client, secret_key, SEED_POST).json()["id"]
+    url = f"/v1/customerevents/{event_id}?access_token={secret_key}"
+    assert client.get(url).json()["touter"] == "t00001"
+    assert client.get(url + "&partition=2017").status_code == 200
+    assert client.get(url + "&partition=2019").status_code == 404
+
+
+def _seed_history(workspace, person):
+    """Events of c_apply_card and c_visit over the years, for the query tests."""
+    definition_create(workspace=workspace, definition_id="c_visit", name="Visit")
+    events = [EventInput("c_apply_card", PersonRef(id=person.pk), f"{y}-03-01T00:00:00Z",
+                         {"touter": f"t{y}"}) for y in (2015, 2016, 2017, 2019, 2020)]
+    events += [EventInput("c_visit", PersonRef(id=person.pk), f"2020-0{m}-01T00:00:00Z")
+               for m in range(1, 6)]
+    return events_ingest(workspace=workspace, events=events, origin="api")
+
+
+def query(client, key, **params):
+    params["access_token"] = key
+    response = client.get("/v1/customerevents", params)
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def test_query_parameters(client, secret_key, workspace, setup):
+    """customerId, comma-separated event, max (default 20), rows/page, sidx/sord and partition
+    behave as the seed documents."""
+    _seed_history(workspace, setup)
+    default = query(client, secret_key)
+    assert len(default) == 7  # the default table: 2018 on
+    assert {e["date"][:4] for e in default} == {"2019", "2020"}
+    assert [e["touter"] for e in query(client, secret_key, partition="2017")] == ["t2017"]
+    assert {e["touter"] for e in query(client, secret_key, partition="2016")} == {"t2015",
+                                                                                "t2016"}
+    assert len(query(client, secret_key, event="c_visit")) == 5
+    assert len(query(client, secret_key, event="c_visit,c_apply_card")) == 7
+    assert len(query(client, secret_key, customerId="123456")) == 7
+    assert query(client, secret_key, customerId="999") == []
+    assert len(query(client, secret_key, max="3")) == 3
+    dates = [e["date"] for e in query(client, secret_key, sidx="date", sord="desc")]
+    assert dates == sorted(dates, reverse=True)
+    page1 = query(client, secret_key, rows="3", page="1", sidx="date")
+    page3 = query(client, secret_key, rows="3", page="3", sidx="date")
+    assert len(page1) == 3
+    assert len(page3) == 1
+    assert page1[0]["date"] < page3[0]["date"]
+
+
+def test_query_errors_name_the_parameter(client, secret_key, setup):
+    """max above 1,000, a bad sidx or a malformed lastUpdatedFrom answer 400 naming it."""
+    for params, field in (({"max": "1001"}, "max"), ({"sidx": "nope"}, "sidx"),
+                          ({"lastUpdatedFrom": "yesterday"}, "lastUpdatedFrom"),
+                          ({"partition": "x"}, "partition")):
+        response = client.get("/v1/customerevents", {"access_token": secret_key, **params})
+        assert response.status_code == 400
+        assert response.json()["error"]["field"] == field
+
+
+def test_last_updated_range(client, secret_key, setup):
+    """lastUpdatedFrom/To filter on the time the platform received the event."""
+    create(client, secret_key, {**SEED_POST, "date": "2019-01-01T00:00:00Z"})
+    assert len(query(client, secret_key, lastUpdatedFrom="2000-01-01T00:00:00Z")) == 1
+    assert query(client, secret_key, lastUpdatedTo="2000-01-01T00:00:00Z") == []
+
+
+def test_malformed_and_unknown_customer_are_refused(client, secret_key, setup):
+    """A missing event, an unknown customer, or a wrong token are clear errors, and the
+    rejected input is kept in the ingestion log."""
+    response = create(client, secret_key, {k: v for k, v in SEED_POST.items() if k != "event"})
+    assert response.status_code == 400
+    assert response.json()["error"]["field"] == "event"
+    response = create(client, secret_key, {**SEED_POST, "customerId": "nobody"})
+    assert response.status_code == 404
+    assert response.json()["error"]["field"] == "customerId"
+    assert create(client, "wrong", SEED_POST).status_code == 401
+    assert IngestionLogEntry.objects.count() == 2
+    assert not Event.objects.exists()
+
+
+def test_public_key_cannot_read(client, public_key, secret_key, setup):
+    """A public key may send events but not read them."""
+    assert create(client, public_key, SEED_POST).status_code == 200
+    response = client.get("/v1/customerevents", {"access_token": public_key})
+    assert response.status_code == 403

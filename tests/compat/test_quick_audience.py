@@ -1,0 +1,153 @@
+"""Quick Audience event and identity reporting (§6) with the seed's message models."""
+
+import time
+
+import orjson
+import pytest
+
+from events.models import Channel, Event, IngestionLogEntry
+from events.services import PropertyInput, definition_create
+from people.models import Identifier, Person
+
+pytestmark = pytest.mark.django_db
+EVENTS_URL = "/quickaudience/v1/event-messages"
+USERS_URL = "/quickaudience/v1/user-messages"
+# The seed's user identity example, verbatim.
+SEED_USER_MESSAGES = ('[{"customerId":"customer001","customerIdList":[{"customerId":'
+                      '"13888888888","idMapping":"mobile"}],"organizationId":'
+                      '"56621289-820e-433a-9947-xxxxxxxxx","v":1}]')
+
+
+@pytest.fixture
+def channel(workspace):
+    return Channel.objects.create(workspace=workspace, name="Shop app", app_type="app",
+                                  app_key="eventsource001")
+
+
+@pytest.fixture
+def definition(workspace, channel):
+    return definition_create(workspace=workspace, definition_id="c_event001", name="Event 001",
+                             channel=channel,
+                             properties=[PropertyInput("key1"), PropertyInput("key2")])
+
+
+def seed_event_message(**overrides) -> dict:
+    """The seed's event message model with the Java demo's values."""
+    message = {
+        "organizationId": "56621289-820e-433a-9947-xxxxxxxxx",
+        "workspaceId": "ws-1",
+        "customerId": "customer001",
+        "eventSourceCode": "eventsource001",
+        "eventCode": "event001",
+        "eventTime": 1651114368518,
+        "extendAttributes": {"key1": "value1", "key2": "123456", "outBizId": "biz-0001"},
+        "customerIdList": [{"customerId": "13888888888", "idMapping": "mobile"},
+                           {"customerId": "xxxxx@alibaba.com", "idMapping": "email"}],
+        "v": 1,
+    }
+    message.update(overrides)
+    return message
+
+
+def post(client, url, body):
+    return client.post(url, body, content_type="application/json")
+
+
+def assert_answer_shape(body):
+    assert set(body) >= {"success", "errorCode", "errorDesc", "traceId"}
+    assert body["traceId"]
+
+
+def test_seed_event_message_as_sdk_string(app_client, definition):
+    """The SDK form {"eventMessageModelListStr": "<JSON array>"} is stored: outBizId becomes
+    the external id, eventTime (ms) the occurred time, customerIdList identifiers of the
+    person whose external id is customerId."""
+    body = {"eventMessageModelListStr": orjson.dumps([seed_event_message()]).decode()}
+    response = post(app_client, EVENTS_URL, body)
+    assert response.status_code == 200
+    answer = response.json()
+    assert_answer_shape(answer)
+    assert answer["success"] is True
+    assert answer["errorCode"] is None
+    event = Event.objects.get()
+    assert event.definition == definition
+    assert event.external_id == "biz-0001"
+    assert event.properties == {"key1": "value1", "key2": "123456"}
+    assert int(event.occurred_at.timestamp() * 1000) == 1651114368518
+    assert event.person.external_id == "customer001"
+    identifiers = set(Identifier.objects.filter(person=event.person)
+                      .values_list("type", "value"))
+    assert identifiers == {("mobile", "13888888888"), ("email", "xxxxx@alibaba.com")}
+
+
+def test_plain_array_and_out_biz_id_dedupe(app_client, definition):
+    """A JSON array is accepted too; the same outBizId twice is stored once."""
+    now = int(time.time() * 1000)
+    messages = [seed_event_message(eventTime=now), seed_event_message(eventTime=now + 5)]
+    answer = post(app_client, EVENTS_URL, messages).json()
+    assert answer["success"] is True
+    assert [a["status"] for a in answer["data"]["accepted"]] == ["accepted", "duplicate"]
+    assert Event.objects.count() == 1
+
+
+def test_missing_out_biz_id_and_unknown_channel_are_rejected(app_client, definition):
+    """outBizId is required and eventSourceCode must be a channel's APP_KEY; the good message
+    of the same call is still stored, and errorDesc names the bad ones by index."""
+    good = seed_event_message()
+    no_biz = seed_event_message(extendAttributes={"key1": "x"})
+    bad_channel = seed_event_message(eventSourceCode="nope",
+                                     extendAttributes={"outBizId": "biz-9"})
+    answer = post(app_client, EVENTS_URL, [good, no_biz, bad_channel]).json()
+    assert_answer_shape(answer)
+    assert answer["success"] is False
+    assert "[1].extendAttributes.outBizId" in answer["errorDesc"]
+    assert "[2].eventSourceCode" in answer["errorDesc"]
+    assert answer["data"]["rejected"] == [1, 2]
+    assert Event.objects.count() == 1
+    assert IngestionLogEntry.objects.count() == 2
+
+
+def test_more_than_100_messages_is_refused(app_client, definition):
+    """At most 100 messages per call."""
+    messages = [seed_event_message(extendAttributes={"outBizId": f"b{i}"}) for i in range(101)]
+    response = post(app_client, EVENTS_URL, messages)
+    assert response.status_code == 400
+    assert response.json()["success"] is False
+    assert not Event.objects.exists()
+
+
+def test_malformed_body_and_bad_key(app_client, client, definition):
+    """A body that is not an array (nor the SDK wrapper) and a bad key answer in QA's shape."""
+    response = post(app_client, EVENTS_URL, {"something": 1})
+    assert response.status_code == 400
+    assert_answer_shape(response.json())
+    response = client.post(EVENTS_URL, "[]", content_type="application/json",
+                           HTTP_AUTHORIZATION="App wrong")
+    assert response.status_code == 401
+    assert response.json()["errorDesc"] == "Authentication failed!"
+
+
+def test_seed_user_identity_message(app_client):
+    """The seed's identity report creates customer001 with mobile 13888888888; repeating it
+    changes nothing; a second report adds an email to the same person."""
+    body = {"customerMessageModelListStr": SEED_USER_MESSAGES}
+    answer = post(app_client, USERS_URL, body).json()
+    assert_answer_shape(answer)
+    assert answer["success"] is True
+    person = Person.objects.get(external_id="customer001")
+    assert set(person.identifiers.values_list("type", "value")) == {("mobile", "13888888888")}
+    assert post(app_client, USERS_URL, body).json()["success"] is True
+    more = [{"customerId": "customer001",
+             "customerIdList": [{"customerId": "c1@example.com", "idMapping": "email"}]}]
+    assert post(app_client, USERS_URL, more).json()["success"] is True
+    assert Person.objects.count() == 1
+    assert person.identifiers.count() == 2
+
+
+def test_user_message_with_bad_identifier_is_rejected(app_client):
+    """An unknown idMapping type is rejected with its index and logged."""
+    bad = [{"customerId": "c2", "customerIdList": [{"customerId": "x", "idMapping": "fax"}]}]
+    answer = post(app_client, USERS_URL, bad).json()
+    assert answer["success"] is False
+    assert "[0]" in answer["errorDesc"]
+    assert IngestionLogEntry.objects.count() == 1
