@@ -172,12 +172,19 @@ class Event(models.Model):
 
     # The foreign keys carry no single-column indexes of their own: the composite indexes
     # below lead with workspace and person, and every extra index slows ingestion.
+    # Workspace and definition have no database constraint (``db_constraint=False``): every
+    # row of a batch re-checked and share-locked the same one or two parent rows at commit,
+    # a fifth of a 1,000-event batch's time (see bench/ingest.py). Django still cascades and
+    # protects on delete, and definitions in use cannot be deleted (events.services). The
+    # person key keeps its constraint: it catches an insert racing a merge or an erasure.
     id = models.BigAutoField(primary_key=True)
     workspace = models.ForeignKey(
-        Workspace, on_delete=models.CASCADE, related_name="+", db_index=False
+        Workspace, on_delete=models.CASCADE, related_name="+", db_index=False,
+        db_constraint=False,
     )
     definition = models.ForeignKey(
-        EventDefinition, on_delete=models.PROTECT, related_name="events", db_index=False
+        EventDefinition, on_delete=models.PROTECT, related_name="events", db_index=False,
+        db_constraint=False,
     )
     person = models.ForeignKey(
         Person, on_delete=models.CASCADE, related_name="events", db_index=False
@@ -222,14 +229,17 @@ class Event(models.Model):
 class EventAggregate(models.Model):
     """Per person × definition: count, first and last time, last data (PPMessage aggregates)."""
 
+    # No database constraint on workspace and definition, for the reason given on Event.
     workspace = models.ForeignKey(
-        Workspace, on_delete=models.CASCADE, related_name="+", db_index=False
+        Workspace, on_delete=models.CASCADE, related_name="+", db_index=False,
+        db_constraint=False,
     )
     person = models.ForeignKey(
         Person, on_delete=models.CASCADE, related_name="aggregates", db_index=False
     )
     definition = models.ForeignKey(
-        EventDefinition, on_delete=models.CASCADE, related_name="+", db_index=False
+        EventDefinition, on_delete=models.CASCADE, related_name="+", db_index=False,
+        db_constraint=False,
     )
     count = models.PositiveIntegerField(default=0)
     first_at = models.DateTimeField()

@@ -56,24 +56,31 @@ def parse_time(value, field: str) -> tuple[datetime | None, FieldError | None]:
     return parsed.astimezone(UTC), None
 
 
+# (field, length limit, API name, stored empty value) for the string core fields.
+_CORE_FIELDS = tuple(
+    (name, limit, API_NAMES.get(name, name), None if name in {"session_id", "external_id"} else "")
+    for name, limit in CORE_LIMITS.items()
+)
+_CORE_EMPTY = {name: empty for name, _, _, empty in _CORE_FIELDS}
+
+
 def core_validate(item: EventInput, now: datetime) -> tuple[dict, datetime, list[FieldError]]:
     """Check the core fields; return the model field values, the occurred time and errors."""
     errors: list[FieldError] = []
-    values = {}
-    for name, limit in CORE_LIMITS.items():
-        value = getattr(item, name)
+    values = _CORE_EMPTY.copy()
+    given = vars(item)
+    for name, limit, api_name, _ in _CORE_FIELDS:
+        value = given[name]
         if value is None or value == "":
-            values[name] = None if name in {"session_id", "external_id"} else ""
             continue
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            value = str(value)
-        if not isinstance(value, str):
-            errors.append(FieldError(API_NAMES.get(name, name), ErrorCode.INVALID_TYPE,
-                                     "must be a string"))
-            continue
+        if value.__class__ is not str:
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                value = str(value)
+            elif not isinstance(value, str):
+                errors.append(FieldError(api_name, ErrorCode.INVALID_TYPE, "must be a string"))
+                continue
         if len(value) > limit:
-            errors.append(FieldError(API_NAMES.get(name, name), ErrorCode.TOO_LONG,
-                                     f"at most {limit} characters"))
+            errors.append(FieldError(api_name, ErrorCode.TOO_LONG, f"at most {limit} characters"))
             continue
         values[name] = value
     score = item.score

@@ -20,8 +20,8 @@ it to the callers' retry.
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from django.db import IntegrityError
-from django.db.models import Case, Value, When
+from django.db import IntegrityError, connection
+from django.db.models import Case, Q, Value, When
 from django.utils import timezone
 
 from events.errors import ErrorCode, FieldError, ServiceError
@@ -75,22 +75,62 @@ def _normalise(ref: PersonRef) -> tuple[str | None, list[tuple[str, str]]]:
 
 
 class _Groups:
-    """Union-find over string nodes."""
+    """Union-find over hashable nodes; a node never joined to another is its own root."""
 
     def __init__(self):
-        self.parent: dict[str, str] = {}
+        self.parent: dict = {}
 
-    def find(self, key: str) -> str:
+    def find(self, key):
         parent = self.parent
+        if key not in parent:
+            return key
         while parent.setdefault(key, key) != key:
             parent[key] = parent[parent[key]]
             key = parent[key]
         return key
 
-    def union(self, a: str, b: str) -> None:
+    def union(self, a, b) -> None:
         root_a, root_b = self.find(a), self.find(b)
         if root_a != root_b:
             self.parent[root_b] = root_a
+            self.parent.setdefault(root_a, root_a)
+
+
+def _people_rows(workspace_id: int, ids: set[int], exts: set[str]) -> list[tuple]:
+    """(id, external id, lifecycle stage) of the workspace's people named by id or external
+    id. One query; on PostgreSQL the keys travel as two array parameters rather than one
+    placeholder each, which keeps a 1,000-event batch's lookup cheap to build and parse."""
+    if not ids and not exts:
+        return []
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT id, external_id, lifecycle_stage FROM {Person._meta.db_table} "
+                "WHERE workspace_id = %s AND (id = ANY(%s) OR external_id = ANY(%s))",
+                [workspace_id, list(ids), list(exts)])
+            return cursor.fetchall()
+    return list(Person.objects.filter(workspace_id=workspace_id)
+                .filter(Q(pk__in=ids) | Q(external_id__in=exts))
+                .values_list("pk", "external_id", "lifecycle_stage"))
+
+
+def _identifier_rows(workspace_id: int, pairs: set[tuple[str, str]]) -> list[tuple]:
+    """(type, value, person id, lifecycle stage) of stored identifiers among ``pairs`` (and
+    possibly a few more of the same types and values, filtered by the caller)."""
+    if not pairs:
+        return []
+    types, values = {t for t, _ in pairs}, {v for _, v in pairs}
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT i.type, i.value, i.person_id, p.lifecycle_stage "
+                f"FROM {Identifier._meta.db_table} i JOIN {Person._meta.db_table} p "
+                "ON p.id = i.person_id WHERE i.workspace_id = %s AND i.type = ANY(%s) "
+                "AND i.value = ANY(%s)", [workspace_id, list(types), list(values)])
+            return cursor.fetchall()
+    return list(Identifier.objects.filter(workspace_id=workspace_id, type__in=types,
+                                          value__in=values)
+                .values_list("type", "value", "person_id", "person__lifecycle_stage"))
 
 
 def persons_resolve(*, workspace: Workspace, refs: Sequence[PersonRef | None],
@@ -142,30 +182,20 @@ def _resolve(workspace: Workspace, refs: Sequence[PersonRef | None], create: boo
     wanted_pairs = {p for r in normalised if r for p in r[2]}
     stages: dict[int, str] = {}
     by_ext: dict[str, int] = {}
-    if wanted_ids or wanted_ext:
-        query = Person.objects.filter(workspace=workspace)
-        rows = list(query.filter(pk__in=wanted_ids).values_list("pk", "external_id",
-                                                               "lifecycle_stage"))
-        rows += list(query.filter(external_id__in=wanted_ext).values_list(
-            "pk", "external_id", "lifecycle_stage"))
-        for pk, ext, stage in rows:
-            stages[pk] = stage
-            if ext:
-                by_ext[ext] = pk
+    for pk, ext, stage in _people_rows(workspace.pk, wanted_ids, wanted_ext):
+        stages[pk] = stage
+        if ext:
+            by_ext[ext] = pk
     owner: dict[tuple[str, str], int] = {}
-    if wanted_pairs:
-        for type_, value, pk, stage in Identifier.objects.filter(
-            workspace=workspace, type__in={t for t, _ in wanted_pairs},
-            value__in={v for _, v in wanted_pairs},
-        ).values_list("type", "value", "person_id", "person__lifecycle_stage"):
-            if (type_, value) in wanted_pairs:
-                owner[(type_, value)] = pk
-                stages[pk] = stage
+    for type_, value, pk, stage in _identifier_rows(workspace.pk, wanted_pairs):
+        if (type_, value) in wanted_pairs:
+            owner[(type_, value)] = pk
+            stages[pk] = stage
 
-    # Group what each reference names: stored people ("p:<id>") and unknown external ids
-    # ("x:<id>") or identifiers ("k:<type>:<value>").
+    # Group what each reference names: stored people ("p", id) and unknown external ids
+    # ("x", id) or identifiers ("k", type, value).
     groups = _Groups()
-    nodes_of: dict[int, list[str]] = {}
+    nodes_of: dict[int, list[tuple]] = {}
     named: set[int] = set()  # people a reference names by id or external id
     for i, item in enumerate(normalised):
         if item is None:
@@ -177,37 +207,41 @@ def _resolve(workspace: Workspace, refs: Sequence[PersonRef | None], create: boo
                 errors[i] = (FieldError("person.id", ErrorCode.PERSON_NOT_FOUND,
                                         f"no person with id {pid}"),)
                 continue
-            nodes.append(f"p:{pid}")
+            nodes.append(("p", pid))
             named.add(pid)
         if ext and ext in by_ext:
-            nodes.append(f"p:{by_ext[ext]}")
+            nodes.append(("p", by_ext[ext]))
             named.add(by_ext[ext])
         elif ext:
-            nodes.append(f"x:{ext}")
-        nodes += [f"p:{owner[p]}" if p in owner else f"k:{p[0]}:{p[1]}" for p in pairs]
+            nodes.append(("x", ext))
+        for pair in pairs:
+            nodes.append(("p", owner[pair]) if pair in owner else ("k", *pair))
         nodes_of[i] = nodes
         for node in nodes[1:]:
             groups.union(nodes[0], node)
 
-    people_of: dict[str, set[int]] = {}
+    find = groups.find
+    people_of: dict[tuple, set[int]] = {}
     for nodes in nodes_of.values():
         for node in nodes:
-            if node.startswith("p:"):
-                people_of.setdefault(groups.find(node), set()).add(int(node[2:]))
-    person_of: dict[str, int] = {}
+            if node[0] == "p":
+                people_of.setdefault(find(node), set()).add(node[1])
+    person_of: dict[tuple, int] = {}
     merges: list[tuple[int, list[int]]] = []
     for root, people in people_of.items():
+        if len(people) == 1:
+            person_of[root] = next(iter(people))
+            continue
         survivor = min(people & named or people)
         person_of[root] = survivor
-        if len(people) > 1:
-            merges.append((survivor, sorted(people - {survivor})))
+        merges.append((survivor, sorted(people - {survivor})))
     if merges and not merge_locked and merge_lock(workspace=workspace):
         raise _MergeLockTaken
     merged = _merge(workspace, merges, stages) if merges else 0
 
-    new_roots: dict[str, list[int]] = {}
+    new_roots: dict[tuple, list[int]] = {}
     for i, nodes in nodes_of.items():
-        root = groups.find(nodes[0])
+        root = find(nodes[0])
         if root in person_of:
             person_ids[i] = person_of[root]
         elif create:
