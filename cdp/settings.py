@@ -83,6 +83,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "cdp.middleware.JsonBodyTooLargeMiddleware",
 ]
 
 ROOT_URLCONF = "cdp.urls"
@@ -209,6 +210,7 @@ SPECTACULAR_SETTINGS = {
 CDP_MAX_CUSTOM_PROPERTIES = env_int("CDP_MAX_CUSTOM_PROPERTIES", 5)
 CDP_MAX_BATCH_SIZE = env_int("CDP_MAX_BATCH_SIZE", 1000)
 CDP_MAX_TEXT_PROPERTY_LENGTH = env_int("CDP_MAX_TEXT_PROPERTY_LENGTH", 4096)
+CDP_SEGMENT_MAX_BATCH_BYTES = env_int("CDP_SEGMENT_MAX_BATCH_BYTES", None)  # None: body bound
 # Requests per API key, e.g. "1000/s" or "60000/m"; empty switches rate limiting off.
 CDP_RATE_LIMIT = env_str("CDP_RATE_LIMIT", "1000/s")
 RATELIMIT_CACHE_PREFIX = "cdp:rl:"

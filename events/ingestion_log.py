@@ -1,17 +1,28 @@
-"""The ingestion log (§5): what was rejected, why, and the payload as sent."""
+"""The ingestion log (§5): what was rejected, why, and the payload as sent.
 
+Entries older than ``CDP_INGESTION_LOG_DAYS`` are pruned by the beat task
+``ingestion_log_prune_task`` and, for the embedded default that runs no beat, by
+``ingestion_log_record`` itself at most once per ``PRUNE_EVERY_SECONDS`` (a cache key taken
+with ``cache.add`` decides which call does it).
+"""
+
+import logging
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
 
 import orjson
 from django.conf import settings
+from django.core.cache import cache
 from django.utils import timezone
 
 from events.errors import FieldError
 from events.models import IngestionLogEntry
 from people.models import Workspace
 
+logger = logging.getLogger(__name__)
 MAX_PAYLOAD_BYTES = 64 * 1024
+PRUNE_EVERY_SECONDS = 3600
+PRUNE_CACHE_KEY = "cdp:ingestion-log:pruned"
 
 
 def _text(value: str) -> str:
@@ -52,7 +63,21 @@ def ingestion_log_record(*, workspace: Workspace, endpoint: str,
             payload=_bounded(payload),
         ))
     IngestionLogEntry.objects.bulk_create(entries)
+    if entries:
+        _prune_now_and_then()
     return len(entries)
+
+
+def _prune_now_and_then() -> None:
+    """Prune old entries if no call did in the last ``PRUNE_EVERY_SECONDS``."""
+    try:
+        due = cache.add(PRUNE_CACHE_KEY, timezone.now().isoformat(), PRUNE_EVERY_SECONDS)
+    except Exception:  # an unreachable cache must not turn a rejection into a 500
+        logger.warning("ingestion log: cache unreachable, pruning left to the beat task",
+                       exc_info=True)
+        return
+    if due:
+        ingestion_log_prune()
 
 
 def ingestion_log_prune(*, older_than: timedelta | None = None) -> int:

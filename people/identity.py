@@ -13,6 +13,8 @@ TYPE_ALIASES = {
     "pushRegistrationId": "push", "push_registration_id": "push", "pushRegId": "push",
     "anonymousId": "anonymous_id", "taobaoId": "taobao_id", "taobaoNick": "taobao_nick",
     "weiboId": "weibo_id", "alipayId": "alipay_id", "openId": "open_id", "unionId": "union_id",
+    # Quick Audience's idMapping names for the device MAC and the Weibo id (its seed's list).
+    "mac_org": "mac", "weibo_id_org": "weibo_id",
 }
 EXTERNAL_ID_ALIASES = frozenset({"externalId", "external_id"})
 

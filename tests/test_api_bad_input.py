@@ -147,3 +147,29 @@ def test_nul_characters_and_impossible_partitions_are_refused_without_500(worksp
     response = api.secret.get(f"/v1/customerevents/1?access_token={api.secret_raw}"
                               "&partition=106088")
     assert response.status_code == 400
+
+
+OVERSIZED_ROUTES = [
+    ("post", "/api/v1/people"),
+    ("post", "/api/v1/definitions"),
+    ("patch", "/api/v1/definitions/c_p"),
+    ("post", "/api/v1/attribute-definitions"),
+]
+
+
+@pytest.mark.parametrize(("method", "url"), OVERSIZED_ROUTES,
+                         ids=[f"{m} {u}" for m, u in OVERSIZED_ROUTES])
+def test_oversized_body_on_a_non_ingest_route_is_a_json_413(workspace, method, url):
+    """A 4 MiB body over DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB) on a route that is not an
+    ingest route answers 413 in the native error shape, not Django's HTML 400."""
+    from django.conf import settings
+
+    from tests.api_helpers import assert_error
+
+    DefinitionFactory(workspace=workspace, definition_id="c_p", properties=props(total="number"))
+    api = workspace_api(workspace)
+    body = b'{"externalId": "' + b"x" * (4 * 1024 * 1024) + b'"}'
+    assert len(body) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    response = getattr(api.secret, method)(url, body, content_type="application/json")
+    assert response["Content-Type"] == "application/json"
+    assert_error(response, 413, "body_too_large", "body")

@@ -2,11 +2,13 @@
 endpoint it called; other keys are not affected. Counted in the configured cache (Redis when
 ``CELERY_BROKER_URL``/``REDIS_URL`` point at one)."""
 
+import base64
 import uuid
 
 import pytest
 from django.test import Client
 
+from events.models import Event
 from tests.api_helpers import workspace_api
 from tests.factories import DefinitionFactory, PersonFactory, props
 
@@ -73,6 +75,25 @@ def test_quick_audience_answers_429_in_its_shape(limited):
     body = client.post(url, [], content_type="application/json").json()
     assert body["success"] is False
     assert body["errorCode"] == "TOO_MANY_REQUESTS"
+
+
+def test_segment_answers_429_in_its_shape(limited):
+    """The Segment-compatible routes share the key's budget (HTTP Basic or ``writeKey`` in the
+    body); the 429 is Segment's ``{"code", "message"}``, which its clients retry."""
+    basic = "Basic " + base64.b64encode(f"{limited.secret_raw}:".encode()).decode()
+    client = Client(HTTP_AUTHORIZATION=basic)
+    body = {"userId": "ann", "event": "c_visit", "properties": {"page": "/"}}
+    codes = fire(lambda: client.post("/v1/track", body, content_type="application/json"))
+    assert codes == [200, 200, 200, 429]
+    response = Client().post("/v1/batch", {"writeKey": limited.secret_raw, "batch": []},
+                             content_type="application/json")
+    assert response.status_code == 429
+    assert response.json() == {"code": "too_many_requests",
+                               "message": "rate limit of this write key exceeded; retry later"}
+    assert response["Retry-After"]
+    assert Event.objects.count() == 3
+    assert Client(HTTP_AUTHORIZATION=f"App {limited.public_raw}").post(
+        "/v1/track", body, content_type="application/json").status_code == 200
 
 
 def test_switched_off(limited, settings):

@@ -4,6 +4,8 @@ Ingest routes parse the body with orjson and map it with ``events.api.payloads``
 serializer per event), then call the one ingestion service.
 """
 
+from typing import NoReturn
+
 from django.conf import settings
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -20,8 +22,10 @@ from events.api import schema
 from events.api.filters import EventFilter
 from events.api.payloads import event_input_from_json
 from events.api.representation import event_json
-from events.errors import ErrorCode
+from events.compat.common import log_unreadable
+from events.errors import ErrorCode, FieldError
 from events.ingestion import events_ingest
+from events.ingestion_log import ingestion_log_record
 from events.inputs import ItemResult, Status
 from events.models import Event
 from events.selectors import event_list
@@ -58,6 +62,27 @@ class EventOrderingFilter(OrderingFilter):
         return [(name, name) for name in view.ordering_fields]
 
 
+ENDPOINT = Event.Origin.API
+
+
+def _read_logged(request):
+    """The JSON body, or an ApiError after keeping the unreadable body in the ingestion log
+    (the compatible endpoints do the same): callers see what went wrong in the admin."""
+    try:
+        return read_json(request)
+    except ApiError as exc:
+        log_unreadable(request, request.user, ENDPOINT, exc)
+        raise
+
+
+def _refuse_logged(request, body, exc: ApiError) -> NoReturn:
+    """Keep a body refused before the ingestion service (wrong shape, too many events) in the
+    ingestion log, then raise ``exc``."""
+    ingestion_log_record(workspace=request.user.workspace, endpoint=ENDPOINT, rejected=[
+        (body, [FieldError(exc.field or "body", exc.error_code, str(exc.detail))])])
+    raise exc
+
+
 def _rejected_response(errors) -> Response:
     first = errors[0]
     return Response(error_body(first.code, first.message, first.field,
@@ -92,12 +117,14 @@ class EventListCreateView(generics.ListAPIView):
         201: schema.IngestAnswerSerializer, 200: schema.IngestAnswerSerializer,
         400: OpenApiResponse(schema.ErrorSerializer, description="rejected, with the field")})
     def post(self, request, *args, **kwargs):
-        body = read_json(request)
+        body = _read_logged(request)
         item, errors = event_input_from_json(body)
         if errors:
+            ingestion_log_record(workspace=request.user.workspace, endpoint=ENDPOINT,
+                                 rejected=[(body, errors)])
             return _rejected_response(errors)
         result = events_ingest(workspace=request.user.workspace, events=[item],
-                               origin=Event.Origin.API).items[0]
+                               origin=ENDPOINT, payloads=[body]).items[0]
         if result.status == Status.REJECTED:
             return _rejected_response(result.errors)
         code = status.HTTP_201_CREATED if result.status == Status.ACCEPTED else status.HTTP_200_OK
@@ -129,26 +156,33 @@ class EventBatchView(APIView):
                    responses={200: schema.EventBatchOutSerializer,
                               400: OpenApiResponse(schema.ErrorSerializer)})
     def post(self, request):
-        body = read_json(request)
+        body = _read_logged(request)
         events = body.get("events") if isinstance(body, dict) else None
         if not isinstance(events, list):
-            raise ApiError('send {"events": [ … ]}', code=ErrorCode.REQUIRED, field="events")
+            _refuse_logged(request, body, ApiError('send {"events": [ … ]}',
+                                                   code=ErrorCode.REQUIRED, field="events"))
         limit = settings.CDP_MAX_BATCH_SIZE
         if len(events) > limit:
-            raise ApiError(f"at most {limit} events per batch, got {len(events)}",
-                           code=ErrorCode.BATCH_TOO_LARGE, field="events")
+            _refuse_logged(request, body, ApiError(
+                f"at most {limit} events per batch, got {len(events)}",
+                code=ErrorCode.BATCH_TOO_LARGE, field="events"))
         results: list[ItemResult | None] = [None] * len(events)
-        inputs, positions = [], []
+        inputs, payloads, positions, refused = [], [], [], []
         for i, value in enumerate(events):
             item, errors = event_input_from_json(value)
             if errors:
                 results[i] = ItemResult(index=i, status=Status.REJECTED, errors=tuple(errors))
+                refused.append((value, errors))
             else:
                 inputs.append(item)
+                payloads.append(value)
                 positions.append(i)
+        if refused:
+            ingestion_log_record(workspace=request.user.workspace, endpoint=ENDPOINT,
+                                 rejected=refused)
         if inputs:
             outcome = events_ingest(workspace=request.user.workspace, events=inputs,
-                                    origin=Event.Origin.API)
+                                    origin=ENDPOINT, payloads=payloads)
             for position, item in zip(positions, outcome.items, strict=True):
                 results[position] = ItemResult(index=position, status=item.status,
                                                event_id=item.event_id, errors=item.errors)

@@ -28,13 +28,26 @@ INFOBIP_ERROR = {"type": "object", "properties": {"requestError": {"type": "obje
         "messageId": {"type": "string"}, "text": {"type": "string"}}}}}}}
 QA_ANSWER = {"type": "object", "properties": {
     "success": {"type": "boolean"}, "errorCode": {"type": "string", "nullable": True},
-    "errorDesc": {"type": "string", "nullable": True}, "traceId": {"type": "string"}}}
+    "errorDesc": {"type": "string", "nullable": True}, "traceId": {"type": "string"},
+    "data": {"type": "object", "additionalProperties": True}}}
 DMHUB_EVENT = {"type": "object", "additionalProperties": True, "properties": {
     "id": {"type": "integer"}, "customerId": {"type": "string"}, "event": {"type": "string"},
     "date": {"type": "string"}, "targetId": {"type": "string"},
     "targetName": {"type": "string"}, "externalId": {"type": "string"}}}
 DMHUB_AUTH = [_query("access_token", "A workspace API key.", required=True)]
 QA_BODY = {"oneOf": [{"type": "array", "items": OBJECT}, OBJECT]}
+# Every Quick Audience answer has the same shape; the errors differ by status and errorCode.
+QA_RESPONSES = {
+    "200": _json(QA_ANSWER, "success true; or success false with errorCode INVALID_MESSAGE "
+                 "and errorDesc naming each rejected message by index (the others are "
+                 "stored)"),
+    "400": _json(QA_ANSWER, "success false: the body is not a JSON array nor the SDK "
+                 "wrapper (errorCode INVALID, INVALID_JSON, REQUIRED, BODY_TOO_LARGE) or has "
+                 "more than 100 messages (BATCH_TOO_LARGE)"),
+    "401": _json(QA_ANSWER, "success false, errorCode ES0110000002: missing or unknown key"),
+    "429": _json(QA_ANSWER, "success false, errorCode TOO_MANY_REQUESTS: the key's rate "
+                 "limit"),
+}
 
 PATHS = {
     "/peopleevents/1/persons/{personId}/definitions/{definitionId}/events": {"post": {
@@ -65,7 +78,7 @@ PATHS = {
                                _query("customerId", "The customer's id in your system."),
                                _query("event", "Event codes, comma separated."),
                                _query("lastUpdatedFrom", "ISO-8601 time, inclusive."),
-                               _query("lastUpdatedTo", "ISO-8601 time, exclusive."),
+                               _query("lastUpdatedTo", "ISO-8601 time, inclusive."),
                                _query("max", "Most rows (default 20, at most 1000).",
                                       "integer"),
                                _query("rows", "Rows per page.", "integer"),
@@ -89,18 +102,21 @@ PATHS = {
         "tags": ["Quick Audience-compatible"], "operationId": "qa_event_messages",
         "summary": "Batch event report (at most 100 messages)",
         "description": "A JSON array of event messages, or "
-                       "{\"eventMessageModelListStr\": \"<JSON array as a string>\"}.",
+                       "{\"eventMessageModelListStr\": \"<JSON array as a string>\"}. "
+                       "eventCode, eventTime and extendAttributes.outBizId are required; "
+                       "eventSourceCode is optional and, when given, must be a channel's "
+                       "APP_KEY to which the event's definition is not foreign.",
         "requestBody": {"required": True,
                         "content": {"application/json": {"schema": QA_BODY}}},
-        "responses": {"200": _json(QA_ANSWER)}, "security": APP_KEY}},
+        "responses": QA_RESPONSES, "security": APP_KEY}},
     "/quickaudience/v1/user-messages": {"post": {
         "tags": ["Quick Audience-compatible"], "operationId": "qa_user_messages",
         "summary": "User identity report",
-        "description": "A JSON array of customer messages, or "
+        "description": "A JSON array of customer messages (at most 100), or "
                        "{\"customerMessageModelListStr\": \"<JSON array as a string>\"}.",
         "requestBody": {"required": True,
                         "content": {"application/json": {"schema": QA_BODY}}},
-        "responses": {"200": _json(QA_ANSWER)}, "security": APP_KEY}},
+        "responses": QA_RESPONSES, "security": APP_KEY}},
 }
 
 

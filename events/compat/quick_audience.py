@@ -9,7 +9,10 @@ The body is a JSON array, or ``{"eventMessageModelListStr" | "customerMessageMod
 in the same call are rejected (``errorDesc`` lists those by index). ``eventCode`` maps to a
 definition as track names do: an existing definition id, else ``c_`` + the code in snake case
 (``event001`` → ``c_event001``). ``customerId`` is the person's external id;
-``customerIdList`` entries are identifiers (``idMapping`` is the type).
+``customerIdList`` entries are identifiers (``idMapping`` is the type; the seed's
+``mac_org`` and ``weibo_id_org`` are the ``mac`` and ``weibo_id`` types). ``eventSourceCode``
+is optional: when given it must be a channel's APP_KEY, and an event whose definition belongs
+to another channel is rejected; without it the event is not tied to a channel.
 """
 
 import uuid
@@ -21,6 +24,7 @@ from django.views.decorators.http import require_POST
 from cdp.api.errors import ApiError
 from cdp.api.parsing import read_json
 from events.compat.common import json_response, log_unreadable, over_limit, principal
+from events.definition_cache import catalogue_get
 from events.errors import ErrorCode, FieldError, ServiceError
 from events.ingestion import events_ingest
 from events.ingestion_log import ingestion_log_record
@@ -40,6 +44,14 @@ def qa_answer(*, success: bool, code: str | None = None, desc: str | None = None
     if data is not None:
         body["data"] = data
     return json_response(body, status=status)
+
+
+def _too_many(caller, messages):
+    """Refuse a call over ``MAX_MESSAGES`` and keep it (bounded) in the ingestion log."""
+    desc = f"at most {MAX_MESSAGES} messages per call, got {len(messages)}"
+    ingestion_log_record(workspace=caller.workspace, endpoint=ENDPOINT, rejected=[
+        (messages, [FieldError("messages", ErrorCode.BATCH_TOO_LARGE, desc)])])
+    return qa_answer(success=False, code="BATCH_TOO_LARGE", desc=desc, status=400)
 
 
 def _messages(body, wrapper: str):
@@ -75,7 +87,7 @@ def _identifiers(message: dict, errors: list, prefix: str) -> dict:
     return identifiers
 
 
-def _event_input(message, index: int, channels: set[str], workspace):
+def _event_input(message, index: int, channels: dict[str, int], workspace):
     prefix = f"[{index}]"
     errors: list[FieldError] = []
     if not isinstance(message, dict):
@@ -83,13 +95,19 @@ def _event_input(message, index: int, channels: set[str], workspace):
     for key in ("eventCode", "eventTime"):
         if message.get(key) in (None, ""):
             errors.append(FieldError(f"{prefix}.{key}", ErrorCode.REQUIRED, "is required"))
+    # Optional (the seed: without an app_key the event is not restricted to a channel); when
+    # given it names a channel by APP_KEY and the definition must not belong to another one.
     source = message.get("eventSourceCode")
-    if not source:
-        errors.append(FieldError(f"{prefix}.eventSourceCode", ErrorCode.REQUIRED,
-                                 "is required (the channel's APP_KEY)"))
-    elif source not in channels:
+    if source in (None, ""):
+        source = None
+    elif not isinstance(source, str | int) or isinstance(source, bool):
+        errors.append(FieldError(f"{prefix}.eventSourceCode", ErrorCode.INVALID_TYPE,
+                                 "must be a string (the channel's APP_KEY)"))
+        source = None
+    elif str(source) not in channels:
         errors.append(FieldError(f"{prefix}.eventSourceCode", ErrorCode.INVALID,
-                                 f"no channel with APP_KEY {source!r}"))
+                                 f"no channel with APP_KEY {str(source)!r}"))
+        source = None
     attributes = message.get("extendAttributes") or {}
     if not isinstance(attributes, dict):
         errors.append(FieldError(f"{prefix}.extendAttributes", ErrorCode.INVALID_TYPE,
@@ -105,13 +123,22 @@ def _event_input(message, index: int, channels: set[str], workspace):
                                  "give customerId or customerIdList"))
     if errors:
         return None, errors
+    code = definition_code_for(workspace=workspace, name=str(message["eventCode"]))
+    if source is not None:
+        definition = catalogue_get(workspace).definitions.get(code)
+        channel_id = channels[str(source)]
+        if definition is not None and definition.channel_id not in (None, channel_id):
+            return None, [FieldError(
+                f"{prefix}.eventSourceCode", ErrorCode.INVALID,
+                f"event {message['eventCode']!r} belongs to another channel than APP_KEY "
+                f"{str(source)!r}")]
     properties = {k: v for k, v in attributes.items() if k != "outBizId"}
     return EventInput(
-        definition_id=definition_code_for(workspace=workspace, name=str(message["eventCode"])),
+        definition_id=code,
         person=PersonRef(external_id=str(customer) if customer else None,
                          identifiers=identifiers),
         occurred_at=message["eventTime"], properties=properties,
-        external_id=str(attributes["outBizId"]), source=str(source),
+        external_id=str(attributes["outBizId"]), source=str(source or ""),
     ), []
 
 
@@ -132,11 +159,9 @@ def event_messages(request):
         return qa_answer(success=False, code=str(exc.error_code).upper(),
                          desc=str(exc.detail), status=400)
     if len(messages) > MAX_MESSAGES:
-        return qa_answer(success=False, code="BATCH_TOO_LARGE",
-                         desc=f"at most {MAX_MESSAGES} messages per call, got {len(messages)}",
-                         status=400)
-    channels = set(Channel.objects.filter(workspace=caller.workspace)
-                   .values_list("app_key", flat=True))
+        return _too_many(caller, messages)
+    channels = dict(Channel.objects.filter(workspace=caller.workspace)
+                    .values_list("app_key", "pk"))
     inputs, payloads, positions, failures = [], [], [], []
     for i, message in enumerate(messages):
         item, errors = _event_input(message, i, channels, caller.workspace)
@@ -184,8 +209,7 @@ def user_messages(request):
         return qa_answer(success=False, code=str(exc.error_code).upper(),
                          desc=str(exc.detail), status=400)
     if len(messages) > MAX_MESSAGES:
-        return qa_answer(success=False, code="BATCH_TOO_LARGE",
-                         desc=f"at most {MAX_MESSAGES} messages per call", status=400)
+        return _too_many(caller, messages)
     people, failures = [], []
     for i, message in enumerate(messages):
         errors: list[FieldError] = []

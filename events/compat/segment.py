@@ -7,8 +7,13 @@ work too), or ``writeKey`` in the body; public and secret keys may both ingest. 
 gzipped. As Segment does, the API answers ``200 {"success": true}`` once the request is
 readable, and per-message problems (no ``userId``/``anonymousId``, unknown event, invalid
 property…) go to the ingestion log with the message as sent; only a missing or unknown key
-(401), an unreadable body (400) and Segment's size limits (400 ``Exceed payload limit``: 32 KB
-per message, 500 KB per batch) fail the request. Errors answer ``{"code", "message"}``.
+(401), a key over its rate limit (429, which the clients retry), an unreadable body (400) and
+the size limits (400 ``Exceed payload limit``: 32 KB per message as Segment;
+``CDP_SEGMENT_MAX_BATCH_BYTES`` per batch, by default the ingest body bound of about 6 MiB
+because RudderStack and PostHog clients send batches of up to 4–5 MiB and drop a refused one;
+Segment's own 500 KB when set to 500000) fail the request. Errors answer ``{"code",
+"message"}``; once the key is known, a refused body is kept in the ingestion log with the
+reason and its beginning (or the offending message).
 
 Identity messages (``identify``, ``alias``, ``group``) go through the people services, in
 order (``events.compat.segment_people``); then the event messages (``track``, ``page``,
@@ -17,14 +22,15 @@ order (``events.compat.segment_people``); then the event messages (``track``, ``
 """
 
 import orjson
+from django.conf import settings
 from django.db import DataError, connection
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
 from cdp.api.auth import principal_for_key, raw_key_from_request
 from cdp.api.errors import ApiError
-from cdp.api.parsing import read_body
-from events.compat.common import json_response
+from cdp.api.parsing import DEFAULT_MAX_BYTES, read_body
+from events.compat.common import json_response, log_unreadable, over_limit
 from events.compat.segment_events import ENDPOINT, segment_events_ingest
 from events.compat.segment_people import people_message_apply
 from events.errors import ErrorCode, FieldError
@@ -32,11 +38,12 @@ from events.ingestion_log import ingestion_log_record
 from people.models import Workspace
 
 MAX_MESSAGE_BYTES = 32 * 1024
-MAX_BATCH_BYTES = 500 * 1024
 MAX_BATCH_MESSAGES = 2500
-# Read at most this much (before and after gunzip); anything over a limit is refused anyway.
-MAX_BODY_BYTES = 6 * 1024 * 1024
+# Read at most this much (before and after gunzip) unless the batch limit is set higher.
+MAX_BODY_BYTES = DEFAULT_MAX_BYTES
 TOO_LARGE = "Exceed payload limit"
+# How much of a refused body the ingestion log keeps.
+LOGGED_BODY_CHARS = 2000
 EVENT_TYPES = ("track", "page", "screen")
 PEOPLE_TYPES = ("identify", "alias", "group")
 
@@ -45,27 +52,54 @@ def segment_error(code: str, message: str, status: int = 400):
     return json_response({"code": code, "message": message}, status=status)
 
 
+class Rejected(ApiError):
+    """A refused body, with what the ingestion log keeps of it."""
+
+    def __init__(self, message: str, *, code: str, payload, field: str = "body"):
+        super().__init__(message, code=code, field=field)
+        self.payload = payload
+
+
+def max_batch_bytes() -> int:
+    """``CDP_SEGMENT_MAX_BATCH_BYTES``, by default the ingest body bound."""
+    return settings.CDP_SEGMENT_MAX_BATCH_BYTES or DEFAULT_MAX_BYTES
+
+
+def _size(limit: int) -> str:
+    return f"{limit // 1024} KB" if limit < 1024 * 1024 else f"{limit / 1024 / 1024:g} MiB"
+
+
+def _beginning(raw: bytes) -> dict:
+    return {"raw": raw[:LOGGED_BODY_CHARS].decode(errors="replace"), "bytes": len(raw)}
+
+
 def _read(request, kind: str | None):
     """Return the parsed body or raise ApiError in Segment's terms (sizes are 400s)."""
+    batch_limit = max_batch_bytes()
+    bound = max(MAX_BODY_BYTES, batch_limit)
     try:
-        raw = read_body(request, max_bytes=MAX_BODY_BYTES)
+        raw = read_body(request, max_bytes=bound)
     except ApiError as exc:
         if exc.error_code == "body_too_large":
-            raise ApiError(f"{TOO_LARGE}: the body is over {MAX_BODY_BYTES} bytes",
-                           code="payload_too_large") from exc
+            # Including a small gzip body that would expand past the bound (a zip bomb).
+            raise ApiError(f"{TOO_LARGE}: {exc.detail}", code="payload_too_large") from exc
         raise
-    limit = MAX_BATCH_BYTES if kind is None else MAX_MESSAGE_BYTES
+    limit = batch_limit if kind is None else MAX_MESSAGE_BYTES
     if len(raw) > limit:
-        raise ApiError(f"{TOO_LARGE}: {len(raw)} bytes, at most {limit // 1024} KB per "
-                       + ("batch" if kind is None else "message"), code="payload_too_large")
+        raise Rejected(f"{TOO_LARGE}: {len(raw)} bytes, at most {_size(limit)} per "
+                       + ("batch" if kind is None else "message"), code="payload_too_large",
+                       payload=_beginning(raw))
     if not raw.strip():
-        raise ApiError("the body is empty; send a JSON object", code="required")
+        raise Rejected("the body is empty; send a JSON object", code="required",
+                       payload=_beginning(raw))
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise ApiError(f"the body is not valid JSON: {exc}", code="invalid_json") from exc
+        raise Rejected(f"the body is not valid JSON: {exc}", code="invalid_json",
+                       payload=_beginning(raw)) from exc
     if not isinstance(body, dict):
-        raise ApiError("the body must be a JSON object", code="invalid_json")
+        raise Rejected("the body must be a JSON object", code="invalid_json",
+                       payload={"body": body})
     return _without_nul(body) if b"\\u0000" in raw else body
 
 
@@ -86,13 +120,13 @@ def _messages(body: dict, kind: str | None) -> list:
         return [{**body, "type": kind}]
     batch = body.get("batch")
     if not isinstance(batch, list):
-        raise ApiError('send {"batch": [ … ]}', code="invalid")
+        raise Rejected('send {"batch": [ … ]}', code="invalid", field="batch", payload=body)
     for i, message in enumerate(batch):
         size = len(orjson.dumps(message))
         if size > MAX_MESSAGE_BYTES:
-            raise ApiError(f"{TOO_LARGE}: batch[{i}] is {size} bytes, at most "
+            raise Rejected(f"{TOO_LARGE}: batch[{i}] is {size} bytes, at most "
                            f"{MAX_MESSAGE_BYTES // 1024} KB per message",
-                           code="payload_too_large")
+                           code="payload_too_large", field=f"batch[{i}]", payload=message)
     shared = body.get("context")
     if isinstance(shared, dict) and shared:
         # The batch's context is merged into each message's (the message's own values win).
@@ -117,22 +151,28 @@ def segment_view(kind: str | None):
         caller = principal_for_key(header_key)
         if header_key is not None and caller is None:
             return segment_error("unauthorized", "unknown or revoked write key", 401)
+        if caller is not None and over_limit(request, caller):
+            return _too_many_requests()
         try:
             body = _read(request, kind)
         except ApiError as exc:
             if caller is None:
                 return segment_error("unauthorized", "send the write key as the HTTP Basic "
                                      "user name", 401)
-            return segment_error(exc.error_code, str(exc.detail))
-        if caller is None and isinstance(body.get("writeKey"), str):
-            caller = principal_for_key(body["writeKey"])  # Segment's writeKey in the body
+            return _refused(request, caller, exc)
         if caller is None:
-            return segment_error("unauthorized", "send the write key as the HTTP Basic user "
-                                 "name (or writeKey in the body)", 401)
+            if isinstance(body.get("writeKey"), str):
+                caller = principal_for_key(body["writeKey"])  # Segment's writeKey in the body
+            if caller is None:
+                return segment_error("unauthorized", "send the write key as the HTTP Basic "
+                                     "user name (or writeKey in the body)", 401)
+            if over_limit(request, caller):
+                return _too_many_requests()
+        body.pop("writeKey", None)  # a credential: never copied into the ingestion log
         try:
             messages = _messages(body, kind)
         except ApiError as exc:
-            return segment_error(exc.error_code, str(exc.detail))
+            return _refused(request, caller, exc)
         try:
             segment_messages_apply(workspace=caller.workspace, messages=messages,
                                    batch=kind is None)
@@ -144,6 +184,23 @@ def segment_view(kind: str | None):
 
     view.__name__ = f"segment_{kind or 'batch'}"
     return view
+
+
+def _too_many_requests():
+    response = segment_error("too_many_requests",
+                             "rate limit of this write key exceeded; retry later", 429)
+    response["Retry-After"] = "1"
+    return response
+
+
+def _refused(request, caller, exc: ApiError):
+    """Keep the refused body in the ingestion log, then answer in Segment's shape."""
+    if isinstance(exc, Rejected):
+        ingestion_log_record(workspace=caller.workspace, endpoint=ENDPOINT, rejected=[(
+            exc.payload, [FieldError(exc.field or "body", exc.error_code, str(exc.detail))])])
+    else:  # not readable (bad gzip, over the bound): the beginning of the bytes as sent
+        log_unreadable(request, caller, ENDPOINT, exc)
+    return segment_error(exc.error_code, str(exc.detail))
 
 
 def segment_messages_apply(*, workspace: Workspace, messages: list, batch: bool) -> None:

@@ -65,9 +65,12 @@ def _operation(kind: str, summary: str, body: dict) -> dict:
                        "log and still answer 200.",
         "requestBody": {"required": True, "content": {"application/json": {"schema": body}}},
         "responses": {"200": _json(SUCCESS, "Accepted"),
-                      "400": _json(ERROR, "Unreadable JSON or over 32 KB per message / "
-                                          "500 KB per batch (`Exceed payload limit`)"),
-                      "401": _json(ERROR, "Missing or unknown write key")},
+                      "400": _json(ERROR, "Unreadable JSON or gzip, or over 32 KB per "
+                                          "message / `CDP_SEGMENT_MAX_BATCH_BYTES` per batch "
+                                          "(`Exceed payload limit`)"),
+                      "401": _json(ERROR, "Missing or unknown write key"),
+                      "429": _json(ERROR, "The key is over its rate limit (`CDP_RATE_LIMIT`); "
+                                          "retry later")},
         "security": SECURITY}}
 
 

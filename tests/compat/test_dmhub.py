@@ -162,3 +162,66 @@ def test_public_key_cannot_read(client, public_key, secret_key, setup):
     assert create(client, public_key, SEED_POST).status_code == 200
     response = client.get("/v1/customerevents", {"access_token": public_key})
     assert response.status_code == 403
+
+
+# max default, sidx=lastUpdated, sord default and lastUpdated bounds --------------------------
+
+
+def _many(workspace, person, n: int):
+    """``n`` c_apply_card events in 2020, one a day, received one minute apart in the reverse
+    order of their dates (so date order and lastUpdated order differ)."""
+    from datetime import UTC, datetime, timedelta
+
+    events = [EventInput("c_apply_card", PersonRef(id=person.pk),
+                         f"2020-01-{day:02d}T00:00:00Z", {"touter": f"t{day}"},
+                         external_id=f"x-{day}") for day in range(1, n + 1)]
+    events_ingest(workspace=workspace, events=events, origin="api")
+    base = datetime(2024, 6, 1, tzinfo=UTC)
+    for event in Event.objects.filter(workspace=workspace):
+        day = int(event.external_id.split("-")[1])
+        Event.objects.filter(pk=event.pk).update(received_at=base + timedelta(minutes=n - day))
+    return base
+
+
+def test_max_defaults_to_20_with_more_stored(client, secret_key, workspace, setup):
+    """With 25 matching events and no max, rows or page, the answer holds 20, in id order
+    (sidx id, sord asc by default); max=25 returns them all."""
+    _many(workspace, setup, 25)
+    default = query(client, secret_key)
+    assert len(default) == 20
+    ids = [e["id"] for e in default]
+    assert ids == sorted(ids)
+    assert ids == list(Event.objects.order_by("id").values_list("id", flat=True)[:20])
+    assert len(query(client, secret_key, max="25")) == 25
+    assert len(query(client, secret_key, page="2")) == 5
+
+
+def test_sidx_last_updated_as_in_the_seed_with_default_sord(client, secret_key, workspace,
+                                                           setup):
+    """The seed's own example sidx=lastUpdated sorts by the time the event reached the
+    platform; without sord the order is ascending, sord=desc reverses it."""
+    _many(workspace, setup, 5)
+    ascending = query(client, secret_key, sidx="lastUpdated")
+    stamps = [e["lastUpdated"] for e in ascending]
+    assert stamps == sorted(stamps)
+    assert len(set(stamps)) == 5
+    # received in the reverse order of their dates: the oldest date was updated last
+    assert [e["touter"] for e in ascending] == ["t5", "t4", "t3", "t2", "t1"]
+    descending = query(client, secret_key, sidx="lastUpdated", sord="desc")
+    assert [e["id"] for e in descending] == [e["id"] for e in reversed(ascending)]
+    assert [e["id"] for e in query(client, secret_key, sidx="lastUpdated", sord="asc")] == [
+        e["id"] for e in ascending]
+
+
+def test_last_updated_bounds_exclude_events_outside_them(client, secret_key, workspace, setup):
+    """lastUpdatedFrom and lastUpdatedTo are inclusive bounds: events received before
+    the one or after the other are left out."""
+    _many(workspace, setup, 5)  # received 2024-06-01T00:00Z (t5) … 00:04Z (t1)
+    inside = query(client, secret_key, lastUpdatedFrom="2024-06-01T00:01:00Z",
+                   lastUpdatedTo="2024-06-01T00:03:00Z", sidx="lastUpdated")
+    assert [e["touter"] for e in inside] == ["t4", "t3", "t2"]
+    after = query(client, secret_key, lastUpdatedFrom="2024-06-01T00:03:30Z")
+    assert {e["touter"] for e in after} == {"t1"}
+    before = query(client, secret_key, lastUpdatedTo="2024-06-01T00:00:59Z")
+    assert {e["touter"] for e in before} == {"t5"}
+    assert query(client, secret_key, lastUpdatedFrom="2024-06-02T00:00:00Z") == []

@@ -151,3 +151,91 @@ def test_user_message_with_bad_identifier_is_rejected(app_client):
     assert answer["success"] is False
     assert "[0]" in answer["errorDesc"]
     assert IngestionLogEntry.objects.count() == 1
+
+
+# eventSourceCode, idMapping names and limits as the seed describes them ----------------------
+
+
+def test_event_source_code_is_optional(app_client, definition):
+    """The seed: "If the event message does not contain an app_key, the automated marketing
+    task calculation is not restricted by the channel": the message is stored."""
+    message = seed_event_message()
+    del message["eventSourceCode"]
+    answer = post(app_client, EVENTS_URL, [message, seed_event_message(
+        eventSourceCode=None, extendAttributes={"outBizId": "biz-2"})]).json()
+    assert answer["success"] is True, answer
+    assert Event.objects.count() == 2
+    assert set(Event.objects.values_list("source", flat=True)) == {""}
+
+
+def test_event_source_code_of_another_channel_is_rejected(app_client, workspace, definition):
+    """A definition bound to one channel is refused under another channel's APP_KEY (in QA's
+    answer shape, naming the message), and kept in the ingestion log; a definition without a
+    channel is accepted under any known APP_KEY."""
+    Channel.objects.create(workspace=workspace, name="Mini program", app_type="mini_program",
+                           app_key="mini001")
+    definition_create(workspace=workspace, definition_id="c_free", name="Free")
+    wrong = seed_event_message(eventSourceCode="mini001")
+    free = seed_event_message(eventSourceCode="mini001", eventCode="c_free",
+                              extendAttributes={"outBizId": "biz-free"})
+    right = seed_event_message(extendAttributes={"key1": "v", "outBizId": "biz-right"})
+    response = post(app_client, EVENTS_URL, [wrong, free, right])
+    assert response.status_code == 200
+    answer = response.json()
+    assert_answer_shape(answer)
+    assert answer["success"] is False
+    assert answer["errorCode"] == "INVALID_MESSAGE"
+    assert "[0].eventSourceCode" in answer["errorDesc"]
+    assert "another channel" in answer["errorDesc"]
+    assert answer["data"]["rejected"] == [0]
+    assert set(Event.objects.values_list("external_id", "source")) == {
+        ("biz-free", "mini001"), ("biz-right", "eventsource001")}
+    entry = IngestionLogEntry.objects.get()
+    assert (entry.endpoint, entry.field) == ("quick_audience", "[0].eventSourceCode")
+    assert entry.payload == wrong
+
+
+def test_seed_id_mapping_names_mac_org_and_weibo_id_org(app_client, definition):
+    """The seed's idMapping list names the MAC address mac_org and the Weibo id weibo_id_org:
+    both are accepted, in event and identity reports, as the mac and weibo_id types."""
+    message = seed_event_message(customerIdList=[
+        {"customerId": "AA-BB-CC-DD-EE-FF", "idMapping": "mac_org"},
+        {"customerId": "wb-123", "idMapping": "weibo_id_org"}])
+    assert post(app_client, EVENTS_URL, [message]).json()["success"] is True
+    person = Event.objects.get().person
+    assert set(person.identifiers.values_list("type", "value")) == {
+        ("mac", "aa:bb:cc:dd:ee:ff"), ("weibo_id", "wb-123")}
+    users = [{"customerId": "customer002", "customerIdList": [
+        {"customerId": "11:22:33:44:55:66", "idMapping": "mac_org"},
+        {"customerId": "wb-456", "idMapping": "weibo_id_org"}], "v": 1}]
+    answer = post(app_client, USERS_URL,
+                  {"customerMessageModelListStr": orjson.dumps(users).decode()}).json()
+    assert answer["success"] is True, answer
+    other = Person.objects.get(external_id="customer002")
+    assert set(other.identifiers.values_list("type", "value")) == {
+        ("mac", "11:22:33:44:55:66"), ("weibo_id", "wb-456")}
+
+
+def test_user_identity_report_allows_100_messages_and_refuses_101(app_client):
+    """The seed: "The batch size limit is 100" for the identity report too."""
+    users = [{"customerId": f"c{i}", "customerIdList": [
+        {"customerId": f"u{i}@example.com", "idMapping": "email"}]} for i in range(101)]
+    response = post(app_client, USERS_URL, users)
+    assert response.status_code == 400
+    answer = response.json()
+    assert_answer_shape(answer)
+    assert (answer["success"], answer["errorCode"]) == (False, "BATCH_TOO_LARGE")
+    assert not Person.objects.exists()
+    assert IngestionLogEntry.objects.get().code == "batch_too_large"
+    answer = post(app_client, USERS_URL, users[:100]).json()
+    assert answer["success"] is True
+    assert Person.objects.count() == 100
+
+
+def test_openapi_lists_the_error_answers_of_quick_audience(client):
+    schema = client.get("/api/v1/schema", HTTP_ACCEPT="application/json").json()
+    for path in (EVENTS_URL, USERS_URL):
+        responses = schema["paths"][path]["post"]["responses"]
+        assert {"200", "400", "401", "429"} <= set(responses)
+        ref = responses["400"]["content"]["application/json"]["schema"]
+        assert {"success", "errorCode", "errorDesc", "traceId"} <= set(ref["properties"])

@@ -88,7 +88,7 @@ def assert_segment_error(response, status: int, code: str) -> str:
 
 
 def log_entries():
-    return list(IngestionLogEntry.objects.filter(endpoint=Event.Origin.SEGMENT))
+    return list(IngestionLogEntry.objects.filter(endpoint=Event.Origin.SEGMENT).order_by("pk"))
 
 
 def person(external_id: str) -> Person:
@@ -426,31 +426,83 @@ def test_message_over_32_kb_fails_the_request(client):
     assert "batch[0]" in message
     assert_segment_error(post(client, "/v1/track", big), 400, "payload_too_large")
     assert not Event.objects.exists()
+    in_batch, alone = log_entries()
+    assert (in_batch.code, in_batch.field) == ("payload_too_large", "batch[0]")
+    assert in_batch.payload == big  # the offending message, whole (under the log's bound)
+    assert (alone.code, alone.field) == ("payload_too_large", "body")
+    assert alone.payload["raw"].startswith('{"type":"track","userId":"u-1"')
+    assert alone.payload["bytes"] > 33 * 1024
 
 
-def test_batch_over_500_kb_fails_the_request(client):
-    """A batch over 500 KB is refused whole (each message under 32 KB); just under passes."""
-    message = {"type": "track", "userId": "u-1", "event": "Chunk",
-               "properties": {key: "x" * 4000 for key in "abcde"}}  # 20 KB, storable
-    assert_segment_error(post(client, "/v1/batch", {"batch": [message] * 26}, compress=True),
-                         400, "payload_too_large")
+CHUNK = {"type": "track", "userId": "u-1", "event": "Chunk",
+         "properties": {key: "x" * 4000 for key in "abcde"}}  # 20 KB, storable
+
+
+def chunks(count: int) -> dict:
+    return {"batch": [{**CHUNK, "messageId": str(i)} for i in range(count)]}
+
+
+def test_batch_over_500_kb_is_stored_by_default(client):
+    """By default a batch may be as large as the ingest body bound (~6 MiB), as RudderStack
+    and PostHog clients send up to 4–5 MiB: 40 messages of 20 KB (800 KB) are all stored."""
+    assert len(orjson.dumps(chunks(40))) > 800_000
+    assert_success(post(client, "/v1/batch", chunks(40), compress=True))
+    assert Event.objects.count() == 40
+    assert log_entries() == []
+
+
+def test_batch_over_segments_500_kb_fails_when_set(client, settings):
+    """With ``CDP_SEGMENT_MAX_BATCH_BYTES = 500000`` (Segment's limit) a larger batch is
+    refused whole in Segment's shape and kept in the ingestion log by its beginning; just
+    under passes."""
+    settings.CDP_SEGMENT_MAX_BATCH_BYTES = 500_000
+    message = assert_segment_error(post(client, "/v1/batch", chunks(26), compress=True),
+                                   400, "payload_too_large")
+    assert message.startswith("Exceed payload limit")
+    assert "at most 488 KB per batch" in message
     assert not Event.objects.exists()
-    assert_success(post(client, "/v1/batch", {"batch": [
-        {**message, "messageId": str(i)} for i in range(24)]}))
+    [entry] = log_entries()
+    assert (entry.code, entry.field) == ("payload_too_large", "body")
+    assert entry.payload["bytes"] > 500_000
+    assert entry.payload["raw"].startswith('{"batch":[{"type":"track"')
+    assert len(entry.payload["raw"]) == segment.LOGGED_BODY_CHARS
+    assert_success(post(client, "/v1/batch", chunks(24)))
     assert Event.objects.count() == 24
 
 
-def test_large_gzip_body_is_answered_in_segment_shape(client):
-    """A 4 MiB gzipped body passes Django's upload limit and is refused by the batch limit
-    in Segment's shape; a body over the ~6 MiB bound is refused before it is decoded."""
+def test_large_gzip_body_is_answered_in_segment_shape(client, settings):
+    """A 4 MiB gzipped body passes Django's upload limit (and by default the batch limit);
+    with Segment's 500 KB set it is refused in Segment's shape; a body over the ~6 MiB
+    bound is refused before it is decoded."""
     noise = base64.b64encode(random.Random(7).randbytes(4 * 1024 * 1024)).decode()
     body = gzip.compress(orjson.dumps({"batch": [], "pad": noise}), compresslevel=1)
     assert 4 * 1024 * 1024 <= len(body) < 6 * 1024 * 1024  # over DATA_UPLOAD_MAX_MEMORY_SIZE
     response = client.post("/v1/batch", body, content_type="application/json",
                            HTTP_CONTENT_ENCODING="gzip")
+    assert_success(response)
+    settings.CDP_SEGMENT_MAX_BATCH_BYTES = 500_000
+    response = client.post("/v1/batch", body, content_type="application/json",
+                           HTTP_CONTENT_ENCODING="gzip")
     assert_segment_error(response, 400, "payload_too_large")
     huge = b'{"batch": [], "pad": "' + b"x" * (7 * 1024 * 1024) + b'"}'
     assert_segment_error(post(client, "/v1/batch", huge), 400, "payload_too_large")
+
+
+def test_gzip_bomb_is_refused_without_expanding(client):
+    """A few KB of gzip that would expand past the ~6 MiB bound is refused with Segment's
+    400 ``Exceed payload limit`` naming the decompressed size (never a 500), and logged with
+    the beginning of the bytes as sent."""
+    bomb = gzip.compress(b'{"batch": [], "pad": "' + b"0" * (64 * 1024 * 1024) + b'"}')
+    assert len(bomb) < 100 * 1024
+    response = client.post("/v1/batch", bomb, content_type="application/json",
+                           HTTP_CONTENT_ENCODING="gzip")
+    message = assert_segment_error(response, 400, "payload_too_large")
+    assert message.startswith("Exceed payload limit: decompressed body over")
+    assert not Event.objects.exists()
+    [entry] = log_entries()
+    assert entry.code == "payload_too_large"
+    assert "decompressed body over" in entry.message
+    assert 0 < len(entry.payload["raw"]) <= 2000  # the gzip bytes as sent, cut
 
 
 def test_more_than_the_batch_message_limit_logs_the_rest(client, monkeypatch):
@@ -470,16 +522,57 @@ def test_more_than_the_batch_message_limit_logs_the_rest(client, monkeypatch):
 ])
 def test_unreadable_body_is_a_400(client, body, code):
     """Invalid or empty JSON, a non-object body or a batch that is not a list answer 400 in
-    Segment's shape (Segment: "JSON errors return 400")."""
+    Segment's shape (Segment: "JSON errors return 400"), and the body is in the ingestion
+    log with the reason."""
     path = "/v1/batch" if b"batch" in body else "/v1/track"
-    assert_segment_error(post(client, path, body), 400, code)
+    message = assert_segment_error(post(client, path, body), 400, code)
+    [entry] = log_entries()
+    assert entry.code == code
+    assert entry.message == f"{entry.field}: {message}"
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_unreadable_body_is_logged_as_sent(client, compress):
+    """The log keeps what was sent: the (gunzipped) text of invalid JSON, the parsed body of
+    a non-object or of a batch that is not a list."""
+    assert_segment_error(post(client, "/v1/track", b"{not json", compress=compress), 400,
+                         "invalid_json")
+    assert_segment_error(post(client, "/v1/track", b"[1, 2]", compress=compress), 400,
+                         "invalid_json")
+    assert_segment_error(post(client, "/v1/batch", b'{"batch": {"type": "track"}}',
+                              compress=compress), 400, "invalid")
+    not_json, not_object, not_list = log_entries()
+    assert not_json.payload == {"raw": "{not json", "bytes": 9}
+    assert (not_json.field, not_object.payload) == ("body", {"body": [1, 2]})
+    assert (not_list.field, not_list.payload) == ("batch", {"batch": {"type": "track"}})
 
 
 def test_invalid_gzip_is_a_400(client):
-    """A body that says gzip but is not answers 400 in Segment's shape."""
+    """A body that says gzip but is not answers 400 in Segment's shape; the bytes as sent
+    are in the ingestion log."""
     response = client.post("/v1/track", b"not gzip", content_type="application/json",
                            HTTP_CONTENT_ENCODING="gzip")
     assert_segment_error(response, 400, "invalid_gzip")
+    [entry] = log_entries()
+    assert (entry.code, entry.payload) == ("invalid_gzip", {"raw": "not gzip"})
+
+
+def test_write_key_in_the_body_is_not_logged(workspace, secret_key):
+    """A ``writeKey`` sent in the body authenticates but is never kept in the log."""
+    anonymous = Client()
+    assert_success(post(anonymous, "/v1/track", {"writeKey": secret_key, "userId": None}))
+    assert_segment_error(post(anonymous, "/v1/batch", {"writeKey": secret_key, "batch": 1}),
+                         400, "invalid")
+    single, batch = log_entries()
+    assert single.code == "no_user_anon_id"
+    assert "writeKey" not in single.payload
+    assert batch.payload == {"batch": 1}
+
+
+def test_refused_body_without_a_known_key_is_not_logged(workspace):
+    """Without a key there is no workspace to log into: a 401, and nothing logged."""
+    assert_segment_error(post(Client(), "/v1/track", b"{broken"), 401, "unauthorized")
+    assert not IngestionLogEntry.objects.exists()
 
 
 # auth, methods, null fields ------------------------------------------------------------------

@@ -1,12 +1,14 @@
 """The real RudderStack Python client (``rudder-sdk-python`` from PyPI, module
 ``rudderstack.analytics``) sends to the Segment-compatible API unchanged: batched by its
-consumer thread, gzipped (its default), HTTP Basic with the key, against a live server."""
+consumer thread, gzipped (its default), HTTP Basic with the key, against a live server; its
+batches of up to 4 MB are taken whole."""
 
 import logging
 
+import orjson
 import pytest
 import rudderstack.analytics as rudder_analytics
-from rudderstack.analytics import Client, request
+from rudderstack.analytics import Client, consumer, request
 from rudderstack.analytics.request import APIError
 
 from events.models import Event, IngestionLogEntry
@@ -153,3 +155,32 @@ def test_client_gets_the_error_of_a_wrong_key(live_server, errors, client_log):
     assert not [r for r in client_log() if r.name == "backoff" and "Backing off" in
                 r.getMessage()]
     assert not Event.objects.exists()
+
+
+def test_client_batch_over_500_kb_is_stored(live_server, secret_key, errors, client_log,
+                                            monkeypatch):
+    """The client batches up to its 4 MB limit (``BATCH_SIZE_LIMIT``): 40 messages of 20 KB
+    leave in one gzipped batch of about 800 KB, over Segment's 500 KB, and with the default
+    ``CDP_SEGMENT_MAX_BATCH_BYTES`` every event is stored (a refused batch would be dropped
+    by the client)."""
+    sent = []
+
+    def post(*args, batch, **kwargs):  # the client's own request, measured on the way
+        sent.append(len(orjson.dumps(batch)))
+        return request.post(*args, batch=batch, **kwargs)
+
+    monkeypatch.setattr(consumer, "post", post)
+    client = Client(write_key=secret_key, host=live_server.url, max_retries=0,
+                    upload_interval=2, on_error=lambda exc, batch: errors.append(exc))
+    properties = {key: "x" * 4000 for key in "abcde"}  # 20 KB a message
+    for i in range(40):
+        client.track(user_id="u-big", event="Chunk Sent", message_id=f"chunk-{i}",
+                     properties=properties)
+    client.flush()
+    client.shutdown()
+    assert errors == []
+    assert client_log() == []
+    [size] = sent  # one batch…
+    assert size > 800_000  # …well over 500 KB
+    assert Event.objects.filter(person__external_id="u-big").count() == 40
+    assert not IngestionLogEntry.objects.exists()
