@@ -19,5 +19,6 @@ urlpatterns = [
     path("api/v1/docs", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/", include("events.api.urls")),
     path("api/v1/", include("people.api.urls")),
+    path("api/v1/", include("people.segments.urls")),
     path("", include("events.compat.urls")),
 ]

@@ -618,3 +618,7 @@ class ErasureRecordAdmin(WorkspaceScopedAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+# Segments have their own admin module in their package; importing it registers it.
+import people.segments.admin  # noqa: E402, F401

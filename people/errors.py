@@ -1,5 +1,20 @@
 """Error codes of the people app (shared shape with ``events.errors``)."""
 
+from enum import StrEnum
+
 from events.errors import ErrorCode, FieldError, ServiceError
 
-__all__ = ["ErrorCode", "FieldError", "ServiceError"]
+
+class SegmentErrorCode(StrEnum):
+    """Codes of rule-tree and segment errors; stable strings carried by API errors."""
+
+    INVALID_RULE = "invalid_rule"
+    UNKNOWN_ATTRIBUTE = "unknown_attribute"
+    INVALID_OPERATOR = "invalid_operator"
+    INVALID_VALUE = "invalid_value"
+    UNKNOWN_SEGMENT = "unknown_segment"
+    SEGMENT_CYCLE = "segment_cycle"
+    SEGMENT_KIND = "segment_kind"
+
+
+__all__ = ["ErrorCode", "FieldError", "SegmentErrorCode", "ServiceError"]

@@ -265,3 +265,7 @@ class ErasureRecord(models.Model):
 
     def __str__(self) -> str:
         return f"Person {self.erased_person_id} erased {self.erased_at:%Y-%m-%d %H:%M}"
+
+
+# Segments live in their own package but belong to this app (one migration history).
+from people.segments.models import Segment, SegmentMembership  # noqa: E402, F401

@@ -177,6 +177,13 @@ def date_or_none(value) -> date | None:
 
 # People ------------------------------------------------------------------------------------
 
+def _changed(person: Person, changes: Iterable[str] | None) -> None:
+    """Tell segments (through the outbox, after commit) what changed on the profile."""
+    from people.segments.incremental import profile_changed
+
+    profile_changed(person=person, changes=changes)
+
+
 def _standard_values(values: Mapping) -> dict:
     clean = {}
     for api_name, field in STANDARD_ATTRIBUTES.items():
@@ -233,6 +240,7 @@ def person_create(*, workspace: Workspace, external_id: str | None = None,
             Identifier(workspace=workspace, person=person, type=t, value=v) for t, v in pairs
         )
         tags_add(person=person, names=tags)
+        _changed(person, None)
     return person
 
 
@@ -242,10 +250,14 @@ def tags_add(*, person: Person, names: Iterable[str]) -> None:
         [PersonTag(workspace_id=person.workspace_id, person=person, name=n) for n in names],
         ignore_conflicts=True,
     )
+    if names:
+        _changed(person, ["tags"])
 
 
 def tags_remove(*, person: Person, names: Iterable[str]) -> None:
-    PersonTag.objects.filter(person=person, name__in=list(names)).delete()
+    deleted, _ = PersonTag.objects.filter(person=person, name__in=list(names)).delete()
+    if deleted:
+        _changed(person, ["tags"])
 
 
 def person_update(*, person: Person, standard: Mapping | None = None,
@@ -265,6 +277,7 @@ def person_update(*, person: Person, standard: Mapping | None = None,
                 merged[key] = value
         person.attributes = merged
         person.save()
+        _changed(person, [f"attribute:{f}" for f in values] + [f"custom:{k}" for k in clean])
     return person
 
 
@@ -277,8 +290,10 @@ def identifier_add(*, person: Person, type: str, value: str) -> Identifier:
                                       "this identifier belongs to another person"))
     if existing:
         return existing
-    return Identifier.objects.create(workspace_id=person.workspace_id, person=person,
-                                     type=type_, value=value)
+    identifier = Identifier.objects.create(workspace_id=person.workspace_id, person=person,
+                                           type=type_, value=value)
+    _changed(person, ["identifiers"])
+    return identifier
 
 
 def identifier_remove(*, person: Person, type: str, value: str) -> None:
@@ -288,6 +303,7 @@ def identifier_remove(*, person: Person, type: str, value: str) -> None:
     if not deleted:
         raise ServiceError(FieldError("value", ErrorCode.INVALID,
                                       "this person has no such identifier"))
+    _changed(person, ["identifiers"])
 
 
 def person_identify(*, workspace: Workspace, external_id: str | None = None,

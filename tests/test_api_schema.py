@@ -14,6 +14,10 @@ NATIVE = [
     "/api/v1/definitions/{definition_id}", "/api/v1/people", "/api/v1/people/{person_id}",
     "/api/v1/people/lookup", "/api/v1/people/{person_id}/identifiers",
     "/api/v1/people/{person_id}/tags", "/api/v1/attribute-definitions",
+    "/api/v1/segments", "/api/v1/segments/{segment_id}", "/api/v1/segments/preview",
+    "/api/v1/segments/templates", "/api/v1/segments/{segment_id}/refresh",
+    "/api/v1/segments/{segment_id}/members",
+    "/api/v1/segments/{segment_id}/members/{person_id}",
 ]
 COMPATIBLE = [
     "/peopleevents/1/persons/{personId}/definitions/{definitionId}/events",
