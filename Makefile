@@ -30,6 +30,9 @@ lint: install
 bench: install
 	DJANGO_DEBUG=1 $(BIN)/python bench/ingest.py
 	DJANGO_DEBUG=1 $(BIN)/python bench/ingest_http.py
+	DJANGO_DEBUG=1 $(BIN)/python bench/segments.py
+	DJANGO_DEBUG=1 $(BIN)/python bench/flows.py
+	DJANGO_DEBUG=1 $(BIN)/python bench/export.py
 
 worker: install
 	$(BIN)/celery -A cdp worker --loglevel=INFO

@@ -19,7 +19,7 @@ def bench_workspace(people: int) -> BenchWorkspace:
     """A fresh workspace with 5 custom definitions (3 properties each) and ``people`` people."""
     from events.services import PropertyInput, definition_create
     from people.models import Person
-    from people.services import workspace_create
+    from people.workspaces import workspace_create
 
     stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S%f")
     workspace = workspace_create(slug=f"bench-{stamp}")

@@ -141,7 +141,7 @@ def main() -> None:
     import orjson
 
     from people.models import ApiKey
-    from people.services import api_key_create
+    from people.workspaces import api_key_create
 
     bench = bench_workspace(args.people)
     key = api_key_create(workspace=bench.workspace, kind=ApiKey.Kind.SECRET).raw_key

@@ -216,7 +216,20 @@ CDP_RATE_LIMIT = env_str("CDP_RATE_LIMIT", "1000/s")
 RATELIMIT_CACHE_PREFIX = "cdp:rl:"
 CDP_INGESTION_LOG_DAYS = env_int("CDP_INGESTION_LOG_DAYS", 30)
 CDP_EXPORT_DIR = Path(env_str("CDP_EXPORT_DIR", str(VAR_DIR / "exports")))
+# Exports (§9). A request naming a bucket goes to S3; one without goes to CDP_EXPORT_BUCKET
+# when set, else to CDP_EXPORT_DIR. S3 is used only when CDP_EXPORT_S3 is on (by default when
+# a default bucket or an S3 endpoint is configured): otherwise a request naming a bucket fails
+# with that explanation instead of reaching for credentials over the network.
 CDP_EXPORT_BUCKET = env_str("CDP_EXPORT_BUCKET")
+CDP_EXPORT_S3 = env_bool("CDP_EXPORT_S3", bool(
+    CDP_EXPORT_BUCKET or env_str("AWS_ENDPOINT_URL_S3") or env_str("AWS_ENDPOINT_URL")))
+CDP_EXPORT_FILE_LINES = max(1, min(env_int("CDP_EXPORT_FILE_LINES", 50_000), 50_000))
+CDP_EXPORT_UPLOAD_ATTEMPTS = env_int("CDP_EXPORT_UPLOAD_ATTEMPTS", 3)  # per file
+CDP_EXPORT_RETRY_SECONDS = env_int("CDP_EXPORT_RETRY_SECONDS", 5)  # times the attempt number
+CDP_EXPORT_S3_MAX_ATTEMPTS = env_int("CDP_EXPORT_S3_MAX_ATTEMPTS", 5)  # botocore, per call
+# A running export whose worker gave no sign of life for this long is resumed by another.
+CDP_EXPORT_STALE_SECONDS = env_int("CDP_EXPORT_STALE_SECONDS", 600)
+CDP_EXPORT_MAX_RUNS = env_int("CDP_EXPORT_MAX_RUNS", 5)  # then the export fails
 # The web SDK demo page (/sdk/demo?key=<public key>): on with DEBUG unless set.
 CDP_SDK_DEMO = env_bool("CDP_SDK_DEMO", DEBUG)
 

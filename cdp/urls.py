@@ -20,5 +20,7 @@ urlpatterns = [
     path("api/v1/", include("events.api.urls")),
     path("api/v1/", include("people.api.urls")),
     path("api/v1/", include("people.segments.urls")),
+    path("api/v1/", include("flows.api.urls")),
+    path("api/v1/", include("events.exports.urls")),
     path("", include("events.compat.urls")),
 ]

@@ -481,3 +481,6 @@ class IngestionLogAdmin(WorkspaceScopedAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+import events.exports.admin  # noqa: E402, F401  (export requests and scheduled exports)

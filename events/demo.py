@@ -16,7 +16,8 @@ from events.inputs import EventInput, PersonRef
 from events.models import Channel, Event, EventDefinition
 from events.services import PropertyInput, definition_create, definition_set_enabled
 from people.models import AttributeDefinition, Person, Workspace
-from people.services import attribute_definition_create, person_create, workspace_create
+from people.services import attribute_definition_create, person_create
+from people.workspaces import workspace_create
 
 FIRST = ["Ana", "Ben", "Chen", "Dara", "Eva", "Femi", "Gao", "Hana", "Ivan", "Jia", "Kai", "Lena",
          "Mia", "Noor", "Omar", "Pia", "Qing", "Rui", "Sara", "Tom", "Uma", "Vik", "Wen", "Yan"]

@@ -20,6 +20,11 @@ class ErrorCode(StrEnum):
     PROTECTED = "protected"
     DUPLICATE = "duplicate"
     BATCH_TOO_LARGE = "batch_too_large"
+    # Exports (§9)
+    NOT_FOUND = "not_found"
+    NOT_CANCELLABLE = "not_cancellable"
+    S3_NOT_CONFIGURED = "s3_not_configured"
+    EXPORT_INTERRUPTED = "export_interrupted"
 
 
 @dataclass(frozen=True)

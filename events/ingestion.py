@@ -25,7 +25,7 @@ from events.definition_cache import catalogue_get
 from events.errors import ErrorCode, FieldError
 from events.ingestion_log import ingestion_log_record
 from events.inputs import EventInput, IngestResult, ItemResult, Status
-from events.outbox import outbox_write
+from events.outbox import outbox_awaited, outbox_write
 from events.services import workspace_definitions_ensure
 from events.validation import core_validate
 from events.writes import events_write, existing_event_ids
@@ -78,6 +78,7 @@ def _as_payload(item: EventInput) -> dict:
     payload = asdict(item)
     if isinstance(payload.get("occurred_at"), datetime):
         payload["occurred_at"] = payload["occurred_at"].isoformat()
+    payload["flow_cause"] = item.flow_cause and item.flow_cause.as_json()
     return payload
 
 
@@ -107,7 +108,8 @@ def _ingest_chunk(workspace, events, origin, create_people) -> list[ItemResult]:
                 properties = validators[item.definition_id].complete(item.properties)
                 prepared[i] = {**values, "workspace_id": workspace.pk, "definition_id":
                                definition.pk, "occurred_at": occurred, "received_at": now,
-                               "properties": properties, "origin": origin}
+                               "properties": properties, "origin": origin,
+                               "flow_cause": item.flow_cause and item.flow_cause.as_json()}
 
         resolution = persons_resolve(
             workspace=workspace,
@@ -158,7 +160,8 @@ def _ingest_chunk(workspace, events, origin, create_people) -> list[ItemResult]:
         accepted = [i for i in to_insert if i not in duplicate]
         if accepted:
             _side_effects(workspace, [prepared[i] for i in accepted],
-                          [event_ids[i] for i in accepted], catalogue, resolution.stages, now)
+                          [event_ids[i] for i in accepted], catalogue, resolution.stages, now,
+                          resolution.touched)
 
     results = []
     for i in range(n):
@@ -171,7 +174,7 @@ def _ingest_chunk(workspace, events, origin, create_people) -> list[ItemResult]:
     return results
 
 
-def _side_effects(workspace, rows, ids, catalogue, stages, now) -> None:
+def _side_effects(workspace, rows, ids, catalogue, stages, now, touched) -> None:
     """Number first uses, move lifecycle stages forward, add event tags, write the outbox.
 
     (Aggregates, score and first/last seen were written with the events by ``events_write``.)
@@ -212,9 +215,11 @@ def _side_effects(workspace, rows, ids, catalogue, stages, now) -> None:
             [PersonTag(workspace=workspace, person_id=p, name=t) for p, t in sorted(tags)],
             ignore_conflicts=True,
         )
+    definition_ids = {r["definition_id"] for r in rows}
     outbox_write(workspace=workspace, topic="events.ingested", payload={
         "event_ids": ids,
         "person_ids": sorted({r["person_id"] for r in rows}),
-        "definition_ids": sorted({r["definition_id"] for r in rows}),
-    })
+        "definition_ids": sorted(definition_ids),
+        "touched_person_ids": sorted(touched),
+    }, urgent=outbox_awaited(workspace.pk, definition_ids))
 

@@ -20,6 +20,29 @@ class PersonRef:
 
 
 @dataclass(frozen=True)
+class FlowCause:
+    """The flow element that caused an event (set by the flows runtime, never by a caller).
+
+    Stored on the event as ``Event.flow_cause`` in the names exports use with
+    ``enrichWithMomentsInfo`` (§9): the flow's name and start are a snapshot taken when the
+    event is recorded.
+    """
+
+    flow_id: int
+    flow_name: str
+    flow_started_at: datetime
+    element_id: int
+    element_name: str
+
+    def as_json(self) -> dict:
+        from events.exports.formats import export_time
+
+        return {"flowId": self.flow_id, "campaignName": self.flow_name,
+                "campaignStart": export_time(self.flow_started_at),
+                "flowElementId": self.element_id, "elementName": self.element_name}
+
+
+@dataclass(frozen=True)
 class EventInput:
     """One event as any endpoint describes it (DM Hub core fields included)."""
 
@@ -38,6 +61,7 @@ class EventInput:
     campaign_code: str = ""
     campaign_name: str = ""
     summary: str = ""
+    flow_cause: FlowCause | None = None
 
 
 class Status:

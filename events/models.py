@@ -204,6 +204,13 @@ class Event(models.Model):
     summary = models.CharField(max_length=1024, blank=True)
     properties = models.JSONField(default=dict, blank=True)
     origin = models.CharField(max_length=16, choices=Origin.choices)
+    # Set only on events a flow caused (``EventInput.flow_cause``); exports with
+    # ``enrichWithMomentsInfo`` copy it into the file (events.exports.writer).
+    flow_cause = models.JSONField(
+        null=True, blank=True, editable=False,
+        help_text='The flow that caused the event: {"flowId", "campaignName", '
+                  '"campaignStart", "flowElementId", "elementName"}.',
+    )
 
     class Meta:
         ordering = ["-occurred_at", "-id"]
@@ -219,7 +226,14 @@ class Event(models.Model):
         ]
         indexes = [
             models.Index(fields=["workspace", "occurred_at"], name="event_ws_time_idx"),
-            models.Index(fields=["person", "occurred_at"], name="event_person_time_idx"),
+            # A person's events of one definition in a window: segment updates after a batch,
+            # flow waits, explanations read it alone (timelines read the person's range).
+            models.Index(fields=["person", "definition", "occurred_at"],
+                         name="event_person_def_time_idx"),
+            # Segments and analytics read one definition over a time window per workspace;
+            # carrying the person answers "who did X N times since T" from the index alone.
+            models.Index(fields=["workspace", "definition", "occurred_at"],
+                         include=["person"], name="event_ws_def_time_idx"),
         ]
 
     def __str__(self) -> str:
@@ -300,3 +314,6 @@ class IngestionLogEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.endpoint}: {self.code} ({self.field})"
+
+
+from events.exports.models import ExportFile, ExportRequest, ScheduledExport  # noqa: E402, F401

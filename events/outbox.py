@@ -17,10 +17,23 @@ from people.models import Workspace
 
 logger = logging.getLogger(__name__)
 HANDLERS: dict[str, list[Callable[[OutboxMessage], None]]] = {}
+# Whether a batch of events in a workspace is awaited (``(workspace_id, definition_pks)``):
+# flows register theirs, and ingestion marks such batches urgent.
+LISTENERS: list[Callable[[int, set[int]], bool]] = []
 MAX_ATTEMPTS = 10
 DISPATCH_SLOT_KEY = "cdp:outbox:dispatch-slot"
 DISPATCH_SLOT_SECONDS = 1
 DISPATCH_DELAY = 1.5  # longer than the slot: commits seen holding it are visible to the task
+
+
+def outbox_listener_register(listener: Callable[[int, set[int]], bool]) -> None:
+    """Add a test of whether a batch's definitions are awaited (its message is urgent)."""
+    if listener not in LISTENERS:
+        LISTENERS.append(listener)
+
+
+def outbox_awaited(workspace_id: int, definition_pks: set[int]) -> bool:
+    return any(listener(workspace_id, definition_pks) for listener in LISTENERS)
 
 
 def outbox_register(topic: str, handler: Callable[[OutboxMessage], None]) -> None:
@@ -29,15 +42,20 @@ def outbox_register(topic: str, handler: Callable[[OutboxMessage], None]) -> Non
         HANDLERS[topic].append(handler)
 
 
-def outbox_write(*, workspace: Workspace, topic: str, payload: dict) -> OutboxMessage:
-    """Write a message in the current transaction; dispatch it after commit."""
+def outbox_write(*, workspace: Workspace, topic: str, payload: dict,
+                 urgent: bool = False) -> OutboxMessage:
+    """Write a message in the current transaction; dispatch it after commit.
+
+    ``urgent`` messages (someone waits on them: a flow's trigger) get a task of their own at
+    once; the others are dispatched together, at most one task per ``DISPATCH_DELAY``.
+    """
     message = OutboxMessage.objects.create(workspace=workspace, topic=topic, payload=payload)
 
-    transaction.on_commit(lambda: _enqueue(message.pk))
+    transaction.on_commit(lambda: _enqueue(message.pk, urgent))
     return message
 
 
-def _enqueue(message_id: int) -> None:
+def _enqueue(message_id: int, urgent: bool = False) -> None:
     """Hand committed messages to Celery without one task per batch under load.
 
     In-process (eager) Celery runs the message now. With a broker, the first commit of a
@@ -50,7 +68,7 @@ def _enqueue(message_id: int) -> None:
     from events.tasks import outbox_dispatch_pending_task, outbox_dispatch_task
 
     try:
-        if app.conf.task_always_eager:
+        if app.conf.task_always_eager or urgent:
             outbox_dispatch_task.delay([message_id])
             return
         try:

@@ -34,3 +34,7 @@ def outbox_prune_task() -> int:
 @shared_task
 def ingestion_log_prune_task() -> int:
     return ingestion_log_prune()
+
+
+# Exports keep their tasks in their package; importing them registers them with the worker.
+from events.exports import tasks as _export_tasks  # noqa: E402, F401

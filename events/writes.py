@@ -28,6 +28,7 @@ EVENT_COLUMNS = [
     "id", "workspace_id", "definition_id", "person_id", "occurred_at", "received_at",
     "session_id", "external_id", "target_id", "target_name", "source", "content_name",
     "score", "tags", "campaign_code", "campaign_name", "summary", "properties", "origin",
+    "flow_cause",
 ]
 EVENT_TABLE = Event._meta.db_table
 AGGREGATE_TABLE = EventAggregate._meta.db_table
@@ -109,7 +110,7 @@ _WRITE_SQL = _write_sql(STAGING_TABLE, cleanup=f"""
 # Small batches: typed VALUES, ids drawn once per row (a CTE read twice is computed once).
 _CASTS = {"workspace_id": "bigint", "definition_id": "bigint", "person_id": "bigint",
           "occurred_at": "timestamptz", "received_at": "timestamptz", "score": "integer",
-          "properties": "jsonb"}
+          "properties": "jsonb", "flow_cause": "jsonb"}
 _VALUE_ROW = "(" + ", ".join(f"%s::{_CASTS.get(c, 'text')}" for c in EVENT_COLUMNS[1:]) + \
     ", %s::integer)"
 
@@ -139,7 +140,9 @@ def _row_values(row: dict, ord_: int) -> tuple:
             row["received_at"], row["session_id"], row["external_id"], row["target_id"],
             row["target_name"], row["source"], row["content_name"], row["score"], row["tags"],
             row["campaign_code"], row["campaign_name"], row["summary"],
-            orjson.dumps(row["properties"]).decode(), row["origin"], ord_)
+            orjson.dumps(row["properties"]).decode(), row["origin"],
+            None if row["flow_cause"] is None else orjson.dumps(row["flow_cause"]).decode(),
+            ord_)
 
 
 def _write_postgres(rows: Sequence[dict], now: datetime) -> list[int | None]:

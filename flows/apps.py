@@ -4,3 +4,23 @@ from django.apps import AppConfig
 class FlowsConfig(AppConfig):
     name = "flows"
     verbose_name = "Flows"
+
+    def ready(self) -> None:
+        # A definition an active or paused flow names cannot be deleted; runs follow their
+        # person into a merge.
+        from events.selectors import USAGE_PROVIDERS
+        from flows.selectors import flows_using_definition
+        from flows.services import flow_runs_merge
+        from people.merge import MERGE_HANDLERS
+
+        if flows_using_definition not in USAGE_PROVIDERS:
+            USAGE_PROVIDERS.append(flows_using_definition)
+        if flow_runs_merge not in MERGE_HANDLERS:
+            MERGE_HANDLERS.append(flow_runs_merge)
+        # Triggers and event waits follow ingested batches and segment entries.
+        from events.outbox import outbox_listener_register, outbox_register
+        from flows import entry
+
+        outbox_register("events.ingested", entry.on_events_ingested)
+        outbox_listener_register(entry.flows_listen)
+        outbox_register("segments.changed", entry.on_segments_changed)

@@ -2,8 +2,10 @@
 
 Every screen is scoped to the user's workspaces (``cdp.admin_scoping``) and writes through the
 services of ``people.services`` (``events.admin_services`` for workspace settings and stages).
-The person page adds the event timeline of §3 below the profile and an "Erase (GDPR)" page
-(``people.admin_views``); erasures are listed, read-only, in the erasure log.
+The person page adds the person's segments with explanations (``people.segments.admin_person``),
+their flow runs (``flows.admin_person``) and the event timeline of §3 below the profile, and an
+"Erase (GDPR)" page (``people.admin_views``); erasures are listed, read-only, in the erasure
+log. The people list filters by segment membership.
 """
 
 import contextlib
@@ -28,6 +30,7 @@ from events.admin_services import (
 )
 from events.errors import ErrorCode, FieldError, ServiceError
 from events.models import Event, EventAggregate
+from flows.admin_person import person_flow_runs_context
 from people.admin_views import ERASE_PERMISSION, person_erase_view
 from people.identity import normalise_identifier
 from people.models import (
@@ -40,18 +43,17 @@ from people.models import (
     PersonTag,
     Workspace,
 )
+from people.segments.admin_person import SegmentFilter, person_segments_context
 from people.services import (
     STANDARD_ATTRIBUTES,
-    api_key_create,
-    api_key_revoke,
     attribute_definition_create,
     identifier_add,
     person_create,
     person_update,
     tags_add,
     tags_remove,
-    workspace_create,
 )
+from people.workspaces import api_key_create, api_key_revoke, workspace_create
 
 admin.site.site_header = "CDP"
 admin.site.site_title = "CDP"
@@ -406,7 +408,7 @@ class PersonAdmin(WorkspaceScopedAdmin):
     change_form_template = "admin/people/person/change_form.html"
     list_display = ("display_name", "external_id", "email", "lifecycle_stage", "score",
                     "last_seen_at")
-    list_filter = (LifecycleStageFilter, CountryFilter, TagFilter)
+    list_filter = (LifecycleStageFilter, CountryFilter, TagFilter, SegmentFilter)
     search_fields = ("external_id", "first_name", "last_name", "identifiers__value")
     search_help_text = "Any identifier value (email, phone …), external id, id or name."
     list_select_related = ("workspace",)
@@ -554,6 +556,8 @@ class PersonAdmin(WorkspaceScopedAdmin):
         person = self.get_object(request, unquote(object_id))
         if person is not None:
             context.update(self.timeline_context(request, person))
+            context.update(person_segments_context(request, person))
+            context.update(person_flow_runs_context(request, person))
             if request.user.has_perm(ERASE_PERMISSION):
                 context["erase_url"] = reverse("admin:people_person_erase", args=[person.pk])
         return super().change_view(request, object_id, form_url, context)

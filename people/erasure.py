@@ -1,7 +1,8 @@
 """GDPR erasure of a person (SPEC §3): the one write path that deletes events.
 
 ``person_erase`` deletes, in one transaction, the person's events, aggregates, identifiers,
-tags and custom attributes (the person row itself), plus rejected payloads in the ingestion log
+tags, custom attributes and segment stays (the person row itself; the segments' member counts
+drop and the exits are announced), plus rejected payloads in the ingestion log
 that mention one of their identifiers and the admin's change history of the person (its
 entries name the person), and writes an ``ErasureRecord`` that keeps who asked,
 why, when and how much was deleted, but nothing identifying beyond the internal id. The person
@@ -23,6 +24,7 @@ from events.errors import ErrorCode, FieldError, ServiceError
 from events.models import Event, EventAggregate, IngestionLogEntry
 from people.merge import persons_lock
 from people.models import ErasureRecord, Identifier, Person, PersonTag, Workspace
+from people.segments.incremental import memberships_end
 
 MAX_REQUESTED_BY = ErasureRecord._meta.get_field("requested_by").max_length
 MAX_REASON = 2000
@@ -70,6 +72,7 @@ def person_erase(*, person: Person, requested_by: str, reason: str = "") -> Eras
         tags, _ = PersonTag.objects.filter(person_id=person.pk).delete()
         LogEntry.objects.filter(content_type=ContentType.objects.get_for_model(Person),
                                 object_id=str(person.pk)).delete()
+        memberships_end(person_id=person.pk)
         Person.objects.filter(pk=person.pk).delete()
         return ErasureRecord.objects.create(
             workspace=workspace, erased_person_id=person.pk, events_deleted=events,

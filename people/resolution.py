@@ -48,6 +48,9 @@ class Resolution:
     stages: dict[int, str]
     created: int = 0
     merged: int = 0
+    # People created, or given an identifier or external id, by this batch: their profile
+    # changed beyond what the events say, so every segment re-checks them.
+    touched: frozenset[int] = frozenset()
 
 
 def _normalise(ref: PersonRef) -> tuple[str | None, list[tuple[str, str]]]:
@@ -298,7 +301,9 @@ def _resolve(workspace: Workspace, refs: Sequence[PersonRef | None], create: boo
             [Identifier(workspace=workspace, person_id=pk, type=t, value=v, created_at=now)
              for (t, v), pk in sorted(attach.items())],
         )
+    touched = frozenset(new_ids | set(attach.values()) | set(external))
     return Resolution(person_ids=person_ids, errors=errors, stages=stages, created=created,
+                      touched=touched,
                       merged=merged)
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from django.test import Client
 
 from people.models import ApiKey, Workspace
-from people.services import api_key_create
+from people.workspaces import api_key_create
 
 
 class JsonClient(Client):

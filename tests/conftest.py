@@ -47,14 +47,14 @@ def _builtin_catalogue_after_flush(request):
 
 @pytest.fixture
 def workspace(db):
-    from people.services import workspace_create
+    from people.workspaces import workspace_create
 
     return workspace_create(slug="acme", name="Acme")
 
 
 @pytest.fixture
 def other_workspace(db):
-    from people.services import workspace_create
+    from people.workspaces import workspace_create
 
     return workspace_create(slug="globex", name="Globex")
 
@@ -64,3 +64,35 @@ def is_postgres():
     from django.db import connection
 
     return connection.vendor == "postgresql"
+
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture
+def browser(live_server, monkeypatch):
+    """Headless Chromium (Debian's, driven by Playwright) for tests against the live server;
+    it closes before the live server stops (which it depends on), so no keep-alive connection
+    holds a database connection open at teardown. Skips where chromium is not installed."""
+    import os
+
+    from django.db import connections
+
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"needs Debian's chromium at {CHROMIUM} (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; the test's own ORM calls are
+    # still synchronous. While the loop runs, Django keeps the thread's connection per async
+    # context, so that connection is closed here, before the loop stops, or it would outlive
+    # the test (and keep PostgreSQL from dropping the test database).
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        args = ["--no-sandbox"] if os.geteuid() == 0 else []
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                              args=args)
+        try:
+            yield launched
+        finally:
+            launched.close()
+            connections.close_all()

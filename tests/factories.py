@@ -14,7 +14,8 @@ from events.inputs import EventInput, PersonRef
 from events.models import EventDefinition
 from events.services import PropertyInput, definition_create
 from people.models import Person, Workspace
-from people.services import person_create, workspace_create
+from people.services import person_create
+from people.workspaces import workspace_create
 
 BASE_TIME = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 

@@ -18,6 +18,11 @@ NATIVE = [
     "/api/v1/segments/templates", "/api/v1/segments/{segment_id}/refresh",
     "/api/v1/segments/{segment_id}/members",
     "/api/v1/segments/{segment_id}/members/{person_id}",
+    "/api/v1/flows", "/api/v1/flows/{flow_id}", "/api/v1/flows/templates",
+    "/api/v1/flows/{flow_id}/activate", "/api/v1/flows/{flow_id}/pause",
+    "/api/v1/flows/{flow_id}/resume", "/api/v1/flows/{flow_id}/finish",
+    "/api/v1/flows/{flow_id}/runs", "/api/v1/people/{person_id}/flow-runs",
+    "/api/v1/exports/events", "/api/v1/exports/events/{request_id}", "/api/v1/exports/definitions",
 ]
 COMPATIBLE = [
     "/peopleevents/1/persons/{personId}/definitions/{definitionId}/events",

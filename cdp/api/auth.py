@@ -10,7 +10,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions
 
 from people.models import ApiKey
-from people.services import api_key_authenticate
+from people.workspaces import api_key_authenticate
 
 
 class KeyPrincipal:

@@ -3,6 +3,7 @@
 import logging
 
 from django.db import DataError, connection
+from django.db.models import ProtectedError
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -63,6 +64,13 @@ def api_exception_handler(exc, context):
         return Response(error_body(ErrorCode.INVALID, "a value is out of range or contains "
                                    "characters that cannot be stored (such as NUL)"),
                         status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, ProtectedError):
+        # A row other rows keep with on_delete=PROTECT (a segment a flow exits on).
+        set_rollback()
+        users = sorted({f"{o._meta.verbose_name} {str(o)!r}" for o in exc.protected_objects})
+        return Response(error_body(ErrorCode.PROTECTED, "cannot be deleted while in use by "
+                                   + ", ".join(users[:10])),
+                        status=status.HTTP_409_CONFLICT)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     response = exception_handler(exc, context)

@@ -1,63 +1,93 @@
-"""Admin for segments (minimal slice): list, rules edited as JSON, refresh action, members.
+"""Admin for segments: a visual rule builder, a live preview count, refresh with progress,
+members.
 
-Saves go through ``people.segments.services`` (rule errors appear on the rules field, with the
-path of the bad condition); "Refresh now" runs ``segment_refresh``; "Export members (CSV)"
-streams the current members. New segments can start
-from one of the ready-made templates. A visual builder replaces the JSON field later.
+The rules are edited in the builder (``static/cdp/admin/segment_builder.js``), which writes
+the JSON tree into the (hidden) rules field, so saves still go through
+``people.segments.services`` and rule errors appear on the form with the path of the bad
+condition; "Show JSON" reveals the field. The builder reads its catalogue and asks for
+preview counts from the JSON endpoints of ``people.segments.admin_views``; the change page's
+"Refresh now" queues a refresh there and follows its progress
+(``static/cdp/admin/segment_refresh.js``). The list action "Refresh now" runs
+``segment_refresh`` at once and "Export members (CSV)" streams the current members. New
+segments can start from one of the ready-made templates.
 """
-
-import csv
 
 from django import forms
 from django.contrib import admin, messages
-from django.http import StreamingHttpResponse
-from django.urls import reverse
-from django.utils.html import format_html_join
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
 
-from cdp.admin_scoping import WorkspaceScopedAdmin
+from cdp.admin_scoping import WorkspaceScopedAdmin, strip_fields
 from events.errors import ServiceError
+from people.segments import admin_views
 from people.segments.models import Segment, SegmentMembership
 from people.segments.refresh import segment_refresh
+from people.segments.selectors import segment_refresh_percent, segment_refresh_state
 from people.segments.services import segment_create, segment_update
 from people.segments.templates import TEMPLATES, template_get
 
-
-class _Echo:
-    """A file-like object whose ``write`` returns the line (for streaming ``csv.writer``)."""
-
-    def write(self, value: str) -> str:
-        return value
+NEWEST_MEMBERS = 20
+ACTIVE = (Segment.RefreshStatus.QUEUED, Segment.RefreshStatus.RUNNING)
 
 
 class SegmentForm(forms.ModelForm):
     template = forms.ChoiceField(
         required=False, label="Start from",
         choices=[("", "—")] + [(t.key, t.name) for t in TEMPLATES],
-        help_text="Fills in the rules of a ready-made segment (when rules are left empty).")
+        help_text="Loads the rules of a ready-made segment into the builder.")
 
     class Meta:
         model = Segment
         fields = ("workspace", "name", "description", "kind", "rules")
         widgets = {"rules": forms.Textarea(attrs={"rows": 14, "cols": 90})}
+        help_texts = {"rules": "Built with the editor below; \"Show JSON\" shows the tree."}
+
+
+def refresh_text(state: dict) -> str:
+    """Describe a refresh state (``segment_refresh_state``) in one line."""
+    if state["status"] == Segment.RefreshStatus.FAILED:
+        return f"Failed: {state['error'] or 'unknown error'}"
+    if state["status"] == Segment.RefreshStatus.QUEUED:
+        return "Queued…"
+    if state["status"] == Segment.RefreshStatus.RUNNING:
+        return f"Refreshing… {state['progress']}%"
+    when = state["lastRefreshedTime"]
+    return (f"{state['memberCount']} members, refreshed {when[:19].replace('T', ' ')} UTC"
+            if when else f"{state['memberCount']} members, never refreshed")
 
 
 @admin.register(Segment)
 class SegmentAdmin(WorkspaceScopedAdmin):
     form = SegmentForm
-    list_display = ("name", "kind", "member_count", "refresh_status", "last_refreshed_at",
+    change_form_template = "admin/people/segment/change_form.html"
+    list_display = ("name", "kind", "member_count", "refresh_column", "last_refreshed_at",
                     "workspace")
     list_filter = ("kind", "refresh_status")
     list_select_related = ("workspace",)
     search_fields = ("name", "description")
-    readonly_fields = ("member_count", "newest_members", "refresh_status", "refresh_progress",
-                       "refresh_error", "last_refreshed_at", "created_at", "modified_at")
+    readonly_fields = ("member_count", "refresh_panel", "newest_members", "last_refreshed_at",
+                       "created_at", "modified_at")
     actions = ["refresh_now", "export_members"]
 
-    def get_fields(self, request, obj=None):
-        fields = ["workspace", "name", "description", "kind", "rules", *self.readonly_fields]
+    def get_fieldsets(self, request, obj=None):
+        main = ["workspace", "name", "description", "kind"]
         if obj is None:
-            fields.insert(4, "template")
-        return fields
+            main.append("template")
+        if obj is None or obj.is_dynamic:
+            main.append("rules")  # a static segment has members, not rules
+        fieldsets = [(None, {"fields": main})]
+        if obj is not None:
+            members = ["member_count", "refresh_panel", "newest_members"]
+            if not obj.is_dynamic:
+                members.remove("refresh_panel")  # its members change only through its list
+            fieldsets += [
+                ("Members", {"fields": members}),
+                ("History", {"fields": ["last_refreshed_at", "created_at", "modified_at"],
+                             "classes": ["collapse"]}),
+            ]
+        if self.hides_workspace(request, obj):
+            return strip_fields(fieldsets, ["workspace"])
+        return fieldsets
 
     def get_readonly_fields(self, request, obj=None):
         readonly = list(super().get_readonly_fields(request, obj))
@@ -65,6 +95,34 @@ class SegmentAdmin(WorkspaceScopedAdmin):
 
     def service_error_field(self, name: str) -> str:
         return "rules" if name.startswith("rules") else name
+
+    def get_urls(self):
+        def json_view(view):
+            return admin_views.json_admin_view(self, view)
+
+        return [
+            path("builder/catalogue/", json_view(admin_views.catalogue_view),
+                 name="people_segment_builder_catalogue"),
+            path("builder/preview/", json_view(admin_views.preview_view),
+                 name="people_segment_builder_preview"),
+            path("<path:object_id>/refresh/", json_view(admin_views.refresh_view),
+                 name="people_segment_refresh"),
+            path("<path:object_id>/refresh/status/", json_view(admin_views.refresh_status_view),
+                 name="people_segment_refresh_status"),
+            path("<path:object_id>/members.csv", json_view(admin_views.members_csv_view),
+                 name="people_segment_members_csv"),
+            *super().get_urls(),
+        ]
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="",
+                           obj=None):
+        context["builder_config"] = {
+            "catalogueUrl": reverse("admin:people_segment_builder_catalogue"),
+            "previewUrl": reverse("admin:people_segment_builder_preview"),
+            "segmentId": obj.pk if obj is not None else None,
+            "kind": obj.kind if obj is not None else None,
+        }
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
     def save_model(self, request, obj, form, change):
         data = form.cleaned_data
@@ -99,28 +157,47 @@ class SegmentAdmin(WorkspaceScopedAdmin):
     @admin.action(description="Export members (CSV)")
     def export_members(self, request, queryset):
         """Stream the current members of the selected segments (rows read in chunks)."""
-        segments = {s.pk: s.name for s in queryset}
-        rows = (SegmentMembership.objects.filter(segment_id__in=segments,
-                                                 exited_at__isnull=True)
-                .order_by("segment_id", "person_id")
-                .values_list("segment_id", "person_id", "person__external_id", "entered_at"))
-        writer = csv.writer(_Echo())
+        return admin_views.members_csv_response({s.pk: s.name for s in queryset})
 
-        def lines():
-            yield writer.writerow(["segment", "person_id", "external_id", "entered_at"])
-            for segment_id, person_id, external_id, entered in rows.iterator(chunk_size=5000):
-                yield writer.writerow([segments[segment_id], person_id, external_id or "",
-                                       entered.isoformat()])
+    @admin.display(description="refresh", ordering="refresh_status")
+    def refresh_column(self, obj) -> str:
+        if obj.refresh_status in ACTIVE:
+            percent = segment_refresh_percent(obj)
+            return format_html(
+                '<progress class="cdp-progress" max="100" value="{}"></progress> {} {}%',
+                percent, obj.get_refresh_status_display(), percent)
+        if obj.refresh_status == Segment.RefreshStatus.FAILED:
+            return format_html('<span class="cdp-refresh-failed" title="{}">Failed</span>',
+                               obj.refresh_error)
+        return obj.get_refresh_status_display()
 
-        response = StreamingHttpResponse(lines(), content_type="text/csv")
-        response["Content-Disposition"] = 'attachment; filename="segment-members.csv"'
-        return response
+    @admin.display(description="refresh")
+    def refresh_panel(self, obj) -> str:
+        """The "Refresh now" button, a progress bar and the state (driven by a script)."""
+        state = segment_refresh_state(segment=obj)
+        active = state["status"] in ACTIVE
+        return format_html(
+            '<div class="cdp-refresh" id="cdp-refresh" data-refresh-url="{}" '
+            'data-status-url="{}" data-status="{}">'
+            '<button type="button" class="button" id="cdp-refresh-button">Refresh now</button>'
+            '<progress id="cdp-refresh-progress" max="100" value="{}"{}></progress> '
+            '<span id="cdp-refresh-text">{}</span></div>',
+            reverse("admin:people_segment_refresh", args=[obj.pk]),
+            reverse("admin:people_segment_refresh_status", args=[obj.pk]), state["status"],
+            segment_refresh_percent(obj) if active else 0, "" if active else " hidden",
+            refresh_text(state))
 
     @admin.display(description="newest members")
     def newest_members(self, obj) -> str:
         rows = (SegmentMembership.objects.filter(segment=obj, exited_at__isnull=True)
-                .select_related("person").order_by("-entered_at", "-id")[:20])
+                .select_related("person").order_by("-entered_at", "-id")[:NEWEST_MEMBERS])
         links = format_html_join(", ", '<a href="{}">{}</a>', (
             (reverse("admin:people_person_change", args=[m.person_id]), str(m.person))
             for m in rows))
-        return links or "—"
+        people = reverse("admin:people_person_changelist")
+        return format_html(
+            '<div class="cdp-members">{}</div><p class="cdp-members-links">'
+            '<a href="{}?segment={}" id="cdp-all-members">All members</a> · '
+            '<a href="{}" id="cdp-members-csv">Export CSV</a></p>',
+            links or "—", people, obj.pk,
+            reverse("admin:people_segment_members_csv", args=[obj.pk]))

@@ -66,11 +66,18 @@ class Segment(models.Model):
 class SegmentMembership(models.Model):
     """One stay of a person in a segment, from ``entered_at`` until ``exited_at``."""
 
+    # Workspace and segment carry no database constraint: a refresh entering 50,000 people
+    # spent as long re-checking the same two parent rows at commit as inserting the rows
+    # (bench/segments.py). Deleting a segment or workspace still cascades through Django, and
+    # memberships are only written by the refresh and the segment services. The person key
+    # keeps its constraint: it catches a stay opened while the person is being erased.
     workspace = models.ForeignKey(
-        "people.Workspace", on_delete=models.CASCADE, related_name="+", db_index=False
+        "people.Workspace", on_delete=models.CASCADE, related_name="+", db_index=False,
+        db_constraint=False,
     )
     segment = models.ForeignKey(
-        Segment, on_delete=models.CASCADE, related_name="memberships", db_index=False
+        Segment, on_delete=models.CASCADE, related_name="memberships", db_index=False,
+        db_constraint=False,
     )
     person = models.ForeignKey(
         "people.Person", on_delete=models.CASCADE, related_name="segment_memberships",
@@ -92,7 +99,6 @@ class SegmentMembership(models.Model):
         ]
         indexes = [
             models.Index(fields=["person", "segment"], name="membership_person_idx"),
-            models.Index(fields=["workspace", "entered_at"], name="membership_ws_entered_idx"),
         ]
 
     def __str__(self) -> str:

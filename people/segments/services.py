@@ -17,9 +17,10 @@ from django.utils import timezone
 from people.errors import ErrorCode, FieldError, SegmentErrorCode, ServiceError
 from people.identity import EXTERNAL_ID_ALIASES, normalise_identifier
 from people.models import Identifier, Person, Workspace
-from people.segments.compiler import people_matching
+from people.segments.compiler import audience_settings_apply, people_matching
+from people.segments.incremental import segments_reevaluate
 from people.segments.models import Segment, SegmentMembership
-from people.segments.refresh import segment_changes_announce, segments_reevaluate
+from people.segments.refresh import segment_changes_announce
 from people.segments.rules import rules_validate
 
 MAX_IMPORT_ROWS = 100_000
@@ -127,11 +128,16 @@ def segment_delete(*, segment: Segment) -> None:
     Segment.objects.filter(pk=segment.pk).delete()
 
 
-def segment_preview(*, workspace: Workspace, rules: dict) -> int:
-    """Count the people an unsaved rule tree selects now."""
-    checked = rules_validate(workspace=workspace, rules=rules)
-    return people_matching(workspace_id=workspace.pk, tree=checked.tree,
-                           now=timezone.now()).count()
+def segment_preview(*, workspace: Workspace, rules: dict,
+                    segment: Segment | None = None) -> int:
+    """Count the people an unsaved rule tree selects now (``segment``: the one being edited,
+    so that a tree including it is refused as a cycle)."""
+    checked = rules_validate(workspace=workspace, rules=rules,
+                             segment_id=segment.pk if segment is not None else None)
+    with transaction.atomic():
+        audience_settings_apply()
+        return people_matching(workspace_id=workspace.pk, tree=checked.tree,
+                               now=timezone.now()).count()
 
 
 def _static(segment: Segment) -> None:

@@ -4,7 +4,7 @@ import pytest
 from django.test import Client
 
 from people.models import ApiKey
-from people.services import api_key_create
+from people.workspaces import api_key_create
 
 
 @pytest.fixture

@@ -17,7 +17,8 @@ from events.models import Event, EventDefinition, IngestionLogEntry
 from events.selectors import definition_get
 from events.services import PropertyInput, definition_create, definition_set_enabled
 from people.models import ApiKey, AttributeDefinition, Identifier, Person
-from people.services import api_key_create, api_key_revoke, attribute_definition_create
+from people.services import attribute_definition_create
+from people.workspaces import api_key_create, api_key_revoke
 
 pytestmark = pytest.mark.django_db
 

@@ -288,7 +288,7 @@ def test_standard_event_switches_save(workspace, marketer_client):
 
 def test_standard_switches_pick_among_the_users_workspaces(workspace, other_workspace):
     """A user of several workspaces switches the one they pick, never another's."""
-    from people.services import workspace_create
+    from people.workspaces import workspace_create
 
     third = workspace_create(slug="initech", name="Initech")
     client = login(make_staff("dana", workspace, third))
@@ -435,7 +435,7 @@ def test_developer_creates_a_channel_in_their_workspace(workspace):
 def test_user_of_several_workspaces_chooses_the_definitions_workspace(workspace,
                                                                      other_workspace):
     """With several workspaces the add form asks which one, among the user's only."""
-    from people.services import workspace_create
+    from people.workspaces import workspace_create
 
     third = workspace_create(slug="initech", name="Initech")
     client = login(make_staff("dana", workspace, third))

@@ -17,7 +17,7 @@ from django.utils import timezone
 from events.models import Event, EventDefinition, IngestionLogEntry
 from events.services import definition_set_enabled
 from people.models import ApiKey, Identifier, Person
-from people.services import api_key_create, api_key_revoke, workspace_create
+from people.workspaces import api_key_create, api_key_revoke, workspace_create
 from tests.api_helpers import assert_error, key_client, workspace_api
 from tests.factories import DefinitionFactory, PersonFactory, props
 

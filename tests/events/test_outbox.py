@@ -86,7 +86,7 @@ def test_one_message_per_batch_processed_after_commit(workspace, visit, received
     assert len(ids) == 3
     assert sorted(ids) == sorted(Event.objects.values_list("id", flat=True))
     assert message.payload == {"event_ids": ids, "person_ids": sorted([ann.pk, bob.pk]),
-                               "definition_ids": [visit.pk]}
+                               "definition_ids": [visit.pk], "touched_person_ids": []}
     assert received == [{"id": message.pk, "topic": TOPIC, **message.payload}]
 
 

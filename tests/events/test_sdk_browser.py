@@ -11,12 +11,12 @@ import time
 from urllib.parse import urlsplit
 
 import pytest
-from django.db import OperationalError, connections
+from django.db import OperationalError
 
 from events.models import Event, EventDefinition
 from events.services import PropertyInput, definition_create, definition_set_enabled
 from people.models import ApiKey, Person
-from people.services import api_key_create
+from people.workspaces import api_key_create
 
 CHROMIUM = "/usr/bin/chromium"
 pytestmark = [
@@ -27,27 +27,6 @@ pytestmark = [
 ]
 EXPECTED = {"sessionStarted": 2, "pageView": 2, "sessionEnded": 1, "c_search_tickets": 1,
             "c_newsletter_signup": 1, "c_choose_tickets": 1}
-
-
-@pytest.fixture
-def browser(live_server, monkeypatch):
-    """Headless Chromium; it closes before the live server stops (which it depends on), so
-    no keep-alive connection holds a database connection open at teardown."""
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API runs an event loop in this thread; the test's own ORM calls are
-    # still synchronous. While the loop runs, Django keeps the thread's connection per async
-    # context, so that connection is closed here, before the loop stops, or it would outlive
-    # the test (and keep PostgreSQL from dropping the test database).
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        args = ["--no-sandbox"] if os.geteuid() == 0 else []
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
-        try:
-            yield browser
-        finally:
-            browser.close()
-            connections.close_all()
 
 
 @pytest.fixture

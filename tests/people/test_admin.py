@@ -20,7 +20,8 @@ from events.ingestion import events_ingest
 from events.inputs import EventInput, PersonRef
 from events.models import Event
 from people.models import ApiKey, AttributeDefinition, Identifier, Person, PersonTag, Workspace
-from people.services import api_key_create, attribute_definition_create, person_create
+from people.services import attribute_definition_create, person_create
+from people.workspaces import api_key_create
 
 # Helpers shared with tests/events/test_admin.py -----------------------------------------------
 
@@ -217,7 +218,7 @@ def test_superuser_sees_people_of_every_workspace(workspace, other_workspace,
 
 def test_workspace_choices_are_limited_to_the_users_workspaces(workspace, other_workspace):
     """A user of several workspaces picks among theirs only; another workspace is refused."""
-    from people.services import workspace_create
+    from people.workspaces import workspace_create
 
     third = workspace_create(slug="initech", name="Initech")
     client = login(make_staff("dana", workspace, third, group="Developer"))

@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
 from people.models import ApiKey, LifecycleStage, Workspace
-from people.services import api_key_authenticate
+from people.workspaces import api_key_authenticate
 from tests.factories import WorkspaceFactory
 
 pytestmark = pytest.mark.django_db

@@ -9,9 +9,6 @@ import pytest
 from events.errors import ErrorCode, ServiceError
 from people.models import ApiKey, Identifier, LifecycleStage, Person, PersonTag
 from people.services import (
-    api_key_authenticate,
-    api_key_create,
-    api_key_revoke,
     attribute_definition_create,
     identifier_add,
     person_create,
@@ -19,6 +16,7 @@ from people.services import (
     tags_add,
     tags_remove,
 )
+from people.workspaces import api_key_authenticate, api_key_create, api_key_revoke
 from tests.factories import PersonFactory, WorkspaceFactory
 
 pytestmark = pytest.mark.django_db

@@ -3,7 +3,7 @@
 from django.core.management.base import BaseCommand
 
 from people.models import ApiKey, Workspace
-from people.services import api_key_create, workspace_create
+from people.workspaces import api_key_create, workspace_create
 
 
 class Command(BaseCommand):

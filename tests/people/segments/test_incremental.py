@@ -178,3 +178,75 @@ def test_segment_of_segments_follows_its_parts(workspace):
     assert current(guests) == set()
     segment_members_add(segment=invited, person_ids=[ann.pk, bob.pk])
     assert current(guests) == {bob.pk}  # ann is German: excluded by the other segment's rules
+
+
+def test_people_created_by_ingestion_enter_profile_only_segments(
+        workspace, tickets, announced, django_capture_on_commit_callbacks):
+    """A customer first seen in an event batch is checked against every segment, including
+    ones that read no event: "has an email, country not DE" takes them in at once, and an
+    existing visitor who logs in (gets an email with the batch) too."""
+    from events.inputs import PersonRef
+
+    visitor = PersonFactory(workspace=workspace, external_id=None)
+    segment = segment_create(workspace=workspace, name="Reachable abroad", rules={"all": [
+        {"identifier": "email", "operator": "has"},
+        {"none": [{"attribute": "country", "operator": "equals", "value": "DE"}]}]})
+    segment_refresh(segment=segment)
+    announced.clear()
+    ingest(workspace, django_capture_on_commit_callbacks,
+           event("c_ticket_searched", PersonRef(external_id="new-1",
+                                                identifiers={"email": "new@example.com"})),
+           event("c_ticket_searched", PersonRef(id=visitor.pk,
+                                                identifiers={"email": "v@example.com"})))
+    newcomer = SegmentMembership.objects.get(segment=segment, exited_at__isnull=True,
+                                             person__external_id="new-1").person_id
+    assert current(segment) == {newcomer, visitor.pk}
+    assert sorted(p for a in announced for p in a["entered"]) == sorted([newcomer, visitor.pk])
+    segment.refresh_from_db()
+    assert segment.member_count == 2
+
+
+def test_erasure_ends_stays_at_once(workspace, announced, django_capture_on_commit_callbacks):
+    """Erasing a member lowers the member count immediately and announces the exit; the stay
+    rows go with the person."""
+    from people.erasure import person_erase
+
+    ann = PersonFactory(workspace=workspace, standard={"country": "DE"})
+    bob = PersonFactory(workspace=workspace, standard={"country": "DE"})
+    segment = segment_create(workspace=workspace, name="DE", rules={"all": [
+        {"attribute": "country", "operator": "equals", "value": "DE"}]})
+    listed = segment_create(workspace=workspace, name="List", kind=Segment.Kind.STATIC)
+    segment_members_add(segment=listed, person_ids=[ann.pk])
+    segment_refresh(segment=segment)
+    announced.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        person_erase(person=ann, requested_by="dpo@example.com")
+    segment.refresh_from_db()
+    listed.refresh_from_db()
+    assert (segment.member_count, listed.member_count) == (1, 0)
+    assert sorted((a["segment_id"], a["exited"]) for a in announced) == [
+        (segment.pk, [ann.pk]), (listed.pk, [ann.pk])]
+    assert not SegmentMembership.objects.filter(person_id=ann.pk).exists()
+    assert current(segment) == {bob.pk}
+
+
+def test_incremental_update_costs_the_same_for_more_segments(
+        workspace, tickets, django_assert_max_num_queries):
+    """Re-evaluating a batch of people reads them once for all segments concerned: the number
+    of statements does not grow with the number of segments (only their validation does)."""
+    from people.segments.incremental import segments_reevaluate
+
+    people = [PersonFactory(workspace=workspace, standard={"country": "DE"}) for _ in range(5)]
+    for n in range(4):
+        segment_create(workspace=workspace, name=f"DE {n}", rules={"all": [
+            {"attribute": "country", "operator": "equals", "value": "DE"},
+            {"attribute": "score", "operator": "gt", "value": -1 - n}]})
+    # lock + read + current + per segment: insert, count, outbox (4 × 3) + savepoints
+    with django_assert_max_num_queries(20):
+        results = segments_reevaluate(workspace_id=workspace.pk,
+                                      person_ids=[p.pk for p in people])
+    assert [len(r.entered) for r in results] == [5, 5, 5, 5]
+    with django_assert_max_num_queries(5):  # savepoint, lock, read, current, release
+        results = segments_reevaluate(workspace_id=workspace.pk,
+                                      person_ids=[p.pk for p in people])
+    assert all(r.entered == r.exited == () for r in results)

@@ -1,0 +1,29 @@
+"""The fixed formats of export files (SPEC §9): times, file names and the names of fields.
+
+Kept free of Django imports: the writer's hot loop, ``events.inputs`` and the tests use it.
+"""
+
+from datetime import UTC, datetime
+
+# The mandatory fields, in the order every line starts with them ("occured" is spelled so).
+MANDATORY_FIELDS = ("definitionId", "eventId", "sessionId", "personId", "externalPersonId",
+                    "occuredTime")
+# Added to events a flow caused when the request asks for enrichWithMomentsInfo.
+MOMENTS_FIELDS = ("campaignName", "elementName", "campaignStart", "flowElementId")
+MAX_LINES = 50_000
+
+
+def export_time(value: datetime) -> str:
+    """Return ``value`` in UTC as ``2022-09-14T15:00:35.495+0000``."""
+    return value.astimezone(UTC).isoformat(timespec="milliseconds")[:-6] + "+0000"
+
+
+def compact_time(text: str) -> str:
+    """Turn an ``export_time`` string into ``yyyyMMddHHmmssSSS`` (for file names)."""
+    return (text[0:4] + text[5:7] + text[8:10] + text[11:13] + text[14:16] + text[17:19]
+            + text[20:23])
+
+
+def file_name(request_id: str, first: str, last: str) -> str:
+    """Return ``<requestId>-events-<first>-<last>.json.gz`` from two ``export_time`` strings."""
+    return f"{request_id}-events-{compact_time(first)}-{compact_time(last)}.json.gz"

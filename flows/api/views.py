@@ -1,0 +1,229 @@
+"""Native flows API (SPEC §8); secret keys only.
+
+CRUD of flows with their whole graph, the status moves (activate, pause, resume, finish), runs
+of a flow and of a person (paginated), and the ready-made templates. Views check the request's
+shape and call ``flows.services``; errors use the native shape ``{"error": {"code",
+"message", "field", "errors"}}`` — 400 for invalid flows (every problem under ``errors``),
+409 for a move the flow's status does not allow.
+"""
+
+from django.http import Http404
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import generics, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from cdp.api.auth import SecretKeyRequired
+from cdp.api.errors import ApiError, service_error_response
+from events.api.schema import ErrorSerializer
+from events.errors import ErrorCode
+from flows.api.representation import (
+    flow_json,
+    flow_summary_json,
+    run_json,
+    spec_from_data,
+    spec_json,
+)
+from flows.api.serializers import (
+    FlowInSerializer,
+    FlowOutSerializer,
+    FlowPatchSerializer,
+    FlowRunSerializer,
+    FlowSummarySerializer,
+    FlowTemplateSerializer,
+)
+from flows.errors import FlowErrorCode, ServiceError
+from flows.models import Flow, FlowRun
+from flows.selectors import flow_get, flow_list, flow_runs, flow_spec_get, person_flow_runs
+from flows.services import (
+    flow_activate,
+    flow_create,
+    flow_delete,
+    flow_finish,
+    flow_pause,
+    flow_resume,
+    flow_update,
+)
+from flows.templates import TEMPLATES, template_resolve
+from people.api.views import PeoplePagination
+from people.selectors import person_list
+
+CONFLICTS = {FlowErrorCode.FLOW_STATE, FlowErrorCode.FLOW_NOT_EDITABLE,
+             FlowErrorCode.RUNS_WAITING}
+
+
+def _flow(request, flow_id: int) -> Flow:
+    flow = flow_get(workspace=request.user.workspace, flow_id=flow_id)
+    if flow is None:
+        raise Http404
+    return flow
+
+
+def _answer(exc: ServiceError) -> Response:
+    conflict = exc.first.code in CONFLICTS
+    return service_error_response(exc, status.HTTP_409_CONFLICT if conflict else 400)
+
+
+def _state_param(choices) -> OpenApiParameter:
+    return OpenApiParameter("state", str, enum=list(choices),
+                            description="Only runs in this state.")
+
+
+def _state(request) -> str | None:
+    state = request.GET.get("state") or None
+    if state is not None and state not in FlowRun.State.values:
+        raise ApiError("state is one of " + ", ".join(FlowRun.State.values),
+                       code=ErrorCode.INVALID, field="state")
+    return state
+
+
+class FlowListCreateView(APIView):
+    permission_classes = [SecretKeyRequired]
+
+    @extend_schema(parameters=[OpenApiParameter("status", str, enum=Flow.Status.values)],
+                   responses={200: FlowSummarySerializer(many=True),
+                              400: OpenApiResponse(ErrorSerializer)})
+    def get(self, request):
+        """The workspace's flows (without their graphs), by name."""
+        wanted = request.GET.get("status") or None
+        if wanted is not None and wanted not in Flow.Status.values:
+            raise ApiError("status is one of " + ", ".join(Flow.Status.values),
+                           code=ErrorCode.INVALID, field="status")
+        flows = flow_list(workspace=request.user.workspace, status=wanted)
+        return Response([flow_summary_json(f) for f in flows])
+
+    @extend_schema(request=FlowInSerializer,
+                   responses={201: FlowOutSerializer, 400: OpenApiResponse(ErrorSerializer)})
+    def post(self, request):
+        """Create a draft flow with its elements and edges."""
+        serializer = FlowInSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            spec = spec_from_data(serializer.validated_data)
+            flow = flow_create(workspace=request.user.workspace, spec=spec)
+        except ServiceError as exc:
+            return _answer(exc)
+        return Response(flow_json(flow, flow_spec_get(flow=flow)),
+                        status=status.HTTP_201_CREATED)
+
+
+class FlowDetailView(APIView):
+    permission_classes = [SecretKeyRequired]
+
+    @extend_schema(responses={200: FlowOutSerializer, 404: OpenApiResponse(ErrorSerializer)})
+    def get(self, request, flow_id: int):
+        flow = _flow(request, flow_id)
+        return Response(flow_json(flow, flow_spec_get(flow=flow)))
+
+    @extend_schema(request=FlowPatchSerializer,
+                   responses={200: FlowOutSerializer, 400: OpenApiResponse(ErrorSerializer),
+                              409: OpenApiResponse(ErrorSerializer)})
+    def patch(self, request, flow_id: int):
+        """Change settings and/or replace the graph (elements and edges together). An active
+        flow takes only a new name, description, labels and positions: pause it first."""
+        flow = _flow(request, flow_id)
+        serializer = FlowPatchSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            spec = spec_from_data(serializer.validated_data, flow_spec_get(flow=flow))
+            flow = flow_update(flow=flow, spec=spec)
+        except ServiceError as exc:
+            return _answer(exc)
+        flow.refresh_from_db()
+        return Response(flow_json(flow, flow_spec_get(flow=flow)))
+
+    @extend_schema(responses={204: None, 404: OpenApiResponse(ErrorSerializer),
+                              409: OpenApiResponse(ErrorSerializer)})
+    def delete(self, request, flow_id: int):
+        """Delete a draft or finished flow and its runs."""
+        try:
+            flow_delete(flow=_flow(request, flow_id))
+        except ServiceError as exc:
+            return _answer(exc)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class _FlowMoveView(APIView):
+    permission_classes = [SecretKeyRequired]
+    service = None
+
+    @extend_schema(request=None,
+                   responses={200: FlowOutSerializer, 400: OpenApiResponse(ErrorSerializer),
+                              404: OpenApiResponse(ErrorSerializer),
+                              409: OpenApiResponse(ErrorSerializer)})
+    def post(self, request, flow_id: int):
+        try:
+            flow = type(self).service(flow=_flow(request, flow_id))
+        except ServiceError as exc:
+            return _answer(exc)
+        return Response(flow_json(flow, flow_spec_get(flow=flow)))
+
+
+class FlowActivateView(_FlowMoveView):
+    """Activate a draft after checking it can run; 400 lists every problem."""
+
+    service = staticmethod(flow_activate)
+
+
+class FlowPauseView(_FlowMoveView):
+    """Pause an active flow (nobody enters, runs wait); its graph becomes editable."""
+
+    service = staticmethod(flow_pause)
+
+
+class FlowResumeView(_FlowMoveView):
+    """Make a paused flow active again, after the activation checks."""
+
+    service = staticmethod(flow_resume)
+
+
+class FlowFinishView(_FlowMoveView):
+    """End an active or paused flow for good; runs still in it exit."""
+
+    service = staticmethod(flow_finish)
+
+
+class FlowRunsView(generics.GenericAPIView):
+    permission_classes = [SecretKeyRequired]
+    pagination_class = PeoplePagination
+    serializer_class = FlowRunSerializer
+
+    @extend_schema(parameters=[_state_param(FlowRun.State.values)],
+                   responses={200: FlowRunSerializer(many=True),
+                              400: OpenApiResponse(ErrorSerializer)})
+    def get(self, request, flow_id: int):
+        """Runs of a flow, newest first."""
+        runs = flow_runs(flow=_flow(request, flow_id), state=_state(request))
+        return self.get_paginated_response([run_json(r) for r in self.paginate_queryset(runs)])
+
+
+class PersonFlowRunsView(generics.GenericAPIView):
+    permission_classes = [SecretKeyRequired]
+    pagination_class = PeoplePagination
+    serializer_class = FlowRunSerializer
+
+    @extend_schema(responses={200: FlowRunSerializer(many=True),
+                              404: OpenApiResponse(ErrorSerializer)})
+    def get(self, request, person_id: int):
+        """A person's runs in every flow of the workspace, newest first."""
+        person = get_object_or_404(person_list(workspace=request.user.workspace), pk=person_id)
+        runs = person_flow_runs(person=person)
+        return self.get_paginated_response([run_json(r) for r in self.paginate_queryset(runs)])
+
+
+class FlowTemplatesView(APIView):
+    permission_classes = [SecretKeyRequired]
+
+    @extend_schema(responses={200: FlowTemplateSerializer(many=True)})
+    def get(self, request):
+        """Ready-made flows to start from; ``missing`` says what this workspace still needs
+        (definitions to create or switch on, segments to create from a segment template)."""
+        answer = []
+        for template in TEMPLATES:
+            resolved = template_resolve(template=template, workspace=request.user.workspace)
+            answer.append({"key": template.key, "name": template.name,
+                           "description": template.description,
+                           "requires": list(template.requires),
+                           "missing": list(resolved.missing), "flow": spec_json(resolved.spec)})
+        return Response(answer)

@@ -1,0 +1,179 @@
+"""What action elements do, through the services that own each change.
+
+Database actions (tags, attributes, score, recording an event, adding to a static segment)
+run inside the step's transaction (``effect_apply``). Webhooks and emails leave the system
+(``effect_send``): the engine calls them outside any transaction and records the result, see
+``flows.engine``. Templates (email subject and body, webhook payload texts) are rendered with
+``person`` (attributes and custom attributes), ``event`` (the trigger event's data) and
+``flow`` (name and run), by the same restricted engine that checked them on save.
+"""
+
+import hashlib
+import hmac
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import requests
+from django.conf import settings
+from django.core.mail import send_mail
+from django.template import Context as TemplateContext
+
+from flows.elements.actions import template_engine
+from flows.models import FlowRun
+from people.models import Identifier, Person
+
+logger = logging.getLogger(__name__)
+EXTERNAL = ("webhook", "email")
+WEBHOOK_TIMEOUT = 10  # seconds
+MAX_ATTEMPTS = 5
+RESPONSE_KEPT = 2000  # characters of a webhook's answer kept in the step log
+
+
+@dataclass(frozen=True)
+class SendResult:
+    ok: bool
+    final: bool  # no more attempts
+    detail: dict = field(default_factory=dict)
+    retry_in: timedelta = timedelta(0)
+
+
+def _person_json(person: Person) -> dict:
+    return {"id": person.pk, "externalId": person.external_id, "firstName": person.first_name,
+            "lastName": person.last_name, "country": person.country, "city": person.city,
+            "language": person.language, "score": person.score, **person.attributes}
+
+
+def _template_context(run: FlowRun, context: dict) -> dict:
+    return {"person": _person_json(run.person), "event": context.get("track_event_data") or {},
+            "flow": {"id": run.flow_id, "name": run.flow.name, "runId": run.pk}}
+
+
+def _render(text: str, values: dict) -> str:
+    return template_engine().from_string(text).render(TemplateContext(values, autoescape=False))
+
+
+def _rendered(value, values: dict):
+    if isinstance(value, str):
+        return _render(value, values)
+    if isinstance(value, dict):
+        return {k: _rendered(v, values) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_rendered(v, values) for v in value]
+    return value
+
+
+def flow_event_record(*, run: FlowRun, code: str, now: datetime, properties: dict,
+                      element=None) -> int | None:
+    """Record a product or custom event on the run's person, marked as caused by the flow."""
+    from events.ingestion import events_ingest
+    from events.inputs import EventInput, FlowCause, PersonRef
+
+    element = element if element is not None else run.current_element
+    cause = FlowCause(flow_id=run.flow_id, flow_name=run.flow.name,
+                      flow_started_at=run.flow.activated_at or run.entered_at,
+                      element_id=element.pk if element is not None else 0,
+                      element_name=(element.label or element.key) if element is not None else "")
+    event = EventInput(definition_id=code, person=PersonRef(id=run.person_id), occurred_at=now,
+                       properties=properties, flow_cause=cause)
+    result = events_ingest(workspace=run.flow.workspace, events=[event], origin="flow")
+    item = result.items[0]
+    if item.errors:
+        logger.warning("flow %s could not record %s: %s", run.flow_id, code, item.errors)
+        return None
+    return item.event_id
+
+
+def effect_apply(*, run: FlowRun, config: dict, now: datetime) -> dict:
+    """Do a database action for the run's person; return what the step log keeps."""
+    from people.segments.models import Segment
+    from people.segments.services import segment_members_add
+    from people.services import person_score_change, person_update, tags_add, tags_remove
+
+    person, action = run.person, config["action"]
+    if action == "tag_add":
+        tags_add(person=person, names=[config["tag"]])
+    elif action == "tag_remove":
+        tags_remove(person=person, names=[config["tag"]])
+    elif action == "attribute_set":
+        from people.services import STANDARD_ATTRIBUTES
+
+        name = config["attribute"]
+        if name in STANDARD_ATTRIBUTES:
+            person_update(person=person, standard={name: config["value"]})
+        else:
+            person_update(person=person, attributes={name: config["value"]})
+    elif action == "score_change":
+        person_score_change(person=person, by=config["by"])
+    elif action == "event_record":
+        values = _template_context(run, run.context)
+        event_id = flow_event_record(run=run, code=config["event"], now=now,
+                                     properties=_rendered(config.get("properties") or {}, values),
+                                     element=run.current_element)
+        return {"eventId": event_id}
+    elif action == "segment_add":
+        segment = Segment.objects.filter(pk=config["segment"],
+                                         workspace_id=run.workspace_id).first()
+        if segment is None:
+            return {"error": "the segment no longer exists"}
+        segment_members_add(segment=segment, person_ids=[person.pk])
+    return {"action": action}
+
+
+def _webhook(run: FlowRun, config: dict, context: dict, attempt: int) -> SendResult:
+    values = _template_context(run, context)
+    payload = {"flow": values["flow"], "person": values["person"], "event": values["event"],
+               "data": _rendered(config.get("payload") or {}, values)}
+    body = json.dumps(payload, separators=(",", ":"), default=str).encode()
+    delivery = f"{run.pk}-{run.step_no}"
+    headers = {"Content-Type": "application/json", "User-Agent": "CDP-flows/1",
+               "X-CDP-Delivery": delivery, "X-CDP-Attempt": str(attempt)}
+    if config.get("secret"):
+        digest = hmac.new(config["secret"].encode(), body, hashlib.sha256).hexdigest()
+        headers["X-CDP-Signature"] = f"sha256={digest}"
+    try:
+        response = requests.post(config["url"], data=body, headers=headers,
+                                 timeout=WEBHOOK_TIMEOUT, allow_redirects=False)
+        detail = {"attempts": attempt, "status": response.status_code,
+                  "response": response.text[:RESPONSE_KEPT], "delivery": delivery}
+        if 200 <= response.status_code < 300:
+            return SendResult(ok=True, final=True, detail=detail)
+    except requests.RequestException as exc:
+        detail = {"attempts": attempt, "error": f"{type(exc).__name__}: {exc}"[:500],
+                  "delivery": delivery}
+    from flows.engine import backoff
+
+    final = attempt >= MAX_ATTEMPTS
+    return SendResult(ok=False, final=final, detail=detail, retry_in=backoff(attempt))
+
+
+def _email(run: FlowRun, config: dict, context: dict, attempt: int) -> SendResult:
+    to = config["to"]
+    if to == "person":
+        to = (Identifier.objects.filter(person_id=run.person_id, type="email")
+              .order_by("-created_at").values_list("value", flat=True).first())
+        if not to:
+            return SendResult(ok=False, final=True, detail={"error": "the person has no email"})
+    values = _template_context(run, context)
+    try:
+        send_mail(_render(config["subject"], values).strip(), _render(config["body"], values),
+                  settings.DEFAULT_FROM_EMAIL, [to])
+    except Exception as exc:  # SMTP and backend errors: retried with backoff
+        from flows.engine import backoff
+
+        return SendResult(ok=False, final=attempt >= MAX_ATTEMPTS, retry_in=backoff(attempt),
+                          detail={"attempts": attempt, "error": f"{type(exc).__name__}: {exc}"})
+    return SendResult(ok=True, final=True, detail={"attempts": attempt, "to": to})
+
+
+def effect_send(*, run: FlowRun, config: dict, context: dict, attempt: int,
+                now: datetime) -> SendResult:
+    """Send a webhook or an email (outside any transaction); never raises."""
+    try:
+        if config["action"] == "webhook":
+            return _webhook(run, config, context, attempt)
+        return _email(run, config, context, attempt)
+    except Exception as exc:  # a template or payload that cannot be rendered
+        logger.exception("flow %s step %s failed", run.flow_id, run.step_no)
+        return SendResult(ok=False, final=True, detail={"error": f"{type(exc).__name__}: {exc}"})

@@ -1,0 +1,190 @@
+"""Exports run by real Celery workers (PostgreSQL and Redis; skipped on SQLite): a worker
+killed with SIGKILL mid-export is replaced and the export completes with every event once,
+in files named as §9 says, with no partial file or unfinished upload left; a running export
+cancelled through the API stops between files.
+
+Workers are ``celery -A cdp worker`` processes on the test database and the broker of
+``CELERY_BROKER_URL`` (a Redis database of the test run's own), reaching moto's S3 through
+``AWS_ENDPOINT_URL_S3``. Files hold 200 lines here, so the export has many files to stop in.
+"""
+
+import math
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.conf import settings as django_settings
+from django.db import connection
+
+from events.exports.models import ExportRequest
+from events.exports.services import ExportSpec, export_submit, exports_requeue_stale
+from tests.api_helpers import workspace_api
+from tests.events.exports.conftest import T0, bulk_events, s3_environment
+from tests.factories import broker_at
+
+pytestmark = [pytest.mark.postgres, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+
+BROKER = os.environ.get("CELERY_BROKER_URL", "")
+EVENTS = 30_000
+LINES = 200
+STALE_SECONDS = 2
+NAME_RE = re.compile(r"-events-(\d{17})-(\d{17})\.json\.gz$")
+
+
+@pytest.fixture(autouse=True)
+def _needs_postgres_and_redis():
+    if connection.vendor != "postgresql" or not BROKER.startswith("redis"):
+        pytest.skip("needs PostgreSQL (DATABASE_URL) and Redis (CELERY_BROKER_URL)")
+
+
+@pytest.fixture
+def broker():
+    """Celery sending to the test run's Redis; its queue emptied before and after."""
+    with broker_at(BROKER) as app:
+        app.control.purge()
+        yield app
+        app.control.purge()
+
+
+class Workers:
+    """Start ``celery -A cdp worker`` processes; stop whatever is left at the end."""
+
+    def __init__(self, env: dict, logs: Path):
+        self.env = env
+        self.logs = logs
+        self.running: list[subprocess.Popen] = []
+
+    def start(self, name: str) -> subprocess.Popen:
+        log = self.logs / f"{name}.log"
+        process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "cdp", "worker", "--pool=solo",
+             "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel=INFO",
+             f"--hostname={name}@%h"],
+            cwd=django_settings.BASE_DIR, env=self.env, stdout=log.open("wb"),
+            stderr=subprocess.STDOUT, start_new_session=True)
+        self.running.append(process)
+        deadline = time.monotonic() + 90
+        while b" ready." not in log.read_bytes():
+            assert process.poll() is None, log.read_text()[-3000:]
+            assert time.monotonic() < deadline, log.read_text()[-3000:]
+            time.sleep(0.1)
+        return process
+
+    def kill(self, process: subprocess.Popen) -> None:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+
+    def stop_all(self) -> None:
+        for process in self.running:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+                try:
+                    process.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    self.kill(process)
+
+
+@pytest.fixture
+def workers(moto_endpoint, tmp_path):
+    db = connection.settings_dict
+    password = f":{db['PASSWORD']}" if db["PASSWORD"] else ""
+    env = {**os.environ, **s3_environment(moto_endpoint),
+           "DATABASE_URL": f"postgres://{db['USER']}{password}@{db['HOST'] or '127.0.0.1'}:"
+                           f"{db['PORT'] or 5432}/{db['NAME']}",
+           "CELERY_BROKER_URL": BROKER, "DJANGO_DEBUG": "1", "CDP_EXPORT_S3": "1",
+           "CDP_EXPORT_FILE_LINES": str(LINES), "CDP_EXPORT_STALE_SECONDS": str(STALE_SECONDS),
+           "CDP_EXPORT_RETRY_SECONDS": "0", "CDP_VAR_DIR": str(tmp_path / "var")}
+    pool = Workers(env, tmp_path)
+    yield pool
+    pool.stop_all()
+
+
+def wait_for(condition, seconds: float, what: str):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if value := condition():
+            return value
+        time.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def state(export: ExportRequest) -> ExportRequest:
+    export.refresh_from_db()
+    return export
+
+
+def check_files(export: ExportRequest, s3) -> list[dict]:
+    """The bucket holds exactly the export's finished files, each whole and named after its
+    first and last events, and no unfinished upload; return all lines."""
+    names = list(export.files.filter(status="done").order_by("seq").values_list("key",
+                                                                               flat=True))
+    assert s3.objects() == sorted(names)
+    assert s3.pending_uploads() == []
+    lines = []
+    for key in names:
+        file_lines = s3.lines(key)  # whole gzip, or this raises
+        assert 0 < len(file_lines) <= LINES
+        first, last = NAME_RE.search(key).groups()
+        assert first == re.sub(r"\D", "", file_lines[0]["occuredTime"][:23])
+        assert last == re.sub(r"\D", "", file_lines[-1]["occuredTime"][:23])
+        lines += file_lines
+    return lines
+
+
+def test_worker_killed_mid_export_is_replaced_without_duplicate_or_partial_files(
+        shop, s3, broker, workers, settings):
+    """SIGKILL to the worker between files; once its heartbeat is stale the sweep queues
+    the export again, a new worker resumes after the last finished file, and the bucket ends
+    with every event exactly once."""
+    settings.CDP_EXPORT_STALE_SECONDS = STALE_SECONDS
+    workspace = shop[0]
+    bulk_events(workspace, EVENTS, T0)
+    first = workers.start("first")
+    export = export_submit(workspace=workspace, spec=ExportSpec(
+        start_time=T0, end_time=T0 + timedelta(days=2), bucket=s3.name, path="killed"))
+    wait_for(lambda: state(export).files_written >= 3, 120, "three files")
+    workers.kill(first)
+    killed = state(export)
+    assert killed.status == "running"
+    assert killed.files_written < math.ceil(EVENTS / LINES)
+
+    time.sleep(STALE_SECONDS + 0.5)
+    assert exports_requeue_stale() == 1
+    workers.start("second")
+    done = wait_for(lambda: state(export).status == "completed" and export, 180, "completion")
+
+    assert done.attempts == 2
+    assert (done.files_written, done.events_written) == (math.ceil(EVENTS / LINES), EVENTS)
+    lines = check_files(done, s3)
+    assert sorted(line["total"] for line in lines) == list(range(EVENTS))
+    assert len({line["eventId"] for line in lines}) == EVENTS
+
+
+def test_cancelled_through_the_api_the_worker_stops_between_files(shop, s3, broker, workers):
+    """``DELETE`` while a worker runs the export: the answer says it is still running (the
+    cancel is asynchronous); the worker stops after its current file and the status says
+    cancelled, with the files written until then complete and listed."""
+    workspace = shop[0]
+    bulk_events(workspace, EVENTS, T0)
+    workers.start("canceller")
+    api = workspace_api(workspace).secret
+    answer = api.post("/api/v1/exports/events", {
+        "startTime": T0.isoformat(), "endTime": (T0 + timedelta(days=2)).isoformat(),
+        "bucket": s3.name, "path": "cancelled"}).json()
+    export = ExportRequest.objects.get(request_id=answer["requestId"])
+    wait_for(lambda: state(export).files_written >= 2, 120, "two files")
+    cancel = api.delete(f"/api/v1/exports/events/{answer['requestId']}")
+    assert cancel.status_code == 202
+    wait_for(lambda: state(export).status == "cancelled", 60, "the worker to stop")
+    final = api.get(f"/api/v1/exports/events/{answer['requestId']}").json()
+    assert final["status"] == "cancelled"
+    assert 2 <= len(final["files"]) < math.ceil(EVENTS / LINES)
+    lines = check_files(export, s3)
+    assert len(lines) == final["eventCount"]
+    assert final["progress"] < 100
