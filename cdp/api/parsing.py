@@ -39,7 +39,36 @@ def read_json(request, *, max_bytes: int = DEFAULT_MAX_BYTES):
     if not raw.strip():
         raise ApiError("the body is empty; send a JSON document", code="required", field="body")
     try:
-        return orjson.loads(raw)
+        body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise ApiError(f"the body is not valid JSON: {exc}", code="invalid_json",
                        field="body") from exc
+    if b"\\u0000" in raw:  # cheap test first: JSON can only carry NUL escaped
+        nul_refuse(body)
+    return body
+
+
+def nul_path(value, path: str = "") -> str | None:
+    """The path (``a.b[2]``) of the first key or string in ``value`` that holds a NUL character,
+    which PostgreSQL cannot store; None when there is none."""
+    if isinstance(value, str):
+        return (path or "body") if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            inner = f"{path}.{key}" if path else str(key)
+            if "\x00" in key:
+                return inner
+            if (found := nul_path(item, inner)) is not None:
+                return found
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            if (found := nul_path(item, f"{path}[{i}]")) is not None:
+                return found
+    return None
+
+
+def nul_refuse(value, path: str = "") -> None:
+    """Raise a 400 naming the first place in ``value`` (found at ``path``) holding a NUL
+    character."""
+    if (path := nul_path(value, path)) is not None:
+        raise ApiError(f"{path} must not contain NUL characters", code="invalid", field=path)

@@ -56,7 +56,9 @@ def infobip_event(request, person_id: str, definition_id: str):
         log_unreadable(request, caller, ENDPOINT, exc)
         return infobip_error("BAD_REQUEST", str(exc.detail), exc.status_code)
     payload = {"personId": person_id, "definitionId": definition_id, "body": body}
-    errors = []
+    errors = [FieldError(name, ErrorCode.INVALID, "must not contain NUL characters")
+              for name, value in (("personId", person_id), ("definitionId", definition_id))
+              if "\x00" in value]
     if not isinstance(body, dict) or "properties" not in body:
         errors.append(FieldError("properties", ErrorCode.REQUIRED,
                                  'send {"properties": {…}} (an empty object for none)'))

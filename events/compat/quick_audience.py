@@ -22,7 +22,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from cdp.api.errors import ApiError
-from cdp.api.parsing import read_json
+from cdp.api.parsing import nul_refuse, read_json
 from events.compat.common import json_response, log_unreadable, over_limit, principal
 from events.definition_cache import catalogue_get
 from events.errors import ErrorCode, FieldError, ServiceError
@@ -64,6 +64,7 @@ def _messages(body, wrapper: str):
             except orjson.JSONDecodeError as exc:
                 raise ApiError(f"{wrapper} is not a JSON array string", code="invalid",
                                field=wrapper) from exc
+            nul_refuse(body, wrapper)
     if not isinstance(body, list):
         raise ApiError(f"send a JSON array or {{\"{wrapper}\": \"[…]\"}}", code="invalid",
                        field=wrapper)

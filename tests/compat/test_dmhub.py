@@ -225,3 +225,19 @@ def test_last_updated_bounds_exclude_events_outside_them(client, secret_key, wor
     before = query(client, secret_key, lastUpdatedTo="2024-06-01T00:00:59Z")
     assert {e["touter"] for e in before} == {"t5"}
     assert query(client, secret_key, lastUpdatedFrom="2024-06-02T00:00:00Z") == []
+
+
+@pytest.mark.parametrize("field, value", [
+    ("customerId", "12\u00003456"),
+    ("targetName", "gold\u0000card"),
+    ("touter", "t\u00001"),
+    ("externalId", "x\u0000"),
+])
+def test_nul_characters_are_a_field_error_not_a_server_error(client, secret_key, setup, field,
+                                                             value):
+    """PostgreSQL cannot store NUL characters: a value holding one is refused with a JSON 400
+    naming the field, and nothing is stored."""
+    response = create(client, secret_key, {**SEED_POST, field: value})
+    assert response.status_code == 400, response.content
+    assert response.json()["error"]["field"] == field
+    assert not Event.objects.exists()

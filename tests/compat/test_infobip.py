@@ -89,3 +89,18 @@ def test_missing_or_wrong_key_is_unauthorized(client, definition, person):
         assert response.status_code == 401
         assert (response.json()["requestError"]["serviceException"]["messageId"]
                 == "UNAUTHORIZED")
+
+
+@pytest.mark.parametrize("person_id, body, named", [
+    ("CS26_342", {"properties": {"closedBy": "agent\u00007"}}, "properties.closedBy"),
+    ("CS26_342", {"properties": {"closed\u0000By": "agent-7"}}, "properties.closed\u0000By"),
+    ("CS26%00", {"properties": {"closedBy": "agent-7"}}, "personId"),
+])
+def test_nul_characters_are_refused_naming_the_place(app_client, definition, person, person_id,
+                                                     body, named):
+    """PostgreSQL cannot store NUL characters: a value, key or person id holding one is a 400
+    naming where it is, never a server error, and nothing is stored."""
+    response = post(app_client, person_id, "c_ticket_closed", body)
+    assert response.status_code == 400, response.content
+    assert named in response.json()["requestError"]["serviceException"]["text"]
+    assert not Event.objects.exists()

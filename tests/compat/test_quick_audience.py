@@ -239,3 +239,27 @@ def test_openapi_lists_the_error_answers_of_quick_audience(client):
         assert {"200", "400", "401", "429"} <= set(responses)
         ref = responses["400"]["content"]["application/json"]["schema"]
         assert {"success", "errorCode", "errorDesc", "traceId"} <= set(ref["properties"])
+
+
+@pytest.mark.parametrize("overrides, named", [
+    ({"customerId": "customer\u0000001"}, "[0].customerId"),
+    ({"eventCode": "event\u0000"}, "[0].eventCode"),
+    ({"extendAttributes": {"key1": "v\u0000"}}, "[0].extendAttributes.key1"),
+    ({"customerIdList": [{"customerId": "1\u0000", "idMapping": "mobile"}]},
+     "[0].customerIdList[0].customerId"),
+])
+def test_nul_characters_are_refused_naming_the_place(client, secret_key, definition, overrides,
+                                                     named):
+    """PostgreSQL cannot store NUL characters: an event message holding one, sent as an array
+    or in the SDK's string wrapper, is answered 400 naming where it is; nothing is stored."""
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {secret_key}"}
+    messages = orjson.dumps([seed_event_message(**overrides)])
+    for body, prefix in ((messages, ""),
+                         (orjson.dumps({"eventMessageModelListStr": messages.decode()}),
+                          "eventMessageModelListStr")):
+        response = client.post(EVENTS_URL, body, content_type="application/json", **headers)
+        assert response.status_code == 400, response.content
+        answer = response.json()
+        assert answer["success"] is False
+        assert answer["errorDesc"] == f"{prefix}{named} must not contain NUL characters"
+    assert not Event.objects.exists()
