@@ -227,7 +227,7 @@ def test_last_updated_bounds_exclude_events_outside_them(client, secret_key, wor
     assert query(client, secret_key, lastUpdatedFrom="2024-06-02T00:00:00Z") == []
 
 
-@pytest.mark.parametrize("field, value", [
+@pytest.mark.parametrize(("field", "value"), [
     ("customerId", "12\u00003456"),
     ("targetName", "gold\u0000card"),
     ("touter", "t\u00001"),

@@ -91,7 +91,7 @@ def test_missing_or_wrong_key_is_unauthorized(client, definition, person):
                 == "UNAUTHORIZED")
 
 
-@pytest.mark.parametrize("person_id, body, named", [
+@pytest.mark.parametrize(("person_id", "body", "named"), [
     ("CS26_342", {"properties": {"closedBy": "agent\u00007"}}, "properties.closedBy"),
     ("CS26_342", {"properties": {"closed\u0000By": "agent-7"}}, "properties.closed\u0000By"),
     ("CS26%00", {"properties": {"closedBy": "agent-7"}}, "personId"),

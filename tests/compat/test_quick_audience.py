@@ -241,7 +241,7 @@ def test_openapi_lists_the_error_answers_of_quick_audience(client):
         assert {"success", "errorCode", "errorDesc", "traceId"} <= set(ref["properties"])
 
 
-@pytest.mark.parametrize("overrides, named", [
+@pytest.mark.parametrize(("overrides", "named"), [
     ({"customerId": "customer\u0000001"}, "[0].customerId"),
     ({"eventCode": "event\u0000"}, "[0].eventCode"),
     ({"extendAttributes": {"key1": "v\u0000"}}, "[0].extendAttributes.key1"),
