@@ -1,4 +1,4 @@
-"""Evaluate a flow's questions for one person: waits for events, branches, trigger filters.
+"""Evaluate a flow's questions: waits for events, branches, trigger filters.
 
 Event and person conditions reuse the segment rule checker and compiler
 (``people.segments``), so a flow asks exactly what a segment with the same rule would: a
@@ -88,10 +88,8 @@ def trigger_fields(context: dict, name: str):
     return context.get(name)
 
 
-def branch_answer(*, workspace, person_id: int, config: dict, context: dict,
-                  now: datetime) -> str:
-    """Return ``yes`` when the rules hold for the person and every trigger condition holds."""
-    for item in config.get("trigger", []):
+def _trigger_holds(items: list, context: dict, now: datetime) -> bool:
+    for item in items:
         actual = trigger_fields(context, item["trigger"])
         value_type = (c.NUMBER if item["trigger"] in ("track_event_count", "track_event_seq")
                       or (isinstance(actual, int | float) and not isinstance(actual, bool))
@@ -100,21 +98,34 @@ def branch_answer(*, workspace, person_id: int, config: dict, context: dict,
         if item["operator"] not in ("is_set", "is_not_set"):
             expected = check_value(value_type, item["operator"], expected, "trigger")
         if not _compare(value_type, item["operator"], actual, expected, now):
-            return "no"
+            return False
+    return True
+
+
+def branch_answers(*, workspace, runs: list, config: dict, now: datetime) -> dict[int, str]:
+    """``yes`` or ``no`` per run: ``yes`` when every trigger condition holds for the run's
+    trigger event and the rules hold for its person (asked for all the runs in one query)."""
+    passing = [run for run in runs if _trigger_holds(config.get("trigger", []), run.context,
+                                                     now)]
     rules = config.get("rules")
-    if rules and not _holds(workspace, person_id, rules, now):
-        return "no"
-    return "yes"
+    if rules and passing:
+        tree = rules_validate(workspace=workspace, rules=rules).tree
+        matched = set(people_matching(workspace_id=workspace.pk, tree=tree, now=now,
+                                      person_ids=sorted({r.person_id for r in passing}))
+                      .values_list("pk", flat=True))
+        passing = [run for run in passing if run.person_id in matched]
+    yes = {run.pk for run in passing}
+    return {run.pk: "yes" if run.pk in yes else "no" for run in runs}
 
 
-def event_where_holds(*, workspace, event_id: int, code: str, where: list,
-                      now: datetime) -> bool:
-    """Whether the stored event ``event_id`` passes a trigger's property conditions."""
+def events_passing(*, workspace, event_ids: list[int], code: str, where: list,
+                   now: datetime) -> set[int]:
+    """Which of the stored events ``event_ids`` pass a trigger's property conditions."""
     from people.segments.compiler import Context, event_rows
 
     if not where:
-        return True
+        return set(event_ids)
     node = rules_validate(workspace=workspace,
                           rules={"all": [{"event": code, "where": where}]}).tree.children[0]
-    return event_rows(node, Context(workspace_id=workspace.pk, now=now)).filter(
-        pk=event_id).exists()
+    return set(event_rows(node, Context(workspace_id=workspace.pk, now=now))
+               .filter(pk__in=event_ids).values_list("pk", flat=True))

@@ -64,61 +64,91 @@ def _rendered(value, values: dict):
     return value
 
 
-def flow_event_record(*, run: FlowRun, code: str, now: datetime, properties: dict,
-                      element=None) -> int | None:
-    """Record a product or custom event on the run's person, marked as caused by the flow."""
+@dataclass
+class FlowEvent:
+    """An event a run records (``flowEntered``, ``flowExited``, a custom event)."""
+
+    run: FlowRun
+    code: str
+    properties: dict
+    element: object = None  # the element that caused it
+    log_key: tuple | None = None  # the step log that names the recorded event's id
+
+
+def flow_events_record(items: list[FlowEvent], *, now: datetime) -> list[int | None]:
+    """Record events on the runs' people, marked as caused by their flow (one ingest per
+    workspace); return each one's id (None when it was refused, which is logged)."""
     from events.ingestion import events_ingest
     from events.inputs import EventInput, FlowCause, PersonRef
 
-    element = element if element is not None else run.current_element
-    cause = FlowCause(flow_id=run.flow_id, flow_name=run.flow.name,
-                      flow_started_at=run.flow.activated_at or run.entered_at,
-                      element_id=element.pk if element is not None else 0,
-                      element_name=(element.label or element.key) if element is not None else "")
-    event = EventInput(definition_id=code, person=PersonRef(id=run.person_id), occurred_at=now,
-                       properties=properties, flow_cause=cause)
-    result = events_ingest(workspace=run.flow.workspace, events=[event], origin="flow")
-    item = result.items[0]
-    if item.errors:
-        logger.warning("flow %s could not record %s: %s", run.flow_id, code, item.errors)
-        return None
-    return item.event_id
+    ids: list[int | None] = [None] * len(items)
+    by_workspace: dict[int, list[int]] = {}
+    for i, item in enumerate(items):
+        by_workspace.setdefault(item.run.workspace_id, []).append(i)
+    for indexes in by_workspace.values():
+        inputs = []
+        for i in indexes:
+            run, element = items[i].run, items[i].element
+            cause = FlowCause(
+                flow_id=run.flow_id, flow_name=run.flow.name,
+                flow_started_at=run.flow.activated_at or run.entered_at,
+                element_id=element.pk if element is not None else (run.current_element_id or 0),
+                element_name=(element.label or element.key) if element is not None else "")
+            inputs.append(EventInput(definition_id=items[i].code,
+                                     person=PersonRef(id=run.person_id), occurred_at=now,
+                                     properties=items[i].properties, flow_cause=cause))
+        result = events_ingest(workspace=items[indexes[0]].run.flow.workspace, events=inputs,
+                               origin="flow")
+        for i, item in zip(indexes, result.items, strict=True):
+            if item.errors:
+                logger.warning("flow %s could not record %s: %s", items[i].run.flow_id,
+                               items[i].code, item.errors)
+            else:
+                ids[i] = item.event_id
+    return ids
 
 
-def effect_apply(*, run: FlowRun, config: dict, now: datetime) -> dict:
-    """Do a database action for the run's person; return what the step log keeps."""
+def effect_apply_many(*, runs: list[FlowRun], element, batch) -> dict[int, dict]:
+    """Do a database action for the people of ``runs`` (all at one action element), the
+    same change for all in one statement where it can; return what each step log keeps."""
     from people.segments.models import Segment
     from people.segments.services import segment_members_add
-    from people.services import person_score_change, person_update, tags_add, tags_remove
+    from people.services import people_score_change, people_tags_add, people_tags_remove
 
-    person, action = run.person, config["action"]
+    config, action = element.config, element.config["action"]
+    workspace_id = runs[0].workspace_id
+    person_ids = sorted({run.person_id for run in runs})
+    done = {run.pk: {"action": action} for run in runs}
     if action == "tag_add":
-        tags_add(person=person, names=[config["tag"]])
+        people_tags_add(workspace_id=workspace_id, person_ids=person_ids, names=[config["tag"]])
     elif action == "tag_remove":
-        tags_remove(person=person, names=[config["tag"]])
+        people_tags_remove(workspace_id=workspace_id, person_ids=person_ids,
+                           names=[config["tag"]])
+    elif action == "score_change":
+        people_score_change(workspace_id=workspace_id, person_ids=person_ids, by=config["by"])
     elif action == "attribute_set":
-        from people.services import STANDARD_ATTRIBUTES
+        from people.services import STANDARD_ATTRIBUTES, person_update
 
         name = config["attribute"]
-        if name in STANDARD_ATTRIBUTES:
-            person_update(person=person, standard={name: config["value"]})
-        else:
-            person_update(person=person, attributes={name: config["value"]})
-    elif action == "score_change":
-        person_score_change(person=person, by=config["by"])
+        for run in runs:
+            if name in STANDARD_ATTRIBUTES:
+                person_update(person=run.person, standard={name: config["value"]})
+            else:
+                person_update(person=run.person, attributes={name: config["value"]})
     elif action == "event_record":
-        values = _template_context(run, run.context)
-        event_id = flow_event_record(run=run, code=config["event"], now=now,
-                                     properties=_rendered(config.get("properties") or {}, values),
-                                     element=run.current_element)
-        return {"eventId": event_id}
+        for run in runs:
+            properties = _rendered(config.get("properties") or {},
+                                   _template_context(run, run.context))
+            batch.event(run, config["event"], properties, element=element,
+                        log_key=(run.pk, run.step_no, element.pk))
+            done[run.pk] = {}
     elif action == "segment_add":
         segment = Segment.objects.filter(pk=config["segment"],
-                                         workspace_id=run.workspace_id).first()
+                                         workspace_id=workspace_id).first()
         if segment is None:
-            return {"error": "the segment no longer exists"}
-        segment_members_add(segment=segment, person_ids=[person.pk])
-    return {"action": action}
+            return {run.pk: {"error": "the segment no longer exists"} for run in runs}
+        segment_members_add(segment=segment, person_ids=person_ids)
+    return done
 
 
 def _webhook(run: FlowRun, config: dict, context: dict, attempt: int) -> SendResult:

@@ -1,120 +1,306 @@
-"""Move runs through their flow, one Celery task per step (SPEC §8 runtime).
+"""Move runs through their flow in batches, one Celery task per batch of steps (SPEC §8).
 
-A step is ``flow_run_step(run_id, step_no)``: it locks the run, and does nothing unless the run
-is still at ``step_no`` (a duplicated or retried task finds it moved on). It does the current
-element's work, then either moves the run along the edge of the outcome (``step_no`` + 1, the
-next step's task queued after commit), or parks it: ``waiting`` with a ``resume_at`` (a wait,
-a wait for an event, a webhook retry). No worker sleeps: ``flow_runs_resume`` (periodic) queues
-the steps whose time has come, and a batch of events wakes the runs waiting for them at once.
+A step is "run R at its ``step_no`` N": ``flow_runs_advance(steps=[(R, N), …])`` locks the
+runs, drops those no longer at that step (a duplicated or retried task finds them moved on),
+and moves the rest as far as they go in one transaction, element by element: all the runs at
+one element are handled together (tags, score and static segments changed for all of them
+at once, branch rules asked in one query, product events recorded in one ingest), then each
+follows the edge of its outcome. A run stops when it is parked (``waiting`` with a
+``resume_at``: a wait, a wait for an event), ends, or reaches a webhook or email.
+
+No worker sleeps: ``flow_runs_resume`` (periodic) queues the runs whose time has come, and a
+batch of events wakes the runs waiting for them at once.
 
 Every step writes its ``FlowStepLog`` row (unique per run, step and element). Actions with an
-outside effect (webhook, email) are done in three stages so a retried task never repeats one
-that is known to be done: the row is committed as ``sending``, the effect happens outside any
-transaction, then the row becomes ``sent`` (or ``retrying`` / ``failed``) together with the
-move to the next element. A task that dies between sending and recording it sends again with
-the same ``X-CDP-Delivery`` id, which receivers can use to drop the repeat.
+outside effect (webhook, email) get a task per run, ``flow_run_step``, done in three stages
+so a retried task never repeats one that is known to be done: the row is committed as
+``sending``, the effect happens outside any transaction, then the row becomes ``sent`` (or
+``retrying`` / ``failed``) together with the move to the next element. A task that dies
+between sending and recording it sends again with the same ``X-CDP-Delivery`` id, which
+receivers can use to drop the repeat.
 """
 
 import logging
+from collections import defaultdict
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.utils import timezone
 
-from flows.conditions import branch_answer, wait_answer
-from flows.effects import EXTERNAL, effect_apply, effect_send, flow_event_record
+from cdp.bulk import rows_update
+from flows.conditions import branch_answers, wait_answer
+from flows.effects import EXTERNAL, FlowEvent, effect_apply_many, effect_send, flow_events_record
 from flows.elements.common import duration
 from flows.models import Flow, FlowEdge, FlowElement, FlowRun, FlowStepLog
 
 logger = logging.getLogger(__name__)
 K, State = FlowElement.Kind, FlowRun.State
 RESUME_BATCH = 1_000
+STEP_BATCH = 500  # runs per advance task
+MAX_HOPS = 50  # elements one task moves a run through before handing it to the next task
 SEND_LEASE = timedelta(seconds=60)  # longer than a webhook's timeout
+RUN_FIELDS = ("state", "current_element", "step_no", "resume_at", "finished_at", "exit_reason",
+              "context")
 
 
-def _queue(run: FlowRun) -> None:
-    from flows.tasks import flow_run_step_task
+def steps_queue(steps: Iterable[tuple[int, int]]) -> None:
+    """After commit, queue advance tasks for ``(run_id, step_no)`` pairs, in batches."""
+    from flows.tasks import flow_runs_advance_task
 
-    run_id, step_no = run.pk, run.step_no
-    transaction.on_commit(lambda: flow_run_step_task.delay(run_id, step_no))
-
-
-def run_started(run: FlowRun, now: datetime) -> None:
-    """In the entering transaction: record ``flowEntered`` and queue the first step."""
-    flow_event_record(run=run, code="flowEntered", now=now, properties={
-        "flowId": run.flow_id, "flowName": run.flow.name, "runId": run.pk})
-    _queue(run)
+    steps = list(steps)
+    for start in range(0, len(steps), STEP_BATCH):
+        chunk = steps[start:start + STEP_BATCH]
+        transaction.on_commit(lambda c=chunk: flow_runs_advance_task.delay(c))
 
 
-def _log(run: FlowRun, element: FlowElement, outcome: str, detail: dict | None = None,
-         ) -> FlowStepLog:
-    log, created = FlowStepLog.objects.get_or_create(
-        run=run, step_no=run.step_no, element=element,
-        defaults={"outcome": outcome, "detail": detail or {}})
-    if not created:
-        log.outcome, log.detail = outcome, {**log.detail, **(detail or {})}
-        log.save(update_fields=["outcome", "detail"])
-    return log
+def _external(element: FlowElement | None) -> bool:
+    return (element is not None and element.kind == K.ACTION
+            and element.config.get("action") in EXTERNAL)
 
 
-def _end(run: FlowRun, state: str, reason: str, now: datetime) -> None:
-    run.state, run.finished_at, run.resume_at, run.exit_reason = state, now, None, reason
-    run.save(update_fields=["state", "finished_at", "resume_at", "exit_reason"])
-    flow_event_record(run=run, code="flowExited", now=now, properties={
-        "flowId": run.flow_id, "flowName": run.flow.name, "runId": run.pk, "reason": reason})
+class Batch:
+    """What one transaction does to many runs, written at the end in a few statements."""
+
+    def __init__(self, now: datetime):
+        self.now = now
+        self.elements: dict[int, FlowElement] = {}
+        self.edges: dict[tuple[int, str], int] = {}
+        self.loaded: set[int] = set()
+        self.dirty: dict[int, FlowRun] = {}
+        self.logs: dict[tuple[int, int, int | None], tuple[str, dict]] = {}
+        self.events: list[FlowEvent] = []
+        self.sends: list[tuple[int, int]] = []
+        self.advances: list[tuple[int, int]] = []
+
+    def load(self, flow_ids: Iterable[int]) -> None:
+        """Read the elements and edges of these flows once."""
+        wanted = set(flow_ids) - self.loaded
+        if not wanted:
+            return
+        for element in FlowElement.objects.filter(flow_id__in=wanted):
+            self.elements[element.pk] = element
+        for source, outcome, target in FlowEdge.objects.filter(flow_id__in=wanted).values_list(
+                "source_id", "outcome", "target_id"):
+            self.edges[(source, outcome)] = target
+        self.loaded |= wanted
+
+    def log(self, run: FlowRun, element: FlowElement | None, outcome: str,
+            detail: dict | None = None) -> None:
+        key = (run.pk, run.step_no, element.pk if element is not None else None)
+        _, before = self.logs.get(key, ("", {}))
+        self.logs[key] = (outcome, {**before, **(detail or {})})
+
+    def event(self, run: FlowRun, code: str, properties: dict,
+              element: FlowElement | None = None, log_key=None) -> None:
+        element = element if element is not None else self.elements.get(run.current_element_id)
+        self.events.append(FlowEvent(run=run, code=code, properties=properties,
+                                     element=element, log_key=log_key))
+
+    def save(self, run: FlowRun) -> None:
+        self.dirty[run.pk] = run
+
+    def end(self, run: FlowRun, state: str, reason: str) -> None:
+        run.state, run.finished_at, run.resume_at, run.exit_reason = (
+            state, self.now, None, reason)
+        self.save(run)
+        self.event(run, "flowExited", {"flowId": run.flow_id, "flowName": run.flow.name,
+                                       "runId": run.pk, "reason": reason})
+
+    def move(self, run: FlowRun, element: FlowElement, outcome: str) -> bool:
+        """Follow the edge of ``outcome``; return whether the run goes on (an element without
+        that exit ends it: activation checks every exit)."""
+        target = self.edges.get((element.pk, outcome))
+        if target is None:
+            self.end(run, State.FINISHED, "completed")
+            return False
+        run.current_element_id, run.step_no = target, run.step_no + 1
+        run.state, run.resume_at = State.ACTIVE, None
+        self.save(run)
+        return True
+
+    def park(self, run: FlowRun, element: FlowElement, until: datetime) -> None:
+        run.state, run.resume_at = State.WAITING, until
+        self.save(run)
+        self.log(run, element, "waiting", {"until": until.isoformat()})
+
+    def flush(self) -> None:
+        """Write everything: events first (a log may name one), logs, runs; queue tasks."""
+        recorded = flow_events_record(self.events, now=self.now)
+        for item, event_id in zip(self.events, recorded, strict=True):
+            if item.log_key is not None:
+                outcome, detail = self.logs[item.log_key]
+                self.logs[item.log_key] = (outcome, {**detail, "eventId": event_id})
+        self._logs_write()
+        rows_update(FlowRun, list(self.dirty.values()), RUN_FIELDS)
+        steps_queue(self.advances)
+        if self.sends:
+            from flows.tasks import flow_run_step_task
+
+            sends = list(self.sends)
+            transaction.on_commit(lambda: [flow_run_step_task.delay(r, n) for r, n in sends])
+
+    def _logs_write(self) -> None:
+        if not self.logs:
+            return
+        run_ids = {run_id for run_id, _, _ in self.logs}
+        low = min(step for _, step, _ in self.logs)
+        existing = {(log.run_id, log.step_no, log.element_id): log
+                    for log in FlowStepLog.objects.filter(run_id__in=run_ids, step_no__gte=low)}
+        new, changed = [], []
+        for key, (outcome, detail) in self.logs.items():
+            log = existing.get(key)
+            if log is None:
+                new.append(FlowStepLog(run_id=key[0], step_no=key[1], element_id=key[2],
+                                       outcome=outcome, detail=detail))
+            else:
+                log.outcome, log.detail = outcome, {**log.detail, **detail}
+                changed.append(log)
+        FlowStepLog.objects.bulk_create(new, batch_size=1000)
+        rows_update(FlowStepLog, changed, ["outcome", "detail"])
 
 
-def _move(run: FlowRun, element: FlowElement, outcome: str, now: datetime) -> None:
-    edge = FlowEdge.objects.filter(source=element, outcome=outcome).select_related(
-        "target").first()
-    if edge is None:  # activation checks every exit; an element without one ends the run
-        _end(run, State.FINISHED, "completed", now)
-        return
-    run.current_element, run.step_no = edge.target, run.step_no + 1
-    run.state, run.resume_at = State.ACTIVE, None
-    run.save(update_fields=["current_element", "step_no", "state", "resume_at"])
-    _queue(run)
+def _locked(run_ids: Iterable[int]):
+    return (FlowRun.objects.select_for_update(of=("self",))
+            .select_related("flow", "flow__workspace", "person")
+            .filter(pk__in=list(run_ids)).order_by("pk"))
 
 
-def _park(run: FlowRun, element: FlowElement, until: datetime, detail: dict) -> None:
-    run.state, run.resume_at = State.WAITING, until
-    run.save(update_fields=["state", "resume_at"])
-    _log(run, element, "waiting", detail)
+def flow_runs_advance(*, steps: Iterable[tuple[int, int]], now: datetime | None = None,
+                      ) -> dict[int, str]:
+    """Move the runs of ``(run_id, step_no)`` pairs as far as they go; return each moved run's
+    last outcome (runs gone, moved on, over or in a paused flow are left alone)."""
+    now = now or timezone.now()
+    wanted = dict(steps)
+    with transaction.atomic():
+        runs = [run for run in _locked(wanted)
+                if run.step_no == wanted[run.pk] and run.state in FlowRun.LIVE_STATES
+                and run.flow.status == Flow.Status.ACTIVE]
+        if not runs:
+            return {}
+        batch = Batch(now)
+        outcomes = runs_advance(runs, batch)
+        batch.flush()
+    return outcomes
 
 
-def _locked(run_id: int, step_no: int) -> FlowRun | None:
-    run = (FlowRun.objects.select_for_update(of=("self",))
-           .select_related("flow", "flow__workspace", "current_element", "person")
-           .filter(pk=run_id).first())
-    if run is None or run.step_no != step_no or run.state not in FlowRun.LIVE_STATES:
-        return None  # gone, moved on (a duplicate task), or over
-    return run
+def runs_advance(runs: list[FlowRun], batch: Batch) -> dict[int, str]:
+    """Move ``runs`` (locked, live, in active flows) element by element, all the runs at one
+    element together; record what they did in ``batch``."""
+    batch.load({run.flow_id for run in runs})
+    outcomes: dict[int, str] = {}
+    moving = runs
+    for _ in range(MAX_HOPS):
+        if not moving:
+            return outcomes
+        at: dict[int | None, list[FlowRun]] = defaultdict(list)
+        for run in moving:
+            at[run.current_element_id].append(run)
+        moving = []
+        for element_id, group in at.items():
+            moving += _element_step(batch.elements.get(element_id), group, batch, outcomes)
+    batch.advances += [(run.pk, run.step_no) for run in moving]  # the next task goes on
+    return outcomes
+
+
+def _element_step(element: FlowElement | None, runs: list[FlowRun], batch: Batch,
+                  outcomes: dict[int, str]) -> list[FlowRun]:
+    """Do ``element``'s work for ``runs``; return the runs that moved on to another element."""
+    if element is None:
+        for run in runs:
+            batch.end(run, State.FAILED, "its element was removed")
+            outcomes[run.pk] = "failed"
+        return []
+    if _external(element):
+        batch.sends += [(run.pk, run.step_no) for run in runs]
+        return []
+    answers = _answers(element, runs, batch)
+    moved = []
+    for run in runs:
+        answer = answers.get(run.pk)
+        if answer is None:
+            continue  # parked, or not due yet
+        outcomes[run.pk] = answer
+        if element.kind == K.END:
+            batch.log(run, element, "end")
+            batch.end(run, State.FINISHED, "completed")
+            continue
+        if element.kind in (K.WAIT, K.WAIT_FOR_EVENT, K.BRANCH):
+            batch.log(run, element, answer)
+        if batch.move(run, element, "next" if element.kind in (K.ACTION, K.TRIGGER,
+                                                               K.WAIT) else answer):
+            moved.append(run)
+    return moved
+
+
+def _answers(element: FlowElement, runs: list[FlowRun], batch: Batch) -> dict[int, str]:
+    """The outcome of each run at ``element`` (absent: it stays, parked or not due)."""
+    now = batch.now
+    if element.kind in (K.TRIGGER, K.END):
+        if element.kind == K.TRIGGER:
+            for run in runs:
+                batch.log(run, element, "entered", {"trigger": run.context.get("trigger")})
+        return {run.pk: "next" if element.kind == K.TRIGGER else "end" for run in runs}
+    if element.kind == K.WAIT:
+        answers = {}
+        for run in runs:
+            if run.state != State.WAITING:
+                batch.park(run, element, now + duration(element.config["duration"],
+                                                        "duration"))
+            elif run.resume_at is None or run.resume_at <= now:
+                answers[run.pk] = "next"
+        return answers
+    if element.kind == K.WAIT_FOR_EVENT:
+        answers = {}
+        for run in runs:
+            if run.state != State.WAITING:
+                run.context = {**run.context, "waitStart": now.isoformat()}
+                batch.park(run, element, now + duration(element.config["within"], "within"))
+                continue
+            answer = wait_answer(workspace=run.flow.workspace, person_id=run.person_id,
+                                 config=element.config,
+                                 since=datetime.fromisoformat(run.context["waitStart"]),
+                                 now=now, timed_out=run.resume_at is None
+                                 or run.resume_at <= now)
+            if answer is not None:
+                answers[run.pk] = answer
+        return answers
+    if element.kind == K.BRANCH:
+        return branch_answers(workspace=runs[0].flow.workspace, runs=runs,
+                              config=element.config, now=now)
+    details = effect_apply_many(runs=runs, element=element, batch=batch)
+    for run in runs:
+        batch.log(run, element, "done", details.get(run.pk))
+    return {run.pk: "done" for run in runs}
 
 
 def flow_run_step(*, run_id: int, step_no: int, now: datetime | None = None) -> str | None:
-    """Do step ``step_no`` of run ``run_id``; return its outcome (None: nothing to do yet)."""
+    """Do step ``step_no`` of one run; return its outcome (None: nothing to do yet). A
+    webhook or email is sent here; any other element goes the batch way."""
     now = now or timezone.now()
     with transaction.atomic():
-        run = _locked(run_id, step_no)
-        if run is None:
-            return None
-        if run.flow.status != Flow.Status.ACTIVE:
-            return None  # paused: the run stays where it is until the flow resumes
+        run = _locked([run_id]).select_related("current_element").first()
+        if (run is None or run.step_no != step_no or run.state not in FlowRun.LIVE_STATES
+                or run.flow.status != Flow.Status.ACTIVE):
+            return None  # gone, moved on (a duplicate task), over, or paused
         element = run.current_element
-        if element is None:
-            _end(run, State.FAILED, "its element was removed", now)
-            return "failed"
+        if not _external(element):
+            batch = Batch(now)
+            outcome = runs_advance([run], batch).get(run.pk)
+            batch.flush()
+            return outcome
         due = run.resume_at is None or run.resume_at <= now
-        if element.kind != K.ACTION or element.config.get("action") not in EXTERNAL:
-            return _step_local(run, element, due, now)
         log = FlowStepLog.objects.filter(run=run, step_no=run.step_no, element=element).first()
         if log is not None and log.outcome in ("sent", "failed"):
-            _move(run, element, "next", now)  # done before: never again
+            _send_done(run, element, now)  # done before: never again
             return log.outcome
         if not due:
             return None  # another task holds the lease, or a retry's time has not come
         attempt = (log.detail.get("attempts", 0) if log else 0) + 1
-        log = _log(run, element, "sending", {"attempts": attempt})
+        log, _ = FlowStepLog.objects.update_or_create(
+            run=run, step_no=run.step_no, element=element,
+            defaults={"outcome": "sending",
+                      "detail": {**(log.detail if log else {}), "attempts": attempt}})
         # The lease: a duplicate task finds the run parked until the send is over; if this
         # task dies, the periodic resume tries again once it has passed.
         run.state, run.resume_at = State.WAITING, now + SEND_LEASE
@@ -126,79 +312,47 @@ def flow_run_step(*, run_id: int, step_no: int, now: datetime | None = None) -> 
     FlowStepLog.objects.filter(pk=log.pk).update(outcome=outcome,
                                                  detail={**log.detail, **result.detail})
     with transaction.atomic():
-        run = _locked(run_id, step_no)
-        if run is None:
+        run = _locked([run_id]).first()
+        if run is None or run.step_no != step_no or run.state not in FlowRun.LIVE_STATES:
             return None
         if outcome == "retrying":
             run.state, run.resume_at = State.WAITING, now + result.retry_in
             run.save(update_fields=["state", "resume_at"])
         else:
-            _move(run, element, "next", now)
+            _send_done(run, element, now)
         return outcome
 
 
-def _step_local(run: FlowRun, element: FlowElement, due: bool, now: datetime) -> str | None:
-    """Elements whose work is all in the database (inside the step's transaction)."""
-    workspace = run.flow.workspace
-    if element.kind == K.TRIGGER:
-        _log(run, element, "entered", {"trigger": run.context.get("trigger")})
-        _move(run, element, "next", now)
-        return "next"
-    if element.kind == K.END:
-        _log(run, element, "end")
-        _end(run, State.FINISHED, "completed", now)
-        return "end"
-    if element.kind == K.WAIT:
-        if run.state != State.WAITING:
-            until = now + duration(element.config["duration"], "duration")
-            _park(run, element, until, {"until": until.isoformat()})
-            return "waiting"
-        if not due:
-            return None
-        _log(run, element, "next")
-        _move(run, element, "next", now)
-        return "next"
-    if element.kind == K.WAIT_FOR_EVENT:
-        if run.state != State.WAITING:
-            until = now + duration(element.config["within"], "within")
-            run.context = {**run.context, "waitStart": now.isoformat()}
-            run.save(update_fields=["context"])
-            _park(run, element, until, {"until": until.isoformat()})
-            return "waiting"
-        since = datetime.fromisoformat(run.context["waitStart"])
-        answer = wait_answer(workspace=workspace, person_id=run.person_id,
-                             config=element.config, since=since, now=now, timed_out=due)
-        if answer is None:
-            return None
-        _log(run, element, answer)
-        _move(run, element, answer, now)
-        return answer
-    if element.kind == K.BRANCH:
-        answer = branch_answer(workspace=workspace, person_id=run.person_id,
-                               config=element.config, context=run.context, now=now)
-        _log(run, element, answer)
-        _move(run, element, answer, now)
-        return answer
-    detail = effect_apply(run=run, config=element.config, now=now)
-    _log(run, element, "done", detail)
-    _move(run, element, "next", now)
-    return "done"
+def _send_done(run: FlowRun, element: FlowElement, now: datetime) -> None:
+    """Move a run past its webhook or email; the next task takes it on."""
+    batch = Batch(now)
+    batch.load([run.flow_id])
+    if batch.move(run, element, "next"):
+        batch.advances.append((run.pk, run.step_no))
+    batch.flush()
+
+
+def runs_exit(*, runs: Iterable[FlowRun], reason: str, now: datetime | None = None) -> int:
+    """End live runs early (exit segment, flow finished); return how many were live."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        locked = [run for run in _locked([run.pk for run in runs])
+                  if run.state in FlowRun.LIVE_STATES]
+        batch = Batch(now)
+        batch.load({run.flow_id for run in locked})
+        for run in locked:
+            batch.end(run, State.EXITED, reason)
+        batch.flush()
+    return len(locked)
 
 
 def run_exit(*, run_id: int, reason: str, now: datetime | None = None) -> bool:
-    """End a live run early (exit segment, flow finished); return whether it was live."""
-    now = now or timezone.now()
-    with transaction.atomic():
-        run = (FlowRun.objects.select_for_update(of=("self",)).select_related("flow")
-               .filter(pk=run_id, state__in=FlowRun.LIVE_STATES).first())
-        if run is None:
-            return False
-        _end(run, State.EXITED, reason, now)
-    return True
+    """End one live run early; return whether it was live."""
+    return runs_exit(runs=[FlowRun(pk=run_id)], reason=reason, now=now) == 1
 
 
 def runs_wake(*, workspace_id: int, person_ids, definition_ids) -> int:
-    """Queue a step for runs of ``person_ids`` waiting for one of ``definition_ids``."""
+    """Queue the runs of ``person_ids`` waiting for one of ``definition_ids``."""
     from events.models import EventDefinition
 
     codes = set(EventDefinition.objects.filter(pk__in=definition_ids)
@@ -206,28 +360,22 @@ def runs_wake(*, workspace_id: int, person_ids, definition_ids) -> int:
     waiting = (FlowRun.objects.filter(workspace_id=workspace_id, person_id__in=person_ids,
                                       state=State.WAITING,
                                       current_element__kind=K.WAIT_FOR_EVENT)
-               .select_related("current_element"))
-    woken = 0
-    for run in waiting:
-        wanted = {item.get("event") for item in run.current_element.config.get("occurred", [])}
-        if wanted & codes and not run.current_element.config.get("notOccurred"):
-            from flows.tasks import flow_run_step_task
-
-            flow_run_step_task.delay(run.pk, run.step_no)
-            woken += 1
-    return woken
+               .values_list("pk", "step_no", "current_element__config"))
+    woken = [(pk, step_no) for pk, step_no, config in waiting
+             if {item.get("event") for item in config.get("occurred", [])} & codes
+             and not config.get("notOccurred")]
+    steps_queue(woken)
+    return len(woken)
 
 
 def flow_runs_resume(*, now: datetime | None = None, limit: int = RESUME_BATCH) -> int:
-    """Queue the steps of waiting runs whose time has come (periodic; a safety net too)."""
-    from flows.tasks import flow_run_step_task
-
+    """Queue the waiting runs whose time has come (periodic; a safety net too)."""
     now = now or timezone.now()
     due = list(FlowRun.objects.filter(state=State.WAITING, resume_at__lte=now,
                                       flow__status=Flow.Status.ACTIVE)
                .order_by("resume_at").values_list("pk", "step_no")[:limit])
-    for run_id, step_no in due:
-        flow_run_step_task.delay(run_id, step_no)
+    with transaction.atomic():
+        steps_queue(due)
     return len(due)
 
 

@@ -9,19 +9,21 @@ that stored the events or changed the segment:
 - ``segments.changed``: flows triggered by entering that segment enter who entered; live runs
   of people who entered a flow's exit segment end.
 
-``flow_enter`` applies the flow's rules (active, within its dates, re-entry once or recurring
-after the interval, not in the exit segment) and starts the run at the trigger element.
+``flows_enter`` applies the flow's rules (active, within its dates, re-entry once or recurring
+after the interval, not in the exit segment) to a batch of people at once and starts their
+runs at the trigger element; one task per batch then moves them on (``flows.engine``).
 """
 
 import logging
 import time
 from datetime import datetime
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from events.models import Event, EventAggregate, OutboxMessage, WorkspaceDefinition
-from flows.conditions import event_where_holds
+from flows.conditions import events_passing
 from flows.models import Flow, FlowElement, FlowRun
 from people.segments.models import SegmentMembership
 
@@ -36,39 +38,57 @@ def _open(flow: Flow, now: datetime) -> bool:
             and (flow.ends_at is None or flow.ends_at > now))
 
 
-def _may_enter(flow: Flow, person_id: int, now: datetime) -> bool:
-    runs = FlowRun.objects.filter(flow=flow, person_id=person_id)
+def _kept_out(flow: Flow, person_ids: list[int], now: datetime) -> set[int]:
+    """Who of ``person_ids`` may not enter now: the re-entry policy, the exit segment."""
+    runs = FlowRun.objects.filter(flow=flow, person_id__in=person_ids)
     if flow.reentry == Flow.Reentry.ONCE:
-        if runs.exists():
-            return False
+        out = set(runs.values_list("person_id", flat=True))
     else:
-        if runs.filter(state__in=FlowRun.LIVE_STATES).exists():
-            return False
-        if flow.reentry_interval and runs.filter(
-                entered_at__gt=now - flow.reentry_interval).exists():
-            return False
-    in_exit = flow.exit_segment_id and SegmentMembership.objects.filter(
-        segment_id=flow.exit_segment_id, person_id=person_id, exited_at__isnull=True).exists()
-    return not in_exit
+        recent = Q(state__in=FlowRun.LIVE_STATES)
+        if flow.reentry_interval:
+            recent |= Q(entered_at__gt=now - flow.reentry_interval)
+        out = set(runs.filter(recent).values_list("person_id", flat=True))
+    if flow.exit_segment_id:
+        out |= set(SegmentMembership.objects.filter(
+            segment_id=flow.exit_segment_id, person_id__in=person_ids,
+            exited_at__isnull=True).values_list("person_id", flat=True))
+    return out
 
 
-def flow_enter(*, flow: Flow, trigger: FlowElement, person_id: int, context: dict,
-               now: datetime | None = None) -> FlowRun | None:
-    """Start a run of ``person_id`` at the trigger, or return None when they may not enter."""
-    from flows.engine import run_started
+def flows_enter(*, flow: Flow, trigger: FlowElement, entries: list[tuple[int, dict]],
+                now: datetime | None = None) -> list[FlowRun]:
+    """Start runs at the trigger for ``(person_id, context)`` entries (a person's first entry
+    counts) of those who may enter; record ``flowEntered`` for them and queue their first
+    steps after commit. Return the runs started."""
+    from flows.engine import Batch, steps_queue
 
     now = now or timezone.now()
-    if not _open(flow, now) or not _may_enter(flow, person_id, now):
-        return None
-    try:
-        with transaction.atomic():
-            run = FlowRun.objects.create(flow=flow, workspace_id=flow.workspace_id,
-                                         person_id=person_id, current_element=trigger,
-                                         context=context, entered_at=now)
-            run_started(run, now)
-    except IntegrityError:  # a concurrent trigger entered them first, or they were erased
-        return None
-    return run
+    if not _open(flow, now):
+        return []
+    first: dict[int, dict] = {}
+    for person_id, context in entries:
+        first.setdefault(person_id, context)
+    out = _kept_out(flow, list(first), now)
+    entering = [pk for pk in first if pk not in out]
+    if not entering:
+        return []
+    with transaction.atomic():
+        # A concurrent trigger may have entered someone first (the one-live-run constraint);
+        # an erased person's row is gone: both are skipped, and the rows are read back.
+        FlowRun.objects.bulk_create(
+            [FlowRun(flow=flow, workspace_id=flow.workspace_id, person_id=pk,
+                     current_element=trigger, context=first[pk], entered_at=now)
+             for pk in entering], ignore_conflicts=True, batch_size=1000)
+        runs = list(FlowRun.objects.filter(flow=flow, person_id__in=entering, entered_at=now,
+                                           step_no=0, state=FlowRun.State.ACTIVE)
+                    .select_related("flow", "flow__workspace"))
+        batch = Batch(now)
+        for run in runs:
+            batch.event(run, "flowEntered", {"flowId": flow.pk, "flowName": flow.name,
+                                             "runId": run.pk}, element=trigger)
+        batch.flush()
+        steps_queue((run.pk, run.step_no) for run in runs)
+    return runs
 
 
 def _triggers(workspace_id: int, **config) -> list[tuple[Flow, FlowElement]]:
@@ -94,49 +114,52 @@ def on_events_ingested(message: OutboxMessage) -> None:
     workspace_id = message.workspace_id
     definitions = set(payload.get("definition_ids", []))
     now = timezone.now()
-    events = (Event.objects.filter(pk__in=payload.get("event_ids", []),
-                                   definition_id__in=definitions)
-              .select_related("definition").order_by("occurred_at", "pk"))
-    flows = [(flow, trigger) for flow, trigger in _triggers(workspace_id, type="event")]
+    flows = _triggers(workspace_id, type="event")
     if flows:
+        events = list(Event.objects.filter(pk__in=payload.get("event_ids", []),
+                                           definition_id__in=definitions)
+                      .select_related("definition").order_by("occurred_at", "pk"))
         seqs = dict(WorkspaceDefinition.objects.filter(workspace_id=workspace_id)
                     .values_list("definition_id", "seq"))
-        for event in events:
-            code = event.definition.definition_id
-            for flow, trigger in flows:
-                if trigger.config.get("event") != code or not event_where_holds(
-                        workspace=flow.workspace, event_id=event.pk, code=code,
-                        where=trigger.config.get("where") or [], now=now):
-                    continue
-                count = (EventAggregate.objects.filter(person_id=event.person_id,
-                                                       definition_id=event.definition_id)
-                         .values_list("count", flat=True).first() or 0)
-                flow_enter(flow=flow, trigger=trigger, person_id=event.person_id, now=now,
-                           context=_event_context(event, code, seqs.get(event.definition_id),
-                                                  count))
+        counts = {(person_id, definition_id): count for person_id, definition_id, count in
+                  EventAggregate.objects.filter(
+                      person_id__in={e.person_id for e in events},
+                      definition_id__in={e.definition_id for e in events})
+                  .values_list("person_id", "definition_id", "count")}
+        for flow, trigger in flows:
+            code = trigger.config.get("event")
+            named = [e for e in events if e.definition.definition_id == code]
+            passing = events_passing(workspace=flow.workspace, code=code, now=now,
+                                     event_ids=[e.pk for e in named],
+                                     where=trigger.config.get("where") or []) if named else ()
+            entries = [(e.person_id, _event_context(
+                e, code, seqs.get(e.definition_id), counts.get((e.person_id,
+                                                                e.definition_id), 0)))
+                       for e in named if e.pk in passing]
+            if entries:
+                flows_enter(flow=flow, trigger=trigger, entries=entries, now=now)
     runs_wake(workspace_id=workspace_id, person_ids=payload.get("person_ids", []),
               definition_ids=definitions)
 
 
 def on_segments_changed(message: OutboxMessage) -> None:
     """Enter who entered a trigger segment; end the runs of who entered an exit segment."""
-    from flows.engine import run_exit
+    from flows.engine import runs_exit
 
     payload = message.payload
     segment_id, entered = payload["segment_id"], payload.get("entered", [])
     if not entered:
         return
     now = timezone.now()
-    for run in (FlowRun.objects.filter(flow__exit_segment_id=segment_id,
-                                       person_id__in=entered, state__in=FlowRun.LIVE_STATES)
-                .select_related("flow")):
-        run_exit(run_id=run.pk, reason="entered the exit segment", now=now)
+    runs_exit(runs=FlowRun.objects.filter(flow__exit_segment_id=segment_id,
+                                          person_id__in=entered,
+                                          state__in=FlowRun.LIVE_STATES),
+              reason="entered the exit segment", now=now)
+    context = {"trigger": "segment_entry", "segmentId": segment_id}
     for flow, trigger in _triggers(message.workspace_id, type="segment_entry",
                                    segment=segment_id):
-        for person_id in entered:
-            flow_enter(flow=flow, trigger=trigger, person_id=person_id, now=now,
-                       context={"trigger": "segment_entry", "segmentId": segment_id})
-
+        flows_enter(flow=flow, trigger=trigger, now=now,
+                    entries=[(person_id, context) for person_id in entered])
 
 
 def flows_listen(workspace_id: int, definition_pks: set[int]) -> bool:

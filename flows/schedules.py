@@ -71,7 +71,7 @@ def flow_schedule_forget(*, flow_id: int) -> None:
 
 def flow_schedule_fire(*, flow_id: int, now: datetime | None = None) -> int:
     """Enter the current members of the trigger segment; return how many entered."""
-    from flows.entry import flow_enter
+    from flows.entry import flows_enter
     from people.segments.models import SegmentMembership
 
     now = now or timezone.now()
@@ -85,8 +85,12 @@ def flow_schedule_fire(*, flow_id: int, now: datetime | None = None) -> int:
     entered = 0
     context = {"trigger": "schedule", "segmentId": trigger.config["segment"],
                "firedTime": now.isoformat()}
-    for person_id in members.iterator(chunk_size=2000):
-        if flow_enter(flow=flow, trigger=trigger, person_id=person_id, context=context,
-                      now=now):
-            entered += 1
+    chunk: list[int] = []
+    for person_id in [*members.iterator(chunk_size=2000), None]:
+        if person_id is not None:
+            chunk.append(person_id)
+        if chunk and (person_id is None or len(chunk) == 2000):
+            entered += len(flows_enter(flow=flow, trigger=trigger, now=now,
+                                       entries=[(pk, context) for pk in chunk]))
+            chunk = []
     return entered

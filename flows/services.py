@@ -181,11 +181,10 @@ def _runtime_ready(flow: Flow, resumed: bool) -> None:
             workspace=None, definition_id__in=("flowEntered", "flowExited")):
         definition_set_enabled(workspace=flow.workspace, definition=definition, enabled=True)
     if resumed:
-        from flows.tasks import flow_run_step_task
+        from flows.engine import steps_queue
 
-        for run_id, step_no in FlowRun.objects.filter(
-                flow=flow, state=FlowRun.State.ACTIVE).values_list("pk", "step_no"):
-            transaction.on_commit(lambda r=run_id, n=step_no: flow_run_step_task.delay(r, n))
+        steps_queue(FlowRun.objects.filter(flow=flow, state=FlowRun.State.ACTIVE)
+                    .values_list("pk", "step_no"))
 
 
 def flow_activate(*, flow: Flow) -> Flow:

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from flows.engine import flow_run_step, flow_runs_resume
+from flows.engine import flow_run_step, flow_runs_advance, flow_runs_resume
 from flows.schedules import flow_schedule_fire
 
 
@@ -10,6 +10,13 @@ from flows.schedules import flow_schedule_fire
 def flow_run_step_task(run_id: int, step_no: int) -> str | None:
     """Do one step of a run (a duplicate or late task finds the run moved on and stops)."""
     return flow_run_step(run_id=run_id, step_no=step_no)
+
+
+@shared_task(acks_late=True, autoretry_for=(Exception,), retry_backoff=True, max_retries=5)
+def flow_runs_advance_task(steps: list[list[int]]) -> int:
+    """Move a batch of runs, each from its ``[run_id, step_no]`` (runs found moved on are
+    left alone, so a duplicate or retried task does nothing twice)."""
+    return len(flow_runs_advance(steps=[tuple(step) for step in steps]))
 
 
 @shared_task

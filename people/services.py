@@ -106,9 +106,14 @@ def date_or_none(value) -> date | None:
 
 def _changed(person: Person, changes: Iterable[str] | None) -> None:
     """Tell segments (through the outbox, after commit) what changed on the profile."""
-    from people.segments.incremental import profile_changed
+    _people_changed(person.workspace_id, [person.pk], changes)
 
-    profile_changed(person=person, changes=changes)
+
+def _people_changed(workspace_id: int, person_ids: list[int],
+                    changes: Iterable[str] | None) -> None:
+    from people.segments.incremental import profiles_changed
+
+    profiles_changed(workspace_id=workspace_id, person_ids=person_ids, changes=changes)
 
 
 def _standard_values(values: Mapping) -> dict:
@@ -172,26 +177,45 @@ def person_create(*, workspace: Workspace, external_id: str | None = None,
 
 
 def tags_add(*, person: Person, names: Iterable[str]) -> None:
-    names = {n.strip()[:64] for n in names if n and n.strip()}
-    PersonTag.objects.bulk_create(
-        [PersonTag(workspace_id=person.workspace_id, person=person, name=n) for n in names],
-        ignore_conflicts=True,
-    )
-    if names:
-        _changed(person, ["tags"])
+    people_tags_add(workspace_id=person.workspace_id, person_ids=[person.pk], names=names)
 
 
 def tags_remove(*, person: Person, names: Iterable[str]) -> None:
-    deleted, _ = PersonTag.objects.filter(person=person, name__in=list(names)).delete()
-    if deleted:
-        _changed(person, ["tags"])
+    people_tags_remove(workspace_id=person.workspace_id, person_ids=[person.pk], names=names)
 
 
 def person_score_change(*, person: Person, by: int) -> None:
     """Add ``by`` (negative: take away) to the person's activity score."""
-    Person.objects.filter(pk=person.pk).update(score=F("score") + by,
-                                               modified_at=timezone.now())
-    _changed(person, ["attribute:score"])
+    people_score_change(workspace_id=person.workspace_id, person_ids=[person.pk], by=by)
+
+
+def people_tags_add(*, workspace_id: int, person_ids: Iterable[int],
+                    names: Iterable[str]) -> None:
+    """Give every one of ``person_ids`` (of the workspace) the tags ``names``, in one insert."""
+    names = {n.strip()[:64] for n in names if n and n.strip()}
+    person_ids = list(person_ids)
+    PersonTag.objects.bulk_create(
+        [PersonTag(workspace_id=workspace_id, person_id=pk, name=n)
+         for pk in person_ids for n in names], ignore_conflicts=True)
+    if names:
+        _people_changed(workspace_id, person_ids, ["tags"])
+
+
+def people_tags_remove(*, workspace_id: int, person_ids: Iterable[int],
+                       names: Iterable[str]) -> None:
+    person_ids = list(person_ids)
+    deleted, _ = PersonTag.objects.filter(workspace_id=workspace_id, person_id__in=person_ids,
+                                          name__in=list(names)).delete()
+    if deleted:
+        _people_changed(workspace_id, person_ids, ["tags"])
+
+
+def people_score_change(*, workspace_id: int, person_ids: Iterable[int], by: int) -> None:
+    """Add ``by`` (negative: take away) to the activity score of each of ``person_ids``."""
+    person_ids = list(person_ids)
+    Person.objects.filter(workspace_id=workspace_id, pk__in=person_ids).update(
+        score=F("score") + by, modified_at=timezone.now())
+    _people_changed(workspace_id, person_ids, ["attribute:score"])
 
 
 def person_update(*, person: Person, standard: Mapping | None = None,

@@ -10,7 +10,7 @@ Registered by ``people.apps`` for three topics:
   reading the changed attributes, tags or identifiers (``changes`` null: any);
 - ``people.merged`` (``{"survivor_id", "merged_id"}``): the survivor, for every segment.
 
-``profile_changed`` is what ``people.services`` calls; it writes nothing for a workspace
+``profiles_changed`` is what ``people.services`` calls; it writes nothing for a workspace
 without dynamic segments, so profile edits there cost one cheap query and no message.
 
 ``segments_reevaluate`` does the work in a fixed number of statements whatever the number of
@@ -30,7 +30,7 @@ from django.utils import timezone
 
 from events.errors import ServiceError
 from events.models import OutboxMessage
-from people.models import Person
+from people.models import Person, Workspace
 from people.segments.compiler import Context, compile_node, ids_in
 from people.segments.models import Segment, SegmentMembership
 from people.segments.refresh import RefreshResult, segment_changes_announce
@@ -69,15 +69,18 @@ def on_people_merged(message: OutboxMessage) -> None:
                         person_ids=[message.payload["survivor_id"]])
 
 
-def profile_changed(*, person, changes: Iterable[str] | None) -> None:
-    """Write a ``people.changed`` message when the person's workspace has dynamic segments."""
+def profiles_changed(*, workspace_id: int, person_ids: list[int],
+                     changes: Iterable[str] | None) -> None:
+    """Write one ``people.changed`` message for ``person_ids`` when their workspace has
+    dynamic segments."""
     from events.outbox import outbox_write
 
-    if not Segment.objects.filter(workspace_id=person.workspace_id,
-                                  kind=Segment.Kind.DYNAMIC).exists():
+    if not person_ids or not Segment.objects.filter(workspace_id=workspace_id,
+                                                    kind=Segment.Kind.DYNAMIC).exists():
         return
-    outbox_write(workspace=person.workspace, topic=CHANGED_TOPIC, payload={
-        "person_ids": [person.pk], "changes": sorted(changes) if changes is not None else None})
+    outbox_write(workspace=Workspace(pk=workspace_id), topic=CHANGED_TOPIC, payload={
+        "person_ids": list(person_ids),
+        "changes": sorted(changes) if changes is not None else None})
 
 
 def memberships_merge(*, survivor, merged) -> None:

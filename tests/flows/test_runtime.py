@@ -19,7 +19,7 @@ from flows.engine import flow_run_step, flow_runs_resume
 from flows.models import Flow, FlowRun, FlowStepLog
 from flows.services import flow_activate, flow_create
 from flows.tasks import flow_run_step_task
-from people.models import PersonTag
+from people.models import Person, PersonTag
 from people.segments.services import segment_members_add
 from tests.factories import PersonFactory, event
 from tests.flows.conftest import END, chain, spec, start
@@ -348,9 +348,14 @@ def test_duplicate_task_mid_send_sends_nothing(workspace, catalogue, person, rec
                                                                 "url": url}), END))
     duplicates = []
 
-    def duplicate_task():
-        run = only_run(flow)
-        duplicates.append(flow_run_step_task.apply(args=(run.pk, run.step_no)).result)
+    def duplicate_task():  # in the server's thread, with a database connection of its own
+        from django.db import connection
+
+        try:
+            run = only_run(flow)
+            duplicates.append(flow_run_step_task.apply(args=(run.pk, run.step_no)).result)
+        finally:
+            connection.close()
 
     callbacks.append(duplicate_task)
     events_ingest(workspace=workspace, origin="api",
@@ -413,3 +418,75 @@ def test_batches_a_flow_waits_for_are_dispatched_at_once(workspace, catalogue, p
                 events_ingest(workspace=workspace, origin="api", events=[event(code, person)])
         assert queued() == 3  # one debounced task for both checkouts, one per search
     cache.delete(outbox.DISPATCH_SLOT_KEY)
+
+
+def _batch_flow(workspace):
+    """Trigger -> branch on a tag -> score / tag -> end: every kind of set-based step."""
+    return active(workspace, spec(
+        [start(), ("is_vip", "branch", {"rules": {"all": [{"tag": "vip"}]}}),
+         ("score", "action", {"action": "score_change", "by": 5}),
+         ("tag", "action", {"action": "tag_add", "tag": "regular"}), END, ("end2", "end", {})],
+        [("start", "is_vip"), ("is_vip", "score", "yes"), ("is_vip", "tag", "no"),
+         ("score", "end"), ("tag", "end2")]))
+
+
+@pytest.mark.parametrize("size", [4, 40])
+def test_a_batch_of_runs_moves_in_a_fixed_number_of_statements(
+        workspace, catalogue, size, django_capture_on_commit_callbacks):
+    """One ingested batch enters every person and one task moves them all: each person goes
+    the way of their own branch answer, and the statements the move takes do not grow with
+    the number of runs."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from flows.engine import flow_runs_advance
+
+    flow = _batch_flow(workspace)
+    people = [PersonFactory(workspace=workspace) for _ in range(size)]
+    vips = {p.pk for p in people[::2]}
+    PersonTag.objects.bulk_create([PersonTag(workspace=workspace, person_id=pk, name="vip")
+                                   for pk in vips])
+    with django_capture_on_commit_callbacks(execute=False):  # entry only: steps not run yet
+        events_ingest(workspace=workspace, origin="api",
+                      events=[event("c_ticket_searched", p) for p in people])
+    from events.outbox import outbox_dispatch_pending
+
+    with django_capture_on_commit_callbacks(execute=False):
+        outbox_dispatch_pending()
+    steps = list(FlowRun.objects.filter(flow=flow).values_list("pk", "step_no"))
+    assert len(steps) == size
+    with CaptureQueriesContext(connection) as queries, \
+            django_capture_on_commit_callbacks(execute=False):
+        moved = flow_runs_advance(steps=steps)
+    assert set(moved.values()) == {"end"}
+    runs = FlowRun.objects.filter(flow=flow)
+    assert set(runs.values_list("state", flat=True)) == {"finished"}
+    scored = set(Person.objects.filter(workspace=workspace, score__gte=5)
+                 .values_list("pk", flat=True))
+    assert scored == vips
+    assert set(PersonTag.objects.filter(name="regular").values_list("person_id", flat=True)) \
+        == {p.pk for p in people} - vips
+    assert Event.objects.filter(definition__definition_id="flowExited").count() == size
+    assert FlowStepLog.objects.filter(run__flow=flow).count() == 4 * size
+    # trigger, branch, action, end: the same statements for 4 runs as for 40
+    assert len(queries) <= 40, [q["sql"][:80] for q in queries]
+    # A duplicate of the task finds every run moved on and does nothing.
+    with CaptureQueriesContext(connection) as again:
+        assert flow_runs_advance(steps=steps) == {}
+    assert len(again) <= 3
+
+
+def test_a_person_triggering_twice_in_one_batch_enters_once(workspace, catalogue, person,
+                                                            django_capture_on_commit_callbacks):
+    """Two trigger events of one person in one batch start one run (the first event's)."""
+    flow = active(workspace, chain(start(), ("wait1", "wait", {"duration": {"days": 1}}), END,
+                                   reentry="recurring"))
+    early = timezone.now() - timedelta(minutes=5)
+    ingest(workspace, django_capture_on_commit_callbacks,
+           event("c_ticket_searched", person, occurred_at=early,
+                 properties={"destination": "Rome"}),
+           event("c_ticket_searched", person, occurred_at=early + timedelta(minutes=1),
+                 properties={"destination": "Oslo"}))
+    run = only_run(flow)
+    assert run.context["track_event_data"] == {"destination": "Rome"}
+    assert Event.objects.filter(definition__definition_id="flowEntered").count() == 1
