@@ -73,6 +73,7 @@ class FlowEvent:
     properties: dict
     element: object = None  # the element that caused it
     log_key: tuple | None = None  # the step log that names the recorded event's id
+    at: datetime | None = None  # when it happened; default the batch's time
 
 
 def flow_events_record(items: list[FlowEvent], *, now: datetime) -> list[int | None]:
@@ -95,7 +96,8 @@ def flow_events_record(items: list[FlowEvent], *, now: datetime) -> list[int | N
                 element_id=element.pk if element is not None else (run.current_element_id or 0),
                 element_name=(element.label or element.key) if element is not None else "")
             inputs.append(EventInput(definition_id=items[i].code,
-                                     person=PersonRef(id=run.person_id), occurred_at=now,
+                                     person=PersonRef(id=run.person_id),
+                                     occurred_at=items[i].at or now,
                                      properties=items[i].properties, flow_cause=cause))
         result = events_ingest(workspace=items[indexes[0]].run.flow.workspace, events=inputs,
                                origin="flow")

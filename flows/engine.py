@@ -9,7 +9,9 @@ follows the edge of its outcome. A run stops when it is parked (``waiting`` with
 ``resume_at``: a wait, a wait for an event), ends, or reaches a webhook or email.
 
 No worker sleeps: ``flow_runs_resume`` (periodic) queues the runs whose time has come, and a
-batch of events wakes the runs waiting for them at once.
+batch of events wakes the runs waiting for them at once. An active run carries a lease in
+``resume_at`` too (``STEP_LEASE``): if the task meant to move it is lost, the periodic resume
+takes it on once the lease is over.
 
 Every step writes its ``FlowStepLog`` row (unique per run, step and element). Actions with an
 outside effect (webhook, email) get a task per run, ``flow_run_step``, done in three stages
@@ -40,18 +42,32 @@ RESUME_BATCH = 1_000
 STEP_BATCH = 500  # runs per advance task
 MAX_HOPS = 50  # elements one task moves a run through before handing it to the next task
 SEND_LEASE = timedelta(seconds=60)  # longer than a webhook's timeout
+STEP_LEASE = timedelta(seconds=30)  # an active run not moved by then is queued again
 RUN_FIELDS = ("state", "current_element", "step_no", "resume_at", "finished_at", "exit_reason",
               "context")
 
 
-def steps_queue(steps: Iterable[tuple[int, int]]) -> None:
-    """After commit, queue advance tasks for ``(run_id, step_no)`` pairs, in batches."""
+def steps_queue(steps: Iterable[tuple[int, int]], *, here: bool = False) -> None:
+    """After commit, move the runs of ``(run_id, step_no)`` pairs on, in batches: through
+    advance tasks, or (``here``) in this process right away, saving the trip through the
+    broker. Either way a run not moved by its ``resume_at`` lease is picked up again by the
+    periodic resume."""
     from flows.tasks import flow_runs_advance_task
 
     steps = list(steps)
     for start in range(0, len(steps), STEP_BATCH):
         chunk = steps[start:start + STEP_BATCH]
-        transaction.on_commit(lambda c=chunk: flow_runs_advance_task.delay(c))
+        if here:
+            transaction.on_commit(lambda c=chunk: _advance_here(c))
+        else:
+            transaction.on_commit(lambda c=chunk: flow_runs_advance_task.delay(c))
+
+
+def _advance_here(steps: list[tuple[int, int]]) -> None:
+    try:
+        flow_runs_advance(steps=steps)
+    except Exception:  # the runs keep their lease: the periodic resume takes them on
+        logger.exception("moving %s runs failed; left to the periodic resume", len(steps))
 
 
 def _external(element: FlowElement | None) -> bool:
@@ -92,10 +108,11 @@ class Batch:
         self.logs[key] = (outcome, {**before, **(detail or {})})
 
     def event(self, run: FlowRun, code: str, properties: dict,
-              element: FlowElement | None = None, log_key=None) -> None:
+              element: FlowElement | None = None, log_key=None,
+              at: datetime | None = None) -> None:
         element = element if element is not None else self.elements.get(run.current_element_id)
         self.events.append(FlowEvent(run=run, code=code, properties=properties,
-                                     element=element, log_key=log_key))
+                                     element=element, log_key=log_key, at=at))
 
     def save(self, run: FlowRun) -> None:
         self.dirty[run.pk] = run
@@ -115,7 +132,7 @@ class Batch:
             self.end(run, State.FINISHED, "completed")
             return False
         run.current_element_id, run.step_no = target, run.step_no + 1
-        run.state, run.resume_at = State.ACTIVE, None
+        run.state, run.resume_at = State.ACTIVE, self.now + STEP_LEASE
         self.save(run)
         return True
 
@@ -240,6 +257,9 @@ def _answers(element: FlowElement, runs: list[FlowRun], batch: Batch) -> dict[in
         if element.kind == K.TRIGGER:
             for run in runs:
                 batch.log(run, element, "entered", {"trigger": run.context.get("trigger")})
+                batch.event(run, "flowEntered", {"flowId": run.flow_id,
+                                                 "flowName": run.flow.name, "runId": run.pk},
+                            element=element, at=run.entered_at)
         return {run.pk: "next" if element.kind == K.TRIGGER else "end" for run in runs}
     if element.kind == K.WAIT:
         answers = {}
@@ -289,7 +309,7 @@ def flow_run_step(*, run_id: int, step_no: int, now: datetime | None = None) -> 
             outcome = runs_advance([run], batch).get(run.pk)
             batch.flush()
             return outcome
-        due = run.resume_at is None or run.resume_at <= now
+        due = run.state != State.WAITING or run.resume_at is None or run.resume_at <= now
         log = FlowStepLog.objects.filter(run=run, step_no=run.step_no, element=element).first()
         if log is not None and log.outcome in ("sent", "failed"):
             _send_done(run, element, now)  # done before: never again
@@ -369,9 +389,10 @@ def runs_wake(*, workspace_id: int, person_ids, definition_ids) -> int:
 
 
 def flow_runs_resume(*, now: datetime | None = None, limit: int = RESUME_BATCH) -> int:
-    """Queue the waiting runs whose time has come (periodic; a safety net too)."""
+    """Queue the runs whose time has come: waiting runs at the end of their wait, and active
+    runs whose step was lost (their lease is over: a task that never ran or died)."""
     now = now or timezone.now()
-    due = list(FlowRun.objects.filter(state=State.WAITING, resume_at__lte=now,
+    due = list(FlowRun.objects.filter(state__in=FlowRun.LIVE_STATES, resume_at__lte=now,
                                       flow__status=Flow.Status.ACTIVE)
                .order_by("resume_at").values_list("pk", "step_no")[:limit])
     with transaction.atomic():

@@ -58,9 +58,9 @@ def _kept_out(flow: Flow, person_ids: list[int], now: datetime) -> set[int]:
 def flows_enter(*, flow: Flow, trigger: FlowElement, entries: list[tuple[int, dict]],
                 now: datetime | None = None) -> list[FlowRun]:
     """Start runs at the trigger for ``(person_id, context)`` entries (a person's first entry
-    counts) of those who may enter; record ``flowEntered`` for them and queue their first
-    steps after commit. Return the runs started."""
-    from flows.engine import Batch, steps_queue
+    counts) of those who may enter, and queue their first step (which records
+    ``flowEntered``) after commit. Return the runs started."""
+    from flows.engine import STEP_LEASE, steps_queue
 
     now = now or timezone.now()
     if not _open(flow, now):
@@ -77,17 +77,12 @@ def flows_enter(*, flow: Flow, trigger: FlowElement, entries: list[tuple[int, di
         # an erased person's row is gone: both are skipped, and the rows are read back.
         FlowRun.objects.bulk_create(
             [FlowRun(flow=flow, workspace_id=flow.workspace_id, person_id=pk,
-                     current_element=trigger, context=first[pk], entered_at=now)
+                     current_element=trigger, context=first[pk], entered_at=now,
+                     resume_at=now + STEP_LEASE)
              for pk in entering], ignore_conflicts=True, batch_size=1000)
         runs = list(FlowRun.objects.filter(flow=flow, person_id__in=entering, entered_at=now,
-                                           step_no=0, state=FlowRun.State.ACTIVE)
-                    .select_related("flow", "flow__workspace"))
-        batch = Batch(now)
-        for run in runs:
-            batch.event(run, "flowEntered", {"flowId": flow.pk, "flowName": flow.name,
-                                             "runId": run.pk}, element=trigger)
-        batch.flush()
-        steps_queue((run.pk, run.step_no) for run in runs)
+                                           step_no=0, state=FlowRun.State.ACTIVE))
+        steps_queue(((run.pk, run.step_no) for run in runs), here=True)
     return runs
 
 

@@ -171,8 +171,10 @@ class FlowRun(models.Model):
         help_text="What started the run: trigger kind, track_event_seq, track_event_uuid, "
                   "track_event_count, track_event_data.",
     )
-    resume_at = models.DateTimeField(null=True, blank=True,
-                                     help_text="When a waiting run goes on.")
+    resume_at = models.DateTimeField(
+        null=True, blank=True,
+        help_text="When a waiting run goes on; for an active run, when it is queued again if "
+                  "its step was lost.")
     step_no = models.PositiveIntegerField(default=0)
     entered_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -191,9 +193,9 @@ class FlowRun(models.Model):
         indexes = [
             models.Index(fields=["flow", "person", "entered_at"], name="flowrun_reentry_idx"),
             models.Index(fields=["person", "entered_at"], name="flowrun_person_idx"),
-            # The periodic resume scan: waiting runs whose time has come.
-            models.Index(fields=["resume_at"], condition=Q(state="waiting"),
-                         name="flowrun_resume_idx"),
+            # The periodic resume scan: live runs whose time (or lease) has come.
+            models.Index(fields=["resume_at"], condition=Q(resume_at__isnull=False),
+                         name="flowrun_resume_at_idx"),
         ]
 
     def __str__(self) -> str:

@@ -201,6 +201,7 @@ def memory_broker():
 
     cache.delete(outbox.DISPATCH_SLOT_KEY)
     with broker_at("memory://outbox-test/") as app:
+        app.control.purge()  # the in-memory transport's queues are shared by the process
 
         def queued() -> int:
             with app.connection_for_write() as conn:

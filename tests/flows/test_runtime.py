@@ -417,6 +417,7 @@ def test_batches_a_flow_waits_for_are_dispatched_at_once(workspace, catalogue, p
             with django_capture_on_commit_callbacks(execute=True):
                 events_ingest(workspace=workspace, origin="api", events=[event(code, person)])
         assert queued() == 3  # one debounced task for both checkouts, one per search
+        app.control.purge()
     cache.delete(outbox.DISPATCH_SLOT_KEY)
 
 
@@ -490,3 +491,30 @@ def test_a_person_triggering_twice_in_one_batch_enters_once(workspace, catalogue
     run = only_run(flow)
     assert run.context["track_event_data"] == {"destination": "Rome"}
     assert Event.objects.filter(definition__definition_id="flowEntered").count() == 1
+
+
+def test_a_lost_step_is_taken_on_by_the_periodic_resume(workspace, catalogue, person,
+                                                        django_capture_on_commit_callbacks):
+    """A run whose step never ran (its task lost, its worker gone) keeps a lease; once the
+    lease is over the periodic resume moves it on, and not before."""
+    from flows.engine import STEP_LEASE
+
+    flow = active(workspace, chain(start(), ("tag", "action", {"action": "tag_add",
+                                                               "tag": "searched"}), END))
+    events_ingest(workspace=workspace, origin="api",
+                  events=[event("c_ticket_searched", person)])
+    from events.outbox import outbox_dispatch_pending
+
+    with django_capture_on_commit_callbacks(execute=False):  # the step is lost
+        outbox_dispatch_pending()
+    run = only_run(flow)
+    assert run.state == FlowRun.State.ACTIVE
+    assert run.resume_at is not None
+    with django_capture_on_commit_callbacks(execute=True):
+        assert flow_runs_resume() == 0  # the lease is still on
+    later = timezone.now() + STEP_LEASE + timedelta(seconds=1)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert flow_runs_resume(now=later) == 1
+    run.refresh_from_db()
+    assert run.state == FlowRun.State.FINISHED
+    assert PersonTag.objects.filter(person=person, name="searched").exists()
