@@ -1,7 +1,8 @@
 """Workspace scoping and service-error handling shared by every admin of the project.
 
 Staff users belong to workspaces (``Workspace.members``); superusers see everything. The mixin
-filters changelists, change views (objects of other workspaces answer "does not exist"),
+filters changelists, change views (objects of other workspaces answer "does not exist", or
+404 where ``missing_is_404`` is set),
 search results and foreign-key choices to the user's workspaces, fills in the workspace of new
 objects when the user has exactly one, and turns a ``ServiceError`` raised while saving into
 form errors instead of a server error. Admin saves call services; the services decide.
@@ -11,9 +12,11 @@ from collections.abc import Iterable
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.db import IntegrityError
 from django.db.models import Model, Q, QuerySet
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest, HttpResponseRedirect
+from django.urls import reverse
 
 from events.errors import FieldError, ServiceError
 from people.models import Workspace
@@ -122,6 +125,8 @@ class ServiceErrorsMixin:
     The admin's change form runs in a transaction; when a service refuses, the transaction is
     rolled back and the same POST is validated again with the service's errors added to the
     form, so the user sees the page with their input and the message, never a server error.
+    A delete the service refuses (``delete_model`` calls it) comes back to the object's page
+    with the service's message.
     """
 
     service_error_fields: dict[str, str] = {}
@@ -162,6 +167,15 @@ class ServiceErrorsMixin:
                     setattr(formset, attr, [])
         return super().construct_change_message(request, form, formsets, add)
 
+    def delete_view(self, request, object_id, extra_context=None):
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except ServiceError as exc:  # the service refused; the transaction is rolled back
+            self.message_service_error(request, exc)
+            opts = self.opts
+            return HttpResponseRedirect(reverse(
+                f"admin:{opts.app_label}_{opts.model_name}_change", args=[unquote(object_id)]))
+
     def message_service_error(self, request, exc: ServiceError) -> None:
         """Show the service's messages (they name what they are about) as an admin error."""
         self.message_user(request, "; ".join(e.message for e in exc.errors), messages.ERROR)
@@ -178,10 +192,20 @@ class WorkspaceScopedAdmin(ServiceErrorsMixin, admin.ModelAdmin):
 
     workspace_path = "workspace"
     shared_null = False
+    # Answer 404 for an object outside the user's workspaces (or one that does not exist)
+    # instead of Django's redirect to the admin index with a "does not exist" message.
+    missing_is_404 = False
 
     def get_queryset(self, request):
         return scope_queryset(super().get_queryset(request), request, self.workspace_path,
                               self.shared_null)
+
+    def get_object(self, request, object_id, from_field=None):
+        obj = super().get_object(request, object_id, from_field)
+        if obj is None and self.missing_is_404:
+            raise Http404(f"there is no {self.opts.verbose_name} {object_id!r} in your "
+                          "workspaces")
+        return obj
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)

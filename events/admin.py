@@ -11,11 +11,9 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.actions import delete_selected
-from django.contrib.admin.utils import unquote
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.forms.models import BaseInlineFormSet
-from django.http import HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.html import format_html
 
@@ -316,14 +314,6 @@ class EventDefinitionAdmin(WorkspaceScopedAdmin):
     def delete_queryset(self, request, queryset):
         for definition in queryset:
             definition_delete(definition=definition)
-
-    def delete_view(self, request, object_id, extra_context=None):
-        try:
-            return super().delete_view(request, object_id, extra_context)
-        except ServiceError as exc:  # the transaction (and its log entry) is rolled back
-            self.message_service_error(request, exc)
-            url = reverse("admin:events_eventdefinition_change", args=[unquote(object_id)])
-            return HttpResponseRedirect(url)
 
     def get_actions(self, request):
         actions = super().get_actions(request)

@@ -5,15 +5,17 @@ form, whose settings are fields and whose graph is the API's ``elements`` / ``ed
 (``flows.admin_forms``); saves go through ``flow_create`` / ``flow_update`` and their errors
 come back on the form, each naming its element. An active or finished flow's settings and
 graph are shown but not editable (pause it first), as the services rule. The list actions
-Activate / Pause / Resume / Finish call the services and list every problem found. New flows
+Activate / Pause / Resume / Finish, and the same buttons on the flow page
+(``flows.admin_status``), call the services and list every problem found. Flows and runs of
+workspaces the user is not in answer 404. New flows
 can start from a template (``?template=<key>``), resolved for the workspace with what it
 still lacks. Runs are read-only, with their step log; the person page lists a person's runs
 (``flows.admin_person``).
 """
 
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.db.models import Count, Prefetch, Q
-from django.urls import reverse
+from django.urls import path, reverse
 from django.utils.html import format_html
 
 from cdp.admin_scoping import (
@@ -23,7 +25,8 @@ from cdp.admin_scoping import (
     strip_fields,
 )
 from events.errors import ServiceError
-from flows.admin_forms import FIELDS, FlowForm, error_text, readable_errors, spec_initial
+from flows.admin_forms import FIELDS, FlowForm, graph_texts, readable_errors, spec_initial
+from flows.admin_status import flow_move, flow_moves, flow_status_view
 from flows.diagram import flow_diagram
 from flows.models import Flow, FlowElement, FlowRun, FlowStepLog
 from flows.selectors import flow_runs, flow_spec_get
@@ -51,19 +54,27 @@ class FlowAdmin(WorkspaceScopedAdmin):
     list_filter = ("status",)
     list_select_related = ("workspace",)
     search_fields = ("name", "description")
-    readonly_fields = ("status", "activated_at", "created_at", "modified_at")
+    readonly_fields = ("status", "activated_at", "created_at", "modified_at", "elements_text",
+                       "edges_text")
     actions = ["activate", "pause", "resume", "finish"]
+    missing_is_404 = True
 
     def get_fieldsets(self, request, obj=None):
         main = ["workspace", "name", "description"]
         if obj is not None:
             main.insert(1, "status")
+        interval = ("interval_days", "interval_hours", "interval_minutes")
+        graph = ["elements", "edges"]
+        if obj is not None and not self.has_change_permission(request, obj):
+            # A view-only page shows every field read-only, and the admin reads those from
+            # the model: the form's own fields (the graph texts, the interval's parts) are
+            # replaced by what displays them.
+            interval, graph = "reentry_interval", ["elements_text", "edges_text"]
         fieldsets = [
             (None, {"fields": main}),
-            ("Entry", {"fields": [("starts_at", "ends_at"), "reentry",
-                                  ("interval_days", "interval_hours", "interval_minutes"),
+            ("Entry", {"fields": [("starts_at", "ends_at"), "reentry", interval,
                                   "exit_segment"]}),
-            ("Elements and edges", {"fields": ["elements", "edges"],
+            ("Elements and edges", {"fields": graph,
                                     "description": "The graph as the API reads and writes "
                                     "it; the diagram above shows the saved version."}),
         ]
@@ -89,6 +100,16 @@ class FlowAdmin(WorkspaceScopedAdmin):
         allowed = super().has_delete_permission(request, obj)
         return allowed and (obj is None or obj.status in (Flow.Status.DRAFT,
                                                           Flow.Status.FINISHED))
+
+    @admin.display(description="elements")
+    def elements_text(self, obj) -> str:
+        return format_html('<pre class="cdp-json">{}</pre>',
+                           graph_texts(flow_spec_get(flow=obj))["elements"])
+
+    @admin.display(description="edges")
+    def edges_text(self, obj) -> str:
+        return format_html('<pre class="cdp-json">{}</pre>',
+                           graph_texts(flow_spec_get(flow=obj))["edges"])
 
     @admin.display(description="trigger")
     def trigger_column(self, obj) -> str:
@@ -130,6 +151,7 @@ class FlowAdmin(WorkspaceScopedAdmin):
             context["runs_url"] = (f"{reverse('admin:flows_flowrun_changelist')}"
                                    f"?flow__id__exact={obj.pk}")
             context["flow_locked"] = not obj.is_editable
+            context["flow_moves"] = flow_moves(request, self, obj)
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     # Saving through the services.
@@ -170,17 +192,15 @@ class FlowAdmin(WorkspaceScopedAdmin):
 
     # Status moves.
 
+    def get_urls(self):
+        view = self.admin_site.admin_view(
+            lambda request, object_id, move: flow_status_view(self, request, object_id, move))
+        return [path("<path:object_id>/status/<str:move>/", view, name="flows_flow_status"),
+                *super().get_urls()]
+
     def _move(self, request, queryset, service, done: str) -> None:
         for flow in queryset:
-            try:
-                service(flow=flow)
-            except ServiceError as exc:
-                spec = flow_spec_get(flow=flow)
-                for error in exc.errors:
-                    self.message_user(request, f"{flow.name}: {error_text(error, spec)}",
-                                      messages.ERROR)
-                continue
-            self.message_user(request, f"{flow.name}: {done}", messages.SUCCESS)
+            flow_move(request, self, flow, service, done)
 
     @admin.action(description="Activate", permissions=["change"])
     def activate(self, request, queryset):
@@ -218,6 +238,7 @@ class FlowStepInline(admin.TabularInline):
 class FlowRunAdmin(WorkspaceScopedAdmin):
     """Runs, read-only: written by the runtime only."""
 
+    missing_is_404 = True
     list_display = ("pk", "flow", "person_link", "state", "current_element", "entered_at",
                     "finished_at", "exit_reason")
     list_filter = ("state", ("flow", admin.RelatedOnlyFieldListFilter))

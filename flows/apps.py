@@ -6,15 +6,18 @@ class FlowsConfig(AppConfig):
     verbose_name = "Flows"
 
     def ready(self) -> None:
-        # A definition an active or paused flow names cannot be deleted; runs follow their
-        # person into a merge.
+        # A definition or segment an active or paused flow names cannot be deleted; runs
+        # follow their person into a merge.
         from events.selectors import USAGE_PROVIDERS
-        from flows.selectors import flows_using_definition
+        from flows.selectors import flows_using_definition, flows_using_segment
         from flows.services import flow_runs_merge
         from people.merge import MERGE_HANDLERS
+        from people.segments.selectors import SEGMENT_USAGE_PROVIDERS
 
         if flows_using_definition not in USAGE_PROVIDERS:
             USAGE_PROVIDERS.append(flows_using_definition)
+        if flows_using_segment not in SEGMENT_USAGE_PROVIDERS:
+            SEGMENT_USAGE_PROVIDERS.append(flows_using_segment)
         if flow_runs_merge not in MERGE_HANDLERS:
             MERGE_HANDLERS.append(flow_runs_merge)
         # Triggers and event waits follow ingested batches and segment entries.

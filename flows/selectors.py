@@ -83,3 +83,22 @@ def flows_using_definition(definition) -> list[str]:
     names = [(f.name, f.status) for f in live.only("name", "status", "dependencies")
              if marker in f.dependencies]
     return [f"{status} flow {name!r} uses it" for name, status in sorted(names)]
+
+
+def flows_using_segment(segment) -> list[str]:
+    """Describe the flows that keep ``segment`` from being deleted (the
+    ``people.segments.selectors`` usage hook): active and paused flows whose elements or
+    settings name it (trigger, branch rules, "add to segment", exit segment), and flows of
+    any status that exit on it (the database refuses to leave those without it)."""
+    marker = f"segment:{segment.pk}"
+    live = (Flow.Status.ACTIVE, Flow.Status.PAUSED)
+    flows = (Flow.objects.filter(workspace_id=segment.workspace_id)
+             .filter(Q(status__in=live) | Q(exit_segment=segment))
+             .only("name", "status", "dependencies", "exit_segment_id").order_by("name"))
+    usages = []
+    for flow in flows:
+        if flow.exit_segment_id == segment.pk:
+            usages.append(f"{flow.status} flow {flow.name!r} exits on it")
+        elif marker in flow.dependencies:
+            usages.append(f"{flow.status} flow {flow.name!r} uses it")
+    return usages

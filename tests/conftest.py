@@ -96,3 +96,16 @@ def browser(live_server, monkeypatch):
         finally:
             launched.close()
             connections.close_all()
+
+
+@pytest.fixture
+def broker():
+    """Celery in this process sending to the test run's Redis (``CELERY_BROKER_URL``), as
+    real workers (``tests.worker``) read it; its queue emptied before and after."""
+    from tests.factories import broker_at
+    from tests.worker import BROKER
+
+    with broker_at(BROKER) as app:
+        app.control.purge()
+        yield app
+        app.control.purge()

@@ -22,8 +22,12 @@ from events.errors import ServiceError
 from people.segments import admin_views
 from people.segments.models import Segment, SegmentMembership
 from people.segments.refresh import segment_refresh
-from people.segments.selectors import segment_refresh_percent, segment_refresh_state
-from people.segments.services import segment_create, segment_update
+from people.segments.selectors import (
+    segment_refresh_percent,
+    segment_refresh_state,
+    segment_usages,
+)
+from people.segments.services import segment_create, segment_delete, segment_update
 from people.segments.templates import TEMPLATES, template_get
 
 NEWEST_MEMBERS = 20
@@ -68,6 +72,9 @@ class SegmentAdmin(WorkspaceScopedAdmin):
     readonly_fields = ("member_count", "refresh_panel", "newest_members", "last_refreshed_at",
                        "created_at", "modified_at")
     actions = ["refresh_now", "export_members"]
+    delete_confirmation_template = "admin/people/segment/delete_confirmation.html"
+    delete_selected_confirmation_template = (
+        "admin/people/segment/delete_selected_confirmation.html")
 
     def get_fieldsets(self, request, obj=None):
         main = ["workspace", "name", "description", "kind"]
@@ -141,6 +148,27 @@ class SegmentAdmin(WorkspaceScopedAdmin):
 
     def save_related(self, request, form, formsets, change):
         pass  # memberships are written by the refresh, never by the form
+
+    # Deleting through ``segment_delete``: the page names what still uses a segment.
+
+    def get_deleted_objects(self, objs, request):
+        # Django's collector would load every membership; count them instead, and list as
+        # "protected" what ``segment_usages`` reports (the page then refuses, naming them).
+        objs = list(objs)
+        listed, protected = [], []
+        for segment in objs:
+            listed.append(f"Segment: {segment}")
+            usages = segment_usages(segment=segment)
+            protected += [f"{segment.name}: {u}" for u in usages] if len(objs) > 1 else usages
+        members = SegmentMembership.objects.filter(segment__in=objs).count()
+        return listed, {"segments": len(objs), "membership records": members}, set(), protected
+
+    def delete_model(self, request, obj):
+        segment_delete(segment=obj)
+
+    def delete_queryset(self, request, queryset):
+        for segment in queryset:
+            segment_delete(segment=segment)
 
     @admin.action(description="Refresh now")
     def refresh_now(self, request, queryset):

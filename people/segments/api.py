@@ -14,8 +14,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from cdp.api.auth import SecretKeyRequired
+from cdp.api.errors import service_error_response
 from events.api.schema import ErrorSerializer
 from people.api.views import PeoplePagination
+from people.errors import ServiceError
 from people.models import Person
 from people.segments.explain import Outcome, segment_explain
 from people.segments.models import Segment
@@ -160,9 +162,14 @@ class SegmentDetailView(APIView):
         segment.refresh_from_db()
         return Response(segment_json(segment))
 
-    @extend_schema(responses={204: None, 400: OpenApiResponse(ErrorSerializer)})
+    @extend_schema(responses={204: None, 404: OpenApiResponse(ErrorSerializer),
+                              409: OpenApiResponse(ErrorSerializer)})
     def delete(self, request, segment_id: int):
-        segment_delete(segment=_segment(request, segment_id))
+        """Delete an unused segment; 409 names what still uses it (segments, flows)."""
+        try:
+            segment_delete(segment=_segment(request, segment_id))
+        except ServiceError as exc:
+            return service_error_response(exc, status_code=status.HTTP_409_CONFLICT)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -26,6 +26,22 @@ def segment_members(*, segment: Segment) -> QuerySet[SegmentMembership]:
             .select_related("person").order_by("-person_id"))
 
 
+def segment_usages(*, segment: Segment) -> list[str]:
+    """Describe what keeps ``segment`` from being deleted: other segments that include it,
+    and what the registered providers report (flows that name it); empty when unused."""
+    marker = f"segment:{segment.pk}"
+    names = [s.name for s in Segment.objects.filter(workspace_id=segment.workspace_id)
+             .exclude(pk=segment.pk).only("name", "dependencies") if marker in s.dependencies]
+    usages = [f"segment {name!r} includes it" for name in sorted(names)]
+    for provider in SEGMENT_USAGE_PROVIDERS:
+        usages.extend(provider(segment))
+    return usages
+
+
+# Flows register a function here returning descriptions of their uses of a segment.
+SEGMENT_USAGE_PROVIDERS: list = []
+
+
 def segments_using_definition(definition) -> list[str]:
     """Describe segments whose rules read ``definition`` (``events.selectors`` usage hook)."""
     marker = f"event:{definition.pk}"

@@ -22,6 +22,7 @@ from people.segments.incremental import segments_reevaluate
 from people.segments.models import Segment, SegmentMembership
 from people.segments.refresh import segment_changes_announce
 from people.segments.rules import rules_validate
+from people.segments.selectors import segment_usages
 
 MAX_IMPORT_ROWS = 100_000
 
@@ -118,13 +119,14 @@ def _dependents_update(segment: Segment) -> None:
 
 
 def segment_delete(*, segment: Segment) -> None:
-    """Delete a segment and its membership history, unless another segment includes it."""
-    marker = f"segment:{segment.pk}"
-    users = [s.name for s in Segment.objects.filter(workspace_id=segment.workspace_id)
-             if marker in s.dependencies]
-    if users:
+    """Delete a segment and its membership history, unless something uses it (another
+    segment includes it, an active or paused flow names it, a flow exits on it); the error
+    names each use."""
+    usages = segment_usages(segment=segment)
+    if usages:
         raise ServiceError(FieldError("segment", ErrorCode.PROTECTED,
-                                      "used by other segments: " + ", ".join(sorted(users))))
+                                      f"segment {segment.name!r} cannot be deleted: "
+                                      + "; ".join(usages)))
     Segment.objects.filter(pk=segment.pk).delete()
 
 

@@ -81,3 +81,23 @@ def complete_flow(workspace, name="Complete", **settings) -> Flow:
         start(), ("wait1", "wait", {"duration": {"hours": 1}}),
         ("tag", "action", {"action": "tag_add", "tag": "searched"}), END,
         name=name, **settings))
+
+
+# Two flows the runtime tests run (in-process and through real workers).
+ABANDONED = spec(
+    [start(), ("wait", "wait_for_event", {"occurred": [{"event": "c_ticket_chosen"}],
+                                          "within": {"hours": 1}}),
+     ("chosen", "action", {"action": "tag_add", "tag": "chosen"}),
+     ("gave_up", "action", {"action": "tag_add", "tag": "gave_up"}), END,
+     ("end2", "end", {})],
+    [("start", "wait"), ("wait", "chosen", "met"), ("wait", "gave_up", "timeout"),
+     ("chosen", "end"), ("gave_up", "end2")], name="Abandoned search")
+# PPMessage's agent routing: counts of two events both above 8 go to A, otherwise B.
+ROUTING = spec(
+    [start(), ("route", "branch", {"rules": {"all": [
+        {"aggregate": "c_product_viewed", "field": "count", "operator": ">", "value": 8},
+        {"aggregate": "c_pricing_viewed", "field": "count", "operator": ">", "value": 8}]}}),
+     ("a", "action", {"action": "tag_add", "tag": "agent_a"}),
+     ("b", "action", {"action": "tag_add", "tag": "agent_b"}), END, ("end2", "end", {})],
+    [("start", "route"), ("route", "a", "yes"), ("route", "b", "no"), ("a", "end"),
+     ("b", "end2")], name="Agent routing")

@@ -1,11 +1,13 @@
 """The flows admin (SPEC §8), through real admin requests by a marketer of the workspace: the
-list and its status actions, the form saved through the services, the drawn diagram with
-counts from runs the runtime made, runs with their step log, and the person's run history."""
+list and its status actions, the status buttons of the flow page (CSRF-checked posts), the
+form saved through the services, the drawn diagram with counts from runs the runtime made,
+runs with their step log, the person's run history, and 404 for other workspaces' flows."""
 
 import re
 from datetime import timedelta
 
 import pytest
+from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import Group
 from django.utils import timezone
 
@@ -205,9 +207,11 @@ def test_template_prefills_the_add_form_and_says_what_is_missing(workspace, clie
     assert "event c_ticket_searched: create it as a custom definition" in html
 
 
-def test_other_workspaces_flows_and_runs_are_invisible(
+def test_other_workspaces_flows_and_runs_answer_404(
         workspace, other_workspace, catalogue, client, django_capture_on_commit_callbacks):
-    """A marketer lists only their flows; another workspace's flow and runs do not open."""
+    """A marketer lists only their flows; another workspace's flow and runs answer 404 on
+    every page (change, history, delete, status buttons), like ids that do not exist, and
+    a status move posted for it changes nothing."""
     mine = complete_flow(workspace, name="Mine")
     DefinitionFactory(workspace=other_workspace, definition_id="c_ticket_searched")
     theirs = flow_activate(flow=complete_flow(other_workspace, name="Theirs"))
@@ -216,10 +220,21 @@ def test_other_workspaces_flows_and_runs_are_invisible(
     run = FlowRun.objects.get(flow=theirs)
     assert [f.pk for f in changelist_rows(client.get(admin_url("flows_flow_changelist")))] \
         == [mine.pk]
-    for response in (client.get(admin_url("flows_flow_change", theirs.pk)),
-                     client.get(admin_url("flows_flowrun_change", run.pk))):
-        assert response.status_code == 302  # the admin's "does not exist" redirect
+    for url in (admin_url("flows_flow_change", theirs.pk),
+                admin_url("flows_flow_history", theirs.pk),
+                admin_url("flows_flow_delete", theirs.pk),
+                admin_url("flows_flowrun_change", run.pk),
+                admin_url("flows_flowrun_history", run.pk),
+                admin_url("flows_flow_change", 10**9),
+                admin_url("flows_flowrun_change", 10**9)):
+        assert client.get(url).status_code == 404, url
+    assert client.post(admin_url("flows_flow_status", theirs.pk, "pause")).status_code == 404
+    assert client.post(admin_url("flows_flow_status", theirs.pk, "finish"),
+                       {"confirmed": "yes"}).status_code == 404
+    theirs.refresh_from_db()
+    assert theirs.status == Flow.Status.ACTIVE
     assert changelist_rows(client.get(admin_url("flows_flowrun_changelist"))) == []
+    assert client.get(admin_url("flows_flow_change", mine.pk)).status_code == 200
 
 
 def test_run_page_and_person_page_show_the_history(workspace, catalogue, client, person,
@@ -263,3 +278,113 @@ def test_a_finished_flow_is_deleted_with_its_runs_an_active_one_is_not(
     assert client.post(url, {"post": "yes"}).status_code == 302
     assert not Flow.objects.exists()
     assert not FlowRun.objects.exists()
+
+
+# The status buttons of the flow page ------------------------------------------------------
+
+
+def buttons(response) -> list[str]:
+    """The status buttons the flow page shows, in order."""
+    return re.findall(r'<button type="submit" id="flow-(\w+)"', page_text(response))
+
+
+def press(client, flow, move: str, **data):
+    """Post a status button of the flow page as a browser does: with the page's CSRF token."""
+    page = client.get(admin_url("flows_flow_change", flow.pk))
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page_text(page)).group(1)
+    return client.post(admin_url("flows_flow_status", flow.pk, move),
+                       {"csrfmiddlewaretoken": token, **data}, follow=True)
+
+
+@pytest.fixture
+def csrf_client(workspace):
+    """A marketer's browser: CSRF checked as in production."""
+    from django.test import Client
+
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(make_staff("noa", workspace))
+    return browser
+
+
+def test_status_buttons_move_the_flow_through_its_life(workspace, catalogue, csrf_client,
+                                                       person, django_capture_on_commit_callbacks):
+    """A draft offers Activate; active: Pause and Finish; paused: Resume and Finish;
+    finished: none. Each button posts (with the CSRF token) to the service and comes back
+    to the page with a message; Finish asks first, saying who will exit."""
+    flow = complete_flow(workspace)
+    url = admin_url("flows_flow_change", flow.pk)
+    assert buttons(csrf_client.get(url)) == ["activate"]
+
+    page = press(csrf_client, flow, "activate")
+    assert page.redirect_chain == [(url, 302)]
+    assert "Complete: activated" in messages_of(page)
+    assert buttons(page) == ["pause", "finish"]
+    flow.refresh_from_db()
+    assert flow.status == Flow.Status.ACTIVE
+    ingest(workspace, django_capture_on_commit_callbacks, person)  # waits an hour
+
+    page = press(csrf_client, flow, "pause")
+    assert "Complete: paused" in messages_of(page)
+    assert buttons(page) == ["resume", "finish"]
+    page = press(csrf_client, flow, "resume")
+    assert "Complete: resumed" in messages_of(page)
+    assert buttons(page) == ["pause", "finish"]
+
+    ask = press(csrf_client, flow, "finish")
+    assert ask.redirect_chain == []
+    assert "the 1 person still in it will exit" in page_text(ask)
+    flow.refresh_from_db()
+    assert flow.status == Flow.Status.ACTIVE
+    page = press(csrf_client, flow, "finish", confirmed="yes")
+    assert "Complete: finished" in messages_of(page)
+    assert buttons(page) == []
+    flow.refresh_from_db()
+    assert flow.status == Flow.Status.FINISHED
+    assert FlowRun.objects.get(flow=flow).state == FlowRun.State.EXITED
+    assert [e.change_message for e in LogEntry.objects.filter(object_id=str(flow.pk))
+            .order_by("pk")] == ["Activate (status: activated).", "Pause (status: paused).",
+                                 "Resume (status: resumed).", "Finish (status: finished)."]
+
+
+def test_status_button_shows_each_problem_and_leaves_the_flow(workspace, catalogue,
+                                                             csrf_client):
+    """Activating an incomplete flow from its page lists every problem as an admin message
+    naming the element; the flow stays a draft. Without the CSRF token the post is refused;
+    a GET does nothing; an unknown move is 404."""
+    broken = flow_create(workspace=workspace, spec=spec(
+        [start(), ("wait1", "wait", {"duration": {"hours": 1}}), END], [("start", "wait1")],
+        name="Broken"))
+    page = press(csrf_client, broken, "activate")
+    shown = messages_of(page)
+    assert any(m.startswith("Broken: element 'wait1' (wait): ") and "no 'next' exit" in m
+               for m in shown), shown
+    assert any(m.startswith("Broken: element 'end' (end)") and "cannot be reached" in m
+               for m in shown), shown
+    assert buttons(page) == ["activate"]
+    status_url = admin_url("flows_flow_status", broken.pk, "activate")
+    assert csrf_client.post(status_url).status_code == 403
+    assert csrf_client.get(status_url).status_code == 405
+    assert press(csrf_client, broken, "explode").status_code == 404
+    broken.refresh_from_db()
+    assert broken.status == Flow.Status.DRAFT
+
+
+def test_status_buttons_need_the_change_permission(workspace, catalogue):
+    """A staff user who may only view flows sees the page read-only, graph included, with
+    no buttons; posting one is refused."""
+    from django.contrib.auth.models import Permission, User
+
+    viewer = User.objects.create_user(username="vic", password="pw", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_flow"))
+    workspace.members.add(viewer)
+    flow = complete_flow(workspace)
+    browser = login(viewer)
+    page = browser.get(admin_url("flows_flow_change", flow.pk))
+    assert page.status_code == 200
+    assert buttons(page) == []
+    html = page_text(page)
+    assert "&quot;key&quot;: &quot;wait1&quot;" in html  # the elements, shown as text
+    assert "&quot;outcome&quot;: &quot;next&quot;" in html  # the edges
+    assert browser.post(admin_url("flows_flow_status", flow.pk, "activate")).status_code == 403
+    flow.refresh_from_db()
+    assert flow.status == Flow.Status.DRAFT

@@ -22,7 +22,7 @@ from flows.tasks import flow_run_step_task
 from people.models import Person, PersonTag
 from people.segments.services import segment_members_add
 from tests.factories import PersonFactory, event
-from tests.flows.conftest import END, chain, spec, start
+from tests.flows.conftest import ABANDONED, END, ROUTING, chain, spec, start
 
 pytestmark = pytest.mark.django_db
 
@@ -156,16 +156,6 @@ def test_wait_is_stored_and_resumed(workspace, catalogue, person,
     assert PersonTag.objects.filter(person=person, name="later").exists()
 
 
-ABANDONED = spec(
-    [start(), ("wait", "wait_for_event", {"occurred": [{"event": "c_ticket_chosen"}],
-                                          "within": {"hours": 1}}),
-     ("chosen", "action", {"action": "tag_add", "tag": "chosen"}),
-     ("gave_up", "action", {"action": "tag_add", "tag": "gave_up"}), END,
-     ("end2", "end", {})],
-    [("start", "wait"), ("wait", "chosen", "met"), ("wait", "gave_up", "timeout"),
-     ("chosen", "end"), ("gave_up", "end2")])
-
-
 def test_wait_for_event_met_when_the_event_arrives(workspace, catalogue, person,
                                                   django_capture_on_commit_callbacks):
     """The awaited event, ingested while the run waits, takes the met exit at once."""
@@ -214,14 +204,7 @@ def test_chosen_then_no_checkout(workspace, catalogue, person,
 
 def test_branch_on_aggregates(workspace, catalogue, django_capture_on_commit_callbacks):
     """PPMessage routing: counts of two events both above 8 go to A, otherwise B."""
-    flow = active(workspace, spec(
-        [start(), ("route", "branch", {"rules": {"all": [
-            {"aggregate": "c_product_viewed", "field": "count", "operator": ">", "value": 8},
-            {"aggregate": "c_pricing_viewed", "field": "count", "operator": ">", "value": 8}]}}),
-         ("a", "action", {"action": "tag_add", "tag": "agent_a"}),
-         ("b", "action", {"action": "tag_add", "tag": "agent_b"}), END, ("end2", "end", {})],
-        [("start", "route"), ("route", "a", "yes"), ("route", "b", "no"), ("a", "end"),
-         ("b", "end2")]))
+    flow = active(workspace, ROUTING)
     keen, casual = PersonFactory(workspace=workspace), PersonFactory(workspace=workspace)
     base = timezone.now() - timedelta(days=1)
     history = [event(code, who, occurred_at=base + timedelta(minutes=i))

@@ -9,28 +9,20 @@ Workers are ``celery -A cdp worker`` processes on the test database and the brok
 """
 
 import math
-import os
 import re
-import signal
-import subprocess
-import sys
 import time
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
-from django.conf import settings as django_settings
-from django.db import connection
 
 from events.exports.models import ExportRequest
 from events.exports.services import ExportSpec, export_submit, exports_requeue_stale
 from tests.api_helpers import workspace_api
 from tests.events.exports.conftest import T0, bulk_events, s3_environment
-from tests.factories import broker_at
+from tests.worker import skip_without_postgres_and_redis, wait_for, workers_for
 
 pytestmark = [pytest.mark.postgres, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
-BROKER = os.environ.get("CELERY_BROKER_URL", "")
 EVENTS = 30_000
 LINES = 200
 STALE_SECONDS = 2
@@ -39,79 +31,16 @@ NAME_RE = re.compile(r"-events-(\d{17})-(\d{17})\.json\.gz$")
 
 @pytest.fixture(autouse=True)
 def _needs_postgres_and_redis():
-    if connection.vendor != "postgresql" or not BROKER.startswith("redis"):
-        pytest.skip("needs PostgreSQL (DATABASE_URL) and Redis (CELERY_BROKER_URL)")
-
-
-@pytest.fixture
-def broker():
-    """Celery sending to the test run's Redis; its queue emptied before and after."""
-    with broker_at(BROKER) as app:
-        app.control.purge()
-        yield app
-        app.control.purge()
-
-
-class Workers:
-    """Start ``celery -A cdp worker`` processes; stop whatever is left at the end."""
-
-    def __init__(self, env: dict, logs: Path):
-        self.env = env
-        self.logs = logs
-        self.running: list[subprocess.Popen] = []
-
-    def start(self, name: str) -> subprocess.Popen:
-        log = self.logs / f"{name}.log"
-        process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "cdp", "worker", "--pool=solo",
-             "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel=INFO",
-             f"--hostname={name}@%h"],
-            cwd=django_settings.BASE_DIR, env=self.env, stdout=log.open("wb"),
-            stderr=subprocess.STDOUT, start_new_session=True)
-        self.running.append(process)
-        deadline = time.monotonic() + 90
-        while b" ready." not in log.read_bytes():
-            assert process.poll() is None, log.read_text()[-3000:]
-            assert time.monotonic() < deadline, log.read_text()[-3000:]
-            time.sleep(0.1)
-        return process
-
-    def kill(self, process: subprocess.Popen) -> None:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=30)
-
-    def stop_all(self) -> None:
-        for process in self.running:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-                try:
-                    process.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    self.kill(process)
+    skip_without_postgres_and_redis()
 
 
 @pytest.fixture
 def workers(moto_endpoint, tmp_path):
-    db = connection.settings_dict
-    password = f":{db['PASSWORD']}" if db["PASSWORD"] else ""
-    env = {**os.environ, **s3_environment(moto_endpoint),
-           "DATABASE_URL": f"postgres://{db['USER']}{password}@{db['HOST'] or '127.0.0.1'}:"
-                           f"{db['PORT'] or 5432}/{db['NAME']}",
-           "CELERY_BROKER_URL": BROKER, "DJANGO_DEBUG": "1", "CDP_EXPORT_S3": "1",
-           "CDP_EXPORT_FILE_LINES": str(LINES), "CDP_EXPORT_STALE_SECONDS": str(STALE_SECONDS),
-           "CDP_EXPORT_RETRY_SECONDS": "0", "CDP_VAR_DIR": str(tmp_path / "var")}
-    pool = Workers(env, tmp_path)
-    yield pool
-    pool.stop_all()
-
-
-def wait_for(condition, seconds: float, what: str):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if value := condition():
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
+    with workers_for(tmp_path, **s3_environment(moto_endpoint), CDP_EXPORT_S3="1",
+                     CDP_EXPORT_FILE_LINES=str(LINES),
+                     CDP_EXPORT_STALE_SECONDS=str(STALE_SECONDS),
+                     CDP_EXPORT_RETRY_SECONDS="0") as pool:
+        yield pool
 
 
 def state(export: ExportRequest) -> ExportRequest:
