@@ -31,6 +31,7 @@ bench: install
 	DJANGO_DEBUG=1 $(BIN)/python bench/ingest.py
 	DJANGO_DEBUG=1 $(BIN)/python bench/ingest_http.py
 	DJANGO_DEBUG=1 $(BIN)/python bench/segments.py
+	DJANGO_DEBUG=1 $(BIN)/python bench/analytics.py
 	DJANGO_DEBUG=1 $(BIN)/python bench/flows.py
 	DJANGO_DEBUG=1 $(BIN)/python bench/export.py
 

@@ -53,7 +53,7 @@ def _bar(total: int, desc: str):
     return tqdm(total=total, desc=desc, unit="row", unit_scale=True)
 
 
-def _workspace(people: int, events: int, regenerate: bool):
+def segments_workspace(people: int, events: int, regenerate: bool):
     """Return the bench workspace, generating its people and events unless already there."""
     from events.services import PropertyInput, definition_create
 
@@ -216,7 +216,7 @@ def main() -> None:
     from people.segments.rules import rules_validate
     from people.segments.services import segment_create, segment_delete, segment_preview
 
-    workspace = _workspace(args.people, args.events, args.regenerate)
+    workspace = segments_workspace(args.people, args.events, args.regenerate)
     for old in Segment.objects.filter(workspace=workspace):
         segment_delete(segment=old)
     targets = {"attribute only": 1.0, "event count in window": 2.0,

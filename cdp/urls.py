@@ -22,5 +22,6 @@ urlpatterns = [
     path("api/v1/", include("people.segments.urls")),
     path("api/v1/", include("flows.api.urls")),
     path("api/v1/", include("events.exports.urls")),
+    path("api/v1/", include("events.analytics.urls")),
     path("", include("events.compat.urls")),
 ]

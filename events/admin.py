@@ -473,4 +473,5 @@ class IngestionLogAdmin(WorkspaceScopedAdmin):
         return False
 
 
+import events.analytics.admin  # noqa: E402  (the analytics page and the dashboard)
 import events.exports.admin  # noqa: E402, F401  (export requests and scheduled exports)

@@ -25,6 +25,9 @@ class ErrorCode(StrEnum):
     NOT_CANCELLABLE = "not_cancellable"
     S3_NOT_CONFIGURED = "s3_not_configured"
     EXPORT_INTERRUPTED = "export_interrupted"
+    # Analytics (§10)
+    RANGE_TOO_LONG = "range_too_long"
+    QUERY_TIMEOUT = "query_timeout"
 
 
 @dataclass(frozen=True)

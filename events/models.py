@@ -316,4 +316,5 @@ class IngestionLogEntry(models.Model):
         return f"{self.endpoint}: {self.code} ({self.field})"
 
 
+from events.analytics.models import Analytics  # noqa: E402, F401
 from events.exports.models import ExportFile, ExportRequest, ScheduledExport  # noqa: E402, F401

@@ -23,6 +23,8 @@ NATIVE = [
     "/api/v1/flows/{flow_id}/resume", "/api/v1/flows/{flow_id}/finish",
     "/api/v1/flows/{flow_id}/runs", "/api/v1/people/{person_id}/flow-runs",
     "/api/v1/exports/events", "/api/v1/exports/events/{request_id}", "/api/v1/exports/definitions",
+    "/api/v1/analytics/segmentation", "/api/v1/analytics/funnels",
+    "/api/v1/analytics/funnels/templates",
 ]
 COMPATIBLE = [
     "/peopleevents/1/persons/{personId}/definitions/{definitionId}/events",

@@ -206,7 +206,7 @@ class _Checker:
         for i, item in enumerate(where):
             at = f"{path}.where[{i}]"
             key = item.get("property") if isinstance(item, dict) else None
-            if key not in properties:
+            if not isinstance(key, str) or key not in properties:
                 raise _error(f"{at}.property", ErrorCode.UNKNOWN_PROPERTY,
                              f"{definition.definition_id} has no property {key!r}; it has "
                              + (", ".join(sorted(properties)) or "no properties"))
@@ -310,3 +310,10 @@ def rules_validate(*, workspace: Workspace, rules, segment_id: int | None = None
     checker = _Checker(workspace, segment_id)
     tree = checker.group(rules, "rules", 1)
     return ValidatedRules(tree=tree, dependencies=tuple(sorted(checker.dependencies)))
+
+
+def event_condition_validate(*, workspace: Workspace, raw: dict, path: str) -> c.EventCondition:
+    """Check one event condition (``{"event": code, "where": […]}``, as in a rule tree) for
+    ``workspace`` and return it; raise ``ServiceError`` naming ``path``. Analytics steps and
+    series use it, so their property conditions are the rules' own."""
+    return _Checker(workspace, None).event(raw, path)

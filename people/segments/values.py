@@ -34,7 +34,7 @@ def parse_instant(value, field: str, *, end: bool) -> datetime | None:
             day = None
         if parsed is not None:
             return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-        if day is not None:
+        if day is not None and not (end and day == date.max):
             return c.day_start(day + timedelta(days=1) if end else day)
     raise _fail(field, "give a date like 2024-05-31 or a date-time like 2024-05-31T14:00:00Z")
 
@@ -57,6 +57,8 @@ def _scalar(value_type: str, value, field: str):
     if value_type == c.NUMBER:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise _fail(field, "give a number (not quoted)")
+        if isinstance(value, int) and abs(value) > 2**63:  # compared as a float in SQL
+            raise _fail(field, "give a number between -2^63 and 2^63")
         return value
     if value_type == c.BOOLEAN:
         if not isinstance(value, bool):

@@ -1,0 +1,41 @@
+"""Admin entry of the analytics page (listed with the events app as "Analytics") and of the
+JSON endpoints behind it and the index's dashboard (``events.analytics.admin_views``).
+Imported by ``events.admin``."""
+
+from django.contrib import admin
+from django.urls import path
+
+from events.analytics import admin_views
+from events.analytics.models import Analytics
+from people.segments.admin_views import json_admin_view
+
+
+@admin.register(Analytics)
+class AnalyticsAdmin(admin.ModelAdmin):
+    """No rows to list: the "change list" is the analytics page."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_urls(self):
+        query = json_admin_view(self, admin_views.query_view)
+        return [
+            path("", self.admin_site.admin_view(self.page_view),
+                 name="events_analytics_changelist"),
+            path("segmentation/", query, {"kind": "segmentation"},
+                 name="events_analytics_segmentation"),
+            path("funnels/", query, {"kind": "funnels"}, name="events_analytics_funnels"),
+            path("csv/", json_admin_view(self, admin_views.csv_view),
+                 name="events_analytics_csv"),
+            path("dashboard/", json_admin_view(self, admin_views.dashboard_view),
+                 name="events_analytics_dashboard"),
+        ]
+
+    def page_view(self, request):
+        return admin_views.page_view(request, self)

@@ -1,0 +1,159 @@
+"""The analytics page of the admin and the JSON and CSV endpoints behind it and the dashboard.
+
+The page (``templates/admin/events/analytics.html``, drawn by ``static/cdp/admin/
+analytics*.js`` with the vendored Chart.js) posts the same JSON queries as the API to
+``segmentation/`` and ``funnels/`` and draws the answers; ``csv/`` answers a query as a CSV
+file; ``dashboard/`` gives the admin index's figures. Everything needs the "view analytics"
+permission and reads one of the user's workspaces (``?workspace=``, else their first one).
+The JSON endpoints answer like the segment builder's (``people.segments.admin_views``): 403
+instead of the login redirect, CSRF on POST, errors as ``{"error": {"code", "message",
+"field"}}``.
+"""
+
+import json
+
+from django.core.exceptions import PermissionDenied
+from django.db import DataError
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.template.response import TemplateResponse
+from django.urls import reverse
+
+from cdp.admin_scoping import selected_workspace, user_workspaces
+from events.analytics.dashboard import dashboard_get
+from events.analytics.funnels import funnel_run
+from events.analytics.queries import funnel_query_parse, segmentation_query_parse
+from events.analytics.representation import (
+    funnel_csv,
+    funnel_json,
+    segmentation_csv,
+    segmentation_json,
+)
+from events.analytics.segmentation import segmentation_run
+from events.analytics.templates import FUNNEL_TEMPLATES
+from events.errors import ErrorCode, ServiceError
+from people.models import Workspace
+from people.segments.selectors import segment_builder_catalogue
+
+KINDS = {
+    "segmentation": (segmentation_query_parse, segmentation_run, segmentation_json,
+                     segmentation_csv),
+    "funnels": (funnel_query_parse, funnel_run, funnel_json, funnel_csv),
+}
+
+
+def _error(status: int, code: str, message: str, field: str | None = None) -> JsonResponse:
+    return JsonResponse({"error": {"code": str(code), "message": message, "field": field}},
+                        status=status)
+
+
+def _allowed(request: HttpRequest, model_admin) -> bool:
+    return model_admin.has_view_permission(request)
+
+
+def _workspace(request: HttpRequest) -> Workspace | None:
+    """The workspace named by ``workspace`` (it must be one of the user's), else the first."""
+    wanted = request.POST.get("workspace") or request.GET.get("workspace") or ""
+    if not wanted:
+        return selected_workspace(request)[0]
+    if not wanted.isdigit() or len(wanted) > 18:
+        return None
+    return user_workspaces(request).filter(pk=int(wanted)).first()
+
+
+def _run(kind: str, workspace: Workspace, data):
+    """Parse and run a query; return the result or an error answer."""
+    parse, run, *_ = KINDS[kind]
+    try:
+        return run(workspace=workspace, query=parse(workspace=workspace, data=data))
+    except ServiceError as exc:
+        first = exc.first
+        return _error(503 if first.code == ErrorCode.QUERY_TIMEOUT else 400, first.code,
+                      first.message, first.field or None)
+    except (DataError, OverflowError):  # OverflowError: SQLite, an integer beyond 64 bits
+        return _error(400, ErrorCode.INVALID, "a value cannot be compared by the database "
+                      "(a number too large)")
+
+
+def catalogue(workspace: Workspace) -> dict:
+    """What the page's forms offer: definitions with their properties, operators per value
+    type, segments, and the ready-made funnels whose definitions the workspace has."""
+    full = segment_builder_catalogue(workspace=workspace)
+    codes = {d["id"] for d in full["definitions"]}
+    return {
+        "workspace": full["workspace"], "definitions": full["definitions"],
+        "operators": full["operators"], "segments": full["segments"],
+        "funnelTemplates": [{"key": t.key, "name": t.name, "query": t.query}
+                            for t in FUNNEL_TEMPLATES if set(t.requires) <= codes],
+    }
+
+
+def page_view(request: HttpRequest, model_admin):
+    """The analytics page: a segmentation and a funnel form, each with a chart and a table."""
+    if not _allowed(request, model_admin):
+        raise PermissionDenied
+    workspace, workspaces = selected_workspace(request)
+    context = {**model_admin.admin_site.each_context(request), "opts": model_admin.model._meta,
+               "title": "Analytics", "workspace": workspace, "workspaces": workspaces}
+    if workspace is not None:
+        context["config"] = {
+            "catalogue": catalogue(workspace),
+            "urls": {kind: reverse(f"admin:events_analytics_{kind}") for kind in KINDS}
+            | {"csv": reverse("admin:events_analytics_csv")},
+        }
+    return TemplateResponse(request, "admin/events/analytics.html", context)
+
+
+def _guarded(request: HttpRequest, model_admin, method: str) -> Workspace | JsonResponse:
+    """Return the workspace a request reads, or the error answer (method, permission, not
+    one of the user's workspaces)."""
+    if request.method != method:
+        return _error(405, "method_not_allowed", f"use {method}")
+    if not _allowed(request, model_admin):
+        return _error(403, "forbidden", "you may not view analytics")
+    workspace = _workspace(request)
+    if workspace is None:
+        return _error(404, ErrorCode.NOT_FOUND, "there is no such workspace among yours",
+                      "workspace")
+    return workspace
+
+
+def _answer(request: HttpRequest, model_admin, kind: str, raw, represent):
+    workspace = _guarded(request, model_admin, "POST")
+    if isinstance(workspace, JsonResponse):
+        return workspace
+    if kind not in KINDS:
+        return _error(400, ErrorCode.INVALID, "kind is segmentation or funnels", "kind")
+    try:
+        data = json.loads(raw() or "null")
+    except (ValueError, RecursionError):  # RecursionError: nested beyond the parser's depth
+        data = None
+    result = _run(kind, workspace, data)
+    return result if isinstance(result, JsonResponse) else represent(result)
+
+
+def query_view(request: HttpRequest, model_admin, kind: str) -> JsonResponse:
+    """POST a query (the API's JSON) → the API's answer, or 400 naming the field."""
+    return _answer(request, model_admin, kind, lambda: request.body,
+                   lambda result: JsonResponse(KINDS[kind][2](result)))
+
+
+def csv_view(request: HttpRequest, model_admin) -> HttpResponse:
+    """POST ``kind`` and ``query`` (form fields) → the answer's table as a CSV file."""
+    kind = request.POST.get("kind", "")
+
+    def csv_file(result) -> HttpResponse:
+        response = HttpResponse(KINDS[kind][3](result), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{kind}.csv"'
+        return response
+
+    return _answer(request, model_admin, kind, lambda: request.POST.get("query"), csv_file)
+
+
+def dashboard_view(request: HttpRequest, model_admin) -> JsonResponse:
+    """GET: the admin index's figures for a workspace, with the workspaces to choose from."""
+    workspace = _guarded(request, model_admin, "GET")
+    if isinstance(workspace, JsonResponse):
+        return workspace
+    choices = [{"id": w.pk, "name": w.name} for w in user_workspaces(request).order_by("name")]
+    return JsonResponse({**dashboard_get(workspace=workspace), "workspaces": choices,
+                         "analyticsUrl": reverse("admin:events_analytics_changelist")})

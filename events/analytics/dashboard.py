@@ -1,0 +1,81 @@
+"""The admin index's dashboard: the last 30 days of a workspace at a glance.
+
+Events per day (the ``(workspace, occurred_at)`` index), the most frequent definitions, new
+people per day, and the active flows with their runs by state. Cached for a minute per
+workspace: the index is opened often and the figures move slowly.
+"""
+
+from datetime import UTC, datetime, timedelta
+
+from django.core.cache import cache
+from django.db.models import Count, Q
+from django.db.models.functions import TruncDay
+from django.utils import timezone
+
+from events.models import Event, EventDefinition
+from people.models import Person, Workspace
+
+DAYS = 30
+TOP = 10
+CACHE_SECONDS = 60
+
+
+def _per_day(rows, days: list[datetime]) -> list[int]:
+    counts = {row["day"].astimezone(UTC): row["n"] for row in rows}
+    return [counts.get(day, 0) for day in days]
+
+
+def _flows(workspace: Workspace) -> list[dict]:
+    from flows.models import Flow, FlowRun
+
+    flows = list(Flow.objects.filter(workspace=workspace, status=Flow.Status.ACTIVE)
+                 .order_by("name", "pk").values("pk", "name"))
+    states = FlowRun.State
+    counts = {row["flow_id"]: row for row in (
+        FlowRun.objects.filter(flow_id__in=[f["pk"] for f in flows]).values("flow_id")
+        .order_by().annotate(
+            entered=Count("pk"), live=Count("pk", filter=Q(state__in=FlowRun.LIVE_STATES)),
+            finished=Count("pk", filter=Q(state=states.FINISHED)),
+            exited=Count("pk", filter=Q(state__in=(states.EXITED, states.FAILED)))))}
+    empty = {"entered": 0, "live": 0, "finished": 0, "exited": 0}
+    return [{"id": f["pk"], "name": f["name"],
+             **{k: counts.get(f["pk"], empty)[k] for k in empty}} for f in flows]
+
+
+def dashboard_compute(*, workspace: Workspace, now: datetime) -> dict:
+    """Return the dashboard's figures for the 30 days up to ``now`` (UTC days)."""
+    today = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    days = [today - timedelta(days=DAYS - 1 - i) for i in range(DAYS)]
+    events = Event.objects.filter(workspace=workspace, occurred_at__gte=days[0]).order_by()
+    per_day = events.annotate(day=TruncDay("occurred_at", tzinfo=UTC)).values("day").annotate(
+        n=Count("*"))
+    per_definition = dict(events.values_list("definition_id").annotate(n=Count("*")))
+    codes = dict(EventDefinition.objects.filter(pk__in=per_definition)
+                 .values_list("pk", "definition_id"))
+    top = sorted(((codes[pk], n) for pk, n in per_definition.items()),
+                 key=lambda item: (-item[1], item[0]))[:TOP]
+    people = (Person.objects.filter(workspace=workspace, created_at__gte=days[0]).order_by()
+              .annotate(day=TruncDay("created_at", tzinfo=UTC)).values("day")
+              .annotate(n=Count("*")))
+    events_per_day = _per_day(per_day, days)
+    new_people = _per_day(people, days)
+    return {
+        "workspace": {"id": workspace.pk, "name": workspace.name},
+        "days": [day.date().isoformat() for day in days],
+        "eventsPerDay": events_per_day, "events": sum(events_per_day),
+        "topDefinitions": [{"event": code, "events": n} for code, n in top],
+        "newPeoplePerDay": new_people, "newPeople": sum(new_people),
+        "activeFlows": _flows(workspace),
+    }
+
+
+def dashboard_get(*, workspace: Workspace) -> dict:
+    """Return ``dashboard_compute`` for now, from the cache when computed in the last minute.
+    The key names the workspace by id and creation time: a database created again (tests,
+    a restored copy) reuses ids, and must not be shown another one's figures."""
+    key = f"cdp:analytics:dashboard:{workspace.pk}:{workspace.created_at.timestamp()}"
+    figures = cache.get(key)
+    if figures is None:
+        figures = dashboard_compute(workspace=workspace, now=timezone.now())
+        cache.set(key, figures, CACHE_SECONDS)
+    return figures

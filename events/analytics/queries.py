@@ -1,0 +1,275 @@
+"""Check an analytics query (the JSON of the API and the admin page) against a workspace.
+
+A segmentation names up to 10 series and a funnel 2 to 10 steps; each is an event definition
+with optional property conditions in the segment rules' ``where`` format, checked by the rules'
+own checker (``people.segments.rules.event_condition_validate``)::
+
+    {"events": ["pageView", {"event": "c_checkout",
+                             "where": [{"property": "currency", "operator": "equals",
+                                        "value": "EUR"}]}],
+     "from": "2024-05-01", "to": "2024-05-31", "interval": "day",
+     "breakdown": {"property": "path", "limit": 10}, "segment": 12}
+
+    {"steps": ["c_ticket_searched", "c_ticket_chosen", "c_checkout"],
+     "from": "2024-05-01", "to": "2024-05-31", "conversionWindow": {"days": 7}}
+
+A date ``to`` includes that whole day (UTC). Errors are ``ServiceError``s naming the field
+(``steps[2].where[0].property``), so callers answer 400, never 500.
+"""
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from events.errors import ErrorCode, FieldError, ServiceError
+from events.models import EventDefinition, PropertyDefinition
+from people.errors import SegmentErrorCode
+from people.models import Workspace
+from people.segments import conditions as c
+from people.segments.rules import PROPERTY_TYPES, event_condition_validate
+from people.segments.values import parse_instant
+
+MAX_SERIES = 10
+MIN_STEPS, MAX_STEPS = 2, 10
+MAX_WHERE = 20
+MAX_DAYS = 731
+MAX_BUCKETS = 1000
+EARLIEST, LATEST = datetime(1970, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)
+INTERVALS = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(weeks=1)}
+WINDOW_UNITS = {"minutes": 60, "hours": 3600, "days": 86400}
+MAX_WINDOW = timedelta(days=90)
+DEFAULT_WINDOW = timedelta(days=7)
+DEFAULT_LIMIT, MAX_LIMIT = 10, 50
+MAX_ID = 2**63 - 1
+SELECTION_KEYS = {"event", "where"}
+SEGMENTATION_KEYS = {"events", "from", "to", "interval", "breakdown", "segment"}
+FUNNEL_KEYS = {"steps", "from", "to", "conversionWindow", "segment"}
+
+
+@dataclass(frozen=True)
+class EventSelection:
+    """What a series or a funnel step counts: events of one definition that meet its property
+    conditions (``condition.filters``; the condition's window and count are not used)."""
+
+    event: str
+    label: str
+    condition: c.EventCondition
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    """Split each series by the value of one event property: the top ``limit`` values (by
+    events in the range), the rest as "other". ``value_type`` is the property's."""
+
+    property: str
+    limit: int
+    value_type: str
+
+
+@dataclass(frozen=True)
+class SegmentationQuery:
+    events: tuple[EventSelection, ...]
+    start: datetime
+    end: datetime  # exclusive
+    interval: str
+    breakdown: Breakdown | None = None
+    segment_id: int | None = None
+
+
+@dataclass(frozen=True)
+class FunnelQuery:
+    steps: tuple[EventSelection, ...]
+    start: datetime
+    end: datetime  # exclusive; bounds step 1 only
+    window: timedelta
+    segment_id: int | None = None
+
+
+def _fail(field: str | None, message: str, code: str = ErrorCode.INVALID) -> ServiceError:
+    return ServiceError(FieldError(field or "", code, message))
+
+
+def _check_strings(data) -> None:
+    """Refuse NUL characters anywhere in the query (PostgreSQL cannot compare them)."""
+    stack = [(data, "")]
+    while stack:
+        value, path = stack.pop()
+        if isinstance(value, str) and "\x00" in value:
+            raise _fail(path, "remove the NUL character (\\u0000)")
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if "\x00" in key:
+                    raise _fail(path, "remove the NUL character (\\u0000) from a key")
+                stack.append((item, f"{path}.{key}" if path else key))
+        elif isinstance(value, list):
+            stack.extend((item, f"{path}[{i}]") for i, item in enumerate(value))
+
+
+def _body(data, allowed: set[str]) -> dict:
+    if not isinstance(data, dict):
+        raise _fail(None, "send a JSON object")
+    _check_strings(data)
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        raise _fail(unknown[0], f"unknown field {unknown[0]!r}; use "
+                    + ", ".join(sorted(allowed)))
+    return data
+
+
+def _label(condition: c.EventCondition) -> str:
+    """Return "code" or "code (path is /mortgage, …)" for charts and tables."""
+    parts = []
+    for item in condition.filters:
+        words = c.OPERATOR_WORDS.get(item.operator, item.operator)
+        value = item.value
+        if isinstance(value, tuple):
+            value = " and ".join(map(str, value)) if item.operator == "between" else ", ".join(
+                map(str, value))
+        parts.append(f"{item.key} {words}" + ("" if value is None else f" {value}"))
+    return f"{condition.definition_code} ({', '.join(parts)})" if parts else (
+        condition.definition_code)
+
+
+def _selections(workspace: Workspace, raw, field: str, least: int, most: int,
+                noun: str) -> tuple[EventSelection, ...]:
+    if not isinstance(raw, list) or not least <= len(raw) <= most:
+        raise _fail(field, f"give {least} to {most} {noun}: event definition ids, or objects "
+                    '{"event": id, "where": [property conditions]}')
+    result = []
+    for i, item in enumerate(raw):
+        path = f"{field}[{i}]"
+        item = {"event": item} if isinstance(item, str) else item
+        if not isinstance(item, dict) or "event" not in item:
+            raise _fail(path, 'give an event definition id or {"event": id, "where": […]}')
+        unknown = sorted(set(item) - SELECTION_KEYS)
+        if unknown:
+            raise _fail(f"{path}.{unknown[0]}", f"unknown field {unknown[0]!r}; a "
+                        f"{noun[:-1]} has event and where")
+        where = item.get("where")
+        if isinstance(where, list) and len(where) > MAX_WHERE:
+            raise _fail(f"{path}.where", f"at most {MAX_WHERE} property conditions")
+        condition = event_condition_validate(workspace=workspace, raw=item, path=path)
+        result.append(EventSelection(event=condition.definition_code, label=_label(condition),
+                                     condition=condition))
+    return tuple(result)
+
+
+def _range(data: dict) -> tuple[datetime, datetime]:
+    for key in ("from", "to"):
+        if data.get(key) is None:
+            raise _fail(key, "give a date like 2024-05-31 or a date-time like "
+                        "2024-05-31T14:00:00Z", ErrorCode.REQUIRED)
+    start = parse_instant(data["from"], "from", end=False)
+    end = parse_instant(data["to"], "to", end=True)
+    for key, value in (("from", start), ("to", end)):
+        try:
+            inside = EARLIEST <= value <= LATEST
+        except OverflowError:  # an offset that takes the time out of range
+            inside = False
+        if not inside:
+            raise _fail(key, "give a time between 1970 and 2100")
+    if start >= end:
+        raise _fail("to", "to must be after from")
+    if end - start > timedelta(days=MAX_DAYS):
+        raise _fail("to", f"a query covers at most {MAX_DAYS} days",
+                    ErrorCode.RANGE_TOO_LONG)
+    return start, end
+
+
+def bucket_start(when: datetime, interval: str) -> datetime:
+    """Return the start of the hour, day or (ISO, Monday) week holding ``when``, in UTC."""
+    when = when.astimezone(UTC)
+    if interval == "hour":
+        return when.replace(minute=0, second=0, microsecond=0)
+    day = when.replace(hour=0, minute=0, second=0, microsecond=0)
+    return day if interval == "day" else day - timedelta(days=day.weekday())
+
+
+def buckets(start: datetime, end: datetime, interval: str) -> list[datetime]:
+    """Return the starts of every bucket that overlaps ``[start, end)``."""
+    step, current, result = INTERVALS[interval], bucket_start(start, interval), []
+    while current < end:
+        result.append(current)
+        current += step
+    return result
+
+
+def _properties(definition_pks: set[int]) -> dict[str, str]:
+    """Return ``{key: value type}`` of the properties the definitions declare (their own and
+    their channels' global ones)."""
+    channels = set(EventDefinition.objects.filter(pk__in=definition_pks, channel__isnull=False)
+                   .values_list("channel_id", flat=True))
+    rows = PropertyDefinition.objects.filter(definition_id__in=definition_pks)
+    shared = PropertyDefinition.objects.filter(scope=PropertyDefinition.Scope.GLOBAL,
+                                               definition__channel_id__in=channels)
+    return {key: PROPERTY_TYPES[type_]
+            for key, type_ in [*rows.values_list("key", "type"),
+                               *shared.values_list("key", "type")]}
+
+
+def _breakdown(raw, events: tuple[EventSelection, ...]) -> Breakdown | None:
+    if raw is None:
+        return None
+    raw = {"property": raw} if isinstance(raw, str) else raw
+    if not isinstance(raw, dict) or not set(raw) <= {"property", "limit"}:
+        raise _fail("breakdown", 'give {"property": key, "limit": N} or a property key')
+    key, limit = raw.get("property"), raw.get("limit", DEFAULT_LIMIT)
+    known = _properties({e.condition.definition_pk for e in events})
+    if not isinstance(key, str) or key not in known:
+        raise _fail("breakdown.property", f"the events have no property {key!r}; they have "
+                    + (", ".join(sorted(known)) or "no properties"), ErrorCode.UNKNOWN_PROPERTY)
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
+        raise _fail("breakdown.limit", f"give a whole number from 1 to {MAX_LIMIT}")
+    return Breakdown(property=key, limit=limit, value_type=known[key])
+
+
+def _segment(workspace: Workspace, raw) -> int | None:
+    if raw is None:
+        return None
+    from people.segments.selectors import segment_get
+
+    found = None
+    if isinstance(raw, int) and not isinstance(raw, bool) and 0 < raw <= MAX_ID:
+        found = segment_get(workspace=workspace, segment_id=raw)
+    if found is None:
+        raise _fail("segment", f"there is no segment {raw!r} in this workspace",
+                    SegmentErrorCode.UNKNOWN_SEGMENT)
+    return found.pk
+
+
+def _window(raw) -> timedelta:
+    if raw is None:
+        return DEFAULT_WINDOW
+    if not isinstance(raw, dict) or len(raw) != 1 or next(iter(raw)) not in WINDOW_UNITS:
+        raise _fail("conversionWindow", 'give {"days": N}, {"hours": N} or {"minutes": N}')
+    unit, amount = next(iter(raw.items()))
+    limit = MAX_WINDOW.total_seconds() // WINDOW_UNITS[unit]
+    if isinstance(amount, bool) or not isinstance(amount, int) or not 0 < amount <= limit:
+        raise _fail(f"conversionWindow.{unit}",
+                    f"give a whole number from 1 to {limit:.0f} (at most 90 days)")
+    return timedelta(seconds=amount * WINDOW_UNITS[unit])
+
+
+def segmentation_query_parse(*, workspace: Workspace, data) -> SegmentationQuery:
+    """Check a segmentation query for ``workspace``; raise ``ServiceError`` naming the field."""
+    data = _body(data, SEGMENTATION_KEYS)
+    events = _selections(workspace, data.get("events"), "events", 1, MAX_SERIES, "events")
+    start, end = _range(data)
+    interval = data.get("interval", "day")
+    if not isinstance(interval, str) or interval not in INTERVALS:
+        raise _fail("interval", "give hour, day or week")
+    if len(buckets(start, end, interval)) > MAX_BUCKETS:
+        raise _fail("interval", f"at most {MAX_BUCKETS:,} {interval}s; choose a shorter range "
+                    "or a longer interval", ErrorCode.RANGE_TOO_LONG)
+    return SegmentationQuery(events=events, start=start, end=end, interval=interval,
+                             breakdown=_breakdown(data.get("breakdown"), events),
+                             segment_id=_segment(workspace, data.get("segment")))
+
+
+def funnel_query_parse(*, workspace: Workspace, data) -> FunnelQuery:
+    """Check a funnel query for ``workspace``; raise ``ServiceError`` naming the field."""
+    data = _body(data, FUNNEL_KEYS)
+    steps = _selections(workspace, data.get("steps"), "steps", MIN_STEPS, MAX_STEPS, "steps")
+    start, end = _range(data)
+    return FunnelQuery(steps=steps, start=start, end=end,
+                       window=_window(data.get("conversionWindow")),
+                       segment_id=_segment(workspace, data.get("segment")))

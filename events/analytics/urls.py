@@ -1,0 +1,13 @@
+"""Routes of the analytics API under ``/api/v1/`` (SPEC §10)."""
+
+from django.urls import path
+
+from events.analytics import api
+
+urlpatterns = [
+    path("analytics/segmentation", api.SegmentationView.as_view(),
+         name="api-analytics-segmentation"),
+    path("analytics/funnels", api.FunnelView.as_view(), name="api-analytics-funnels"),
+    path("analytics/funnels/templates", api.FunnelTemplatesView.as_view(),
+         name="api-analytics-funnel-templates"),
+]
