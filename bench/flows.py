@@ -60,8 +60,8 @@ def main() -> None:
     from events.services import definition_create
     from flows.inputs import EdgeInput, ElementInput, FlowSpec
     from flows.models import FlowRun
-    from people.models import PersonTag
     from flows.services import flow_activate, flow_create
+    from people.models import PersonTag
     from people.workspaces import workspace_create
 
     app.control.purge()

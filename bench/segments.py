@@ -156,7 +156,7 @@ def _count(workspace, tree, now) -> int:
     from people.segments.compiler import audience_settings_apply, people_matching
 
     with transaction.atomic():
-        audience_settings_apply()
+        audience_settings_apply(tree)
         return people_matching(workspace_id=workspace.pk, tree=tree, now=now).count()
 
 

@@ -137,7 +137,7 @@ def segment_preview(*, workspace: Workspace, rules: dict,
     checked = rules_validate(workspace=workspace, rules=rules,
                              segment_id=segment.pk if segment is not None else None)
     with transaction.atomic():
-        audience_settings_apply()
+        audience_settings_apply(checked.tree)
         return people_matching(workspace_id=workspace.pk, tree=checked.tree,
                                now=timezone.now()).count()
 

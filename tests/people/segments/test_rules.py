@@ -195,3 +195,32 @@ def test_a_definition_used_by_a_segment_cannot_be_deleted(workspace):
     with pytest.raises(ServiceError) as caught:
         definition_delete(definition=definition)
     assert "segment 'Signed up' uses it" in caught.value.first.message
+
+
+@pytest.mark.parametrize(("rules", "workers"), [
+    ({"all": [{"event": "pageView", "count": {"operator": ">=", "value": 5},
+               "window": {"lastDays": 30}}]}, "0"),
+    ({"all": [{"event": "pageView", "count": {"operator": ">=", "value": 5},
+               "where": [{"property": "path", "operator": "equals", "value": "/m"}]}]}, "2"),
+    ({"all": [{"event": "pageView"}, {"attribute": "country", "operator": "equals",
+                                      "value": "DE"}]}, "2"),
+])
+def test_audience_planner_settings_follow_the_tree(workspace, rules, workers):
+    """A per-person count read from the index alone is planned serially and grouped by
+    sorting; other audiences may use parallel workers (measured in bench/segments.py)."""
+    from django.db import connection, transaction
+
+    from people.segments.compiler import audience_settings_apply
+    from people.segments.rules import rules_validate
+
+    if connection.vendor != "postgresql":
+        pytest.skip("planner settings are PostgreSQL's")
+    tree = rules_validate(workspace=workspace, rules=rules).tree
+    with transaction.atomic(), connection.cursor() as cursor:
+        audience_settings_apply(tree)
+        cursor.execute("SHOW max_parallel_workers_per_gather")
+        assert cursor.fetchone()[0] == workers
+        cursor.execute("SHOW enable_hashagg")
+        assert cursor.fetchone()[0] == "off"
+        cursor.execute("SHOW work_mem")
+        assert cursor.fetchone()[0] == "64MB"
