@@ -244,3 +244,17 @@ class WorkspaceScopedAdmin(ServiceErrorsMixin, admin.ModelAdmin):
         if obj is not None and getattr(obj, "workspace_id", None):
             return obj.workspace
         return form.cleaned_data.get("workspace") or default_workspace(request)
+
+
+class ReadOnlyAdmin:
+    """For records nobody adds, edits or deletes in the admin (events, runs, erasures): put
+    before the admin class it reads for."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

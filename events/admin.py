@@ -18,6 +18,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from cdp.admin_scoping import (
+    ReadOnlyAdmin,
     WorkspaceScopedAdmin,
     default_workspace,
     scope_queryset,
@@ -386,7 +387,7 @@ class PersonFilter(admin.SimpleListFilter):
 
 
 @admin.register(Event)
-class EventAdmin(WorkspaceScopedAdmin):
+class EventAdmin(ReadOnlyAdmin, WorkspaceScopedAdmin):
     """Events are immutable: list, filter and look, never add, change or delete."""
 
     change_list_template = "admin/events/event/change_list.html"
@@ -411,15 +412,6 @@ class EventAdmin(WorkspaceScopedAdmin):
     def person_link(self, obj):
         url = reverse("admin:people_person_change", args=[obj.person_id])
         return format_html('<a href="{}">{}</a>', url, obj.person)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def get_urls(self):
         view = self.admin_site.admin_view(self.try_view)

@@ -19,6 +19,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from cdp.admin_scoping import (
+    ReadOnlyAdmin,
     WorkspaceScopedAdmin,
     default_workspace,
     selected_workspace,
@@ -235,7 +236,7 @@ class FlowStepInline(admin.TabularInline):
 
 
 @admin.register(FlowRun)
-class FlowRunAdmin(WorkspaceScopedAdmin):
+class FlowRunAdmin(ReadOnlyAdmin, WorkspaceScopedAdmin):
     """Runs, read-only: written by the runtime only."""
 
     missing_is_404 = True
@@ -249,15 +250,6 @@ class FlowRunAdmin(WorkspaceScopedAdmin):
               "resume_at", "entered_at", "finished_at", "exit_reason")
     readonly_fields = fields
     inlines = [FlowStepInline]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="person", ordering="person_id")
     def person_link(self, obj) -> str:

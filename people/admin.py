@@ -21,7 +21,12 @@ from django.db.models import OuterRef, Q, Subquery
 from django.urls import path, reverse
 from django.utils.dateparse import parse_date
 
-from cdp.admin_scoping import WorkspaceScopedAdmin, default_workspace, scope_queryset
+from cdp.admin_scoping import (
+    ReadOnlyAdmin,
+    WorkspaceScopedAdmin,
+    default_workspace,
+    scope_queryset,
+)
 from events.admin_services import (
     lifecycle_stage_create,
     lifecycle_stage_delete,
@@ -602,7 +607,7 @@ def _compact(properties, limit: int = 240) -> str:
 # Erasure log ----------------------------------------------------------------------------------
 
 @admin.register(ErasureRecord)
-class ErasureRecordAdmin(WorkspaceScopedAdmin):
+class ErasureRecordAdmin(ReadOnlyAdmin, WorkspaceScopedAdmin):
     """The GDPR erasure audit log: written by ``person_erase`` only, never edited."""
 
     list_display = ("erased_person_id", "erased_at", "requested_by", "events_deleted",
@@ -613,15 +618,6 @@ class ErasureRecordAdmin(WorkspaceScopedAdmin):
     fields = ("workspace", "erased_person_id", "erased_at", "requested_by", "reason",
               "events_deleted", "identifiers_deleted", "tags_deleted", "log_entries_deleted")
     readonly_fields = fields
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 # Segments have their own admin module in their package; importing it registers it.

@@ -5,23 +5,15 @@ Imported by ``events.admin``."""
 from django.contrib import admin
 from django.urls import path
 
+from cdp.admin_scoping import ReadOnlyAdmin
 from events.analytics import admin_views
 from events.analytics.models import Analytics
 from people.segments.admin_views import json_admin_view
 
 
 @admin.register(Analytics)
-class AnalyticsAdmin(admin.ModelAdmin):
+class AnalyticsAdmin(ReadOnlyAdmin, admin.ModelAdmin):
     """No rows to list: the "change list" is the analytics page."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def get_urls(self):
         query = json_admin_view(self, admin_views.query_view)
