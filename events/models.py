@@ -1,7 +1,8 @@
 """Event definitions, their properties, events, per-person aggregates and the outbox (§4, §5)."""
 
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce
 
 from people.models import Person, Workspace
 
@@ -219,17 +220,18 @@ class Event(models.Model):
                 fields=["workspace", "external_id"], condition=Q(external_id__isnull=False),
                 name="event_ws_external_id_uniq",
             ),
+            # Without an external id, one event per person, definition and time (§5); with
+            # one, the workspace-wide external id decides and this key never collides. The
+            # same index answers a person's events of a definition in a window (segment
+            # updates after a batch, flow waits, explanations, timelines): one index where a
+            # partial unique one and a plain one on the same columns were written per event.
             models.UniqueConstraint(
-                fields=["person", "definition", "occurred_at"],
-                condition=Q(external_id__isnull=True), name="event_person_def_time_uniq",
+                F("person"), F("definition"), F("occurred_at"),
+                Coalesce("external_id", Value("")), name="event_person_def_time_uniq",
             ),
         ]
         indexes = [
             models.Index(fields=["workspace", "occurred_at"], name="event_ws_time_idx"),
-            # A person's events of one definition in a window: segment updates after a batch,
-            # flow waits, explanations read it alone (timelines read the person's range).
-            models.Index(fields=["person", "definition", "occurred_at"],
-                         name="event_person_def_time_idx"),
             # Segments and analytics read one definition over a time window per workspace;
             # carrying the person answers "who did X N times since T" from the index alone.
             models.Index(fields=["workspace", "definition", "occurred_at"],
