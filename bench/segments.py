@@ -6,7 +6,8 @@ Needs PostgreSQL (``BENCH_DATABASE_URL``, default postgres://postgres@127.0.0.1:
 cdp_bench_segments). The data is generated once by set-based SQL (a progress bar per table) and
 reused by later runs with the same sizes; ``--regenerate`` starts over. Events span the last 90
 days: 70 % ``pageView`` (10 % of them on /mortgage), 10 % each of ticket searched, ticket chosen
-and checkout, on people drawn uniformly.
+and checkout, on people drawn uniformly. They are stored in arrival order, as a store filled
+over those 90 days would hold them: occurred times rise with the row, up to an hour late.
 
 For three segments of different shapes it prints the plain SQL count of the audience (the
 compiled query, no membership work), the first refresh (everyone enters) and a second refresh
@@ -57,7 +58,7 @@ def segments_workspace(people: int, events: int, regenerate: bool):
     """Return the bench workspace, generating its people and events unless already there."""
     from events.services import PropertyInput, definition_create
 
-    marker = f"{people} people, {events} events"
+    marker = f"{people} people, {events} events in arrival order"
     workspace, reused = bench_workspace(slug=SLUG, marker=marker, regenerate=regenerate, clear=[
         *(f"DELETE FROM {table} WHERE workspace_id = %s" for table in (
             "people_segmentmembership", "events_eventaggregate", "events_event")),
@@ -107,6 +108,8 @@ def _generate(workspace, people: int, events: int) -> None:
                        [ws])
         first, last = cursor.fetchone()
         span = last - first + 1
+        cursor.execute("SELECT now() - interval '90 days'")
+        start = cursor.fetchone()[0]
         with _bar(events, "events") as bar:
             for lo in range(0, events, CHUNK):
                 hi = min(lo + CHUNK, events)
@@ -120,7 +123,8 @@ def _generate(workspace, people: int, events: int) -> None:
                         " SELECT %s, CASE WHEN r < 0.7 THEN %s WHEN r < 0.8 THEN %s"
                         "  WHEN r < 0.9 THEN %s ELSE %s END,"
                         " %s + floor(random() * %s)::bigint,"
-                        " now() - random() * interval '90 days', now(), '', '', '', '', '',"
+                        " %s::timestamptz + (g + 0.0) / %s * interval '90 days'"
+                        "  - random() * interval '1 hour', now(), '', '', '', '', '',"
                         " '', '', '',"
                         " CASE WHEN r < 0.07 THEN '{\"path\": \"/mortgage\"}'::jsonb"
                         "  WHEN r < 0.7 THEN jsonb_build_object('path', '/p/' || (g %% 500))"
@@ -128,7 +132,7 @@ def _generate(workspace, people: int, events: int) -> None:
                         " FROM (SELECT g, random() AS r FROM generate_series(%s, %s - 1) g) s"
                         " ON CONFLICT DO NOTHING",
                         [ws, pks["pageView"], pks[CUSTOM[0]], pks[CUSTOM[1]], pks[CUSTOM[2]],
-                         first, span, lo, hi])
+                         first, span, start, events, lo, hi])
                 bar.update(hi - lo)
         print("aggregates (person × definition) …", flush=True)
         with transaction.atomic():

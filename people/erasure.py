@@ -25,6 +25,7 @@ from events.models import Event, EventAggregate, IngestionLogEntry
 from people.merge import persons_lock
 from people.models import ErasureRecord, Identifier, Person, PersonTag, Workspace
 from people.segments.incremental import memberships_end
+from people.segments.models import Segment
 
 MAX_REQUESTED_BY = ErasureRecord._meta.get_field("requested_by").max_length
 MAX_REASON = 2000
@@ -72,6 +73,11 @@ def person_erase(*, person: Person, requested_by: str, reason: str = "") -> Eras
         tags, _ = PersonTag.objects.filter(person_id=person.pk).delete()
         LogEntry.objects.filter(content_type=ContentType.objects.get_for_model(Person),
                                 object_id=str(person.pk)).delete()
+        # Stays carry no foreign key (a refresh would lock every member it enters): waiting
+        # for the segments' locks lets a running refresh or member import finish first, and
+        # one starting later reads the person gone.
+        list(Segment.objects.select_for_update(of=("self",)).filter(workspace=workspace)
+             .order_by("pk").values_list("pk", flat=True))
         memberships_end(person_id=person.pk)
         Person.objects.filter(pk=person.pk).delete()
         return ErasureRecord.objects.create(

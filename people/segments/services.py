@@ -155,6 +155,9 @@ def segment_members_add(*, segment: Segment, person_ids: Iterable[int]) -> list[
     now = timezone.now()
     wanted = Person.objects.filter(workspace_id=segment.workspace_id, pk__in=list(person_ids))
     with transaction.atomic():
+        # The segment's lock orders this after an erasure in progress (stays carry no key).
+        list(Segment.objects.select_for_update(of=("self",)).filter(pk=segment.pk)
+             .values_list("pk", flat=True))
         current = SegmentMembership.objects.filter(segment=segment, exited_at__isnull=True)
         new = list(wanted.exclude(pk__in=current.values("person_id"))
                    .values_list("pk", flat=True))

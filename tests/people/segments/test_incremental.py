@@ -230,6 +230,53 @@ def test_erasure_ends_stays_at_once(workspace, announced, django_capture_on_comm
     assert current(segment) == {bob.pk}
 
 
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_erasure_waits_for_a_refresh_entering_the_person():
+    """Stays carry no foreign key: an erasure waits for a refresh that holds the segment and
+    is entering the person (its audience read before the erasure), then takes that stay
+    with the person too, leaving no stay of someone erased."""
+    import threading
+
+    from django.db import connection, connections, transaction
+
+    from people.erasure import person_erase
+    from tests.factories import WorkspaceFactory
+
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL row locking")
+    workspace = WorkspaceFactory(slug="erase-race")
+    ann = PersonFactory(workspace=workspace)
+    segment = segment_create(workspace=workspace, name="List", kind=Segment.Kind.STATIC)
+    locked, erasing = threading.Event(), threading.Event()
+    failures: list[BaseException] = []
+
+    def refresh_entering_ann() -> None:
+        try:
+            with transaction.atomic():
+                Segment.objects.select_for_update().get(pk=segment.pk)
+                locked.set()
+                erasing.wait(timeout=10)
+                # What a refresh does once its audience (read before the erasure) is known.
+                SegmentMembership.objects.create(workspace=workspace, segment=segment,
+                                                 person_id=ann.pk, entered_at=timezone.now())
+        except BaseException as exc:  # asserted below
+            failures.append(exc)
+        finally:
+            connections.close_all()
+
+    refresher = threading.Thread(target=refresh_entering_ann)
+    refresher.start()
+    assert locked.wait(timeout=10)
+    timer = threading.Timer(0.3, erasing.set)  # the erasure is under way by then
+    timer.start()
+    person_erase(person=ann, requested_by="dpo@example.com")
+    refresher.join(timeout=10)
+    assert failures == []
+    assert erasing.is_set()  # the erasure could not finish before the refresh committed
+    assert not SegmentMembership.objects.filter(person_id=ann.pk).exists()
+
+
 def test_incremental_update_costs_the_same_for_more_segments(
         workspace, tickets, django_assert_max_num_queries):
     """Re-evaluating a batch of people reads them once for all segments concerned: the number
