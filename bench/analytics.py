@@ -17,7 +17,7 @@ import statistics
 import time
 from datetime import timedelta
 
-from _setup import django_setup
+from _setup import django_setup, machine_reference
 
 CUSTOM = ("c_ticket_searched", "c_ticket_chosen", "c_checkout")
 
@@ -67,6 +67,7 @@ def main() -> None:
     os.environ.setdefault("BENCH_DATABASE_URL",
                           "postgres://postgres@127.0.0.1:5432/cdp_bench_segments")
     django_setup()
+    print(machine_reference())
     from django.utils import timezone
     from segments import segments_workspace
 

@@ -12,7 +12,7 @@ so that table growth and machine noise hit both sides alike.
 import argparse
 
 from _ingest_common import bench_workspace, events_indexes, make_rows, run_copy, run_service
-from _setup import broker_purge, django_setup
+from _setup import broker_purge, django_setup, machine_reference
 
 
 def main() -> None:
@@ -26,6 +26,7 @@ def main() -> None:
     from django.db import connection
 
     bench = bench_workspace(args.people)
+    print(machine_reference())
     print(f"events table: {events_indexes()} indexes (primary key included); "
           f"{args.events:,} events per side per round, batches of {args.batch:,}, "
           f"{args.people:,} people, PostgreSQL {connection.pg_version // 10000}")

@@ -22,7 +22,13 @@ import statistics
 import time
 from functools import partial
 
-from _setup import bench_workspace, bench_workspace_done, broker_purge, django_setup
+from _setup import (
+    bench_workspace,
+    bench_workspace_done,
+    broker_purge,
+    django_setup,
+    machine_reference,
+)
 
 SLUG = "bench-segments"
 CHUNK = 100_000
@@ -185,12 +191,15 @@ def _incremental(workspace, segments, batch: int) -> tuple[float, float, int]:
                .values_list("external_id", flat=True)[:batch])
     now = datetime.now(UTC)
     codes = ["pageView", *CUSTOM]
-    inputs = [EventInput(definition_id=rng.choice(codes), person=PersonRef(external_id=ext),
+    picked = [rng.choice(codes) for _ in ids]
+    inputs = [EventInput(definition_id=code, person=PersonRef(external_id=ext),
                          occurred_at=now - timedelta(seconds=rng.randrange(3600)),
-                         properties={"path": "/mortgage"} if i % 2 else {})
-              for i, ext in enumerate(ids)]
-    t_ingest, _ = _timed(lambda: events_ingest(workspace=workspace, events=inputs,
-                                                    origin="api"))
+                         properties={"path": "/mortgage"} if code == "pageView" and i % 2
+                         else {})
+              for i, (code, ext) in enumerate(zip(picked, ids, strict=True))]
+    t_ingest, ingested = _timed(lambda: events_ingest(workspace=workspace, events=inputs,
+                                                           origin="api"))
+    assert ingested.accepted == len(inputs), ingested.items[:3]
     person_ids = list(Person.objects.filter(workspace=workspace, external_id__in=ids)
                       .values_list("pk", flat=True))
     pks = _definition_pks(workspace)
@@ -213,6 +222,7 @@ def main() -> None:
     os.environ.setdefault("BENCH_DATABASE_URL",
                           "postgres://postgres@127.0.0.1:5432/cdp_bench_segments")
     django_setup()
+    print(machine_reference())
     from django.utils import timezone
 
     from people.segments.models import Segment
