@@ -183,9 +183,16 @@ def _incremental(workspace, segments, batch: int) -> tuple[float, float, int]:
 
     from events.ingestion import events_ingest
     from events.inputs import EventInput, PersonRef
+    from events.models import EventDefinition
+    from events.services import definition_set_enabled
     from people.models import Person
     from people.segments.incremental import INGESTION_CHANGES, segments_reevaluate
 
+    # Standard definitions are off until a workspace switches them on (the generated events
+    # were written by SQL); the batch is ingested like any other.
+    definition_set_enabled(workspace=workspace, enabled=True,
+                           definition=EventDefinition.objects.get(pk=_definition_pks(workspace)
+                                                                  ["pageView"]))
     rng = random.Random()
     ids = list(Person.objects.filter(workspace=workspace).order_by("?")
                .values_list("external_id", flat=True)[:batch])
