@@ -13,12 +13,11 @@ Targets: the 5-step funnel over 30 days and the daily segmentation with a breakd
 under 2 s.
 """
 
-import argparse
 import statistics
 import time
 from datetime import timedelta
 
-from _setup import django_setup, machine_reference
+from segments import data_parser, data_ready
 
 CUSTOM = ("c_ticket_searched", "c_ticket_chosen", "c_checkout")
 
@@ -57,27 +56,17 @@ def _summary(kind: str, result) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--people", type=int, default=1_000_000)
-    parser.add_argument("--events", type=int, default=10_000_000)
-    parser.add_argument("--regenerate", action="store_true")
+    parser = data_parser(__doc__)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    import os
-
-    os.environ.setdefault("BENCH_DATABASE_URL",
-                          "postgres://postgres@127.0.0.1:5432/cdp_bench_segments")
-    django_setup()
-    print(machine_reference())
+    workspace = data_ready(args)
     from django.utils import timezone
-    from segments import segments_workspace
 
     from events.analytics.dashboard import dashboard_compute
     from events.analytics.funnels import funnel_run
     from events.analytics.queries import funnel_query_parse, segmentation_query_parse
     from events.analytics.segmentation import segmentation_run
 
-    workspace = segments_workspace(args.people, args.events, args.regenerate)
     kinds = {"funnel": (funnel_query_parse, funnel_run),
              "segmentation": (segmentation_query_parse, segmentation_run)}
     print(f"\n{'query':<58} {'median':>7} {'target':>7}  answer")

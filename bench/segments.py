@@ -217,19 +217,32 @@ def _incremental(workspace, segments, batch: int) -> tuple[float, float, int]:
     return t_ingest, t_update, moved
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def data_parser(doc: str) -> argparse.ArgumentParser:
+    """The arguments of a benchmark on this data set (sizes, ``--regenerate``)."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--people", type=int, default=1_000_000)
     parser.add_argument("--events", type=int, default=10_000_000)
     parser.add_argument("--regenerate", action="store_true")
-    parser.add_argument("--batch", type=int, default=1_000)
-    args = parser.parse_args()
+    return parser
+
+
+def data_ready(args):
+    """Set Django up on the bench database, print the machine reference and return the
+    workspace holding the data (generated when missing)."""
     import os
 
     os.environ.setdefault("BENCH_DATABASE_URL",
                           "postgres://postgres@127.0.0.1:5432/cdp_bench_segments")
     django_setup()
     print(machine_reference())
+    return segments_workspace(args.people, args.events, args.regenerate)
+
+
+def main() -> None:
+    parser = data_parser(__doc__)
+    parser.add_argument("--batch", type=int, default=1_000)
+    args = parser.parse_args()
+    workspace = data_ready(args)
     from django.utils import timezone
 
     from people.segments.models import Segment
@@ -237,7 +250,6 @@ def main() -> None:
     from people.segments.rules import rules_validate
     from people.segments.services import segment_create, segment_delete, segment_preview
 
-    workspace = segments_workspace(args.people, args.events, args.regenerate)
     for old in Segment.objects.filter(workspace=workspace):
         segment_delete(segment=old)
     targets = {"attribute only": 1.0, "event count in window": 2.0,
