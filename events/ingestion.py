@@ -91,24 +91,29 @@ def _ingest_chunk(workspace, events, origin, create_people) -> list[ItemResult]:
         definitions, validators, enabled = (catalogue.definitions, catalogue.validators,
                                             catalogue.enabled)
         prepared: list[dict | None] = [None] * n
+        # Per definition code met in the batch: (pk, validator), or the error it gets.
+        known: dict[str, tuple | FieldError] = {}
+        workspace_id = workspace.pk
         for i, item in enumerate(events):
             values, occurred, errs = core_validate(item, now)
-            errors[i].extend(errs)
-            definition = definitions.get(item.definition_id)
-            if definition is None:
-                errors[i].append(FieldError("definitionId", ErrorCode.UNKNOWN_DEFINITION,
-                                            f"no definition {item.definition_id!r}"))
-            elif not enabled[definition.pk]:
-                errors[i].append(FieldError(
-                    "definitionId", ErrorCode.DEFINITION_DISABLED,
-                    f"{definition.definition_id} is not enabled in this workspace"))
-            else:
-                errors[i].extend(validators[item.definition_id].validate(item.properties))
+            code = item.definition_id
+            found = known.get(code)
+            if found is None:
+                found = known[code] = _definition_found(code, definitions, enabled, validators)
+            if errs:
+                errors[i].extend(errs)
+            if found.__class__ is FieldError:
+                errors[i].append(found)
+                continue
+            pk, validator = found
+            errs = validator.validate(item.properties)
+            if errs:
+                errors[i].extend(errs)
             if not errors[i]:
-                properties = validators[item.definition_id].complete(item.properties)
-                prepared[i] = {**values, "workspace_id": workspace.pk, "definition_id":
-                               definition.pk, "occurred_at": occurred, "received_at": now,
-                               "properties": properties, "origin": origin,
+                prepared[i] = {**values, "workspace_id": workspace_id, "definition_id": pk,
+                               "occurred_at": occurred, "received_at": now,
+                               "properties": validator.complete(item.properties),
+                               "origin": origin,
                                "flow_cause": item.flow_cause and item.flow_cause.as_json()}
 
         resolution = persons_resolve(
@@ -172,6 +177,17 @@ def _ingest_chunk(workspace, events, origin, create_people) -> list[ItemResult]:
             results.append(ItemResult(index=i, status=status, event_id=event_ids.get(i),
                                       person_id=prepared[i]["person_id"]))
     return results
+
+
+def _definition_found(code, definitions, enabled, validators) -> tuple | FieldError:
+    """``(pk, validator)`` of a definition code, or the error an event naming it gets."""
+    definition = definitions.get(code)
+    if definition is None:
+        return FieldError("definitionId", ErrorCode.UNKNOWN_DEFINITION, f"no definition {code!r}")
+    if not enabled[definition.pk]:
+        return FieldError("definitionId", ErrorCode.DEFINITION_DISABLED,
+                          f"{definition.definition_id} is not enabled in this workspace")
+    return definition.pk, validators[code]
 
 
 def _side_effects(workspace, rows, ids, catalogue, stages, now, touched) -> None:

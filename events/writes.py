@@ -17,6 +17,7 @@ and written with one upsert and one update.
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from operator import itemgetter
 
 import orjson
 from django.db import connection
@@ -60,13 +61,15 @@ _DATA_COLUMNS = ", ".join(EVENT_COLUMNS[1:])  # all but id: staging draws it fro
 SMALL_BATCH = 20
 
 
-def _write_sql(source: str, prefix: str = "", cleanup: str = "") -> str:
+def _write_sql(source: str, prefix: str = "", cleanup: str = "",
+               selected: str = _COLUMNS) -> str:
     """The one statement that moves rows from ``source`` (staging table or CTE) into the events
-    table, aggregates what it inserted, updates the people and answers per row."""
+    table, aggregates what it inserted, updates the people and answers per row.
+    ``selected`` is what the insert reads for each of ``EVENT_COLUMNS``."""
     return f"""
 WITH {prefix}ins AS (
     INSERT INTO {EVENT_TABLE} ({_COLUMNS})
-    SELECT {_COLUMNS} FROM {source}
+    SELECT {selected} FROM {source}
     -- one order for every writer, so concurrent batches take unique-index locks alike
     ORDER BY external_id, person_id, definition_id, occurred_at
     ON CONFLICT DO NOTHING
@@ -104,9 +107,9 @@ SELECT s.ord, s.id, ins.id IS NOT NULL FROM {source} s LEFT JOIN ins ON ins.id =
 
 
 # Staging: the rows are read from the statement's snapshot; the last CTE leaves it empty.
-_WRITE_SQL = _write_sql(STAGING_TABLE, cleanup=f"""
+_CLEANUP = f"""
 ), cleared AS (
-    DELETE FROM {STAGING_TABLE}""")
+    DELETE FROM {STAGING_TABLE}"""
 # Small batches: typed VALUES, ids drawn once per row (a CTE read twice is computed once).
 _CASTS = {"workspace_id": "bigint", "definition_id": "bigint", "person_id": "bigint",
           "occurred_at": "timestamptz", "received_at": "timestamptz", "score": "integer",
@@ -123,16 +126,44 @@ def _values_sql(count: int) -> str:
         f" AS id, src.* FROM src), "))
 
 
+# Columns that often hold one value for a whole batch (the workspace, the receiving time and
+# origin always do; optional core fields are often empty for all): such a column travels once,
+# as a parameter of the insert, instead of in every ``COPY`` row.
+_SHAREABLE = [c for c in EVENT_COLUMNS[1:]
+              if c not in {"person_id", "occurred_at", "external_id", "properties"}]
+# The staging table: the events table's columns (ids drawn from its sequence), where a column
+# shared by the batch may stay empty.
 _STAGING_SQL = f"""
 DO $$ BEGIN
   IF to_regclass('pg_temp.{STAGING_TABLE}') IS NULL THEN
     CREATE TEMP TABLE {STAGING_TABLE}
         (LIKE {EVENT_TABLE} INCLUDING DEFAULTS, ord integer) ON COMMIT DELETE ROWS;
     ALTER TABLE {STAGING_TABLE} ALTER COLUMN id
-        SET DEFAULT nextval(pg_get_serial_sequence('{EVENT_TABLE}', 'id'));
+        SET DEFAULT nextval(pg_get_serial_sequence('{EVENT_TABLE}', 'id')),
+        {", ".join(f"ALTER COLUMN {c} DROP NOT NULL" for c in _SHAREABLE)};
   END IF;
 END $$
 """
+_JSON_COLUMNS = ("properties", "flow_cause")
+_staging_sql_cache: dict[tuple[str, ...], tuple[str, str, list[str], list[str]]] = {}
+
+
+def _staging_sql(shared: tuple[str, ...]) -> tuple[str, str, list[str], list[str]]:
+    """For a batch whose ``shared`` columns hold one value each: the ``COPY``, the write
+    statement, and the plain and JSON columns each copied row carries (in that order)."""
+    if shared not in _staging_sql_cache:
+        plain = [c for c in EVENT_COLUMNS[1:] if c not in shared and c not in _JSON_COLUMNS]
+        json = [c for c in _JSON_COLUMNS if c not in shared]
+        selected = ", ".join(f"%s::{_CASTS.get(c, 'text')}" if c in shared else c
+                             for c in EVENT_COLUMNS)
+        _staging_sql_cache[shared] = (
+            f"COPY {STAGING_TABLE} ({', '.join([*plain, *json])}, ord) FROM STDIN",
+            _write_sql(STAGING_TABLE, cleanup=_CLEANUP, selected=selected), plain, json)
+    return _staging_sql_cache[shared]
+
+
+def _json(value) -> str | None:
+    return None if value is None else orjson.dumps(value).decode()
 
 
 def _row_values(row: dict, ord_: int) -> tuple:
@@ -155,11 +186,20 @@ def _write_postgres(rows: Sequence[dict], now: datetime) -> list[int | None]:
             cursor.execute(_values_sql(len(rows)), [*params, now])
         else:
             cursor.execute(_STAGING_SQL)
-            with cursor.cursor.copy(
-                    f"COPY {STAGING_TABLE} ({_DATA_COLUMNS}, ord) FROM STDIN") as copy:
-                for ord_, row in enumerate(rows):
-                    copy.write_row(_row_values(row, ord_))
-            cursor.execute(_WRITE_SQL, [now])
+            first = rows[0]
+            shared = tuple(c for c in _SHAREABLE
+                           if list(map(itemgetter(c), rows)).count(first[c]) == len(rows))
+            copy_sql, write_sql, plain, json = _staging_sql(shared)
+            values = itemgetter(*plain)
+            with cursor.cursor.copy(copy_sql) as copy:
+                if json == ["properties"]:
+                    for ord_, row in enumerate(rows):
+                        copy.write_row((*values(row), _json(row["properties"]), ord_))
+                else:
+                    for ord_, row in enumerate(rows):
+                        copy.write_row((*values(row), *(_json(row[c]) for c in json), ord_))
+            cursor.execute(write_sql, [_json(first[c]) if c in _JSON_COLUMNS else first[c]
+                                       for c in shared] + [now])
         result: list[int | None] = [None] * len(rows)
         for ord_, new_id, inserted in cursor.fetchall():
             if inserted:

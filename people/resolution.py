@@ -200,10 +200,17 @@ def _resolve(workspace: Workspace, refs: Sequence[PersonRef | None], create: boo
     groups = _Groups()
     nodes_of: dict[int, list[tuple]] = {}
     named: set[int] = set()  # people a reference names by id or external id
+    # References naming only a stored external id (most, once people are known) join no
+    # group of their own: they take their person, or its survivor if a merge takes it.
+    plain: list[tuple[int, int]] = []
     for i, item in enumerate(normalised):
         if item is None:
             continue
         pid, ext, pairs = item
+        if pid is None and not pairs and ext in by_ext:
+            named.add(by_ext[ext])
+            plain.append((i, by_ext[ext]))
+            continue
         nodes = []
         if pid is not None:
             if pid not in stages:
@@ -252,6 +259,8 @@ def _resolve(workspace: Workspace, refs: Sequence[PersonRef | None], create: boo
         else:
             errors[i] = (FieldError("person", ErrorCode.PERSON_NOT_FOUND,
                                     "no person has these identifiers"),)
+    for i, pk in plain:
+        person_ids[i] = person_of.get(find(("p", pk)), pk)
 
     created = 0
     if new_roots:

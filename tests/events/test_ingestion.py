@@ -9,7 +9,7 @@ import pytest
 from django.db import connection, connections
 
 from events.ingestion import events_ingest
-from events.inputs import EventInput, PersonRef, Status
+from events.inputs import EventInput, FlowCause, PersonRef, Status
 from events.models import Event, EventAggregate, OutboxMessage, WorkspaceDefinition
 from events.writes import SMALL_BATCH
 from people.models import Identifier, Person, PersonTag
@@ -542,6 +542,45 @@ def test_query_count_does_not_grow_with_the_batch(workspace, django_assert_max_n
     assert EventAggregate.objects.filter(person__external_id__in=[
         p.external_id for p in people[10:]]).count() == 50
     assert Person.objects.get(external_id="p10").score == 40  # 4 events × default score 10
+
+
+CORE = ("session_id", "target_id", "target_name", "source", "content_name", "score", "tags",
+        "campaign_code", "campaign_name", "summary")
+
+
+@pytest.mark.usefixtures("purchase")
+@pytest.mark.parametrize("shared", [True, False], ids=["one-value-per-field", "varied"])
+def test_large_batches_store_every_core_field(workspace, shared):
+    """A batch over the small-batch size stores each event's core fields as sent, whether a
+    field holds one value for the whole batch (sent once on PostgreSQL) or varies."""
+    people = [PersonFactory(workspace=workspace, external_id=f"c{i}") for i in range(3)]
+    n = SMALL_BATCH + 15
+    cause = FlowCause(flow_id=7, flow_name="Welcome", flow_started_at=at(0), element_id=3,
+                      element_name="Tag")
+
+    def value(field: str, i: int):
+        i = 0 if shared else i
+        return i + 1 if field == "score" else f"{field[:3]}-{i}"
+
+    items = [EventInputFactory.build(
+        definition_id="c_purchase", person=PersonRef(external_id=people[i % 3].external_id),
+        occurred_at=at(i), properties={"total": i}, external_id=f"core-{shared}-{i}",
+        flow_cause=cause if shared or i % 2 else None,
+        **{field: value(field, i) for field in CORE}) for i in range(n)]
+    result = ingest(workspace, *items)
+    assert result.accepted == n
+    stored = {e.external_id: e for e in Event.objects.filter(external_id__startswith="core-")}
+    for i, item in enumerate(items):
+        row = stored[item.external_id]
+        assert {f: getattr(row, f) for f in CORE} == {f: value(f, i) for f in CORE}
+        assert row.properties == {"total": i}
+        assert row.occurred_at == at(i)
+        assert row.person.external_id == people[i % 3].external_id
+        assert row.workspace_id == workspace.pk
+        assert row.origin == "api"
+        assert row.flow_cause == (cause.as_json() if item.flow_cause else None)
+    assert Person.objects.get(pk=people[0].pk).score == sum(
+        value("score", i) for i in range(0, n, 3))
 
 
 # Concurrency (PostgreSQL) -------------------------------------------------------------------

@@ -296,6 +296,28 @@ def test_references_sharing_a_new_identifier_in_one_batch_merge_their_people(wor
 
 
 @pytest.mark.usefixtures("visit")
+def test_an_external_id_alone_follows_its_person_merged_by_another_item(workspace):
+    """Items naming a person only by external id, before and after the item that merges that
+    person into an older one, land on the survivor; a person named by external id alone and
+    untouched by the merge keeps their own."""
+    older = PersonFactory(workspace=workspace, external_id=None,
+                          identifiers={"email": "ann@example.com"})
+    newer = PersonFactory(workspace=workspace, external_id="crm-2",
+                          identifiers={"phone": "+15550100"})
+    bystander = PersonFactory(workspace=workspace, external_id="crm-3")
+    result = ingest(
+        workspace,
+        event("c_visit", PersonRef(external_id="crm-2"), occurred_at=at(1)),
+        event("c_visit", PersonRef(id=older.pk, identifiers={"phone": "+15550100"}),
+              occurred_at=at(2)),
+        event("c_visit", PersonRef(external_id="crm-2"), occurred_at=at(3)),
+        event("c_visit", PersonRef(external_id="crm-3"), occurred_at=at(4)))
+    assert [i.person_id for i in result.items] == [older.pk] * 3 + [bystander.pk]
+    assert not Person.objects.filter(pk=newer.pk).exists()
+    assert Event.objects.filter(person_id=older.pk).count() == 3
+
+
+@pytest.mark.usefixtures("visit")
 def test_a_known_person_learns_a_new_external_id(workspace):
     """An anonymous visitor who logs in (cookie known, user id new) keeps their profile and
     gets the external id; a later event by external id finds them."""
