@@ -3,6 +3,7 @@ generated events, the service path and a raw ``COPY`` of the same rows."""
 
 import random
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -75,10 +76,8 @@ def freeze_inputs() -> None:
     gc.freeze()
 
 
-def run_service(bench: BenchWorkspace, rows: list[dict], batch: int, desc: str = "service"):
-    """Ingest ``rows`` through ``events_ingest`` in batches; return seconds taken."""
-    from tqdm import tqdm
-
+def service_steps(bench: BenchWorkspace, rows: list[dict], batch: int) -> Iterator[float]:
+    """Ingest ``rows`` through ``events_ingest`` in batches, yielding each batch's seconds."""
     from events.ingestion import events_ingest
     from events.inputs import EventInput, PersonRef
 
@@ -86,14 +85,25 @@ def run_service(bench: BenchWorkspace, rows: list[dict], batch: int, desc: str =
                          occurred_at=r["occurred"], properties=r["properties"],
                          external_id=r["external_id"], session_id="s1") for r in rows]
     freeze_inputs()
-    started = time.perf_counter()
-    with tqdm(total=len(inputs), desc=desc, unit="ev", leave=False) as bar:
-        for start in range(0, len(inputs), batch):
-            part = inputs[start:start + batch]
-            result = events_ingest(workspace=bench.workspace, events=part, origin="api")
-            assert result.accepted == len(part), result.items[:3]
-            bar.update(len(part))
-    return time.perf_counter() - started
+    for start in range(0, len(inputs), batch):
+        part = inputs[start:start + batch]
+        started = time.perf_counter()
+        result = events_ingest(workspace=bench.workspace, events=part, origin="api")
+        elapsed = time.perf_counter() - started
+        assert result.accepted == len(part), result.items[:3]
+        yield elapsed
+
+
+def run_service(bench: BenchWorkspace, rows: list[dict], batch: int, desc: str = "service"):
+    """Ingest ``rows`` through ``events_ingest`` in batches; return seconds taken."""
+    from tqdm import tqdm
+
+    taken = 0.0
+    with tqdm(total=len(rows), desc=desc, unit="ev", leave=False) as bar:
+        for elapsed in service_steps(bench, rows, batch):
+            taken += elapsed
+            bar.update(min(batch, bar.total - bar.n))
+    return taken
 
 
 COLUMNS = ("workspace_id, definition_id, person_id, occurred_at, received_at, session_id, "
@@ -101,8 +111,9 @@ COLUMNS = ("workspace_id, definition_id, person_id, occurred_at, received_at, se
            "campaign_code, campaign_name, summary, properties, origin")
 
 
-def run_copy(bench: BenchWorkspace, rows: list[dict], batch: int) -> float:
-    """``COPY`` equivalent rows straight into the events table; return seconds taken."""
+def copy_steps(bench: BenchWorkspace, rows: list[dict], batch: int) -> Iterator[float]:
+    """``COPY`` equivalent rows straight into the events table, one transaction per batch,
+    yielding each batch's seconds."""
     import orjson
     from django.db import connection, transaction
 
@@ -111,8 +122,8 @@ def run_copy(bench: BenchWorkspace, rows: list[dict], batch: int) -> float:
     now = datetime.now(UTC)
     sql = f"COPY {Event._meta.db_table} ({COLUMNS}) FROM STDIN"
     freeze_inputs()
-    started = time.perf_counter()
     for start in range(0, len(rows), batch):
+        started = time.perf_counter()
         with transaction.atomic(), connection.cursor() as cursor, \
                 cursor.cursor.copy(sql) as copy:
             for r in rows[start:start + batch]:
@@ -120,7 +131,13 @@ def run_copy(bench: BenchWorkspace, rows: list[dict], batch: int) -> float:
                                 bench.person_ids[r["person"]], r["occurred"], now, "s1",
                                 r["external_id"], "", "", "", "", None, "", "", "", "",
                                 orjson.dumps(r["properties"]).decode(), "api"))
-    return time.perf_counter() - started
+        yield time.perf_counter() - started
+
+
+def run_copy(bench: BenchWorkspace, rows: list[dict], batch: int) -> float:
+    """``COPY`` equivalent rows straight into the events table; return seconds taken."""
+    return sum(copy_steps(bench, rows, batch))
+
 
 
 def events_indexes() -> int:
