@@ -139,7 +139,6 @@ def run_copy(bench: BenchWorkspace, rows: list[dict], batch: int) -> float:
     return sum(copy_steps(bench, rows, batch))
 
 
-
 def events_indexes() -> int:
     from django.db import connection
 
