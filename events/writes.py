@@ -171,9 +171,7 @@ def _row_values(row: dict, ord_: int) -> tuple:
             row["received_at"], row["session_id"], row["external_id"], row["target_id"],
             row["target_name"], row["source"], row["content_name"], row["score"], row["tags"],
             row["campaign_code"], row["campaign_name"], row["summary"],
-            orjson.dumps(row["properties"]).decode(), row["origin"],
-            None if row["flow_cause"] is None else orjson.dumps(row["flow_cause"]).decode(),
-            ord_)
+            _json(row["properties"]), row["origin"], _json(row["flow_cause"]), ord_)
 
 
 def _write_postgres(rows: Sequence[dict], now: datetime) -> list[int | None]:
