@@ -215,6 +215,8 @@ CDP_SEGMENT_MAX_BATCH_BYTES = env_int("CDP_SEGMENT_MAX_BATCH_BYTES", None)  # No
 CDP_RATE_LIMIT = env_str("CDP_RATE_LIMIT", "1000/s")
 RATELIMIT_CACHE_PREFIX = "cdp:rl:"
 CDP_INGESTION_LOG_DAYS = env_int("CDP_INGESTION_LOG_DAYS", 30)
+# PostgreSQL work_mem of analytics statements (per sort or hash, per process of a parallel plan).
+CDP_ANALYTICS_WORK_MEM_MB = env_int("CDP_ANALYTICS_WORK_MEM_MB", 256)
 CDP_EXPORT_DIR = Path(env_str("CDP_EXPORT_DIR", str(VAR_DIR / "exports")))
 # Exports (§9). A request naming a bucket goes to S3; one without goes to CDP_EXPORT_BUCKET
 # when set, else to CDP_EXPORT_DIR. S3 is used only when CDP_EXPORT_S3 is on (by default when

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+from django.conf import settings
 from django.db import OperationalError, connection, transaction
 from django.db.models import F, Func, QuerySet, TextField
 from django.utils import timezone
@@ -24,10 +25,6 @@ from people.segments.compiler import Context, event_rows
 
 # PostgreSQL cancels an analytics statement after this long (SQLState 57014, query_canceled).
 TIMEOUT_MS = 120_000
-# Per sort or hash of an analytics statement on PostgreSQL: the daily breakdown of the bench's
-# 2.3M page views sorts about 150 MB by bucket and slot; with the server's default (4 MB) the
-# sort goes to disk.
-WORK_MEM_MB = 256
 
 
 @contextmanager
@@ -37,14 +34,16 @@ def statement_limits():
 
     The transaction also turns JIT compilation off (it spent 0.2–0.3 s compiling each
     statement of the bench's queries, which run for a second or two) and gives sorts and
-    hashes ``WORK_MEM_MB``."""
+    hashes ``CDP_ANALYTICS_WORK_MEM_MB`` (default 256: the daily breakdown of the bench's 2.3M
+    page views sorts about 150 MB by bucket and slot, on disk with the server's 4 MB)."""
     try:
         with transaction.atomic():
             if connection.vendor == "postgresql":
                 with connection.cursor() as cursor:
                     cursor.execute(f"SET LOCAL statement_timeout = {TIMEOUT_MS}")
                     cursor.execute("SET LOCAL jit = off")
-                    cursor.execute(f"SET LOCAL work_mem = '{WORK_MEM_MB}MB'")
+                    cursor.execute("SELECT set_config('work_mem', %s, true)",
+                                   [f"{settings.CDP_ANALYTICS_WORK_MEM_MB}MB"])
             yield
     except OperationalError as exc:
         if getattr(exc.__cause__, "sqlstate", None) != "57014":

@@ -18,13 +18,14 @@ def _setting(cursor, name: str) -> str:
 
 
 @pytest.mark.django_db(transaction=True)  # statement_limits' own transaction, not a savepoint
-def test_statement_limits_set_the_analytics_settings_for_their_transaction_only():
+def test_statement_limits_set_the_analytics_settings_for_their_transaction_only(settings):
+    settings.CDP_ANALYTICS_WORK_MEM_MB = 96
     with connection.cursor() as cursor:
         outside = _setting(cursor, "work_mem")
         with sql.statement_limits():
             assert _setting(cursor, "statement_timeout") == "2min"  # TIMEOUT_MS
             assert _setting(cursor, "jit") == "off"
-            assert _setting(cursor, "work_mem") == f"{sql.WORK_MEM_MB}MB"
+            assert _setting(cursor, "work_mem") == "96MB"
         assert _setting(cursor, "work_mem") == outside
 
 
