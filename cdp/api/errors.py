@@ -2,6 +2,7 @@
 
 import logging
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import DataError, connection
 from django.db.models import ProtectedError
 from django.http import Http404
@@ -71,6 +72,14 @@ def api_exception_handler(exc, context):
         return Response(error_body(ErrorCode.PROTECTED, "cannot be deleted while in use by "
                                    + ", ".join(users[:10])),
                         status=status.HTTP_409_CONFLICT)
+    if isinstance(exc, ObjectDoesNotExist):
+        # The row the request named was there when the view looked it up and gone when the
+        # service locked it: deleted by a concurrent request.
+        set_rollback()
+        owner = type(exc).__qualname__.partition(".DoesNotExist")
+        what = owner[0].lower() if owner[1] else "object"
+        return Response(error_body("not_found", f"the {what} was deleted while this request "
+                                   "ran"), status=status.HTTP_404_NOT_FOUND)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     response = exception_handler(exc, context)

@@ -256,3 +256,28 @@ def test_exit_segment_cannot_be_deleted_while_a_flow_uses_it(api, created, catal
     assert "flow 'Abandoned booking'" in error["message"]
     assert api.secret.patch(url, {"exitSegmentId": None}).status_code == 200
     assert api.secret.delete(f"/api/v1/segments/{vip.pk}").status_code == 204
+
+
+@pytest.mark.parametrize(("method", "suffix", "body"), [
+    ("patch", "", {"description": "v2"}),
+    ("post", "/activate", None),
+    ("delete", "", None),
+])
+def test_a_flow_deleted_while_the_request_runs_answers_404(api, created, monkeypatch, method,
+                                                           suffix, body):
+    """The view finds the flow, a concurrent request deletes it before the service locks it:
+    404 in the native shape, not a 500."""
+    from flows.api import views
+
+    found = views.flow_get
+
+    def found_then_deleted(**kwargs):
+        flow = found(**kwargs)
+        Flow.objects.filter(pk=flow.pk).delete()
+        return flow
+
+    monkeypatch.setattr(views, "flow_get", found_then_deleted)
+    url = f"/api/v1/flows/{created['id']}{suffix}"
+    response = getattr(api.secret, method)(url, body) if body else getattr(api.secret, method)(url)
+    error = assert_error(response, 404, code="not_found")
+    assert error["message"] == "the flow was deleted while this request ran"
