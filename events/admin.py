@@ -24,6 +24,7 @@ from cdp.admin_scoping import (
     scope_queryset,
     user_workspace_ids,
 )
+from cdp.ids import text_id
 from events.admin_services import channel_create, channel_delete, channel_update
 from events.admin_views import event_try_view, standard_events_view
 from events.errors import ServiceError
@@ -374,16 +375,17 @@ class PersonFilter(admin.SimpleListFilter):
 
     def lookups(self, request, model_admin):
         value = self.value()
-        if not value or not value.isdigit():
+        if text_id(value) is None:
             return []
-        person = scope_queryset(Person.objects.filter(pk=int(value)), request).first()
+        person = scope_queryset(Person.objects.filter(pk=text_id(value)), request).first()
         return [(value, str(person))] if person else []
 
     def queryset(self, request, queryset):
         value = self.value()
         if not value:
             return queryset
-        return queryset.filter(person_id=int(value)) if value.isdigit() else queryset.none()
+        number = text_id(value)
+        return queryset.filter(person_id=number) if number is not None else queryset.none()
 
 
 @admin.register(Event)

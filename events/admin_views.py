@@ -16,6 +16,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 
 from cdp.admin_scoping import selected_workspace
+from cdp.ids import text_id
 from events.catalogue import is_enabled_by_default
 from events.errors import FieldError
 from events.ingestion import events_ingest
@@ -149,18 +150,18 @@ def try_definitions(workspace: Workspace) -> list[EventDefinition]:
 def person_ref(workspace: Workspace, value: str) -> PersonRef:
     """Read the person field: an id, any identifier value, an email or an external id."""
     value = value.strip()
-    if value.isdigit() and len(value) < 19 and Person.objects.filter(
-            workspace=workspace, pk=int(value)).exists():
-        return PersonRef(id=int(value))
+    number = text_id(value)
+    if number is not None and Person.objects.filter(workspace=workspace, pk=number).exists():
+        return PersonRef(id=number)
     owner = (Identifier.objects.filter(workspace=workspace, value__in={value, value.lower()})
              .values_list("person_id", flat=True).first())
     if owner is not None:
         return PersonRef(id=owner)
     if "@" in value:
         return PersonRef(identifiers={"email": value})
-    if value.isdigit() and len(value) < 19 and not Person.objects.filter(
+    if number is not None and not Person.objects.filter(
             workspace=workspace, external_id=value).exists():
-        return PersonRef(id=int(value))  # answered "no person with id …"
+        return PersonRef(id=number)  # answered "no person with id …"
     return PersonRef(external_id=value)
 
 

@@ -27,6 +27,7 @@ from cdp.admin_scoping import (
     default_workspace,
     scope_queryset,
 )
+from cdp.ids import text_id
 from events.admin_services import (
     lifecycle_stage_create,
     lifecycle_stage_delete,
@@ -467,8 +468,8 @@ class PersonAdmin(WorkspaceScopedAdmin):
             values.add(normalise_identifier("phone", term, "q")[1])
         owners = scope_queryset(Identifier.objects.filter(value__in=values), request)
         condition = Q(pk__in=owners.values("person_id")) | Q(external_id=term)
-        if term.isdigit() and len(term) < 19:
-            condition |= Q(pk=int(term))
+        if text_id(term) is not None:
+            condition |= Q(pk=text_id(term))
         names = Q()
         for word in term.split():
             names &= Q(first_name__icontains=word) | Q(last_name__icontains=word)

@@ -2,6 +2,7 @@
 
 import re
 
+from cdp.ids import ascii_digits
 from events.errors import ErrorCode, FieldError, ServiceError
 from people.models import Identifier
 
@@ -49,7 +50,7 @@ def normalise_identifier(type_: str, value, field: str) -> tuple[str, str]:
         if value.startswith("00"):
             value = "+" + value[2:]
         digits = value[1:] if value.startswith("+") else value
-        if not digits.isdigit() or not 5 <= len(digits) <= 17:
+        if not ascii_digits(digits) or not 5 <= len(digits) <= 17:
             raise ServiceError(FieldError(field, ErrorCode.INVALID,
                                                  "is not a phone number"))
     elif type_ == "mac":

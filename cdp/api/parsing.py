@@ -6,6 +6,7 @@ import zlib
 import orjson
 
 from cdp.api.errors import ApiError
+from cdp.ids import ascii_digits
 
 DEFAULT_MAX_BYTES = 6 * 1024 * 1024
 
@@ -13,7 +14,7 @@ DEFAULT_MAX_BYTES = 6 * 1024 * 1024
 def read_body(request, *, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
     """Return the request body, gunzipped when it says so, never more than ``max_bytes``."""
     length = request.META.get("CONTENT_LENGTH") or "0"
-    if length.isdigit() and int(length) > max_bytes:
+    if ascii_digits(length) and int(length) > max_bytes:
         raise ApiError(f"request body over {max_bytes} bytes", code="body_too_large",
                        status_code=413)
     raw = request.read(max_bytes + 1) if hasattr(request, "read") else request.body

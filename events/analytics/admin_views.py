@@ -19,6 +19,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 
 from cdp.admin_scoping import selected_workspace, user_workspaces
+from cdp.ids import text_id
 from events.analytics.dashboard import dashboard_get
 from events.analytics.funnels import funnel_run
 from events.analytics.queries import funnel_query_parse, segmentation_query_parse
@@ -55,9 +56,9 @@ def _workspace(request: HttpRequest) -> Workspace | None:
     wanted = request.POST.get("workspace") or request.GET.get("workspace") or ""
     if not wanted:
         return selected_workspace(request)[0]
-    if not wanted.isdigit() or len(wanted) > 18:
+    if text_id(wanted) is None:
         return None
-    return user_workspaces(request).filter(pk=int(wanted)).first()
+    return user_workspaces(request).filter(pk=text_id(wanted)).first()
 
 
 def _run(kind: str, workspace: Workspace, data):

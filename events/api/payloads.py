@@ -5,6 +5,7 @@ field of every problem and refuses unknown fields (nothing is silently dropped).
 models (definitions, properties, dedupe) stay in the ingestion service.
 """
 
+from cdp.ids import text_id
 from events.errors import ErrorCode, FieldError
 from events.inputs import EventInput, PersonRef
 
@@ -32,8 +33,8 @@ def person_ref_from_json(value, field: str = "person") -> tuple[PersonRef | None
                                  'must be an object like {"email": "ann@example.com"}')]
     person_id = value.get("id")
     if person_id is not None and (isinstance(person_id, bool) or not isinstance(person_id, int)):
-        if isinstance(person_id, str) and person_id.isdigit():
-            person_id = int(person_id)
+        if text_id(person_id) is not None:
+            person_id = text_id(person_id)
         else:
             return None, [FieldError(f"{field}.id", ErrorCode.INVALID_TYPE,
                                      "must be an integer")]

@@ -21,6 +21,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from cdp.api.errors import ApiError, error_body
 from cdp.api.parsing import read_json
+from cdp.ids import ascii_digits, text_id
 from events.compat.common import json_response, log_unreadable, over_limit, principal
 from events.errors import ErrorCode, FieldError
 from events.ingestion import events_ingest
@@ -70,9 +71,10 @@ def _error(code: str, message: str, field: str | None, status: int = 400):
 def _customer(workspace, customer_id) -> PersonRef:
     value = str(customer_id).strip()
     query = Person.objects.filter(workspace=workspace)
-    if not query.filter(external_id=value).exists() and value.isdigit() and query.filter(
-            pk=int(value)).exists():
-        return PersonRef(id=int(value))
+    number = text_id(value)
+    if not query.filter(external_id=value).exists() and number is not None and query.filter(
+            pk=number).exists():
+        return PersonRef(id=number)
     # The external id; when nobody has it, the service answers person_not_found.
     return PersonRef(external_id=value)
 
@@ -82,14 +84,14 @@ def _customer_id(person: Person):
     else the internal id."""
     ext = person.external_id
     if ext:
-        return int(ext) if ext.isdigit() else ext
+        return int(ext) if ascii_digits(ext) else ext
     return person.pk
 
 
 def _customer_filter(value: str) -> Q:
     condition = Q(person__external_id=value)
-    if value.isdigit():
-        condition |= Q(person_id=int(value), person__external_id__isnull=True)
+    if text_id(value) is not None:
+        condition |= Q(person_id=text_id(value), person__external_id__isnull=True)
     return condition
 
 
@@ -149,9 +151,9 @@ def _create(request, caller):
 def _partition_filter(raw: str | None) -> Q:
     if not raw:
         return Q(occurred_at__gte=datetime(DEFAULT_PARTITION_FROM, 1, 1, tzinfo=UTC))
-    if not raw.isdigit() or not 1 <= int(raw) <= 9999:
+    year = text_id(raw)
+    if year is None or not 1 <= year <= 9999:
         raise ApiError("partition is a year such as 2017", code="invalid", field="partition")
-    year = int(raw)
     if year <= 2016:
         return Q(occurred_at__lt=datetime(2017, 1, 1, tzinfo=UTC))
     return Q(occurred_at__year=year)
@@ -161,11 +163,12 @@ def _int(request, name: str, default: int | None, low: int = 1, high: int | None
     raw = request.GET.get(name)
     if raw in (None, ""):
         return default
-    if not raw.isdigit() or int(raw) < low or (high is not None and int(raw) > high):
+    number = text_id(raw)
+    if number is None or number < low or (high is not None and number > high):
         bound = f" and at most {high}" if high else ""
         raise ApiError(f"must be an integer of at least {low}{bound}", code="invalid",
                        field=name)
-    return int(raw)
+    return number
 
 
 def _utc(request, name: str):

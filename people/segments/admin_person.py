@@ -13,6 +13,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 
 from cdp.admin_scoping import default_workspace, scope_queryset
+from cdp.ids import text_id
 from people.errors import ServiceError
 from people.models import Person
 from people.segments.explain import segment_explain
@@ -38,9 +39,9 @@ class SegmentFilter(admin.SimpleListFilter):
         value = self.value()
         if not value:
             return queryset
-        if not value.isdigit() or len(value) > 18:
+        if text_id(value) is None:
             return queryset.none()
-        segments = scope_queryset(Segment.objects.filter(pk=int(value)), request)
+        segments = scope_queryset(Segment.objects.filter(pk=text_id(value)), request)
         members = SegmentMembership.objects.filter(segment__in=segments, exited_at__isnull=True)
         return queryset.filter(pk__in=members.values("person_id"))
 

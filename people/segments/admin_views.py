@@ -21,6 +21,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 
 from cdp.admin_scoping import default_workspace, user_workspaces
+from cdp.ids import text_id
 from people.errors import ErrorCode, SegmentErrorCode, ServiceError
 from people.models import Workspace
 from people.segments.models import Segment, SegmentMembership
@@ -78,8 +79,8 @@ def _target(request: HttpRequest, model_admin) -> tuple[Workspace, Segment | Non
         return segment.workspace, segment
     wanted = request.GET.get("workspace", "")
     if wanted:
-        workspace = (user_workspaces(request).filter(pk=int(wanted)).first()
-                     if wanted.isdigit() and len(wanted) < 19 else None)
+        workspace = (user_workspaces(request).filter(pk=text_id(wanted)).first()
+                     if text_id(wanted) is not None else None)
         if workspace is None:
             raise _Refused(404, "not_found", "there is no such workspace among yours",
                            "workspace")

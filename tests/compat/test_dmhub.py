@@ -130,7 +130,8 @@ def test_query_errors_name_the_parameter(client, secret_key, setup):
     """max above 1,000, a bad sidx or a malformed lastUpdatedFrom answer 400 naming it."""
     for params, field in (({"max": "1001"}, "max"), ({"sidx": "nope"}, "sidx"),
                           ({"lastUpdatedFrom": "yesterday"}, "lastUpdatedFrom"),
-                          ({"partition": "x"}, "partition")):
+                          ({"partition": "x"}, "partition"), ({"partition": "²⁰¹⁷"}, "partition"),
+                          ({"max": "¹"}, "max"), ({"page": "9" * 30}, "page")):
         response = client.get("/v1/customerevents", {"access_token": secret_key, **params})
         assert response.status_code == 400
         assert response.json()["error"]["field"] == field
@@ -241,3 +242,15 @@ def test_nul_characters_are_a_field_error_not_a_server_error(client, secret_key,
     assert response.status_code == 400, response.content
     assert response.json()["error"]["field"] == field
     assert not Event.objects.exists()
+
+
+@pytest.mark.parametrize("customer_id", ["0¹", "²", "9" * 30, 10**30])
+def test_customer_ids_that_are_not_plain_numbers_are_external_ids(client, secret_key, setup,
+                                                                   customer_id):
+    """Digits that are not ASCII (which ``int`` refuses) or beyond the id range name an
+    external id: nobody has it, so 404 person_not_found, not a server error; on query, no
+    events."""
+    response = create(client, secret_key, {**SEED_POST, "customerId": customer_id})
+    assert response.status_code == 404, response.content
+    assert response.json()["error"]["code"] == "person_not_found"
+    assert query(client, secret_key, customerId=str(customer_id)) == []
