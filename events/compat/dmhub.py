@@ -40,6 +40,8 @@ RESERVED = {"id", "customerId", "event", "date", "lastUpdated", *CORE}
 SORT_FIELDS = {"id": "id", "date": "occurred_at", "lastUpdated": "received_at",
                "event": "definition__definition_id", "customerId": "person_id"}
 DEFAULT_PARTITION_FROM = 2018
+# Beyond this the offset (page × rows) would leave PostgreSQL's bigint; no store has that many.
+MAX_PAGE = 1_000_000_000
 
 
 def _time(value) -> str | None:
@@ -197,7 +199,7 @@ def _query(request, caller):
             query = query.filter(received_at__lte=until)
         limit = _int(request, "max", 20, high=1000)
         rows = _int(request, "rows", None, high=1000)
-        page = _int(request, "page", 1)
+        page = _int(request, "page", 1, high=MAX_PAGE)
         sidx = request.GET.get("sidx") or "id"
         if sidx not in SORT_FIELDS:
             raise ApiError("sort by one of " + ", ".join(SORT_FIELDS), code="invalid",

@@ -131,7 +131,8 @@ def test_query_errors_name_the_parameter(client, secret_key, setup):
     for params, field in (({"max": "1001"}, "max"), ({"sidx": "nope"}, "sidx"),
                           ({"lastUpdatedFrom": "yesterday"}, "lastUpdatedFrom"),
                           ({"partition": "x"}, "partition"), ({"partition": "²⁰¹⁷"}, "partition"),
-                          ({"max": "¹"}, "max"), ({"page": "9" * 30}, "page")):
+                          ({"max": "¹"}, "max"), ({"page": "9" * 30}, "page"),
+                          ({"page": str(10**18)}, "page")):
         response = client.get("/v1/customerevents", {"access_token": secret_key, **params})
         assert response.status_code == 400
         assert response.json()["error"]["field"] == field
