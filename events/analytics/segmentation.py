@@ -95,13 +95,10 @@ def _broken_down(rows: QuerySet, interval: str, breakdown: Breakdown) -> list[tu
         " COUNT(*) AS events, COUNT(DISTINCT r.person_id) AS people"
         " FROM r LEFT JOIN kept ON kept.value = r.value GROUP BY 1, 2"
         " UNION ALL SELECT NULL, slot, value, NULL, NULL FROM kept")
-    with connection.cursor() as cursor:
-        if connection.vendor != "postgresql":
-            cursor.execute(sql, [*params, breakdown.limit, breakdown.limit])
-            return cursor.fetchall()
-        with planner_settings(cursor, **BREAKDOWN_PLANNER):
-            cursor.execute(sql, [*params, breakdown.limit, breakdown.limit])
-            return cursor.fetchall()
+    planner = BREAKDOWN_PLANNER if connection.vendor == "postgresql" else {}
+    with connection.cursor() as cursor, planner_settings(cursor, **planner):
+        cursor.execute(sql, [*params, breakdown.limit, breakdown.limit])
+        return cursor.fetchall()
 
 
 def _counts_by_range(rows: QuerySet, query: SegmentationQuery,

@@ -40,10 +40,9 @@ def statement_limits():
         with transaction.atomic():
             if connection.vendor == "postgresql":
                 with connection.cursor() as cursor:
-                    cursor.execute(f"SET LOCAL statement_timeout = {TIMEOUT_MS}")
-                    cursor.execute("SET LOCAL jit = off")
-                    cursor.execute("SELECT set_config('work_mem', %s, true)",
-                                   [f"{settings.CDP_ANALYTICS_WORK_MEM_MB}MB"])
+                    work_mem = int(settings.CDP_ANALYTICS_WORK_MEM_MB)
+                    cursor.execute(f"SET LOCAL statement_timeout = {TIMEOUT_MS};"
+                                   f" SET LOCAL jit = off; SET LOCAL work_mem = '{work_mem}MB'")
             yield
     except OperationalError as exc:
         if getattr(exc.__cause__, "sqlstate", None) != "57014":
