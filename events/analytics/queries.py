@@ -20,6 +20,7 @@ A date ``to`` includes that whole day (UTC). Errors are ``ServiceError``s naming
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from cdp.ids import MAX_ID
 from events.errors import ErrorCode, FieldError, ServiceError
 from events.models import EventDefinition, PropertyDefinition
 from people.errors import SegmentErrorCode
@@ -39,7 +40,6 @@ WINDOW_UNITS = {"minutes": 60, "hours": 3600, "days": 86400}
 MAX_WINDOW = timedelta(days=90)
 DEFAULT_WINDOW = timedelta(days=7)
 DEFAULT_LIMIT, MAX_LIMIT = 10, 50
-MAX_ID = 2**63 - 1
 SELECTION_KEYS = {"event", "where"}
 SEGMENTATION_KEYS = {"events", "from", "to", "interval", "breakdown", "segment"}
 FUNNEL_KEYS = {"steps", "from", "to", "conversionWindow", "segment"}

@@ -6,9 +6,8 @@ import django_filters
 from django import forms
 from django_filters.fields import IsoDateTimeField
 
+from cdp.ids import MAX_ID as BIGINT_MAX
 from events.models import Event
-
-BIGINT_MAX = 2**63 - 1
 
 
 class UtcIsoDateTimeField(IsoDateTimeField):

@@ -3,9 +3,9 @@ schema describes (the answers themselves are built by ``flows.api.representation
 
 from rest_framework import serializers
 
+from cdp.ids import MAX_ID
 from flows.models import Flow, FlowEdge, FlowElement, FlowRun
 
-MAX_ID = 2**63 - 1
 MAX_POSITION = 1_000_000
 DURATION_HELP = '{"days": D, "hours": H, "minutes": M}; any of the three.'
 

@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 
 from cdp.api.auth import SecretKeyRequired
 from cdp.api.errors import ApiError, service_error_response
+from cdp.ids import MAX_ID
 from events.api.schema import ErrorSerializer
 from events.errors import ErrorCode, ServiceError
 from people.api.representation import person_json
@@ -22,8 +23,6 @@ from people.erasure import MAX_REASON, person_erase
 from people.merge import persons_merge
 from people.models import Person
 from people.selectors import person_list
-
-MAX_ID = 2**63 - 1
 
 
 class MergeSerializer(serializers.Serializer):

@@ -15,7 +15,8 @@ from rest_framework.views import APIView
 
 from cdp.api.auth import SecretKeyRequired
 from cdp.api.errors import service_error_response
-from events.api.schema import ErrorSerializer
+from cdp.ids import MAX_ID
+from events.api.schema import ErrorDetailSerializer, ErrorSerializer
 from people.api.views import PeoplePagination
 from people.errors import ServiceError
 from people.models import Person
@@ -34,8 +35,6 @@ from people.segments.services import (
 )
 from people.segments.templates import TEMPLATES
 from people.selectors import person_list
-
-MAX_ID = 2**63 - 1
 
 
 def _iso(value):
@@ -91,6 +90,14 @@ class PreviewSerializer(serializers.Serializer):
 
 class CountSerializer(serializers.Serializer):
     count = serializers.IntegerField()
+
+
+class MembersAddedSerializer(serializers.Serializer):
+    count = serializers.IntegerField(help_text="People added.")
+    unmatched = serializers.IntegerField(help_text="CSV rows that named nobody.")
+    invalid = ErrorDetailSerializer(many=True, help_text=(
+        "CSV values that are not identifiers of their column's type (the first 20), each "
+        "naming its line and column."))
 
 
 class MemberSerializer(serializers.Serializer):
@@ -211,20 +218,21 @@ class SegmentMembersView(generics.GenericAPIView):
              "enteredTime": _iso(m.entered_at)} for m in page])
 
     @extend_schema(request=MembersChangeSerializer,
-                   responses={200: CountSerializer, 400: OpenApiResponse(ErrorSerializer)})
+                   responses={200: MembersAddedSerializer, 400: OpenApiResponse(ErrorSerializer)})
     def post(self, request, segment_id: int):
         """Add people to a static segment by id or from a CSV of identifiers."""
         segment = _segment(request, segment_id)
         serializer = MembersChangeSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        added, unmatched = 0, 0
+        added, unmatched, invalid = 0, 0, ()
         if data.get("personIds"):
             added += len(segment_members_add(segment=segment, person_ids=data["personIds"]))
         if data.get("csv"):
             result = segment_members_import(segment=segment, csv_text=data["csv"])
-            added, unmatched = added + result.added, result.unmatched
-        return Response({"count": added, "unmatched": unmatched})
+            added, unmatched, invalid = added + result.added, result.unmatched, result.invalid
+        return Response({"count": added, "unmatched": unmatched,
+                         "invalid": [error.as_dict() for error in invalid]})
 
     @extend_schema(request=MembersChangeSerializer, responses={200: CountSerializer})
     def delete(self, request, segment_id: int):

@@ -199,7 +199,16 @@ def segment_members_import(*, segment: Segment, csv_text: str) -> ImportResult:
     names a person by any of its values. Rows naming nobody are counted, not created.
     """
     _static(segment)
-    reader = csv.reader(io.StringIO(csv_text))
+    # newline="": the csv module reads line ends itself (a lone CR inside a line is one).
+    reader = csv.reader(io.StringIO(csv_text, newline=""))
+    try:
+        return _members_import(segment, reader)
+    except csv.Error as exc:  # a field over the csv module's limit (128 KB)
+        raise ServiceError(FieldError("file", ErrorCode.INVALID, f"is not readable as CSV at "
+                                      f"line {reader.line_num}: {exc}")) from exc
+
+
+def _members_import(segment: Segment, reader) -> ImportResult:
     header = [h.strip() for h in next(reader, [])]
     if not header or not any(header):
         raise ServiceError(FieldError("file", ErrorCode.REQUIRED, "the first line names the "

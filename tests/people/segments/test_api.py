@@ -107,15 +107,34 @@ def test_static_segment_members_by_id_and_csv(api, workspace, visitors,
     identifier_add(person=cid, type="email", value="cid@example.com")
     segment = create(api, django_capture_on_commit_callbacks, kind="static").json()
     url = f"/api/v1/segments/{segment['id']}/members"
-    assert api.secret.post(url, {"personIds": [ann.pk]}).json() == {"count": 1, "unmatched": 0}
-    body = {"csv": "external_id,email\nbob,\n,CID@example.com\nnobody,\n"}
-    assert api.secret.post(url, body).json() == {"count": 2, "unmatched": 1}
+    assert api.secret.post(url, {"personIds": [ann.pk]}).json() == {
+        "count": 1, "unmatched": 0, "invalid": []}
+    body = {"csv": "external_id,email\nbob,\n,CID@example.com\nnobody,\nzed,not-an-email\n"}
+    assert api.secret.post(url, body).json() == {"count": 2, "unmatched": 2, "invalid": [
+        {"field": "line 5.email", "code": "invalid", "message": "is not an email address"}]}
     assert api.secret.get(url).json()["count"] == 3
     assert api.secret.delete(url, {"personIds": [bob.pk]}).json() == {"count": 1}
     assert api.secret.get(f"/api/v1/segments/{segment['id']}").json()["memberCount"] == 2
     dynamic = create(api, django_capture_on_commit_callbacks, name="D", rules=RULES).json()
     assert_error(api.secret.post(f"/api/v1/segments/{dynamic['id']}/members",
                                  {"personIds": [ann.pk]}), 400, "segment_kind")
+
+
+
+def test_member_csv_with_stray_carriage_returns_and_nul_characters(
+        api, visitors, django_capture_on_commit_callbacks):
+    """Line ends are the csv module's own (CR, LF or CRLF, a lone CR inside a line too); a
+    CSV with a NUL character is refused naming the field; a value over the csv module's
+    limit is refused naming its line. Never a server error."""
+    segment = create(api, django_capture_on_commit_callbacks, kind="static").json()
+    url = f"/api/v1/segments/{segment['id']}/members"
+    crlf = api.secret.post(url, {"csv": "external_id\r\nann\rbob\r\n\u00e4\u00f4\r\u0081"})
+    assert crlf.json() == {"count": 2, "unmatched": 2, "invalid": []}
+    assert_error(api.secret.post(url, {"csv": "external_id\nx\u0000y\ncid\n"}), 400,
+                 field="csv")
+    huge = api.secret.post(url, {"csv": "external_id\nann\n" + "x" * 200_000 + "\n"})
+    error = assert_error(huge, 400, code="invalid", field="file")
+    assert error["message"].startswith("is not readable as CSV at line 3: field larger")
 
 
 def test_templates_are_offered(api):
@@ -145,4 +164,4 @@ def test_public_keys_and_other_workspaces_are_refused(api, workspace, other_work
     theirs = create(other, django_capture_on_commit_callbacks, kind="static").json()
     added = other.secret.post(f"/api/v1/segments/{theirs['id']}/members",
                               {"personIds": [ann.pk]})
-    assert added.json() == {"count": 0, "unmatched": 0}
+    assert added.json() == {"count": 0, "unmatched": 0, "invalid": []}
