@@ -4,11 +4,15 @@
 upserts the per person × definition aggregates and adds score / widens first and last seen on
 the people concerned.
 
-PostgreSQL: rows are ``COPY``-ed into a temporary staging table (its id column draws from the
-events sequence), and one statement with data-modifying CTEs moves them into the events table
-(``ON CONFLICT DO NOTHING``: the unique indexes detect duplicates, also from concurrent
-writers), aggregates what it inserted and updates the people — no per-row parameters cross
-the wire except through ``COPY``.
+PostgreSQL: a batch is ``COPY``-ed straight into the events table (ids drawn from its sequence
+first), betting that no row repeats a stored event; one statement then aggregates what it
+stored and updates the people. When a unique index refuses a row (a client resending, or a
+concurrent writer), the batch rolls back to a savepoint taken before the ``COPY`` and goes
+through a temporary staging table instead: one statement with data-modifying CTEs moves the
+rows into the events table (``ON CONFLICT DO NOTHING``: the unique indexes skip duplicates),
+aggregates what it inserted and updates the people. Either way no per-row parameters cross the
+wire except through ``COPY``; batches of up to ``SMALL_BATCH`` rows take the staging statement
+with the rows as ``VALUES``, one round trip.
 
 SQLite: the transaction holds the write lock from its start (``IMMEDIATE``), so a pre-check
 query followed by one bulk insert is race-free; aggregates and counters are computed in Python
@@ -21,6 +25,7 @@ from operator import itemgetter
 
 import orjson
 from django.db import connection
+from psycopg.errors import UniqueViolation
 
 from events.models import Event, EventAggregate, EventDefinition
 from people.models import Person
@@ -61,6 +66,10 @@ _DATA_COLUMNS = ", ".join(EVENT_COLUMNS[1:])  # all but id: staging draws it fro
 SMALL_BATCH = 20
 
 
+# The inserted rows' columns the counters read.
+_COUNTED = "id, workspace_id, person_id, definition_id, occurred_at, score, properties"
+
+
 def _write_sql(source: str, prefix: str = "", cleanup: str = "",
                selected: str = _COLUMNS) -> str:
     """The one statement that moves rows from ``source`` (staging table or CTE) into the events
@@ -73,8 +82,15 @@ WITH {prefix}ins AS (
     -- one order for every writer, so concurrent batches take unique-index locks alike
     ORDER BY external_id, person_id, definition_id, occurred_at
     ON CONFLICT DO NOTHING
-    RETURNING id, workspace_id, person_id, definition_id, occurred_at, score, properties
-), agg AS (
+    RETURNING {_COUNTED}
+){_COUNTERS_SQL}{cleanup}
+)
+SELECT s.ord, s.id, ins.id IS NOT NULL FROM {source} s LEFT JOIN ins ON ins.id = s.id
+"""
+
+
+# Aggregates and people from the inserted rows (``ins``), as CTEs following it.
+_COUNTERS_SQL = f""", agg AS (
     INSERT INTO {AGGREGATE_TABLE}
         (workspace_id, person_id, definition_id, count, first_at, last_at, last_data)
     SELECT workspace_id, person_id, definition_id, count(*), min(occurred_at),
@@ -100,9 +116,16 @@ WITH {prefix}ins AS (
         GROUP BY ins.person_id
     ) v
     WHERE p.id = v.id AND (v.score <> 0 OR p.last_seen_at IS NULL OR v.last_at > p.last_seen_at
-                           OR v.first_at < p.first_seen_at){cleanup}
+                           OR v.first_at < p.first_seen_at)"""
+# After a direct ``COPY``: the counters read the rows it stored, by id. The ids come through a
+# sub-select so that the planner, not counting them, estimates a few rows and reads the people
+# concerned by index, as it does after the staging path's insert: with an exact count, a full
+# scan of a mid-sized people table can look cheaper than a thousand index probes.
+_COUNTERS_AFTER_COPY = f"""
+WITH ins AS (SELECT {_COUNTED} FROM {EVENT_TABLE} WHERE id = ANY((SELECT %s::bigint[])::bigint[])){
+    _COUNTERS_SQL}
 )
-SELECT s.ord, s.id, ins.id IS NOT NULL FROM {source} s LEFT JOIN ins ON ins.id = s.id
+SELECT 1
 """
 
 
@@ -174,15 +197,58 @@ def _row_values(row: dict, ord_: int) -> tuple:
             _json(row["properties"]), row["origin"], _json(row["flow_cause"]), ord_)
 
 
+_DIRECT_SAVEPOINT = "cdp_events_copy"
+_DIRECT_COPY = f"COPY {EVENT_TABLE} ({_COLUMNS}) FROM STDIN"
+# The sequence is looked up once: ``pg_get_serial_sequence`` in the select list would run per
+# row (it is only stable), five times the cost of the ``nextval`` calls.
+_DIRECT_IDS = (f"SAVEPOINT {_DIRECT_SAVEPOINT}; WITH s AS MATERIALIZED (SELECT "
+               f"pg_get_serial_sequence('{EVENT_TABLE}', 'id')::regclass AS seq) "
+               f"SELECT nextval(s.seq) FROM s, generate_series(1, %d)")
+
+
+def _direct_order(row: dict) -> tuple:
+    external = row["external_id"]
+    return (external is None, external or "", row["person_id"], row["definition_id"],
+            row["occurred_at"])
+
+
+def _copy_direct(cursor, rows: Sequence[dict], now: datetime) -> list[int] | None:
+    """``COPY`` the rows straight into the events table, betting that none repeats a stored
+    event, then write the counters; answer their new ids. If a unique index says a row does
+    repeat one (a client resending, or a concurrent writer), roll back to the savepoint taken
+    first and answer None: the staging path, whose insert skips duplicates, takes the batch.
+
+    Two round trips besides the ``COPY`` (savepoint with ids drawn from the events sequence;
+    the counters), against the staging path's ``COPY`` into staging followed by an insert that
+    checks each unique index before writing to it."""
+    cursor.execute(_DIRECT_IDS % len(rows))
+    cursor.nextset()  # past the savepoint's result
+    ids = sorted(new_id for (new_id,) in cursor.fetchall())
+    order = sorted(range(len(rows)), key=lambda i: _direct_order(rows[i]))
+    try:
+        with cursor.cursor.copy(_DIRECT_COPY) as copy:
+            for i in order:  # one order for every writer, as in the staging path
+                copy.write_row((ids[i], *_row_values(rows[i], 0)[:-1]))
+    except UniqueViolation:
+        cursor.execute(f"ROLLBACK TO SAVEPOINT {_DIRECT_SAVEPOINT}")
+        return None
+    cursor.execute(_COUNTERS_AFTER_COPY, [ids, now])
+    return ids
+
+
 def _write_postgres(rows: Sequence[dict], now: datetime) -> list[int | None]:
-    """Small batches: one round trip with the rows as VALUES. Others: three round trips,
-    ``COPY`` into staging (ids from the events sequence), then one statement that inserts,
-    aggregates, updates people, empties staging and answers."""
+    """Small batches: one round trip with the rows as VALUES. Others: ``COPY`` into the events
+    table (``_copy_direct``), or where a row repeats a stored event, three round trips more:
+    ``COPY`` into staging (ids from the events sequence), then one statement that inserts what
+    is new, aggregates, updates people, empties staging and answers."""
     with connection.cursor() as cursor:
         if len(rows) <= SMALL_BATCH:
             params = [value for ord_, row in enumerate(rows) for value in _row_values(row, ord_)]
             cursor.execute(_values_sql(len(rows)), [*params, now])
         else:
+            ids = _copy_direct(cursor, rows, now)
+            if ids is not None:
+                return ids
             cursor.execute(_STAGING_SQL)
             first = rows[0]
             shared = tuple(c for c in _SHAREABLE

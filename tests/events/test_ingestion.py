@@ -583,6 +583,55 @@ def test_large_batches_store_every_core_field(workspace, shared):
         value("score", i) for i in range(0, n, 3))
 
 
+@pytest.mark.usefixtures("purchase")
+def test_large_batch_repeating_stored_events_counts_only_the_new_ones(workspace, person):
+    """A batch over the small-batch size that repeats stored events (by external id and by
+    person + definition + time) among new ones answers the repeats as duplicates of the stored
+    events, stores only the new ones, and counts only those in aggregates, score and first/last
+    seen. (PostgreSQL stores such a batch with one ``COPY`` into the events table; a repeat
+    makes it fall back to the staging insert that skips duplicates, and the counters must not
+    keep anything of the abandoned ``COPY``.)"""
+    n = SMALL_BATCH + 10
+
+    def item(i: int, total: int):
+        return event("c_purchase", person, properties={"total": total}, occurred_at=at(i + 10),
+                     external_id=f"big-{i}" if i % 2 else None)
+
+    first = ingest(workspace, *[item(i, i) for i in range(n)])
+    assert [r.status for r in first.items] == ["accepted"] * n
+    stored = dict(Event.objects.values_list("id", "properties__total"))
+    assert sorted(stored) == sorted(r.event_id for r in first.items)
+    assert {r.event_id: i for i, r in enumerate(first.items)} == stored
+    aggregate = EventAggregate.objects.get(person=person)
+    assert (aggregate.count, aggregate.first_at, aggregate.last_at, aggregate.last_data) == (
+        n, at(10), at(n + 9), {"total": n - 1})
+    assert Person.objects.get(pk=person.pk).score == 10 * n
+
+    # Every third item repeats a stored event (other properties, same identity); the others
+    # are new, one of them earlier and one later than all stored.
+    again = [item(i, 1000 + i) if i % 3 == 0 else
+             event("c_purchase", person, properties={"total": 2000 + i},
+                   occurred_at=at(i + 10 + (-10 if i == 1 else n if i == 2 else 0)),
+                   external_id=f"new-{i}") for i in range(n)]
+    result = ingest(workspace, *again)
+    repeats = [i for i in range(n) if i % 3 == 0]
+    assert [result.items[i].status for i in repeats] == ["duplicate"] * len(repeats)
+    assert [result.items[i].event_id for i in repeats] == [first.items[i].event_id
+                                                           for i in repeats]
+    fresh = [i for i in range(n) if i % 3]
+    assert [result.items[i].status for i in fresh] == ["accepted"] * len(fresh)
+    assert Event.objects.count() == n + len(fresh)
+    assert dict(Event.objects.filter(pk__in=[result.items[i].event_id for i in fresh])
+                .values_list("id", "properties__total")) == {
+        result.items[i].event_id: 2000 + i for i in fresh}
+    aggregate.refresh_from_db()
+    assert (aggregate.count, aggregate.first_at, aggregate.last_at, aggregate.last_data) == (
+        n + len(fresh), at(1), at(n + 12), {"total": 2002})
+    stored_person = Person.objects.get(pk=person.pk)
+    assert stored_person.score == 10 * (n + len(fresh))
+    assert (stored_person.first_seen_at, stored_person.last_seen_at) == (at(1), at(n + 12))
+
+
 # Concurrency (PostgreSQL) -------------------------------------------------------------------
 
 @pytest.mark.django_db(transaction=True)
