@@ -16,6 +16,9 @@ from events.inputs import EventInput
 from events.models import Event, EventDefinition, PropertyDefinition
 
 T = PropertyDefinition.Type
+# The property types as plain strings (comparing with them costs less than with the enum's).
+_TEXT, _NUMBER, _BOOLEAN, _DATETIME = (str(t.value) for t in (T.TEXT, T.NUMBER, T.BOOLEAN,
+                                                              T.DATETIME))
 CORE_LIMITS = {
     name: Event._meta.get_field(name).max_length
     for name in ("session_id", "external_id", "target_id", "target_name", "source",
@@ -123,51 +126,61 @@ class DefinitionValidator:
         missing = {k: v for k, v in self.defaults.items() if properties.get(k) in (None, "")}
         return {**properties, **missing} if missing else properties
 
+    def _property_error(self, key: str, kind: str | None, value) -> FieldError | None:
+        """The error of one property's value, if any (every case ``validate`` did not pass)."""
+        field = f"properties.{key}"
+        if kind is None:
+            return FieldError(field, ErrorCode.UNKNOWN_PROPERTY,
+                              f"{self.definition.definition_id} has no property {key!r}")
+        if kind == _TEXT:
+            if not isinstance(value, str):
+                return FieldError(field, ErrorCode.INVALID_TYPE, "must be a string (quoted)")
+            if len(value) > self.max_text:
+                return FieldError(field, ErrorCode.TOO_LONG, f"at most {self.max_text} characters")
+        elif kind == _NUMBER:
+            if (isinstance(value, bool) or not isinstance(value, int | float)
+                    or (isinstance(value, float) and not math.isfinite(value))):
+                return FieldError(field, ErrorCode.INVALID_TYPE, "must be a number (not quoted)")
+            if key in self.ranges:
+                low, high = self.ranges[key]
+                if (low is not None and value < low) or (high is not None and value > high):
+                    bounds = f"between {low} and {high}" if high is not None else f">= {low}"
+                    return FieldError(field, ErrorCode.INVALID, f"must be {bounds}")
+        elif kind == _BOOLEAN:
+            if not isinstance(value, bool):
+                return FieldError(field, ErrorCode.INVALID_TYPE, "must be true or false")
+        elif kind == _DATETIME:
+            if isinstance(value, bool) or not isinstance(value, str | int):
+                return FieldError(field, ErrorCode.INVALID_TYPE,
+                                  "must be an ISO-8601 date-time string")
+            return parse_time(value, field)[1]
+        return None
+
     def validate(self, properties) -> list[FieldError]:
         if not isinstance(properties, dict):
             return [FieldError("properties", ErrorCode.INVALID_TYPE, "must be an object")]
         errors = []
-        code = self.definition.definition_id
+        types = self.types
         for key, value in properties.items():
-            field = f"properties.{key}"
-            kind = self.types.get(key)
-            if kind is None:
-                errors.append(FieldError(field, ErrorCode.UNKNOWN_PROPERTY,
-                                         f"{code} has no property {key!r}"))
-            elif value is None:
+            kind = types.get(key)
+            if value is None and kind is not None:
                 continue
-            elif kind == T.TEXT:
-                if not isinstance(value, str):
-                    errors.append(FieldError(field, ErrorCode.INVALID_TYPE,
-                                             "must be a string (quoted)"))
-                elif len(value) > self.max_text:
-                    errors.append(FieldError(field, ErrorCode.TOO_LONG,
-                                             f"at most {self.max_text} characters"))
-            elif kind == T.NUMBER:
-                if (isinstance(value, bool) or not isinstance(value, int | float)
-                        or (isinstance(value, float) and not math.isfinite(value))):
-                    errors.append(FieldError(field, ErrorCode.INVALID_TYPE,
-                                             "must be a number (not quoted)"))
-                elif key in self.ranges:
-                    low, high = self.ranges[key]
-                    if (low is not None and value < low) or (high is not None and value > high):
-                        bounds = f"between {low} and {high}" if high is not None else f">= {low}"
-                        errors.append(FieldError(field, ErrorCode.INVALID,
-                                                 f"must be {bounds}"))
-            elif kind == T.BOOLEAN:
-                if not isinstance(value, bool):
-                    errors.append(FieldError(field, ErrorCode.INVALID_TYPE,
-                                             "must be true or false"))
-            elif kind == T.DATETIME:
-                if isinstance(value, bool) or not isinstance(value, str | int):
-                    errors.append(FieldError(field, ErrorCode.INVALID_TYPE,
-                                             "must be an ISO-8601 date-time string"))
-                else:
-                    _, error = parse_time(value, field)
-                    if error:
-                        errors.append(error)
+            # The common cases first, without building anything.
+            value_type = value.__class__
+            if kind == _TEXT:
+                if value_type is str and len(value) <= self.max_text:
+                    continue
+            elif kind == _NUMBER:
+                if (value_type is int or (value_type is float and math.isfinite(value))) \
+                        and key not in self.ranges:
+                    continue
+            elif kind == _BOOLEAN and value_type is bool:
+                continue
+            error = self._property_error(key, kind, value)
+            if error is not None:
+                errors.append(error)
         for key in self.required:
             if properties.get(key) is None:
                 errors.append(FieldError(f"properties.{key}", ErrorCode.REQUIRED,
-                                         f"{code} requires {key!r}"))
+                                         f"{self.definition.definition_id} requires {key!r}"))
         return errors
