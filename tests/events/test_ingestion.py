@@ -518,7 +518,7 @@ def _batch(people, n: int, tag: str) -> list[EventInput]:
 def test_query_count_does_not_grow_with_the_batch(workspace, django_assert_max_num_queries):
     """Ingesting 200 events for 50 people runs as many queries as 10 events for 10 people
     (on SQLite, plus the extra INSERT statements Django needs for its 999-parameter limit; on
-    PostgreSQL, plus the staging-table check that small batches, sent as VALUES, skip)."""
+    PostgreSQL, plus the savepoint drawing the ids that small batches, sent as VALUES, skip)."""
     people = [PersonFactory(workspace=workspace, external_id=f"p{i}",
                             identifiers={"email": f"p{i}@example.com"}) for i in range(60)]
     ingest(workspace, *_batch(people[:1], 1, "warm"))  # numbers the definition
