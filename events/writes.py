@@ -24,7 +24,7 @@ from datetime import datetime
 from operator import itemgetter
 
 import orjson
-from django.db import connection
+from django.db import IntegrityError, connection
 from psycopg.errors import UniqueViolation
 
 from events.models import Event, EventAggregate, EventDefinition
@@ -226,10 +226,14 @@ def _copy_direct(cursor, rows: Sequence[dict], now: datetime) -> list[int] | Non
     ids = sorted(new_id for (new_id,) in cursor.fetchall())
     order = sorted(range(len(rows)), key=lambda i: _direct_order(rows[i]))
     try:
-        with cursor.cursor.copy(_DIRECT_COPY) as copy:
+        # Django's error classes, as for any statement: a deadlock or lock timeout while the
+        # COPY waits on a concurrent writer is an OperationalError the service retries.
+        with connection.wrap_database_errors, cursor.cursor.copy(_DIRECT_COPY) as copy:
             for i in order:  # one order for every writer, as in the staging path
                 copy.write_row((ids[i], *_row_values(rows[i], 0)[:-1]))
-    except UniqueViolation:
+    except IntegrityError as error:
+        if not isinstance(error.__cause__, UniqueViolation):
+            raise
         cursor.execute(f"ROLLBACK TO SAVEPOINT {_DIRECT_SAVEPOINT}")
         return None
     # The ids as an array literal: 0.26 ms a batch against 0.71 for psycopg adapting the list.

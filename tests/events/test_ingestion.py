@@ -701,6 +701,51 @@ def test_concurrent_overlapping_batches_store_each_event_once():
 
 
 
+@pytest.mark.django_db(transaction=True)
+def test_large_batch_waiting_on_a_concurrent_writer_retries_and_answers_its_event():
+    """A large batch whose ``COPY`` waits on another transaction's uncommitted insert of the
+    same event, and gives up on the lock (here ``lock_timeout``; a deadlock alike), is retried
+    by the service; once the other commits, the batch answers that event as a duplicate of it
+    and stores the rest."""
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL row locking")
+    workspace = WorkspaceFactory(slug="held")
+    definition_pk = DefinitionFactory(workspace=workspace, definition_id="c_click",
+                                      properties=props(n="number")).pk
+    person = PersonFactory(workspace=workspace, external_id="holder")
+    other = connections.create_connection("default")
+    other.set_autocommit(False)
+    with other.cursor() as cursor:  # uncommitted, holding the external id "click-3"
+        cursor.execute(
+            "INSERT INTO events_event (workspace_id, definition_id, person_id, occurred_at,"
+            " received_at, external_id, session_id, target_id, target_name, source,"
+            " content_name, tags, campaign_code, campaign_name, summary, properties, origin)"
+            " VALUES (%s, %s, %s, now(), now(), 'click-3', NULL, '', '', '', '', '', '', '',"
+            " '', '{}', 'api') RETURNING id", [workspace.pk, definition_pk, person.pk])
+        held_id = cursor.fetchone()[0]
+    other.inc_thread_sharing()  # committed by the timer's thread
+    timer = threading.Timer(0.3, other.commit)
+    timer.start()
+    with connection.cursor() as cursor:
+        cursor.execute("SET lock_timeout = '100ms'")
+    try:
+        items = [EventInputFactory.build(
+            definition_id="c_click", person=PersonRef(external_id="holder"),
+            properties={"n": i}, external_id=f"click-{i}", occurred_at=at(i))
+            for i in range(SMALL_BATCH + 10)]
+        result = events_ingest(workspace=workspace, events=items, origin="api")
+    finally:
+        timer.join()
+        other.close()
+        with connection.cursor() as cursor:
+            cursor.execute("RESET lock_timeout")
+    assert result.items[3].status == Status.DUPLICATE
+    assert result.items[3].event_id == held_id
+    assert [r.status for r in result.items if r.index != 3] == ["accepted"] * (len(items) - 1)
+    assert Event.objects.filter(workspace=workspace).count() == len(items)
+    assert EventAggregate.objects.get(person=person).count == len(items) - 1
+
+
 # Built-in defaults and ranges ---------------------------------------------------------------
 
 def test_session_started_defaults_utm_source_to_direct(workspace, person):
