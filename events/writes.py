@@ -260,7 +260,7 @@ def _write_postgres(rows: Sequence[dict], now: datetime) -> list[int | None]:
                            if list(map(itemgetter(c), rows)).count(first[c]) == len(rows))
             copy_sql, write_sql, plain, json = _staging_sql(shared)
             values = itemgetter(*plain)
-            with cursor.cursor.copy(copy_sql) as copy:
+            with connection.wrap_database_errors, cursor.cursor.copy(copy_sql) as copy:
                 if json == ["properties"]:
                     for ord_, row in enumerate(rows):
                         copy.write_row((*values(row), _json(row["properties"]), ord_))
