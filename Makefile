@@ -39,8 +39,7 @@ worker: install
 	$(BIN)/celery -A cdp worker --loglevel=INFO
 
 beat: install
-	$(BIN)/celery -A cdp beat --loglevel=INFO \
-		--scheduler django_celery_beat.schedulers:DatabaseScheduler
+	$(BIN)/celery -A cdp beat --loglevel=INFO
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

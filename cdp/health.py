@@ -1,4 +1,6 @@
-"""``/healthz``: is the database reachable, and the broker when one is configured."""
+"""``/healthz``: is the database reachable, the broker when one is configured, and when the
+worker and the scheduler were last seen (``cdp.heartbeats``). 503 when the database or the
+broker is down, or when a deployment with a broker has heard from no worker lately."""
 
 from django.conf import settings
 from django.db import connection
@@ -29,12 +31,33 @@ def _broker_status() -> dict:
     return {"ok": True, "mode": "broker", "transport": transport}
 
 
+def _processes_status(database_ok: bool) -> dict:
+    if not database_ok:
+        return {}
+    from cdp.heartbeats import heartbeats_status
+
+    try:
+        return {kind: status.as_json() for kind, status in heartbeats_status().items()}
+    except Exception as exc:  # e.g. the table is missing before migrations ran
+        return {"worker": {"ok": False, "error": str(exc)[:200]}}
+
+
 def healthz(request):
-    """Return database and broker status; HTTP 503 when either is down."""
+    """Return database, broker, worker and scheduler status; HTTP 503 when the database or
+    the broker is down or an expected worker has been silent too long. A silent scheduler
+    is reported (``scheduler.ok`` false) without failing the check: web processes still
+    serve while it is down."""
     database = _database_status()
     broker = _broker_status()
-    ok = database["ok"] and broker["ok"]
+    processes = _processes_status(database["ok"])
+    worker_ok = processes.get("worker", {}).get("ok", True)
+    ok = database["ok"] and broker["ok"] and worker_ok
     return JsonResponse(
-        {"status": "ok" if ok else "unavailable", "database": database, "broker": broker},
+        {
+            "status": "ok" if ok else "unavailable",
+            "database": database,
+            "broker": broker,
+            **processes,
+        },
         status=200 if ok else 503,
     )

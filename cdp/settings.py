@@ -169,8 +169,14 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "UTC"
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_BEAT_SCHEDULER = "cdp.beat:HeartbeatScheduler"  # django-celery-beat's, with a heartbeat
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None  # a worker waits out a broker outage, however long
+# Heartbeats of workers and the scheduler (cdp.heartbeats): written every CDP_HEARTBEAT_SECONDS;
+# a process silent for CDP_HEARTBEAT_SILENT_SECONDS is reported silent (/healthz answers 503
+# when the worker of a deployment with a broker is).
+CDP_HEARTBEAT_SECONDS = env_int("CDP_HEARTBEAT_SECONDS", 15)
+CDP_HEARTBEAT_SILENT_SECONDS = env_int("CDP_HEARTBEAT_SILENT_SECONDS", 90)
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# `make run`: migrate, load the demo once, (re)create the admin user, start Celery when a
-# broker is configured, and serve the admin and API on $HOST:$PORT.
+# `make run`: migrate, load the demo once, (re)create the admin user, start Celery (a worker
+# and beat) when a broker is configured, and serve the admin and API on $HOST:$PORT. Every
+# process runs under scripts/supervise.sh, which starts it again if it dies.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${VENV:-.venv}/bin/python
@@ -15,16 +16,21 @@ echo "== celery:   ${CELERY_BROKER_URL:-in-process (no broker)}"
 "$PY" manage.py admin_bootstrap
 
 pids=()
-cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; }
+cleanup() {
+  trap - EXIT INT TERM
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait
+}
 trap cleanup EXIT INT TERM
+SUPERVISE=scripts/supervise.sh
 if [ -n "${CELERY_BROKER_URL:-}" ]; then
-  "${VENV:-.venv}/bin/celery" -A cdp worker --loglevel=WARNING --concurrency=2 &
+  $SUPERVISE worker "${VENV:-.venv}/bin/celery" -A cdp worker --loglevel=WARNING \
+    --concurrency=2 &
   pids+=($!)
-  "${VENV:-.venv}/bin/celery" -A cdp beat --loglevel=WARNING \
-    --scheduler django_celery_beat.schedulers:DatabaseScheduler &
+  $SUPERVISE beat "${VENV:-.venv}/bin/celery" -A cdp beat --loglevel=WARNING &
   pids+=($!)
 fi
 echo "== serving http://$HOST:$PORT/admin/ (health: http://$HOST:$PORT/healthz)"
-"$PY" manage.py runserver "$HOST:$PORT" --noreload &
+$SUPERVISE web "$PY" manage.py runserver "$HOST:$PORT" --noreload &
 pids+=($!)
 wait "${pids[-1]}"

@@ -75,8 +75,10 @@ class DefinitionFactory(factory.Factory):
 
 def props(**types: str) -> list[PropertyInput]:
     """Return optional ``PropertyInput``s from ``key=type``; a ``!`` suffix makes one required."""
-    return [PropertyInput(key=key, type=type_.rstrip("!"), required=type_.endswith("!"))
-            for key, type_ in types.items()]
+    return [
+        PropertyInput(key=key, type=type_.rstrip("!"), required=type_.endswith("!"))
+        for key, type_ in types.items()
+    ]
 
 
 class EventInputFactory(factory.Factory):
@@ -107,20 +109,26 @@ def broker_at(url: str):
 
     The app's connection pools are dropped on entry and exit so that neither the previous
     broker nor this one leaks into other tests. Celery reads ``CELERY_BROKER_URL`` from the
-    environment before its own configuration, so the variable is swapped too.
+    environment before its own configuration, so the variable is what names the broker here
+    (the configuration's own key is shadowed by the Django setting of the same name).
     """
     from cdp.celery import app
 
-    saved_env = os.environ.pop("CELERY_BROKER_URL", None)
-    saved = {key: app.conf[key] for key in ("broker_url", "task_always_eager",
-                                            "broker_connection_timeout")}
+    saved_env = os.environ.get("CELERY_BROKER_URL")
+    saved = {
+        key: app.conf[key]
+        for key in ("broker_url", "task_always_eager", "broker_connection_timeout")
+    }
     app._after_fork()  # Celery's own reset of the connection and producer pools
+    os.environ["CELERY_BROKER_URL"] = url
     app.conf.update(broker_url=url, task_always_eager=False, broker_connection_timeout=1)
     try:
         yield app
     finally:
         app.conf.update(saved)
-        if saved_env is not None:
+        if saved_env is None:
+            os.environ.pop("CELERY_BROKER_URL", None)
+        else:
             os.environ["CELERY_BROKER_URL"] = saved_env
         app._after_fork()
 

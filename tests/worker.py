@@ -45,11 +45,15 @@ def worker_environment(tmp_path: Path, **extra: str) -> dict[str, str]:
     """The environment of a worker: the test database, the test broker, its own var dir."""
     db = connection.settings_dict
     password = f":{db['PASSWORD']}" if db["PASSWORD"] else ""
-    return {**os.environ,
-            "DATABASE_URL": f"postgres://{db['USER']}{password}@{db['HOST'] or '127.0.0.1'}:"
-                            f"{db['PORT'] or 5432}/{db['NAME']}",
-            "CELERY_BROKER_URL": BROKER, "DJANGO_DEBUG": "1",
-            "CDP_VAR_DIR": str(tmp_path / "var"), **extra}
+    return {
+        **os.environ,
+        "DATABASE_URL": f"postgres://{db['USER']}{password}@{db['HOST'] or '127.0.0.1'}:"
+        f"{db['PORT'] or 5432}/{db['NAME']}",
+        "CELERY_BROKER_URL": BROKER,
+        "DJANGO_DEBUG": "1",
+        "CDP_VAR_DIR": str(tmp_path / "var"),
+        **extra,
+    }
 
 
 class Workers:
@@ -60,14 +64,31 @@ class Workers:
         self.logs = logs
         self.running: dict[str, subprocess.Popen] = {}
 
-    def start(self, name: str) -> subprocess.Popen:
+    def start(self, name: str, pool: tuple[str, ...] = ("--pool=solo",)) -> subprocess.Popen:
+        """Start a worker (by default one process, one task at a time) and wait until it is
+        ready; ``pool`` gives other pool options (``("--concurrency=2",)`` for prefork)."""
         log = self.logs / f"{name}.log"
         process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "cdp", "worker", "--pool=solo",
-             "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel=INFO",
-             f"--hostname={name}@%h"],
-            cwd=django_settings.BASE_DIR, env=self.env, stdout=log.open("wb"),
-            stderr=subprocess.STDOUT, start_new_session=True)
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "cdp",
+                "worker",
+                *pool,
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                "--loglevel=INFO",
+                f"--hostname={name}@%h",
+            ],
+            cwd=django_settings.BASE_DIR,
+            env=self.env,
+            stdout=log.open("wb"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         self.running[name] = process
         deadline = time.monotonic() + READY_SECONDS
         while b" ready." not in log.read_bytes():
@@ -105,8 +126,9 @@ class Workers:
     def drain(self, app, seconds: float = 60) -> None:
         """Wait until every task sent so far (and every task those sent) has been done:
         two idle observations in a row, since a finishing task may queue the next step."""
-        wait_for(lambda: self.idle(app) and self.idle(app), seconds, "the workers to be idle",
-                 poll=0.2)
+        wait_for(
+            lambda: self.idle(app) and self.idle(app), seconds, "the workers to be idle", poll=0.2
+        )
 
     def stop_all(self) -> None:
         for process in self.running.values():

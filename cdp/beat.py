@@ -1,0 +1,22 @@
+"""The beat scheduler: django-celery-beat's database scheduler, recording a heartbeat."""
+
+import time
+
+from django.conf import settings
+from django_celery_beat.schedulers import DatabaseScheduler
+
+from cdp.heartbeats import SCHEDULER, heartbeat_record
+
+
+class HeartbeatScheduler(DatabaseScheduler):
+    """``DatabaseScheduler`` that records the scheduler's heartbeat at most every
+    ``CDP_HEARTBEAT_SECONDS``, and wakes at least that often to do so."""
+
+    _last_beat = 0.0
+
+    def tick(self, *args, **kwargs):
+        now = time.monotonic()
+        if now - self._last_beat >= settings.CDP_HEARTBEAT_SECONDS:
+            self._last_beat = now
+            heartbeat_record(kind=SCHEDULER)
+        return min(super().tick(*args, **kwargs), settings.CDP_HEARTBEAT_SECONDS)
