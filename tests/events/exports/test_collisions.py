@@ -86,8 +86,7 @@ def destination(request, settings, tmp_path):
 
 
 def spec(destination) -> ExportSpec:
-    return ExportSpec(start_time=T0, end_time=T0 + timedelta(days=1),
-                      bucket=destination.bucket)
+    return ExportSpec(start_time=T0, end_time=T0 + timedelta(days=1), bucket=destination.bucket)
 
 
 def name(export, number: int = 1) -> str:
@@ -103,8 +102,9 @@ def same_millisecond(shop, settings):
     return shop[0]
 
 
-def test_files_sharing_a_millisecond_are_numbered_and_all_kept(same_millisecond, destination,
-                                                               submit, api_client):
+def test_files_sharing_a_millisecond_are_numbered_and_all_kept(
+    same_millisecond, destination, submit, api_client
+):
     """10,800 events in one millisecond with 2,000 lines a file: six files named
     ``…-<t>-<t>.json.gz``, ``…-2.json.gz`` … ``…-6.json.gz``, all at the destination with
     10,800 distinct events; the status lists them and says completed."""
@@ -119,8 +119,7 @@ def test_files_sharing_a_millisecond_are_numbered_and_all_kept(same_millisecond,
     assert len(set(ids)) == EVENTS
     assert ids == sorted(ids)  # (occurred time, id) order across the numbered files
     state = api_client.get(f"/api/v1/exports/events/{export.request_id}").json()
-    assert (state["status"], state["files"], state["eventCount"]) == (
-        "completed", expected, EVENTS)
+    assert (state["status"], state["files"], state["eventCount"]) == ("completed", expected, EVENTS)
     assert list(export.files.values_list("events", flat=True)) == [LINES] * 5 + [800]
 
 
@@ -136,7 +135,8 @@ def test_a_resumed_run_goes_on_numbering(same_millisecond, destination, submit):
     export.refresh_from_db()
     assert (export.status, export.attempts) == ("completed", 2), export.error
     assert list(export.files.values_list("name", flat=True)) == [
-        name(export, number) for number in range(1, 7)]
+        name(export, number) for number in range(1, 7)
+    ]
     assert {n: destination.raw(n) for n in destination.names()} == original
 
 
@@ -159,14 +159,16 @@ def test_an_existing_file_under_the_first_name_is_not_overwritten(shop, destinat
     assert list(export.files.filter(status="done")) == []
 
 
-def test_a_resumed_run_keeps_a_foreign_file_under_its_unfinished_name(shop, destination,
-                                                                     submit, settings):
+def test_a_resumed_run_keeps_a_foreign_file_under_its_unfinished_name(
+    shop, destination, submit, settings
+):
     """The run taking over an interrupted file removes that file only when it is the dead
     run's own; another object under the name is kept and the export fails naming it."""
     settings.CDP_EXPORT_FILE_LINES = 10
     workspace, ann, _ = shop
-    ingest(workspace, [event("c_order", ann, occurred_at=T0 + timedelta(minutes=i))
-                       for i in range(25)])
+    ingest(
+        workspace, [event("c_order", ann, occurred_at=T0 + timedelta(minutes=i)) for i in range(25)]
+    )
     export = submit(workspace, spec(destination))
     assert export.files_written == 3
     third = export.files.get(seq=3).name
@@ -190,9 +192,18 @@ def test_events_erased_while_an_export_ran_fail_it(shop, export_dir, submit, set
     reporting completed."""
     settings.CDP_EXPORT_FILE_LINES = 10
     workspace, ann, bob = shop
-    ingest(workspace, [event("c_order", ann if i % 2 else bob,
-                             occurred_at=T0 + timedelta(minutes=i), properties={"total": i})
-                       for i in range(35)])
+    ingest(
+        workspace,
+        [
+            event(
+                "c_order",
+                ann if i % 2 else bob,
+                occurred_at=T0 + timedelta(minutes=i),
+                properties={"total": i},
+            )
+            for i in range(35)
+        ],
+    )
     export = submit(workspace, spec(Local(export_dir)))
     assert (export.status, export.files_written) == ("completed", 4)
     folder = Local(export_dir)
@@ -205,6 +216,7 @@ def test_events_erased_while_an_export_ran_fail_it(shop, export_dir, submit, set
     export.refresh_from_db()
     assert export.status == "failed"
     # Files 1-2 hold 20 lines (10 of bob's); the rest of ann's are 7 more; ann has 17.
-    assert export.error.startswith("export_incomplete: the 3 files hold 27 lines but 17 "
-                                   "events of the export's range exist now"), export.error
+    assert export.error.startswith(
+        "export_incomplete: the 3 files hold 27 lines but 17 events of the export's range exist now"
+    ), export.error
     assert sum(len(folder.lines(n)) for n in folder.names()) == 27
