@@ -9,6 +9,13 @@ Reliability (SPEC §9, docs/ARCHITECTURE.md "Exports"):
   file reads ``id <= watermark`` in (occurred time, id) order after the previous file's last
   event, at most ``CDP_EXPORT_FILE_LINES`` (50,000) lines: writing a file again yields the
   same events and so the same name.
+- **Names never collide.** A file named like the one before it (more than a file's lines in
+  one millisecond) is numbered ``-2``, ``-3`` … (``formats.next_file_name``), and publishing
+  never replaces a file already under a name (``destinations``): such a file fails the export.
+- **Counted.** Each file's bytes under its name are checked against the bytes written, and
+  the export is ``completed`` only when its files' names are distinct and their lines add up
+  to the events its range holds at the end; otherwise it fails saying so (events deleted or
+  committed late while it ran).
 - **Resume.** A file is recorded ``writing`` before it is published and ``done`` (with the
   request's counters, in one transaction) after; a run that finds a ``writing`` row (its
   predecessor died) removes whatever that file may have left (``discard``) and goes on after
@@ -31,13 +38,13 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Max, Q
+from django.db.models import Count, F, Max, Q, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from events.errors import ErrorCode
 from events.exports.destinations import DestinationError, LocalDestination, S3Destination
-from events.exports.formats import file_name
+from events.exports.formats import next_file_name
 from events.exports.models import ExportFile, ExportRequest
 from events.exports.reader import export_reader
 from events.exports.selectors import event_time, export_events
@@ -111,7 +118,8 @@ def _destination(export: ExportRequest):
         raise ExportFailure(f"{ErrorCode.S3_NOT_CONFIGURED}: S3 exports are not enabled on this "
                             "server (set CDP_EXPORT_S3=1 with credentials, or send no bucket to "
                             "use the server's default destination)")
-    return S3Destination(bucket=export.bucket, prefix=export.path, region=export.region,
+    return S3Destination(bucket=export.bucket, prefix=export.path, tag=str(export.request_id),
+                         region=export.region,
                          role_arn=export.role_arn, external_id=export.external_id,
                          session_name=f"cdp-export-{export.request_id}")
 
@@ -127,12 +135,13 @@ def _write_all(run: _Run) -> str:
         run.update(watermark_id=watermark, total_events=export.total_events)
     # Whatever a run that died mid-file left behind is removed; that file is written again.
     for stale in ExportFile.objects.filter(request=export, status=ExportFile.Status.WRITING):
-        destination.discard(stale.key)
+        destination.discard(stale.key, stale.size)
         stale.delete()
     last = (ExportFile.objects.filter(request=export, status=ExportFile.Status.DONE)
             .order_by("-seq").first())
     after = (last.last_time, last.last_id) if last else None
     seq = last.seq if last else 0
+    previous = last.name if last else None
     with export_reader(export, after) as reader, _Publisher(run, destination) as publisher:
         lines = LineWriter(enrich=export.enrich_with_moments_info, codes=reader.codes)
         while True:
@@ -145,17 +154,39 @@ def _write_all(run: _Run) -> str:
                 if ExportRequest.objects.filter(pk=export.pk, cancel_requested=True).exists():
                     return Status.CANCELLED
                 if written is None:
+                    _check_counts(export)
                     return Status.COMPLETED
                 seq += 1
-                record = _record(run, destination, seq, after, written)
+                record = _record(run, destination, seq, after, written, previous)
                 publisher.start(record, temporary, stack.pop_all())
                 after = (record.last_time, record.last_id)
+                previous = record.name
+
+
+def _check_counts(export: ExportRequest) -> None:
+    """Raise ``ExportFailure`` unless the finished files have distinct names and their lines
+    add up to the events written and to the events the export's range holds now."""
+    done = ExportFile.objects.filter(request=export, status=ExportFile.Status.DONE).aggregate(
+        files=Count("pk"), keys=Count("key", distinct=True), lines=Coalesce(Sum("events"), 0))
+    if done["keys"] != done["files"]:
+        raise ExportFailure(f"export_incomplete: {done['files']} files were written under only "
+                            f"{done['keys']} names")
+    written = ExportRequest.objects.values_list("events_written", flat=True).get(pk=export.pk)
+    events = export_events(export=export, after=None).count()
+    if not done["lines"] == written == events:
+        raise ExportFailure(
+            f"export_incomplete: the {done['files']} files hold {done['lines']} lines but "
+            f"{events} events of the export's range exist now; events were deleted (a person "
+            "erased or merged) or stored late while the export ran, so the files are not one "
+            "consistent copy: submit the export again")
 
 
 def _record(run: _Run, destination, seq: int, after: tuple[datetime, int] | None,
-            written: WrittenFile) -> ExportFile:
-    """Record file ``seq`` as being written (before anything appears under its name)."""
-    name = file_name(str(run.export.request_id), written.first_time, written.last_time)
+            written: WrittenFile, previous: str | None) -> ExportFile:
+    """Record file ``seq`` as being written (before anything appears under its name), named
+    after its first and last events and numbered after ``previous`` if it shares them."""
+    name = next_file_name(str(run.export.request_id), written.first_time, written.last_time,
+                          previous)
     run.update()
     return ExportFile.objects.create(
         request=run.export, seq=seq, name=name, key=destination.key(name),
@@ -194,8 +225,11 @@ class _Publisher:
             return
         future, record, stack = self.pending
         with stack:  # the temporary file goes once published
-            future.result()
+            published = future.result()
         self.pending = None
+        if published != record.size:
+            raise ExportFailure(f"export_incomplete: {record.key} holds {published} bytes at "
+                                f"the destination but {record.size} were written")
         with transaction.atomic():
             ExportFile.objects.filter(pk=record.pk).update(status=ExportFile.Status.DONE,
                                                            completed_at=timezone.now())

@@ -11,7 +11,9 @@ import boto3
 import orjson
 import pytest
 from django.db import connection
+from django.utils import timezone
 
+from events.exports.models import ExportFile, ExportRequest
 from events.ingestion import events_ingest
 from events.models import Event, EventDefinition
 from tests.factories import DefinitionFactory, PersonFactory, props
@@ -134,27 +136,48 @@ def api_client(workspace):
     return workspace_api(workspace).secret
 
 
-def bulk_events(workspace, count: int, start: datetime) -> None:
-    """Insert ``count`` events of ``c_order`` a second apart with one set-based statement
-    (the export reads the events table only; aggregates are not needed)."""
+def bulk_events(workspace, count: int, start: datetime, seconds_apart: int = 1) -> None:
+    """Insert ``count`` events of ``c_order`` ``seconds_apart`` apart (0: all at ``start``)
+    with one set-based statement (the export reads the events table only; aggregates are not
+    needed). Events at one time carry external ids ``bulk-<n>``, since a person's events of a
+    definition at one time are told apart by them."""
     definition = EventDefinition.objects.get(workspace=workspace, definition_id="c_order")
     person = PersonFactory(workspace=workspace, external_id="bulk")
-    columns = ("workspace_id, definition_id, person_id, occurred_at, received_at, target_id,"
-               " target_name, source, content_name, tags, campaign_code, campaign_name, summary,"
-               " properties, origin")
+    external = "bulk-" if seconds_apart == 0 else None
+    columns = ("workspace_id, definition_id, person_id, external_id, occurred_at, received_at,"
+               " target_id, target_name, source, content_name, tags, campaign_code,"
+               " campaign_name, summary, properties, origin")
     if connection.vendor == "postgresql":
-        sql = (f"INSERT INTO events_event ({columns}) SELECT %s, %s, %s,"
-               " %s::timestamptz + g * interval '1 second', now(), '', '', '', '', '', '', '',"
-               " '', jsonb_build_object('total', g), 'api' FROM generate_series(0, %s - 1) g")
-        params = [workspace.pk, definition.pk, person.pk, start, count]
+        sql = (f"INSERT INTO events_event ({columns}) SELECT %s, %s, %s, %s::text || g,"
+               " %s::timestamptz + g * %s * interval '1 second', now(), '', '', '', '', '', '',"
+               " '', '', jsonb_build_object('total', g), 'api'"
+               " FROM generate_series(0, %s - 1) g")
+        params = [workspace.pk, definition.pk, person.pk, external, start, seconds_apart, count]
     else:
         sql = ("WITH RECURSIVE seq(g) AS (SELECT 0 UNION ALL SELECT g + 1 FROM seq"
                " WHERE g + 1 < %s)"
-               f" INSERT INTO events_event ({columns}) SELECT %s, %s, %s,"
-               " strftime('%%Y-%%m-%%d %%H:%%M:%%S', %s, '+' || g || ' seconds'),"
+               f" INSERT INTO events_event ({columns}) SELECT %s, %s, %s, %s || g,"
+               " strftime('%%Y-%%m-%%d %%H:%%M:%%S', %s, '+' || (g * %s) || ' seconds'),"
                " %s, '', '', '', '', '', '', '', '', json_object('total', g), 'api' FROM seq")
         text = start.strftime("%Y-%m-%d %H:%M:%S")
-        params = [count, workspace.pk, definition.pk, person.pk, text, text]
+        params = [count, workspace.pk, definition.pk, person.pk, external, text, seconds_apart,
+                  text]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
     assert Event.objects.filter(workspace=workspace).count() == count
+
+
+def crash_after_file(export: ExportRequest, done: int) -> ExportFile:
+    """Put a completed export back as a worker that died while publishing file ``done + 1``
+    leaves it: files after it unrecorded, that one ``writing``, heartbeat long gone; return
+    that file's record."""
+    files = list(export.files.order_by("seq"))
+    interrupted = files[done]
+    ExportFile.objects.filter(request=export, seq__gt=done + 1).delete()
+    ExportFile.objects.filter(pk=interrupted.pk).update(status=ExportFile.Status.WRITING,
+                                                        completed_at=None)
+    ExportRequest.objects.filter(pk=export.pk).update(
+        status=ExportRequest.Status.RUNNING, files_written=done,
+        events_written=sum(f.events for f in files[:done]), finished_at=None,
+        run_token=None, heartbeat_at=timezone.now() - timedelta(hours=1))
+    return interrupted

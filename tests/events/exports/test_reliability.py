@@ -8,10 +8,10 @@ import pytest
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
-from events.exports.models import ExportFile, ExportRequest
+from events.exports.models import ExportRequest
 from events.exports.runner import export_run
 from events.exports.services import ExportSpec, exports_requeue_stale
-from tests.events.exports.conftest import T0, ingest
+from tests.events.exports.conftest import T0, crash_after_file, ingest
 from tests.factories import event
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -33,21 +33,6 @@ def events_35(shop):
 
 def spec(bucket="") -> ExportSpec:
     return ExportSpec(start_time=T0, end_time=T0 + timedelta(days=1), bucket=bucket)
-
-
-def crash_after_file(export: ExportRequest, done: int) -> ExportFile:
-    """Put a completed export back as a worker that died while publishing file ``done + 1``
-    leaves it: files after it unrecorded, that one ``writing``, heartbeat long gone."""
-    files = list(export.files.order_by("seq"))
-    interrupted = files[done]
-    ExportFile.objects.filter(request=export, seq__gt=done + 1).delete()
-    ExportFile.objects.filter(pk=interrupted.pk).update(status=ExportFile.Status.WRITING,
-                                                        completed_at=None)
-    ExportRequest.objects.filter(pk=export.pk).update(
-        status=ExportRequest.Status.RUNNING, files_written=done,
-        events_written=sum(f.events for f in files[:done]), finished_at=None,
-        run_token=None, heartbeat_at=timezone.now() - timedelta(hours=1))
-    return interrupted
 
 
 def test_a_run_interrupted_mid_file_resumes_after_the_last_finished_file(
