@@ -26,7 +26,7 @@ from flows.tasks import flow_run_step_task, flow_runs_resume_task
 from people.models import PersonTag
 from tests.api_helpers import workspace_api
 from tests.factories import PersonFactory, event
-from tests.flows.conftest import ABANDONED, END, ROUTING, chain, start
+from tests.flows.conftest import ABANDONED, END, ROUTING, chain, outbound_allow, start
 from tests.worker import skip_without_postgres_and_redis, wait_for, workers_for
 
 pytestmark = [pytest.mark.postgres, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -42,7 +42,8 @@ def _needs_postgres_and_redis():
 
 @pytest.fixture
 def workers(tmp_path):
-    with workers_for(tmp_path) as pool:
+    """Workers that may call webhooks on loopback, where the tests' receivers listen."""
+    with workers_for(tmp_path, CDP_OUTBOUND_ALLOWED_HOSTS="127.0.0.1") as pool:
         yield pool
 
 
@@ -88,8 +89,9 @@ class Receiver:
 
 
 @pytest.fixture
-def receiver():
+def receiver(settings):
     server = Receiver()
+    outbound_allow(settings, server.url)  # the flow is saved in this process
     server.thread.start()
     yield server
     server.gate.set()
