@@ -309,6 +309,25 @@ def test_worker_killed_mid_webhook_is_replaced_and_resends_under_the_same_delive
     assert FlowStepLog.objects.get(run=done, outcome="sent").detail["attempts"] == 2
 
 
+def test_worker_refuses_a_webhook_its_settings_do_not_allow(
+        workspace, catalogue, broker, tmp_path, receiver):
+    """The flow was saved where the receiver's host was allowed; the worker's own settings do
+    not allow it (as when DNS has moved a name to an internal address since): the worker sends
+    nothing, fails the step once with the reason, schedules no retry, and the run ends."""
+    flow = webhook_flow(workspace, receiver.url)
+    ann = PersonFactory(workspace=workspace, external_id="ann")
+    with workers_for(tmp_path, CDP_OUTBOUND_ALLOWED_HOSTS="") as strict:
+        strict.start("strict")
+        ingest(workspace, event("c_ticket_searched", ann, occurred_at=timezone.now()))
+        done = run_of(flow, ann, FlowRun.State.FINISHED)
+        strict.drain(broker)
+    assert receiver.received == []
+    assert steps(done) == [("start", "entered"), ("hook", "failed"), ("end", "end")]
+    failed = FlowStepLog.objects.get(run=done, outcome="failed").detail
+    assert failed["attempts"] == 1
+    assert "127.0.0.1 is a loopback address" in failed["error"]
+
+
 def test_reentry_once_recurring_and_recurring_after_an_interval(
         workspace, catalogue, broker, workers):
     """Three flows on the same event. Once: the person enters one time ever. Recurring:
