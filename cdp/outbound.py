@@ -41,9 +41,8 @@ Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 class OutboundRefused(InvalidIPAddress):
     """A URL the service may not call: its address is internal, it does not resolve, or it is
-    not http(s). ``str(exc)`` says why in words a marketer can act on."""
-
-    code = "url_refused"
+    not http(s). ``str(exc)`` says why in words a marketer can act on. A
+    ``requests.RequestException``, so callers catching network errors see it too."""
 
 
 def address_refused(address: Address) -> str | None:
@@ -148,8 +147,6 @@ class _Adapter(IPFilterAdapter):
             host_params, pool_kwargs = super().build_connection_pool_key_attributes(
                 request, verify, cert
             )
-        except OutboundRefused:
-            raise
         except InvalidIPAddress as exc:  # its own check, logged by requests-hardened
             raise OutboundRefused(
                 _refusal(host, ipaddress.ip_address(str(exc))) or f"{host} is not a public address"
