@@ -238,6 +238,9 @@ CDP_EXPORT_S3_MAX_ATTEMPTS = env_int("CDP_EXPORT_S3_MAX_ATTEMPTS", 5)  # botocor
 # A running export whose worker gave no sign of life for this long is resumed by another.
 CDP_EXPORT_STALE_SECONDS = env_int("CDP_EXPORT_STALE_SECONDS", 600)
 CDP_EXPORT_MAX_RUNS = env_int("CDP_EXPORT_MAX_RUNS", 5)  # then the export fails
+# Outbound HTTP (flow webhooks; §11) refuses internal addresses; these hosts are reached anyway
+# ("host" for any port, "host:port" for one), e.g. "127.0.0.1:9000,hooks.local" in development.
+CDP_OUTBOUND_ALLOWED_HOSTS = env_list("CDP_OUTBOUND_ALLOWED_HOSTS", [])
 # The web SDK demo page (/sdk/demo?key=<public key>): on with DEBUG unless set.
 CDP_SDK_DEMO = env_bool("CDP_SDK_DEMO", DEBUG)
 

@@ -20,15 +20,16 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.template import Context as TemplateContext
 
+from cdp.outbound import OutboundRefused, outbound_request
 from flows.elements.actions import template_engine
 from flows.models import FlowRun
 from people.models import Identifier, Person
 
 logger = logging.getLogger(__name__)
 EXTERNAL = ("webhook", "email")
-WEBHOOK_TIMEOUT = 10  # seconds
+WEBHOOK_TIMEOUT = (5, 10)  # seconds: connect, read
 MAX_ATTEMPTS = 5
-RESPONSE_KEPT = 2000  # characters of a webhook's answer kept in the step log
+RESPONSE_KEPT = 200  # characters of a webhook's answer kept in the step log
 
 
 @dataclass(frozen=True)
@@ -165,15 +166,23 @@ def _webhook(run: FlowRun, config: dict, context: dict, attempt: int) -> SendRes
         digest = hmac.new(config["secret"].encode(), body, hashlib.sha256).hexdigest()
         headers["X-CDP-Signature"] = f"sha256={digest}"
     try:
-        response = requests.post(config["url"], data=body, headers=headers,
-                                 timeout=WEBHOOK_TIMEOUT, allow_redirects=False)
-        detail = {"attempts": attempt, "status": response.status_code,
-                  "response": response.text[:RESPONSE_KEPT], "delivery": delivery}
-        if 200 <= response.status_code < 300:
-            return SendResult(ok=True, final=True, detail=detail)
+        response = outbound_request("POST", config["url"], data=body, headers=headers,
+                                    timeout=WEBHOOK_TIMEOUT, max_body=RESPONSE_KEPT * 4)
+    except OutboundRefused as exc:  # DNS moved to an internal address: no retry would help
+        logger.warning("flow %s webhook refused: %s", run.flow_id, exc)
+        return SendResult(ok=False, final=True, detail={
+            "attempts": attempt, "error": f"refused: {exc}"[:500], "delivery": delivery})
     except requests.RequestException as exc:
         detail = {"attempts": attempt, "error": f"{type(exc).__name__}: {exc}"[:500],
                   "delivery": delivery}
+    else:
+        detail = {"attempts": attempt, "status": response.status,
+                  "response": response.text[:RESPONSE_KEPT], "delivery": delivery}
+        if 200 <= response.status < 300:
+            return SendResult(ok=True, final=True, detail=detail)
+        if 300 <= response.status < 400:  # redirects are not followed, and would be again
+            detail["error"] = "the receiver answered with a redirect, which is not followed"
+            return SendResult(ok=False, final=True, detail=detail)
     from flows.engine import backoff
 
     final = attempt >= MAX_ATTEMPTS

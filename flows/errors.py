@@ -26,6 +26,7 @@ class FlowErrorCode(StrEnum):
     FLOW_NOT_EDITABLE = "flow_not_editable"
     RUNS_WAITING = "runs_waiting"
     SCHEDULE_PASSED = "schedule_passed"
+    URL_REFUSED = "url_refused"  # a webhook to an internal or unresolvable host (§11)
 
 
 __all__ = ["ErrorCode", "FieldError", "FlowErrorCode", "SegmentErrorCode", "ServiceError"]

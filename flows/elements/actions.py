@@ -11,12 +11,14 @@
 ``attribute_set`` takes a standard attribute (firstName, lastName, gender, birthDate, country,
 city, address, language, timeZone) or a custom attribute's key, with a value of its type (null
 clears it). A webhook is a JSON POST signed with HMAC-SHA256 of the body when ``secret`` is
-set; the secret is stored but never shown again (the API answers ``"hasSecret": true``), and
-a webhook element saved again without ``secret`` keeps the one it had (``"secret": null``
-removes it). Email subject and body, and the text values of a webhook payload, are Django
-templates rendered with ``person``, ``event`` (the trigger event's data) and ``flow``; they must
-compile, and ``include``, ``extends``, ``load`` and ``debug`` are not available. An email to
-"person" goes to the person's email identifier.
+set; its URL must reach a public address (``cdp.outbound``: loopback, private, link-local and
+the like are refused, and so is a host that does not resolve). The secret is stored but never
+shown again (the API answers ``"hasSecret": true``), and a webhook element saved again without
+``secret`` keeps the one it had (``"secret": null`` removes it). Email subject and body, and
+the text values of a webhook payload, are Django templates rendered with ``person``, ``event``
+(the trigger event's data) and ``flow``; they must compile, and ``include``, ``extends``,
+``load`` and ``debug`` are not available. An email to "person" goes to the person's email
+identifier.
 """
 
 import functools
@@ -27,6 +29,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator, validate_email
 from django.template import Engine, TemplateSyntaxError
 
+from cdp.outbound import OutboundRefused, url_check
 from events.models import EventDefinition
 from flows.elements.common import (
     Context,
@@ -131,6 +134,10 @@ def _webhook(config: dict, path: str) -> None:
         URLValidator(schemes=["http", "https"])(url)
     except ValidationError as exc:
         raise fail(f"{path}.url", "give an http:// or https:// URL") from exc
+    try:
+        url_check(url)
+    except OutboundRefused as exc:
+        raise fail(f"{path}.url", str(exc), FlowErrorCode.URL_REFUSED) from exc
     secret = config.get("secret")
     if secret is not None and (not isinstance(secret, str) or len(secret) > MAX_SECRET):
         raise fail(f"{path}.secret", f"the secret is a text of at most {MAX_SECRET} characters")

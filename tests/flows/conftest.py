@@ -2,6 +2,7 @@
 small builders of ``FlowSpec`` graphs."""
 
 import itertools
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -15,6 +16,21 @@ from people.services import attribute_definition_create
 from tests.factories import DefinitionFactory, PersonFactory, props
 
 TICKET = {"type": "event", "event": "c_ticket_searched"}
+# The webhook hosts of the tests and templates: RFC 2606 names, public on the internet, but
+# unresolvable on a machine without DNS (a webhook whose host does not resolve is refused).
+EXAMPLE_HOSTS = ["example.com", "hooks.example.com"]
+
+
+@pytest.fixture(autouse=True)
+def _outbound_hosts(settings):
+    """Webhooks may name the example hosts; nothing else is allowed unless a test says so."""
+    settings.CDP_OUTBOUND_ALLOWED_HOSTS = list(EXAMPLE_HOSTS)
+
+
+def outbound_allow(settings, url: str) -> None:
+    """Let webhooks reach ``url``'s host and port (a local receiver on 127.0.0.1)."""
+    settings.CDP_OUTBOUND_ALLOWED_HOSTS = [*settings.CDP_OUTBOUND_ALLOWED_HOSTS,
+                                           urlsplit(url).netloc]
 
 
 def spec(steps, edges=(), *, name="Flow", **settings) -> FlowSpec:

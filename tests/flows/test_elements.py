@@ -45,7 +45,7 @@ GOOD_STEPS = [
     ("action", {"action": "attribute_set", "attribute": "loyalty", "value": 120}),
     ("action", {"action": "score_change", "by": -5}),
     ("action", WEBHOOK),
-    ("action", {"action": "webhook", "url": "http://10.0.0.5:8080/in"}),
+    ("action", {"action": "webhook", "url": "http://93.184.215.14:8080/in"}),  # public
     ("action", {"action": "email", "to": "person", "subject": "Hi {{ person.first_name }}",
                 "body": "{% if event.seats %}{{ event.seats }} seats{% endif %} to "
                         "{{ event.destination|default:'Rome' }}"}),
@@ -166,6 +166,8 @@ BAD = [
     ("action", {"action": "score_change", "by": "5"}, ".by", "invalid_config", "points"),
     ("action", {"action": "webhook", "url": "ftp://example.com/x"}, ".url", "invalid_config",
      "http:// or https://"),
+    ("action", {"action": "webhook", "url": "http://10.0.0.5:8080/in"}, ".url", "url_refused",
+     "10.0.0.5 is a private address"),
     ("action", {"action": "webhook", "url": "https://example.com", "payload": ["x"]},
      ".payload", "invalid_config", "give an object"),
     ("action", {"action": "webhook", "url": "https://example.com",

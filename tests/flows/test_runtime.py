@@ -22,7 +22,7 @@ from flows.tasks import flow_run_step_task
 from people.models import Person, PersonTag
 from people.segments.services import segment_members_add
 from tests.factories import PersonFactory, event
-from tests.flows.conftest import ABANDONED, END, ROUTING, chain, spec, start
+from tests.flows.conftest import ABANDONED, END, ROUTING, chain, outbound_allow, spec, start
 
 pytestmark = pytest.mark.django_db
 
@@ -219,8 +219,9 @@ def test_branch_on_aggregates(workspace, catalogue, django_capture_on_commit_cal
 
 
 @pytest.fixture
-def receiver():
-    """A local HTTP server recording webhook deliveries; answers with ``statuses`` in turn."""
+def receiver(settings):
+    """A local HTTP server recording webhook deliveries; answers with ``statuses`` in turn.
+    Webhooks may reach it (``CDP_OUTBOUND_ALLOWED_HOSTS``)."""
     received, statuses, callbacks = [], [], []
 
     class Handler(BaseHTTPRequestHandler):
@@ -239,7 +240,9 @@ def receiver():
     server = HTTPServer(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/hook", received, statuses, callbacks
+    url = f"http://127.0.0.1:{server.server_port}/hook"
+    outbound_allow(settings, url)
+    yield url, received, statuses, callbacks
     server.shutdown()
 
 

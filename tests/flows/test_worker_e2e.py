@@ -26,7 +26,7 @@ from flows.tasks import flow_run_step_task, flow_runs_resume_task
 from people.models import PersonTag
 from tests.api_helpers import workspace_api
 from tests.factories import PersonFactory, event
-from tests.flows.conftest import ABANDONED, END, ROUTING, chain, start
+from tests.flows.conftest import ABANDONED, END, ROUTING, chain, outbound_allow, start
 from tests.worker import skip_without_postgres_and_redis, wait_for, workers_for
 
 pytestmark = [pytest.mark.postgres, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -42,7 +42,8 @@ def _needs_postgres_and_redis():
 
 @pytest.fixture
 def workers(tmp_path):
-    with workers_for(tmp_path) as pool:
+    """Workers that may call webhooks on loopback, where the tests' receivers listen."""
+    with workers_for(tmp_path, CDP_OUTBOUND_ALLOWED_HOSTS="127.0.0.1") as pool:
         yield pool
 
 
@@ -88,8 +89,9 @@ class Receiver:
 
 
 @pytest.fixture
-def receiver():
+def receiver(settings):
     server = Receiver()
+    outbound_allow(settings, server.url)  # the flow is saved in this process
     server.thread.start()
     yield server
     server.gate.set()
@@ -305,6 +307,25 @@ def test_worker_killed_mid_webhook_is_replaced_and_resends_under_the_same_delive
     assert signed(replaced, again)
     assert steps(done) == [("start", "entered"), ("hook", "sent"), ("end", "end")]
     assert FlowStepLog.objects.get(run=done, outcome="sent").detail["attempts"] == 2
+
+
+def test_worker_refuses_a_webhook_its_settings_do_not_allow(
+        workspace, catalogue, broker, tmp_path, receiver):
+    """The flow was saved where the receiver's host was allowed; the worker's own settings do
+    not allow it (as when DNS has moved a name to an internal address since): the worker sends
+    nothing, fails the step once with the reason, schedules no retry, and the run ends."""
+    flow = webhook_flow(workspace, receiver.url)
+    ann = PersonFactory(workspace=workspace, external_id="ann")
+    with workers_for(tmp_path, CDP_OUTBOUND_ALLOWED_HOSTS="") as strict:
+        strict.start("strict")
+        ingest(workspace, event("c_ticket_searched", ann, occurred_at=timezone.now()))
+        done = run_of(flow, ann, FlowRun.State.FINISHED)
+        strict.drain(broker)
+    assert receiver.received == []
+    assert steps(done) == [("start", "entered"), ("hook", "failed"), ("end", "end")]
+    failed = FlowStepLog.objects.get(run=done, outcome="failed").detail
+    assert failed["attempts"] == 1
+    assert "127.0.0.1 is a loopback address" in failed["error"]
 
 
 def test_reentry_once_recurring_and_recurring_after_an_interval(
