@@ -12,12 +12,13 @@ import pytest
 def _eager_celery(settings):
     """Run Celery tasks in-process (and propagate their errors) for ordinary tests."""
     from cdp.celery import app
+    from tests.factories import celery_conf_set
 
-    previous = app.conf.task_always_eager, app.conf.task_eager_propagates
-    app.conf.task_always_eager = True
-    app.conf.task_eager_propagates = True
+    previous = {"task_always_eager": app.conf.task_always_eager,
+                "task_eager_propagates": app.conf.task_eager_propagates}
+    celery_conf_set(app, task_always_eager=True, task_eager_propagates=True)
     yield
-    app.conf.task_always_eager, app.conf.task_eager_propagates = previous
+    celery_conf_set(app, **previous)
 
 
 @pytest.fixture(autouse=True)

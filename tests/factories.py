@@ -103,29 +103,35 @@ def event(definition_id: str, person: Person | PersonRef, **kwargs) -> EventInpu
 UNREACHABLE_BROKER = "redis://127.0.0.1:1/0"
 
 
+def celery_conf_set(app, **values) -> None:
+    """Change Celery settings of ``app`` for a test. Celery 5.6 reads a Django setting
+    (``CELERY_TASK_ALWAYS_EAGER``) before a change made under the plain name, so each value
+    is set under both names."""
+    for key, value in values.items():
+        app.conf[key] = value
+        app.conf[f"CELERY_{key.upper()}"] = value
+
+
 @contextmanager
 def broker_at(url: str):
     """Send Celery tasks to the broker at ``url`` (not eagerly), then restore the app.
 
     The app's connection pools are dropped on entry and exit so that neither the previous
     broker nor this one leaks into other tests. Celery reads ``CELERY_BROKER_URL`` from the
-    environment before its own configuration, so the variable is what names the broker here
-    (the configuration's own key is shadowed by the Django setting of the same name).
+    environment before its own configuration, so the variable is swapped too.
     """
     from cdp.celery import app
 
     saved_env = os.environ.get("CELERY_BROKER_URL")
-    saved = {
-        key: app.conf[key]
-        for key in ("broker_url", "task_always_eager", "broker_connection_timeout")
-    }
+    saved = {key: app.conf[key]
+             for key in ("broker_url", "task_always_eager", "broker_connection_timeout")}
     app._after_fork()  # Celery's own reset of the connection and producer pools
     os.environ["CELERY_BROKER_URL"] = url
-    app.conf.update(broker_url=url, task_always_eager=False, broker_connection_timeout=1)
+    celery_conf_set(app, broker_url=url, task_always_eager=False, broker_connection_timeout=1)
     try:
         yield app
     finally:
-        app.conf.update(saved)
+        celery_conf_set(app, **saved)
         if saved_env is None:
             os.environ.pop("CELERY_BROKER_URL", None)
         else:
