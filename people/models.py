@@ -116,6 +116,12 @@ class Person(models.Model):
         default=dict, blank=True, verbose_name="custom attributes",
         help_text="Values of the workspace's attribute definitions.",
     )
+    trusted = models.BooleanField(
+        default=True, verbose_name="identity from a trusted source",
+        help_text="Set when a secret key, the admin or the system created this person or gave "
+                  "them an identifier. A trusted person, or anyone with an external id, is "
+                  "known: public keys never merge, move or relabel them (SPEC §2).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     modified_at = models.DateTimeField(auto_now=True)
 
@@ -138,6 +144,11 @@ class Person(models.Model):
     def __str__(self) -> str:
         name = f"{self.first_name} {self.last_name}".strip()
         return name or self.external_id or f"Person {self.pk}"
+
+    @property
+    def known(self) -> bool:
+        """Known (SPEC §2): an external id, or an identity set by a trusted source."""
+        return self.trusted or self.external_id is not None
 
 
 class Identifier(models.Model):
