@@ -152,7 +152,8 @@ def _shape_errors(item) -> list[FieldError]:
 
 
 # Field names of the people services -> the identify item's.
-IDENTIFY_FIELDS = (("person.identifiers.", "identifiers."),
+IDENTIFY_FIELDS = (("person.identifiers.anonymous_id", "anonymousId"),
+                   ("person.identifiers.", "identifiers."),
                    ("person.externalId", "identifiers.externalId"),
                    ("customAttributes.", "traits."), ("attributes.", "traits."))
 

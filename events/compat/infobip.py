@@ -2,9 +2,9 @@
 {definitionId}/events`` with ``{"properties": {…}}`` and ``Authorization: App <key>``.
 
 ``personId`` is any identifier of an existing person (external id, email, phone, push
-registration id); an unknown person is an error, never created, so the endpoint needs a
-secret key: it would tell a public key whether a customer exists (SPEC §2), so a public key is
-refused (403 ``SECRET_KEY_REQUIRED``) before anything is looked up. Errors answer in Infobip's
+registration id); an unknown person is an error, never created. That answer would tell a
+public key whether a customer exists (SPEC §2), so public keys are refused (403
+``SECRET_KEY_REQUIRED``) before anything is looked up. Errors answer in Infobip's
 ``requestError.serviceException`` shape.
 """
 

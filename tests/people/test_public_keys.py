@@ -344,7 +344,41 @@ def test_segment_group_with_a_public_key_does_not_tag_a_known_person(api, victim
     assert [e.field for e in known_person_log()] == ["groupId"]
 
 
-# Quick Audience identity report -------------------------------------------------------------
+def test_a_trusted_merge_makes_the_survivor_known(api, purchase):
+    """A secret key merging an untrusted visitor with a trusted person leaves a trusted
+    survivor, whom a public key then cannot merge."""
+    api.public.post("/api/v1/events", event({"identifiers": {"anonymousId": "b-1"}},
+                                            externalId="e-1"))
+    trusted = person_create(workspace=api.workspace, identifiers={"email": "t@example.com"})
+    api.secret.post("/api/v1/events", event(
+        {"identifiers": {"anonymousId": "b-1", "email": "t@example.com"}}, externalId="e-2"))
+    [survivor] = Person.objects.all()
+    assert survivor.trusted is True
+    assert trusted.pk != survivor.pk or survivor.external_id is None
+    api.public.post("/api/v1/events", event({"identifiers": {"anonymousId": "b-2"}},
+                                            externalId="e-3"))
+    api.public.post("/api/v1/events", event(
+        {"identifiers": {"anonymousId": "b-2", "email": "t@example.com"}}, externalId="e-4"))
+    assert Person.objects.count() == 2
+    assert events_of(survivor) == {"e-1", "e-2"}
+
+
+# Quick Audience -----------------------------------------------------------------------------
+
+
+def test_quick_audience_event_answers_to_a_public_key_carry_no_event_id(api, workspace):
+    """Quick Audience's accepted list names index and status only for a public key."""
+    message = {"customerId": "qa-1", "eventCode": "c_purchase", "eventTime": 1714564800000,
+               "extendAttributes": {"outBizId": "qa-e-1", "total": 3}}
+    definition_create(workspace=workspace, definition_id="c_purchase", name="Purchase",
+                      properties=[PropertyInput("total", type="number")])
+    answers = [Client(HTTP_AUTHORIZATION=f"App {key}").post(
+        "/quickaudience/v1/event-messages", orjson.dumps([{**message, "extendAttributes": {
+            **message["extendAttributes"], "outBizId": f"qa-{i}"}}]),
+        content_type="application/json").json() for i, key in enumerate(
+            [api.public_raw, api.secret_raw])]
+    assert answers[0]["data"] == {"accepted": [{"index": 0, "status": "accepted"}]}
+    assert set(answers[1]["data"]["accepted"][0]) == {"index", "status", "eventId"}
 
 
 def test_quick_audience_user_messages_with_a_public_key(api, victim):
