@@ -145,11 +145,6 @@ class Person(models.Model):
         name = f"{self.first_name} {self.last_name}".strip()
         return name or self.external_id or f"Person {self.pk}"
 
-    @property
-    def known(self) -> bool:
-        """Known (SPEC §2): an external id, or an identity set by a trusted source."""
-        return self.trusted or self.external_id is not None
-
 
 class Identifier(models.Model):
     """Contact information or an identity of a person: ``(type, value)`` unique per workspace."""
