@@ -8,13 +8,13 @@ key may travel in the body (``"key"``) or the query string (``?key=``) as well a
 This view is an adapter: it checks the request's shape, then ``identify`` items go to
 ``person_identify`` (which links the browser's anonymous id to the person named) and
 ``person_update`` (traits), and ``track`` items become ``EventInput``s handed to the one
-ingestion service in one call.
+ingestion service in one call. ``pageView`` gets device type, browser and OS from the
+``User-Agent`` header (``events.useragent``) when the page did not send them.
 
 With a public key (SPEC §2) identify uses ``person_identify_public``: an identifier or external
 id held by a known person is ignored (kept in the ingestion log, never in the answer), and
-traits are checked as always but applied only to a person who was not known before the call.
-Answers carry no internal ids for any key. ``pageView`` gets device type, browser and OS from the
-``User-Agent`` header (``events.useragent``) when the page did not send them.
+traits are checked as always but applied only to a person who was not known before the call;
+events are ingested with ``trusted=False``. Answers carry no internal ids for any key.
 """
 
 from datetime import timedelta
