@@ -20,6 +20,10 @@ class ErrorCode(StrEnum):
     PROTECTED = "protected"
     DUPLICATE = "duplicate"
     BATCH_TOO_LARGE = "batch_too_large"
+    # A public key named a known person with something else (SPEC §2): that name is ignored.
+    KNOWN_PERSON = "known_person"
+    # An endpoint that would tell whether a customer exists refuses public keys (SPEC §2).
+    SECRET_KEY_REQUIRED = "secret_key_required"
     # Exports (§9)
     NOT_FOUND = "not_found"
     NOT_CANCELLABLE = "not_cancellable"

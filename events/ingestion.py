@@ -40,12 +40,16 @@ RETRIES = 8
 
 
 def events_ingest(*, workspace: Workspace, events: Sequence[EventInput], origin: str,
-                  create_people: bool = True, payloads: Sequence | None = None) -> IngestResult:
+                  create_people: bool = True, payloads: Sequence | None = None,
+                  trusted: bool = True) -> IngestResult:
     """Validate, deduplicate and store a batch of events; answer per item.
 
     ``create_people`` creates unknown people (SDK, Segment-style calls); Infobip-style calls
     pass False and get ``person_not_found`` instead. Rejected items go to the ingestion log
     with ``payloads[i]`` (the input as the caller sent it) or else the mapped input.
+    ``trusted`` is False for a public key's batch (``caller.is_secret``): people resolve under
+    the public-key rule of ``people.resolution``, and a stored item whose person reference
+    named a known person with something else is logged with the names ignored.
     """
     chunk = settings.CDP_MAX_BATCH_SIZE
     items: list[ItemResult] = []
@@ -53,7 +57,7 @@ def events_ingest(*, workspace: Workspace, events: Sequence[EventInput], origin:
         part = events[start:start + chunk]
         for attempt in range(RETRIES):
             try:
-                result = _ingest_chunk(workspace, part, origin, create_people)
+                result = _ingest_chunk(workspace, part, origin, create_people, trusted)
                 break
             except (IntegrityError, OperationalError) as exc:
                 # A concurrent writer took an external id or identifier first, merged a
@@ -65,10 +69,13 @@ def events_ingest(*, workspace: Workspace, events: Sequence[EventInput], origin:
                 time.sleep(random.uniform(0.005, 0.01 * 2 ** min(attempt, 5)))
         if start:
             result = [ItemResult(index=r.index + start, status=r.status, event_id=r.event_id,
-                                 person_id=r.person_id, errors=r.errors) for r in result]
+                                 person_id=r.person_id, errors=r.errors, ignored=r.ignored)
+                      for r in result]
         items.extend(result)
-    rejected = [(payloads[i] if payloads is not None else _as_payload(events[i]), item.errors)
-                for i, item in enumerate(items) if item.status == Status.REJECTED]
+    rejected = [(payloads[i] if payloads is not None else _as_payload(events[i]),
+                 item.errors if item.status == Status.REJECTED else item.ignored)
+                for i, item in enumerate(items)
+                if item.status == Status.REJECTED or item.ignored]
     if rejected:
         ingestion_log_record(workspace=workspace, endpoint=origin, rejected=rejected)
     return IngestResult(items=tuple(items))
@@ -82,7 +89,7 @@ def _as_payload(item: EventInput) -> dict:
     return payload
 
 
-def _ingest_chunk(workspace, events, origin, create_people) -> list[ItemResult]:
+def _ingest_chunk(workspace, events, origin, create_people, trusted) -> list[ItemResult]:
     now = timezone.now()
     n = len(events)
     errors: list[list[FieldError]] = [[] for _ in range(n)]
@@ -120,6 +127,7 @@ def _ingest_chunk(workspace, events, origin, create_people) -> list[ItemResult]:
             workspace=workspace,
             refs=[e.person if prepared[i] else None for i, e in enumerate(events)],
             create=create_people,
+            trusted=trusted,
         )
         for i, row in enumerate(prepared):
             if row is None:
@@ -175,7 +183,8 @@ def _ingest_chunk(workspace, events, origin, create_people) -> list[ItemResult]:
         else:
             status = Status.DUPLICATE if i in duplicate else Status.ACCEPTED
             results.append(ItemResult(index=i, status=status, event_id=event_ids.get(i),
-                                      person_id=prepared[i]["person_id"]))
+                                      person_id=prepared[i]["person_id"],
+                                      ignored=resolution.ignored.get(i, ())))
     return results
 
 

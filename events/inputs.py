@@ -77,10 +77,16 @@ class ItemResult:
     event_id: int | None = None
     person_id: int | None = None
     errors: tuple[FieldError, ...] = ()
+    # Names a public key sent that hold a known person: ignored, the item was still stored.
+    ignored: tuple[FieldError, ...] = ()
 
-    def as_dict(self) -> dict:
-        return {"index": self.index, "status": self.status, "eventId": self.event_id,
-                "errors": [e.as_dict() for e in self.errors]}
+    def as_dict(self, *, ids: bool = True) -> dict:
+        """The item's answer; ``ids=False`` (public keys, SPEC §2) leaves out the event id."""
+        answer = {"index": self.index, "status": self.status, "eventId": self.event_id,
+                  "errors": [e.as_dict() for e in self.errors]}
+        if not ids:
+            del answer["eventId"]
+        return answer
 
 
 @dataclass(frozen=True)

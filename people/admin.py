@@ -421,14 +421,14 @@ class PersonAdmin(WorkspaceScopedAdmin):
     show_full_result_count = False
     inlines = [IdentifierInline, PersonTagInline, EventAggregateInline]
     fieldsets = [
-        (None, {"fields": ["workspace", "external_id"]}),
+        (None, {"fields": ["workspace", "external_id", "trusted"]}),
         ("Standard attributes", {"fields": [
             ("first_name", "last_name"), "gender", "birth_date", ("country", "city"),
             "address", ("language", "time_zone")]}),
         ("Activity", {"fields": ["lifecycle_stage", "score", ("first_seen_at", "last_seen_at"),
                                  ("created_at", "modified_at")]}),
     ]
-    readonly_fields = ("lifecycle_stage", "score", "first_seen_at", "last_seen_at",
+    readonly_fields = ("trusted", "lifecycle_stage", "score", "first_seen_at", "last_seen_at",
                        "created_at", "modified_at", "custom_attributes")
     service_error_fields = {"externalId": "external_id", "value": "identifier"}
 

@@ -13,7 +13,8 @@ resolves it to the survivor.
 What moves to the survivor: identifiers, events, per-definition aggregates (counts summed,
 first = min, last = max, last data from the later one), tags, blank standard attributes,
 missing custom attributes, score (summed), first/last seen (min/max), the external id when the
-survivor has none, the further lifecycle stage and the earlier creation time.
+survivor has none, trust (``Person.trusted``: either was vouched for), the further lifecycle
+stage and the earlier creation time.
 
 Duplicate events: an event of the merged person that repeats one of the survivor's under the
 §5 dedupe rule (no external id, same definition and occurred time) is the same happening
@@ -165,6 +166,9 @@ def _profile_combine(workspace: Workspace, survivor: Person, merged: Person,
     if not survivor.external_id and merged.external_id:
         survivor.external_id = merged.external_id
         changed.append("external_id")
+    if merged.trusted and not survivor.trusted:
+        survivor.trusted = True
+        changed.append("trusted")
     seen_first = [t for t in (survivor.first_seen_at, merged.first_seen_at) if t]
     seen_last = [t for t in (survivor.last_seen_at, merged.last_seen_at) if t]
     survivor.first_seen_at = min(seen_first, default=None)

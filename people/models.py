@@ -116,6 +116,12 @@ class Person(models.Model):
         default=dict, blank=True, verbose_name="custom attributes",
         help_text="Values of the workspace's attribute definitions.",
     )
+    trusted = models.BooleanField(
+        default=True, verbose_name="identity from a trusted source",
+        help_text="Set when a secret key, the admin or the system created this person or gave "
+                  "them an identifier. A trusted person, or anyone with an external id, is "
+                  "known: public keys never merge, move or relabel them (SPEC §2).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     modified_at = models.DateTimeField(auto_now=True)
 

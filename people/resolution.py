@@ -15,13 +15,24 @@ case stays set-based. A batch that needs merges takes the workspace's merge lock
 then locks all people to merge in id order. One that a concurrent call erased meanwhile raises
 ``ResolutionConflict`` (an ``IntegrityError``): resolution reads again a few times, then leaves
 it to the callers' retry.
+
+Public keys (``trusted=False``, SPEC §2) resolve under one more rule. A person is **known**
+when they have an external id or a trusted identity (``Person.trusted``: created or given an
+identifier by a secret key, the admin or the system). A public reference that names a known
+person together with anything else (another person, an identifier or external id nobody
+holds) drops what names the known person: the rest resolves as usual (anonymous people may be
+merged, new identifiers linked, a new person created), and each dropped name is returned in
+``Resolution.ignored`` for the ingestion log. A public reference naming only one known person
+reaches them (their events are theirs) but changes nothing on them; one naming only several
+known people keeps the first it names (external id first) and drops the others. Public
+references may not name people by internal id, and people they create are untrusted.
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.db import IntegrityError, connection
-from django.db.models import Case, Q, Value, When
+from django.db.models import BooleanField, Case, ExpressionWrapper, Q, Value, When
 from django.utils import timezone
 
 from events.errors import ErrorCode, FieldError, ServiceError
@@ -31,6 +42,8 @@ from people.merge import merge_lock, persons_lock, persons_merge
 from people.models import Identifier, Person, Workspace
 
 LOCAL_ATTEMPTS = 3
+KNOWN_PERSON_MESSAGE = ("held by a known person: a public key cannot merge, move or relabel "
+                        "them, so it was ignored; the event was stored without it")
 
 
 class ResolutionConflict(IntegrityError):
@@ -51,6 +64,11 @@ class Resolution:
     # People created, or given an identifier or external id, by this batch: their profile
     # changed beyond what the events say, so every segment re-checks them.
     touched: frozenset[int] = frozenset()
+    # Public keys only: per item, the names dropped because they hold a known person, and
+    # whether the person resolved was known before the batch (a public key changes nothing on
+    # them but their events).
+    ignored: dict[int, tuple[FieldError, ...]] = field(default_factory=dict)
+    known: list[bool] = field(default_factory=list)
 
 
 def _normalise(ref: PersonRef) -> tuple[str | None, list[tuple[str, str]]]:
@@ -100,50 +118,58 @@ class _Groups:
 
 
 def _people_rows(workspace_id: int, ids: set[int], exts: set[str]) -> list[tuple]:
-    """(id, external id, lifecycle stage) of the workspace's people named by id or external
-    id. One query; on PostgreSQL the keys travel as two array parameters rather than one
+    """(id, external id, lifecycle stage, trusted) of the workspace's people named by id or
+    external id. One query; on PostgreSQL the keys travel as two array parameters rather than one
     placeholder each, which keeps a 1,000-event batch's lookup cheap to build and parse."""
     if not ids and not exts:
         return []
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(
-                f"SELECT id, external_id, lifecycle_stage FROM {Person._meta.db_table} "
+                f"SELECT id, external_id, lifecycle_stage, trusted "
+                f"FROM {Person._meta.db_table} "
                 "WHERE workspace_id = %s AND (id = ANY(%s) OR external_id = ANY(%s))",
                 [workspace_id, list(ids), list(exts)])
             return cursor.fetchall()
     return list(Person.objects.filter(workspace_id=workspace_id)
                 .filter(Q(pk__in=ids) | Q(external_id__in=exts))
-                .values_list("pk", "external_id", "lifecycle_stage"))
+                .values_list("pk", "external_id", "lifecycle_stage", "trusted"))
 
 
 def _identifier_rows(workspace_id: int, pairs: set[tuple[str, str]]) -> list[tuple]:
-    """(type, value, person id, lifecycle stage) of stored identifiers among ``pairs`` (and
-    possibly a few more of the same types and values, filtered by the caller)."""
+    """(type, value, person id, lifecycle stage, trusted, known) of stored identifiers among
+    ``pairs`` (and possibly a few more of the same types and values, filtered by the
+    caller)."""
     if not pairs:
         return []
     types, values = {t for t, _ in pairs}, {v for _, v in pairs}
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(
-                f"SELECT i.type, i.value, i.person_id, p.lifecycle_stage "
+                f"SELECT i.type, i.value, i.person_id, p.lifecycle_stage, p.trusted, "
+                f"p.trusted OR p.external_id IS NOT NULL "
                 f"FROM {Identifier._meta.db_table} i JOIN {Person._meta.db_table} p "
                 "ON p.id = i.person_id WHERE i.workspace_id = %s AND i.type = ANY(%s) "
                 "AND i.value = ANY(%s)", [workspace_id, list(types), list(values)])
             return cursor.fetchall()
     return list(Identifier.objects.filter(workspace_id=workspace_id, type__in=types,
                                           value__in=values)
-                .values_list("type", "value", "person_id", "person__lifecycle_stage"))
+                .annotate(known=ExpressionWrapper(
+                    Q(person__trusted=True) | Q(person__external_id__isnull=False),
+                    output_field=BooleanField()))
+                .values_list("type", "value", "person_id", "person__lifecycle_stage",
+                             "person__trusted", "known"))
 
 
 def persons_resolve(*, workspace: Workspace, refs: Sequence[PersonRef | None],
-                    create: bool) -> Resolution:
+                    create: bool, trusted: bool = True) -> Resolution:
     """Resolve each reference to a person id (None where the item is skipped or fails),
-    merging people that one reference shows to be the same customer."""
+    merging people that one reference shows to be the same customer. ``trusted`` is False
+    for a public key's references: they never merge, move or relabel a known person."""
     merge_locked, conflicts = False, 0
     while True:
         try:
-            return _resolve(workspace, refs, create, merge_locked=merge_locked)
+            return _resolve(workspace, refs, create, trusted, merge_locked=merge_locked)
         except _MergeLockTaken:
             # Merges of a workspace run one at a time; having waited for the others, read
             # again what they committed.
@@ -156,8 +182,26 @@ def persons_resolve(*, workspace: Workspace, refs: Sequence[PersonRef | None],
                 raise
 
 
-def _resolve(workspace: Workspace, refs: Sequence[PersonRef | None], create: bool, *,
-             merge_locked: bool) -> Resolution:
+def _public_nodes(nodes: list[tuple], fields: list[str], known: dict[int, bool]) \
+        -> tuple[list[tuple], tuple[FieldError, ...]]:
+    """A public reference's nodes without those naming a known person when it names anything
+    else; return the nodes kept and an error per name dropped."""
+    held = [node[0] == "p" and known[node[1]] for node in nodes]
+    if not any(held):
+        return nodes, ()
+    kept = [node for node, is_known in zip(nodes, held, strict=True) if not is_known]
+    if not kept:
+        first = nodes[0]
+        if all(node == first for node in nodes):
+            return nodes, ()  # one known person, named alone: their events are theirs
+        kept = [first]
+    dropped = tuple(FieldError(name, ErrorCode.KNOWN_PERSON, KNOWN_PERSON_MESSAGE)
+                    for node, name in zip(nodes, fields, strict=True) if node not in kept)
+    return kept, dropped
+
+
+def _resolve(workspace: Workspace, refs: Sequence[PersonRef | None], create: bool,
+             trusted: bool, *, merge_locked: bool) -> Resolution:
     n = len(refs)
     person_ids: list[int | None] = [None] * n
     errors: list[tuple[FieldError, ...]] = [()] * n
@@ -174,6 +218,12 @@ def _resolve(workspace: Workspace, refs: Sequence[PersonRef | None], create: boo
         if pid is not None and (isinstance(pid, bool) or not isinstance(pid, int)):
             errors[i] = (FieldError("person.id", ErrorCode.INVALID_TYPE, "must be an integer"),)
             continue
+        if pid is not None and not trusted:
+            # Internal ids are never shown to public keys; accepting them would answer
+            # whether a person exists.
+            errors[i] = (FieldError("person.id", ErrorCode.INVALID,
+                                    "a public key names people by externalId or identifiers"),)
+            continue
         if pid is None and not ext and not pairs:
             errors[i] = (FieldError("person", ErrorCode.REQUIRED,
                                     "name the person by id, externalId or identifiers"),)
@@ -185,15 +235,23 @@ def _resolve(workspace: Workspace, refs: Sequence[PersonRef | None], create: boo
     wanted_pairs = {p for r in normalised if r for p in r[2]}
     stages: dict[int, str] = {}
     by_ext: dict[str, int] = {}
-    for pk, ext, stage in _people_rows(workspace.pk, wanted_ids, wanted_ext):
+    trusted_of: dict[int, bool] = {}
+    known: dict[int, bool] = {}
+    for pk, ext, stage, is_trusted in _people_rows(workspace.pk, wanted_ids, wanted_ext):
         stages[pk] = stage
+        trusted_of[pk] = is_trusted
+        known[pk] = is_trusted or ext is not None
         if ext:
             by_ext[ext] = pk
     owner: dict[tuple[str, str], int] = {}
-    for type_, value, pk, stage in _identifier_rows(workspace.pk, wanted_pairs):
+    for type_, value, pk, stage, is_trusted, is_known in _identifier_rows(workspace.pk,
+                                                                          wanted_pairs):
         if (type_, value) in wanted_pairs:
             owner[(type_, value)] = pk
             stages[pk] = stage
+            trusted_of[pk] = is_trusted
+            known[pk] = is_known
+    ignored: dict[int, tuple[FieldError, ...]] = {}
 
     # Group what each reference names: stored people ("p", id) and unknown external ids
     # ("x", id) or identifiers ("k", type, value).
@@ -218,14 +276,24 @@ def _resolve(workspace: Workspace, refs: Sequence[PersonRef | None], create: boo
                                         f"no person with id {pid}"),)
                 continue
             nodes.append(("p", pid))
-            named.add(pid)
         if ext and ext in by_ext:
             nodes.append(("p", by_ext[ext]))
-            named.add(by_ext[ext])
         elif ext:
             nodes.append(("x", ext))
         for pair in pairs:
             nodes.append(("p", owner[pair]) if pair in owner else ("k", *pair))
+        if not trusted:
+            fields = (["person.externalId"] if ext else []) + [
+                f"person.identifiers.{type_}" for type_, _ in pairs]
+            nodes, ignored[i] = _public_nodes(nodes, fields, known)
+            if not ignored[i]:
+                del ignored[i]
+            elif ext in by_ext and ("p", by_ext[ext]) not in nodes:
+                normalised[i] = (pid, None, pairs)  # the external id was dropped
+        if pid is not None:
+            named.add(pid)
+        if ext and ext in by_ext and ("p", by_ext[ext]) in nodes:
+            named.add(by_ext[ext])
         nodes_of[i] = nodes
         for node in nodes[1:]:
             groups.union(nodes[0], node)
@@ -270,7 +338,8 @@ def _resolve(workspace: Workspace, refs: Sequence[PersonRef | None], create: boo
         # order for every writer, so concurrent batches wait on a unique key rather than
         # deadlock.
         roots = sorted(new_roots, key=lambda root: (exts[root] is None, exts[root] or ""))
-        new_people = [Person(workspace=workspace, external_id=exts[root]) for root in roots]
+        new_people = [Person(workspace=workspace, external_id=exts[root], trusted=trusted)
+                      for root in roots]
         Person.objects.bulk_create(new_people)
         created = len(new_people)
         for person, root in zip(new_people, roots, strict=True):
@@ -301,6 +370,11 @@ def _resolve(workspace: Workspace, refs: Sequence[PersonRef | None], create: boo
         Person.objects.filter(pk__in=list(external), external_id__isnull=True).update(
             external_id=Case(*[When(pk=pk, then=Value(ext)) for pk, ext in external.items()]),
             modified_at=timezone.now())
+    # A trusted source giving an untrusted person an identifier or external id vouches for
+    # them: from now on they are known.
+    vouched = [pk for pk in {*attach.values(), *external} if not trusted_of.get(pk, True)]
+    if trusted and vouched:
+        Person.objects.filter(pk__in=vouched).update(trusted=True)
     if attach:
         now = timezone.now()
         # No ignore_conflicts: an identifier taken meanwhile by a concurrent batch must fail
@@ -312,8 +386,8 @@ def _resolve(workspace: Workspace, refs: Sequence[PersonRef | None], create: boo
         )
     touched = frozenset(new_ids | set(attach.values()) | set(external))
     return Resolution(person_ids=person_ids, errors=errors, stages=stages, created=created,
-                      touched=touched,
-                      merged=merged)
+                      touched=touched, merged=merged, ignored=ignored,
+                      known=[] if trusted else [known.get(pk, False) for pk in person_ids])
 
 
 def _merge(workspace: Workspace, merges: list[tuple[int, list[int]]],

@@ -6,6 +6,7 @@ Views, admin, ingestion and tasks call these only; workspaces and API keys are
 
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import date
 
 from django.db import IntegrityError, transaction
@@ -218,6 +219,14 @@ def people_score_change(*, workspace_id: int, person_ids: Iterable[int], by: int
     _people_changed(workspace_id, person_ids, ["attribute:score"])
 
 
+def profile_values_validate(*, workspace: Workspace, standard: Mapping | None = None,
+                            attributes: Mapping | None = None) -> None:
+    """Raise the ServiceError ``person_update`` would raise for these values, writing
+    nothing (a public key's traits are checked alike whether or not they will apply)."""
+    _standard_values(standard or {})
+    attributes_validate(workspace=workspace, attributes=attributes or {})
+
+
 def person_update(*, person: Person, standard: Mapping | None = None,
                   attributes: Mapping | None = None) -> Person:
     """Update standard attributes and merge custom attribute values (None removes one)."""
@@ -250,6 +259,9 @@ def identifier_add(*, person: Person, type: str, value: str) -> Identifier:
         return existing
     identifier = Identifier.objects.create(workspace_id=person.workspace_id, person=person,
                                            type=type_, value=value)
+    if not person.trusted:  # a secret key or the admin vouches for them: now they are known
+        Person.objects.filter(pk=person.pk).update(trusted=True)
+        person.trusted = True
     _changed(person, ["identifiers"])
     return identifier
 
@@ -264,9 +276,31 @@ def identifier_remove(*, person: Person, type: str, value: str) -> None:
     _changed(person, ["identifiers"])
 
 
+@dataclass(frozen=True)
+class Identified:
+    """What ``person_identify_public`` found: the person, whether they were known before the
+    call (a public key then changes nothing on them), and the names it ignored."""
+
+    person: Person
+    known: bool
+    ignored: tuple[FieldError, ...]
+
+
 def person_identify(*, workspace: Workspace, external_id: str | None = None,
                     identifiers: Mapping[str, str] | None = None) -> Person:
     """Find the person these identifiers name, or create one; attach identifiers they lack."""
+    return _identify(workspace, external_id, identifiers, trusted=True).person
+
+
+def person_identify_public(*, workspace: Workspace, external_id: str | None = None,
+                           identifiers: Mapping[str, str] | None = None) -> Identified:
+    """``person_identify`` for a public key (SPEC §2): anonymous people may be merged and
+    given identifiers nobody holds; a name held by a known person is ignored and returned."""
+    return _identify(workspace, external_id, identifiers, trusted=False)
+
+
+def _identify(workspace: Workspace, external_id: str | None,
+              identifiers: Mapping[str, str] | None, *, trusted: bool) -> Identified:
     from events.inputs import PersonRef
     from people.resolution import persons_resolve
 
@@ -277,11 +311,14 @@ def person_identify(*, workspace: Workspace, external_id: str | None = None,
     for attempt in range(3):
         try:
             with transaction.atomic():
-                resolution = persons_resolve(workspace=workspace, refs=[ref], create=True)
+                resolution = persons_resolve(workspace=workspace, refs=[ref], create=True,
+                                             trusted=trusted)
             break
         except IntegrityError:  # a concurrent call created the same person: resolve again
             if attempt == 2:
                 raise
     if resolution.errors[0]:
         raise ServiceError(list(resolution.errors[0]))
-    return Person.objects.get(pk=resolution.person_ids[0])
+    return Identified(person=Person.objects.get(pk=resolution.person_ids[0]),
+                      known=bool(resolution.known and resolution.known[0]),
+                      ignored=resolution.ignored.get(0, ()))

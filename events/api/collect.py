@@ -10,6 +10,11 @@ This view is an adapter: it checks the request's shape, then ``identify`` items 
 ``person_update`` (traits), and ``track`` items become ``EventInput``s handed to the one
 ingestion service in one call. ``pageView`` gets device type, browser and OS from the
 ``User-Agent`` header (``events.useragent``) when the page did not send them.
+
+With a public key (SPEC §2) identify uses ``person_identify_public``: an identifier or external
+id held by a known person is ignored (kept in the ingestion log, never in the answer), and
+traits are checked as always but applied only to a person who was not known before the call;
+events are ingested with ``trusted=False``. Answers carry no internal ids for any key.
 """
 
 from datetime import timedelta
@@ -36,7 +41,13 @@ from events.models import Event
 from events.useragent import user_agent_properties
 from events.validation import parse_time
 from people.identity import EXTERNAL_ID_ALIASES
-from people.services import STANDARD_ATTRIBUTES, person_identify, person_update
+from people.services import (
+    STANDARD_ATTRIBUTES,
+    person_identify,
+    person_identify_public,
+    person_update,
+    profile_values_validate,
+)
 
 ORIGIN = Event.Origin.SDK
 MAX_BODY_BYTES = 512 * 1024
@@ -141,39 +152,61 @@ def _shape_errors(item) -> list[FieldError]:
 
 
 # Field names of the people services -> the identify item's.
-IDENTIFY_FIELDS = (("person.identifiers.", "identifiers."),
+IDENTIFY_FIELDS = (("person.identifiers.anonymous_id", "anonymousId"),
+                   ("person.identifiers.", "identifiers."),
                    ("person.externalId", "identifiers.externalId"),
                    ("customAttributes.", "traits."), ("attributes.", "traits."))
 
 
-def _identify(workspace, item: dict, anonymous_id: str):
+def _identify_fields(errors) -> list[FieldError]:
+    """The people services' errors under the identify item's field names."""
+    named = []
+    for error in errors:
+        field = error.field
+        for old, new in IDENTIFY_FIELDS:
+            if field.startswith(old):
+                field = new + field[len(old):]
+                break
+        if field in STANDARD_ATTRIBUTES:
+            field = f"traits.{field}"
+        named.append(FieldError(field, error.code, error.message))
+    return named
+
+
+def _identify(workspace, item: dict, anonymous_id: str, *, secret: bool):
     """Link the anonymous id to the person the identifiers name and set traits, all or
-    nothing; return the person's external id and the errors."""
+    nothing; return the person's external id, the errors and (public keys) what was
+    ignored."""
     identifiers = dict(item.get("identifiers") or {})
     external_id = next((identifiers.pop(k) for k in list(identifiers)
                         if k in EXTERNAL_ID_ALIASES), None)
+    identifiers["anonymous_id"] = anonymous_id
     traits = item.get("traits") or {}
     standard = {k: v for k, v in traits.items() if k in STANDARD_ATTRIBUTES}
     custom = {k: v for k, v in traits.items() if k not in STANDARD_ATTRIBUTES}
+    ignored: list[FieldError] = []
     try:
         with transaction.atomic():
-            person = person_identify(workspace=workspace, external_id=external_id,
-                                     identifiers={**identifiers, "anonymous_id": anonymous_id})
+            if secret:
+                person = person_identify(workspace=workspace, external_id=external_id,
+                                         identifiers=identifiers)
+            else:
+                # Checked first, so the answer never depends on whether the person is known.
+                profile_values_validate(workspace=workspace, standard=standard,
+                                        attributes=custom)
+                found = person_identify_public(workspace=workspace, external_id=external_id,
+                                               identifiers=identifiers)
+                person, ignored = found.person, _identify_fields(found.ignored)
+                if traits and found.known:
+                    ignored.append(FieldError("traits", ErrorCode.KNOWN_PERSON,
+                                              "a public key cannot change a known person's "
+                                              "profile: the traits were ignored"))
+                    traits = {}
             if traits:
                 person = person_update(person=person, standard=standard, attributes=custom)
     except ServiceError as exc:
-        errors = []
-        for error in exc.errors:
-            field = error.field
-            for old, new in IDENTIFY_FIELDS:
-                if field.startswith(old):
-                    field = new + field[len(old):]
-                    break
-            if field in STANDARD_ATTRIBUTES:
-                field = f"traits.{field}"
-            errors.append(FieldError(field, error.code, error.message))
-        return None, errors
-    return person.external_id, []
+        return None, _identify_fields(exc.errors), []
+    return person.external_id, [], ignored
 
 
 def _clock_offset(sent_at) -> timedelta:
@@ -269,22 +302,26 @@ class CollectView(APIView):
         if len(items) > MAX_EVENTS:
             raise ApiError(f"at most {MAX_EVENTS} events per request, got {len(items)}",
                            code=ErrorCode.BATCH_TOO_LARGE, field="events")
-        return Response(self._ingest(request, caller.workspace, items, anonymous_id,
+        return Response(self._ingest(request, caller, items, anonymous_id,
                                      external_id, _clock_offset(body.get("sentAt"))))
 
-    def _ingest(self, request, workspace, items, anonymous_id, external_id, offset) -> dict:
+    def _ingest(self, request, caller, items, anonymous_id, external_id, offset) -> dict:
+        workspace = caller.workspace
         errors: dict[int, list[FieldError]] = {}
+        ignored: dict[int, list[FieldError]] = {}
         identified = 0
         for i, item in enumerate(items):
             errors[i] = _shape_errors(item)
             if not errors[i] and item["type"] == "identify":
-                named, errors[i] = _identify(workspace, item, anonymous_id)
+                named, errors[i], ignored[i] = _identify(workspace, item, anonymous_id,
+                                                         secret=caller.is_secret)
                 if not errors[i]:
                     identified += 1
                     external_id = named or external_id
-        if any(errors.values()):
-            ingestion_log_record(workspace=workspace, endpoint=ORIGIN, rejected=[
-                (items[i], errs) for i, errs in errors.items() if errs])
+        logged = [(items[i], errs) for i, errs in errors.items() if errs]
+        logged += [(items[i], notes) for i, notes in ignored.items() if notes]
+        if logged:  # what a public key's identify ignored is logged, never answered
+            ingestion_log_record(workspace=workspace, endpoint=ORIGIN, rejected=logged)
         # After an identify, events resolve through the external id first: a returning
         # customer's events go to their profile even before the two are merged.
         person = PersonRef(external_id=external_id, identifiers={"anonymous_id": anonymous_id})
@@ -298,7 +335,8 @@ class CollectView(APIView):
             # The service logs what it rejects, with the item as the browser sent it.
             result = events_ingest(
                 workspace=workspace, origin=ORIGIN, payloads=[items[i] for i in positions],
-                events=[_track_input(items[i], person, agent, offset) for i in positions])
+                events=[_track_input(items[i], person, agent, offset) for i in positions],
+                trusted=caller.is_secret)
             for i, outcome in zip(positions, result.items, strict=True):
                 counts[outcome.status] += 1
                 errors[i] = list(outcome.errors)

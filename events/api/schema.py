@@ -47,8 +47,10 @@ class EventInSerializer(serializers.Serializer):
 
 class IngestAnswerSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=["accepted", "duplicate"])
-    eventId = serializers.IntegerField()
-    personId = serializers.IntegerField()
+    eventId = serializers.IntegerField(required=False,
+                                       help_text="Secret keys only: no internal ids for public "
+                                                 "keys.")
+    personId = serializers.IntegerField(required=False, help_text="Secret keys only.")
 
 
 class EventBatchInSerializer(serializers.Serializer):
@@ -58,7 +60,8 @@ class EventBatchInSerializer(serializers.Serializer):
 class ItemResultSerializer(serializers.Serializer):
     index = serializers.IntegerField()
     status = serializers.ChoiceField(choices=["accepted", "duplicate", "rejected"])
-    eventId = serializers.IntegerField(allow_null=True)
+    eventId = serializers.IntegerField(allow_null=True, required=False,
+                                       help_text="Secret keys only.")
     errors = ErrorDetailSerializer(many=True)
 
 

@@ -123,11 +123,14 @@ class EventListCreateView(generics.ListAPIView):
             ingestion_log_record(workspace=request.user.workspace, endpoint=ENDPOINT,
                                  rejected=[(body, errors)])
             return _rejected_response(errors)
+        secret = request.user.is_secret
         result = events_ingest(workspace=request.user.workspace, events=[item],
-                               origin=ENDPOINT, payloads=[body]).items[0]
+                               origin=ENDPOINT, payloads=[body], trusted=secret).items[0]
         if result.status == Status.REJECTED:
             return _rejected_response(result.errors)
         code = status.HTTP_201_CREATED if result.status == Status.ACCEPTED else status.HTTP_200_OK
+        if not secret:  # no internal ids for public keys (SPEC §2)
+            return Response({"status": result.status}, status=code)
         return Response({"status": result.status, "eventId": result.event_id,
                          "personId": result.person_id}, status=code)
 
@@ -182,11 +185,12 @@ class EventBatchView(APIView):
                                  rejected=refused)
         if inputs:
             outcome = events_ingest(workspace=request.user.workspace, events=inputs,
-                                    origin=ENDPOINT, payloads=payloads)
+                                    origin=ENDPOINT, payloads=payloads,
+                                    trusted=request.user.is_secret)
             for position, item in zip(positions, outcome.items, strict=True):
                 results[position] = ItemResult(index=position, status=item.status,
                                                event_id=item.event_id, errors=item.errors)
-        answers = [r.as_dict() for r in results]
+        answers = [r.as_dict(ids=request.user.is_secret) for r in results]
         counts = {s: sum(1 for r in results if r.status == s)
                   for s in (Status.ACCEPTED, Status.DUPLICATE, Status.REJECTED)}
         return Response({"results": answers, "accepted": counts[Status.ACCEPTED],

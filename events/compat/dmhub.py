@@ -9,7 +9,8 @@
 
 ``customerId`` is the customer's id in the caller's system: the person's external id (or,
 for a person without one, the internal id); the customer must exist (DM Hub creates customers
-separately). Partitions follow the seed: without
+separately). Every route needs a secret key: creating an event answers whether the customer
+exists, which no endpoint tells a public key (SPEC §2). Partitions follow the seed: without
 ``partition`` the default table holds events from 2018 on; ``partition=2017`` that year;
 ``partition=2016`` everything before 2017; any later year that year only.
 """
@@ -70,6 +71,11 @@ def _error(code: str, message: str, field: str | None, status: int = 400):
     return json_response(error_body(code, message, field), status=status)
 
 
+def _secret_key_required():
+    return _error(ErrorCode.SECRET_KEY_REQUIRED, "the DM Hub endpoints need a secret key",
+                  "access_token", 403)
+
+
 def _customer(workspace, customer_id) -> PersonRef:
     value = str(customer_id).strip()
     query = Person.objects.filter(workspace=workspace)
@@ -105,11 +111,11 @@ def customer_events(request):
     if over_limit(request, caller):
         return _error("too_many_requests", "rate limit of this key exceeded; retry later", None,
                       429)
+    if not caller.is_secret:
+        return _secret_key_required()
     if request.method == "POST":
         return _create(request, caller)
     if request.method == "GET":
-        if not caller.is_secret:
-            return _error("forbidden", "reading events needs a secret key", None, 403)
         return _query(request, caller)
     return _error("method_not_allowed", "use GET or POST", None, 405)
 
@@ -227,7 +233,7 @@ def customer_event(request, event_id: int):
     if request.method != "GET":
         return _error("method_not_allowed", "use GET", None, 405)
     if not caller.is_secret:
-        return _error("forbidden", "reading events needs a secret key", None, 403)
+        return _secret_key_required()
     partition = request.GET.get("partition")
     query = event_list(workspace=caller.workspace).filter(pk=event_id)
     if partition:

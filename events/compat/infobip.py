@@ -2,7 +2,9 @@
 {definitionId}/events`` with ``{"properties": {…}}`` and ``Authorization: App <key>``.
 
 ``personId`` is any identifier of an existing person (external id, email, phone, push
-registration id); an unknown person is an error, never created. Errors answer in Infobip's
+registration id); an unknown person is an error, never created. That answer would tell a
+public key whether a customer exists (SPEC §2), so public keys are refused (403
+``SECRET_KEY_REQUIRED``) before anything is looked up. Errors answer in Infobip's
 ``requestError.serviceException`` shape.
 """
 
@@ -48,6 +50,9 @@ def infobip_event(request, person_id: str, definition_id: str):
     caller = principal(request)
     if caller is None:
         return infobip_error("UNAUTHORIZED", "Invalid login details", 401)
+    if not caller.is_secret:
+        return infobip_error("SECRET_KEY_REQUIRED", "this endpoint needs a secret API key",
+                             403)
     if over_limit(request, caller):
         return infobip_error("TOO_MANY_REQUESTS", "Too many requests", 429)
     try:

@@ -13,6 +13,10 @@ definition as track names do: an existing definition id, else ``c_`` + the code 
 ``mac_org`` and ``weibo_id_org`` are the ``mac`` and ``weibo_id`` types). ``eventSourceCode``
 is optional: when given it must be a channel's APP_KEY, and an event whose definition belongs
 to another channel is rejected; without it the event is not tied to a channel.
+
+Public keys (SPEC §2) ingest under the public-key identity rule and get no internal ids back
+(no ``eventId`` or ``personId``); an identity message of a public key never merges, moves or
+relabels a known person (what it ignores goes to the ingestion log).
 """
 
 import uuid
@@ -31,7 +35,7 @@ from events.ingestion_log import ingestion_log_record
 from events.inputs import EventInput, PersonRef, Status
 from events.models import Channel, Event
 from events.selectors import definition_code_for
-from people.services import person_identify
+from people.services import person_identify, person_identify_public
 
 ENDPOINT = Event.Origin.QUICK_AUDIENCE
 MAX_MESSAGES = 100
@@ -177,14 +181,15 @@ def event_messages(request):
     results = []
     if inputs:
         outcome = events_ingest(workspace=caller.workspace, events=inputs, origin=ENDPOINT,
-                                payloads=payloads)
+                                payloads=payloads, trusted=caller.is_secret)
         for position, item in zip(positions, outcome.items, strict=True):
             if item.status == Status.REJECTED:
                 failures.append((position, [FieldError(f"[{position}].{e.field}", e.code,
                                                        e.message) for e in item.errors]))
             else:
                 results.append({"index": position, "status": item.status,
-                                "eventId": item.event_id})
+                                "eventId": item.event_id} if caller.is_secret else
+                               {"index": position, "status": item.status})
     if failures:
         failures.sort(key=lambda f: f[0])
         desc = "; ".join(f"{e.field}: {e.message}" for _, errors in failures for e in errors)
@@ -221,11 +226,19 @@ def user_messages(request):
             identifiers = _identifiers(message, errors, f"[{i}]")
             customer = message.get("customerId")
         if not errors:
+            external_id = str(customer) if customer else None
             try:
-                person = person_identify(workspace=caller.workspace,
-                                         external_id=str(customer) if customer else None,
-                                         identifiers=identifiers)
-                people.append({"index": i, "personId": person.pk})
+                if caller.is_secret:
+                    person = person_identify(workspace=caller.workspace,
+                                             external_id=external_id, identifiers=identifiers)
+                    people.append({"index": i, "personId": person.pk})
+                    continue
+                found = person_identify_public(workspace=caller.workspace,
+                                               external_id=external_id, identifiers=identifiers)
+                people.append({"index": i})
+                if found.ignored:  # logged, never answered: no customer-existence oracle
+                    ingestion_log_record(workspace=caller.workspace, endpoint=ENDPOINT,
+                                         rejected=[(message, found.ignored)])
                 continue
             except ServiceError as exc:
                 errors = [FieldError(f"[{i}].{e.field}", e.code, e.message) for e in exc.errors]

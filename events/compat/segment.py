@@ -175,7 +175,7 @@ def segment_view(kind: str | None):
             return _refused(request, caller, exc)
         try:
             segment_messages_apply(workspace=caller.workspace, messages=messages,
-                                   batch=kind is None)
+                                   batch=kind is None, trusted=caller.is_secret)
         except (DataError, connection.Database.DataError):
             # A value the database cannot store that validation let through: the caller's
             # input, so a 400 the client will not retry (NUL characters are dropped before).
@@ -203,8 +203,11 @@ def _refused(request, caller, exc: ApiError):
     return segment_error(exc.error_code, str(exc.detail))
 
 
-def segment_messages_apply(*, workspace: Workspace, messages: list, batch: bool) -> None:
-    """Apply the identity messages in order, then ingest the events in one call."""
+def segment_messages_apply(*, workspace: Workspace, messages: list, batch: bool,
+                           trusted: bool = True) -> None:
+    """Apply the identity messages in order, then ingest the events in one call;
+    ``trusted`` is False for a public key (SPEC §2: it never merges, moves or relabels a
+    known person)."""
     now = timezone.now()
     rejected: list[tuple[object, list[FieldError]]] = []
     if len(messages) > MAX_BATCH_MESSAGES:
@@ -224,13 +227,15 @@ def segment_messages_apply(*, workspace: Workspace, messages: list, batch: bool)
             events.append((i, message))
             continue
         elif kind in PEOPLE_TYPES:
-            errors = people_message_apply(workspace=workspace, message=message, prefix=prefix)
+            errors = people_message_apply(workspace=workspace, message=message, prefix=prefix,
+                                          trusted=trusted)
         else:
             errors = [FieldError(f"{prefix}type", ErrorCode.INVALID,
                                  "use one of " + ", ".join(EVENT_TYPES + PEOPLE_TYPES))]
         if errors:
             rejected.append((message, errors))
     if events:
-        rejected += segment_events_ingest(workspace=workspace, events=events, batch=batch, now=now)
+        rejected += segment_events_ingest(workspace=workspace, events=events, batch=batch, now=now,
+                                          trusted=trusted)
     if rejected:
         ingestion_log_record(workspace=workspace, endpoint=ENDPOINT, rejected=rejected)

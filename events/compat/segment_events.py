@@ -120,7 +120,8 @@ def _track_properties(message: dict):
 
 
 def segment_events_ingest(*, workspace: Workspace, events: list[tuple[int, dict]],
-                          batch: bool, now) -> list[tuple[dict, list[FieldError]]]:
+                          batch: bool, now, trusted: bool = True) \
+        -> list[tuple[dict, list[FieldError]]]:
     """Map the event messages, define unknown tracks when the workspace says so, and ingest
     them in one call; return the messages rejected before ingestion (it logs its own)."""
     rejected = []
@@ -166,7 +167,8 @@ def segment_events_ingest(*, workspace: Workspace, events: list[tuple[int, dict]
         inputs.append(EventInput(**fields, **_event_fields(message, now)))
         payloads.append(message)
     if inputs:
-        events_ingest(workspace=workspace, events=inputs, origin=ENDPOINT, payloads=payloads)
+        events_ingest(workspace=workspace, events=inputs, origin=ENDPOINT, payloads=payloads,
+                      trusted=trusted)
     return rejected
 
 

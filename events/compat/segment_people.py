@@ -20,6 +20,12 @@ logs what they return.
 - ``group``: the person gets the tag ``group:<groupId>`` and, when the workspace defines the
   custom attribute ``groupId``, that attribute; group traits describe the group, not the person,
   and are ignored.
+
+With a public key (SPEC §2) the three messages resolve the person in one
+``person_identify_public`` call (``userId``, ``anonymousId`` and, for identify, the ``email``
+and ``phone`` traits): anonymous visitors are still signed in and given new identifiers, but
+an id held by a known person is ignored, and traits, tags and aliases never change a person
+who was known before the message. What is ignored goes to the ingestion log with the message.
 """
 
 import re
@@ -27,9 +33,17 @@ import re
 from django.db import DataError, connection, transaction
 
 from events.errors import ErrorCode, FieldError, ServiceError
+from people.identity import normalise_identifier
 from people.models import AttributeDefinition, Person, Workspace
 from people.selectors import person_lookup
-from people.services import identifier_add, person_identify, person_update, tags_add
+from people.services import (
+    Identified,
+    identifier_add,
+    person_identify,
+    person_identify_public,
+    person_update,
+    tags_add,
+)
 
 MAX_ID_LENGTH = 255
 STANDARD_TRAITS = {
@@ -72,11 +86,16 @@ def ids(message: dict, prefix: str = "") -> tuple:
             id_value(message.get("anonymousId"), f"{prefix}anonymousId"))
 
 
-def people_message_apply(*, workspace: Workspace, message: dict, prefix: str = "") \
-        -> list[FieldError]:
-    """Apply one identify, alias or group message; return what was refused (logged by the
-    caller). Each message is its own transaction: a refused one changes nothing."""
-    apply = {"identify": _identify, "alias": _alias, "group": _group}[message["type"]]
+def people_message_apply(*, workspace: Workspace, message: dict, prefix: str = "",
+                         trusted: bool = True) -> list[FieldError]:
+    """Apply one identify, alias or group message; return what was refused or ignored
+    (logged by the caller). Each message is its own transaction: a refused one changes
+    nothing. ``trusted`` is False for a public key."""
+    if trusted:
+        apply = {"identify": _identify, "alias": _alias, "group": _group}[message["type"]]
+    else:
+        apply = {"identify": _identify_public, "alias": _alias_public,
+                 "group": _group_public}[message["type"]]
     try:
         with transaction.atomic():
             return apply(workspace, message, prefix)
@@ -94,8 +113,8 @@ def _merge(workspace: Workspace, survivor: Person, merged: Person) -> Person:
     return persons_merge(workspace=workspace, survivor=survivor, merged=merged)
 
 
-def _who(workspace: Workspace, message: dict, prefix: str) -> Person:
-    """The person ``userId``/``anonymousId`` name, created when new, merged when two."""
+def _checked_ids(message: dict, prefix: str) -> tuple[str | None, str | None]:
+    """``(userId, anonymousId)``, at least one of them, or a ServiceError naming the field."""
     user_id, anonymous_id = ids(message, prefix)
     errors = [e for e in (user_id, anonymous_id) if isinstance(e, FieldError)]
     if errors:
@@ -103,6 +122,12 @@ def _who(workspace: Workspace, message: dict, prefix: str) -> Person:
     if not user_id and not anonymous_id:
         raise ServiceError(FieldError(f"{prefix}userId", "no_user_anon_id",
                                       "send userId and/or anonymousId"))
+    return user_id, anonymous_id
+
+
+def _who(workspace: Workspace, message: dict, prefix: str) -> Person:
+    """The person ``userId``/``anonymousId`` name, created when new, merged when two."""
+    user_id, anonymous_id = _checked_ids(message, prefix)
     by_user = person_lookup(workspace=workspace, type="external_id",
                             value=user_id) if user_id else None
     by_anonymous = person_lookup(workspace=workspace, type="anonymous_id",
@@ -246,3 +271,77 @@ def _group(workspace: Workspace, message: dict, prefix: str) -> list[FieldError]
     if "groupId" in _attribute_keys(workspace):
         return _update(person, {}, {"groupId": group_id}, {}, prefix)
     return []
+
+
+# Public keys (SPEC §2) ---------------------------------------------------------------------
+
+def _who_public(workspace: Workspace, message: dict, prefix: str,
+                identifiers: dict | None = None, sources: dict | None = None) \
+        -> tuple[Identified, list[FieldError]]:
+    """The person a public key's message names, resolved in one call, and the names ignored
+    under the message's own field names."""
+    user_id, anonymous_id = _checked_ids(message, prefix)
+    names = {"person.externalId": "userId", "person.identifiers.anonymous_id": "anonymousId",
+             **{f"person.identifiers.{t}": source for t, source in (sources or {}).items()}}
+    found = person_identify_public(workspace=workspace, external_id=user_id, identifiers={
+        **(identifiers or {}), **({"anonymous_id": anonymous_id} if anonymous_id else {})})
+    return found, [FieldError(f"{prefix}{names.get(e.field, e.field)}", e.code, e.message)
+                   for e in found.ignored]
+
+
+def _unchanged(field: str) -> FieldError:
+    return FieldError(field, ErrorCode.KNOWN_PERSON, "a public key cannot change a known "
+                      "person's profile: ignored")
+
+
+def _identify_public(workspace: Workspace, message: dict, prefix: str) -> list[FieldError]:
+    standard, identifiers, attributes, sources = traits_map(_traits(message),
+                                                            _attribute_keys(workspace))
+    refused, valid = [], {}
+    for type_, value in identifiers.items():
+        try:
+            valid[type_] = normalise_identifier(type_, value, sources[type_])[1]
+        except ServiceError as exc:
+            refused += [FieldError(f"{prefix}{e.field}", e.code, e.message) for e in exc.errors]
+    found, ignored = _who_public(workspace, message, prefix, valid,
+                                 {t: sources[t] for t in valid})
+    refused += ignored
+    if found.known:
+        if standard or attributes:
+            refused.append(_unchanged(f"{prefix}traits"))
+        return refused
+    return refused + _update(found.person, standard, attributes, sources, prefix)
+
+
+def _alias_public(workspace: Workspace, message: dict, prefix: str) -> list[FieldError]:
+    previous = id_value(message.get("previousId"), f"{prefix}previousId")
+    user_id = id_value(message.get("userId"), f"{prefix}userId")
+    errors = [e for e in (previous, user_id) if isinstance(e, FieldError)]
+    errors += [FieldError(f"{prefix}{name}", ErrorCode.REQUIRED, "is required for alias")
+               for name, value in (("previousId", previous), ("userId", user_id))
+               if value is None]
+    if errors:
+        return errors
+    if person_lookup(workspace=workspace, type="external_id", value=previous):
+        # Someone's external id: that person is known and keeps it.
+        return [_unchanged(f"{prefix}previousId")]
+    # An anonymous visitor taking a new user id is signed in; the resolution ignores a
+    # userId or previousId held by a known person.
+    _, ignored = _who_public(workspace, {"userId": user_id, "anonymousId": previous}, prefix)
+    return [FieldError(e.field.replace(f"{prefix}anonymousId", f"{prefix}previousId"), e.code,
+                       e.message) for e in ignored]
+
+
+def _group_public(workspace: Workspace, message: dict, prefix: str) -> list[FieldError]:
+    group_id = id_value(message.get("groupId"), f"{prefix}groupId")
+    if isinstance(group_id, FieldError):
+        return [group_id]
+    if group_id is None:
+        return [FieldError(f"{prefix}groupId", ErrorCode.REQUIRED, "is required for group")]
+    found, ignored = _who_public(workspace, message, prefix)
+    if found.known:
+        return [*ignored, _unchanged(f"{prefix}groupId")]
+    tags_add(person=found.person, names=[f"group:{group_id}"])
+    if "groupId" in _attribute_keys(workspace):
+        return ignored + _update(found.person, {}, {"groupId": group_id}, {}, prefix)
+    return ignored

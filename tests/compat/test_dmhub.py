@@ -159,11 +159,14 @@ def test_malformed_and_unknown_customer_are_refused(client, secret_key, setup):
     assert not Event.objects.exists()
 
 
-def test_public_key_cannot_read(client, public_key, secret_key, setup):
-    """A public key may send events but not read them."""
-    assert create(client, public_key, SEED_POST).status_code == 200
+def test_public_key_may_neither_send_nor_read(client, public_key, secret_key, setup):
+    """A public key is refused on every DM Hub route (403 secret_key_required): sending an
+    event would tell it whether the customer exists (SPEC §2)."""
+    assert create(client, public_key, SEED_POST).status_code == 403
     response = client.get("/v1/customerevents", {"access_token": public_key})
     assert response.status_code == 403
+    assert response.json()["error"]["code"] == "secret_key_required"
+    assert not Event.objects.exists()
 
 
 # max default, sidx=lastUpdated, sord default and lastUpdated bounds --------------------------

@@ -116,11 +116,12 @@ def test_identify_gives_earlier_anonymous_events_to_the_identified_person(api, s
 
 def test_identify_of_a_known_customer_on_a_new_browser_merges_the_visitor_into_them(api,
                                                                                   signup):
-    """A known customer signs in on a new browser: identity resolution merges the anonymous
-    visitor into the customer, so events from before and after identify are theirs."""
+    """A known customer signs in on a new browser and the site relays it with a secret key:
+    identity resolution merges the anonymous visitor into the customer, so events from before
+    and after identify are theirs. (A public key cannot: tests/people/test_public_keys.py.)"""
     known = PersonFactory(workspace=api.workspace, external_id="CUST-9")
     collect(api.public, track(messageId="anonymous"), anonymous_id="new-browser")
-    answer = collect(api.public, {"type": "identify", "identifiers": {"externalId": "CUST-9"}},
+    answer = collect(api.secret, {"type": "identify", "identifiers": {"externalId": "CUST-9"}},
                      track(messageId="signed-in"), anonymous_id="new-browser").json()
     assert (answer["accepted"], answer["rejected"]) == (2, 0)
     events = Event.objects.filter(workspace=api.workspace)
