@@ -62,7 +62,9 @@ def error_body(code: str, message: str, field: str | None = None, **extra) -> di
 def service_error_response(exc: ServiceError, status_code: int = 400) -> Response:
     first = exc.first
     others = [e.as_dict() for e in exc.errors]
-    return Response(error_body(first.code, first.message, first.field, errors=others),
+    # An error about the input as a whole (not an object, say) names the body.
+    field = first.field or ("body" if status_code == 400 else first.field)
+    return Response(error_body(first.code, first.message, field, errors=others),
                     status=status_code)
 
 
@@ -125,7 +127,7 @@ def api_exception_handler(exc, context):
         response.data = error_body(exc.error_code, str(exc.detail), exc.field)
     elif isinstance(exc, exceptions.ValidationError):
         message, code, field = _first_detail(exc.detail)
-        response.data = error_body(code, str(message), field)
+        response.data = error_body(code, str(message), field or "body")
     else:
         detail = exc.detail if isinstance(exc, exceptions.APIException) else str(exc)
         code = getattr(detail, "code", None) or getattr(exc, "default_code", "error")
