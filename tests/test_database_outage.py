@@ -17,8 +17,12 @@ from tests.factories import DefinitionFactory, props
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-BATCH = {"events": [{"definitionId": "c_p", "person": {"externalId": f"cust-{i}"},
-                     "properties": {"total": i}} for i in range(50)]}
+BATCH = {
+    "events": [
+        {"definitionId": "c_p", "person": {"externalId": f"cust-{i}"}, "properties": {"total": i}}
+        for i in range(50)
+    ]
+}
 
 
 @pytest.fixture(autouse=True)
@@ -83,18 +87,35 @@ def test_compatible_endpoints_and_collect_answer_503_during_an_outage(api):
     basic = base64.b64encode(f"{api.secret_raw}:".encode()).decode()
     segment = JsonClient(headers={"Authorization": f"Basic {basic}"})
     with database_down():
-        assert_unavailable(api.public.post("/api/v1/collect", {
-            "anonymousId": "a-1", "events": [{"type": "track", "event": "c_p",
-                                              "properties": {"total": 1}}]}))
-        assert_unavailable(segment.post("/v1/track", {"userId": "u-1", "event": "c_p",
-                                                      "properties": {"total": 1}}))
-        assert_unavailable(JsonClient().post(
-            f"/v1/customerevents?access_token={api.secret_raw}",
-            {"customerId": "u-1", "event": "c_p", "total": 1}))
-        assert_unavailable(api.secret.post(
-            "/peopleevents/1/persons/u-1/definitions/c_p/events", {"properties": {"total": 1}}))
-        assert_unavailable(api.secret.post("/quickaudience/v1/event-messages", [
-            {"customerId": "u-1", "eventCode": "c_p", "eventTime": 1714564800000}]))
+        assert_unavailable(
+            api.public.post(
+                "/api/v1/collect",
+                {
+                    "anonymousId": "a-1",
+                    "events": [{"type": "track", "event": "c_p", "properties": {"total": 1}}],
+                },
+            )
+        )
+        assert_unavailable(
+            segment.post("/v1/track", {"userId": "u-1", "event": "c_p", "properties": {"total": 1}})
+        )
+        assert_unavailable(
+            JsonClient().post(
+                f"/v1/customerevents?access_token={api.secret_raw}",
+                {"customerId": "u-1", "event": "c_p", "total": 1},
+            )
+        )
+        assert_unavailable(
+            api.secret.post(
+                "/peopleevents/1/persons/u-1/definitions/c_p/events", {"properties": {"total": 1}}
+            )
+        )
+        assert_unavailable(
+            api.secret.post(
+                "/quickaudience/v1/event-messages",
+                [{"customerId": "u-1", "eventCode": "c_p", "eventTime": 1714564800000}],
+            )
+        )
     assert not Event.objects.exists()
 
 

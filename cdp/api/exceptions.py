@@ -7,8 +7,14 @@ from rest_framework import exceptions, status
 class ApiError(exceptions.APIException):
     """An error with a code and the field it concerns."""
 
-    def __init__(self, message: str, *, code: str = "invalid", field: str | None = None,
-                 status_code: int = status.HTTP_400_BAD_REQUEST):
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str = "invalid",
+        field: str | None = None,
+        status_code: int = status.HTTP_400_BAD_REQUEST,
+    ):
         self.status_code = status_code
         self.error_code = code
         self.field = field

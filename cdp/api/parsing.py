@@ -8,6 +8,7 @@ compilers, serializers) sees them.
 """
 
 import json
+import math
 import zlib
 
 import orjson
@@ -36,7 +37,16 @@ def json_parse(raw: bytes | str):
     except orjson.JSONDecodeError as exc:
         if str(exc).startswith("depth limit exceeded"):  # orjson's own bound, 1024
             raise JsonError(_too_deep_message(), "too_deep") from exc
-        raise JsonError(f"not valid JSON: {exc}") from exc
+        if not str(exc).startswith("number is infinity"):
+            raise JsonError(f"not valid JSON: {exc}") from exc
+        # An integer beyond a double (10**400) is valid JSON: Python's parser keeps it, so
+        # the field it is in can be named when it is refused.
+        try:
+            value = json.loads(raw, parse_float=_finite, parse_constant=_no_constant)
+        except RecursionError:
+            raise JsonError(_too_deep_message(), "too_deep") from exc
+        except ValueError as inner:
+            raise JsonError(f"not valid JSON: {inner}") from exc
     limit = settings.CDP_MAX_JSON_DEPTH
     if isinstance(raw, str):
         raw = raw.encode(errors="replace")
@@ -44,6 +54,17 @@ def json_parse(raw: bytes | str):
     if raw.count(b"[") + raw.count(b"{") > limit and nested_deeper(value, limit):
         raise JsonError(_too_deep_message(), "too_deep")
     return value
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if math.isinf(number):
+        raise ValueError(f"the number {text[:20]} is out of range")
+    return number
+
+
+def _no_constant(text: str):
+    raise ValueError(f"{text} is not JSON")
 
 
 def _too_deep_message() -> str:

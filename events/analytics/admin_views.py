@@ -127,7 +127,9 @@ def _answer(request: HttpRequest, model_admin, kind: str, raw, represent):
     try:
         data = json_parse(raw() or b"null")
     except JsonError as exc:
-        return _error(400, exc.code, f"the body is {exc}", "body")
+        if exc.code == "too_deep":
+            return _error(400, exc.code, f"the body is {exc}", "body")
+        data = None  # answered by the query parser: send a JSON object
     result = _run(kind, workspace, data)
     return result if isinstance(result, JsonResponse) else represent(result)
 

@@ -115,7 +115,9 @@ def preview_view(request: HttpRequest, model_admin) -> JsonResponse:
     try:
         body = json_parse(request.body or b"null")
     except JsonError as exc:
-        return _error(400, exc.code, f"the body is {exc}", "body")
+        if exc.code == "too_deep":
+            return _error(400, exc.code, f"the body is {exc}", "body")
+        body = None
     if not isinstance(body, dict):
         return _error(400, ErrorCode.INVALID, 'send a JSON object {"rules": …}')
     rules = body.get("rules")
