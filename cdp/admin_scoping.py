@@ -14,10 +14,11 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.db import IntegrityError
-from django.db.models import Model, Q, QuerySet
+from django.db.models import JSONField, Model, Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponseRedirect
 from django.urls import reverse
 
+from cdp.api.parsing import BoundedJSONDecoder
 from events.errors import FieldError, ServiceError
 from people.models import Workspace
 
@@ -195,6 +196,8 @@ class WorkspaceScopedAdmin(ServiceErrorsMixin, admin.ModelAdmin):
     # Answer 404 for an object outside the user's workspaces (or one that does not exist)
     # instead of Django's redirect to the admin index with a "does not exist" message.
     missing_is_404 = False
+    # JSON typed into the admin (segment rules, …) is parsed with the API's depth bound.
+    formfield_overrides = {JSONField: {"decoder": BoundedJSONDecoder}}
 
     def get_queryset(self, request):
         return scope_queryset(super().get_queryset(request), request, self.workspace_path,

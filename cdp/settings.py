@@ -77,6 +77,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "cdp.middleware.NulRefusedMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -84,6 +85,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "cdp.middleware.JsonBodyTooLargeMiddleware",
+    "cdp.middleware.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "cdp.urls"
@@ -183,7 +185,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["cdp.api.auth.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["cdp.api.auth.SecretKeyRequired"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["cdp.api.parsing.JsonParser"],
     "EXCEPTION_HANDLER": "cdp.api.errors.api_exception_handler",
     "DEFAULT_THROTTLE_CLASSES": ["cdp.api.ratelimit.ApiKeyThrottle"],
     "UNAUTHENTICATED_USER": None,
@@ -216,6 +218,8 @@ SPECTACULAR_SETTINGS = {
 CDP_MAX_CUSTOM_PROPERTIES = env_int("CDP_MAX_CUSTOM_PROPERTIES", 5)
 CDP_MAX_BATCH_SIZE = env_int("CDP_MAX_BATCH_SIZE", 1000)
 CDP_MAX_TEXT_PROPERTY_LENGTH = env_int("CDP_MAX_TEXT_PROPERTY_LENGTH", 4096)
+# Arrays and objects a JSON request body may nest (rule trees, flow graphs need far fewer).
+CDP_MAX_JSON_DEPTH = env_int("CDP_MAX_JSON_DEPTH", 64)
 CDP_SEGMENT_MAX_BATCH_BYTES = env_int("CDP_SEGMENT_MAX_BATCH_BYTES", None)  # None: body bound
 # Requests per API key, e.g. "1000/s" or "60000/m"; empty switches rate limiting off.
 CDP_RATE_LIMIT = env_str("CDP_RATE_LIMIT", "1000/s")

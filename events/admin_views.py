@@ -5,7 +5,6 @@ templates under ``templates/admin/events/`` that extend the admin's base, and bo
 through services: ``definition_set_enabled`` and ``events_ingest`` (origin admin).
 """
 
-import json
 
 from django import forms
 from django.contrib import messages
@@ -16,6 +15,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 
 from cdp.admin_scoping import selected_workspace
+from cdp.api.parsing import json_parse
 from cdp.ids import text_id
 from events.catalogue import is_enabled_by_default
 from events.errors import FieldError
@@ -114,9 +114,9 @@ class TryEventForm(forms.Form):
     def clean_properties(self):
         raw = (self.cleaned_data.get("properties") or "").strip() or "{}"
         try:
-            value = json.loads(raw)
+            value = json_parse(raw)
         except ValueError as exc:
-            raise forms.ValidationError(f"This is not valid JSON: {exc}") from exc
+            raise forms.ValidationError(f"This is {exc}.") from exc
         if not isinstance(value, dict):
             raise forms.ValidationError('Use a JSON object, for example {"itemId": 42}.')
         return value

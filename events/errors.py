@@ -56,3 +56,30 @@ class ServiceError(Exception):
     @property
     def first(self) -> FieldError:
         return self.errors[0]
+
+
+# What a JSON value of each Python type is called in an error message.
+JSON_TYPE_NAMES = {str: "a string", int: "a whole number", float: "a number",
+                   bool: "true or false", dict: "an object", list: "a list",
+                   type(None): "null"}
+
+
+def json_type_error(value, expected: type | tuple[type, ...], field: str) -> FieldError | None:
+    """The error for ``value`` read from a JSON document when it is not of the ``expected``
+    type(s), naming ``field``; None when it is. A boolean is never a number (JSON keeps them
+    apart, Python does not)."""
+    kinds = expected if isinstance(expected, tuple) else (expected,)
+    if isinstance(value, kinds) and not (isinstance(value, bool) and bool not in kinds):
+        return None
+    wanted = " or ".join(JSON_TYPE_NAMES.get(k, k.__name__) for k in kinds)
+    got = JSON_TYPE_NAMES.get(type(value), type(value).__name__)
+    return FieldError(field, ErrorCode.INVALID_TYPE, f"must be {wanted}, not {got}")
+
+
+def json_typed(value, expected: type | tuple[type, ...], field: str):
+    """Return ``value`` when it is of the ``expected`` JSON type(s); else raise
+    ``ServiceError`` (``invalid_type``) naming ``field``. For shapes read by hand (rule trees,
+    compatible endpoints' payloads) before a value is hashed, compared or stored."""
+    if (error := json_type_error(value, expected, field)) is not None:
+        raise ServiceError(error)
+    return value

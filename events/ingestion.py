@@ -22,7 +22,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from events.definition_cache import catalogue_get
-from events.errors import ErrorCode, FieldError
+from events.errors import ErrorCode, FieldError, json_type_error
 from events.ingestion_log import ingestion_log_record
 from events.inputs import EventInput, IngestResult, ItemResult, Status
 from events.outbox import outbox_awaited, outbox_write
@@ -104,11 +104,14 @@ def _ingest_chunk(workspace, events, origin, create_people, trusted) -> list[Ite
         for i, item in enumerate(events):
             values, occurred, errs = core_validate(item, now)
             code = item.definition_id
+            if errs:
+                errors[i].extend(errs)
+            if code is not None and code.__class__ is not str:  # a list or object passed through
+                errors[i].append(json_type_error(code, str, "definitionId"))
+                continue
             found = known.get(code)
             if found is None:
                 found = known[code] = _definition_found(code, definitions, enabled, validators)
-            if errs:
-                errors[i].extend(errs)
             if found.__class__ is FieldError:
                 errors[i].append(found)
                 continue

@@ -14,6 +14,7 @@ from datetime import timedelta
 
 from django import forms
 
+from cdp.api.parsing import JsonError, json_parse
 from events.errors import FieldError
 from flows.api.representation import spec_from_data, spec_json
 from flows.api.serializers import FlowEdgeSerializer, FlowElementSerializer
@@ -126,11 +127,9 @@ class FlowForm(forms.ModelForm):
     def _json_list(self, name: str, serializer_class) -> list:
         text = self.cleaned_data.get(name) or "[]"
         try:
-            value = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise forms.ValidationError(
-                f"This is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno}).",
-            ) from exc
+            value = json_parse(text)
+        except JsonError as exc:
+            raise forms.ValidationError(f"This is {exc}.") from exc
         if not isinstance(value, list):
             raise forms.ValidationError("Give a JSON list ([…]).")
         serializer = serializer_class(data=value, many=True)

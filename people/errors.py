@@ -2,7 +2,7 @@
 
 from enum import StrEnum
 
-from events.errors import ErrorCode, FieldError, ServiceError
+from events.errors import ErrorCode, FieldError, ServiceError, json_typed
 
 
 class SegmentErrorCode(StrEnum):
@@ -17,4 +17,4 @@ class SegmentErrorCode(StrEnum):
     SEGMENT_KIND = "segment_kind"
 
 
-__all__ = ["ErrorCode", "FieldError", "SegmentErrorCode", "ServiceError"]
+__all__ = ["ErrorCode", "FieldError", "SegmentErrorCode", "ServiceError", "json_typed"]

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Property-based checks of the served OpenAPI schema with schemathesis: serve the app on a free
 # port (on $DATABASE_URL, else a throw-away SQLite file), create a key, and fail on any 5xx
-# from the ingestion, people, flows, segments, exports and analytics endpoints. Examples per
+# from the ingestion, people, flows, segments, exports and analytics endpoints, with valid and
+# invalid data (`--mode all`: bodies and parameters that break the schema too). Examples per
 # operation: $FUZZ_EXAMPLES (default 40).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,7 +35,7 @@ for _ in $(seq 1 60); do
 done
 status=0
 ${VENV:-.venv}/bin/schemathesis run "http://127.0.0.1:$PORT/api/v1/schema" \
-  --checks not_a_server_error --max-examples "${FUZZ_EXAMPLES:-40}" --seed 1 \
+  --checks not_a_server_error --mode all --max-examples "${FUZZ_EXAMPLES:-40}" --seed 1 \
   --header "Authorization: App $KEY" --workers 2 --no-color \
   --include-path-regex '^/(api/v1/(events|people|definitions|attribute-definitions|collect|flows|exports|segments|analytics)|peopleevents/|v1/|quickaudience/)' \
   "$@" || status=$?

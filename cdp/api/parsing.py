@@ -1,14 +1,127 @@
 """Request bodies: JSON through orjson, ``Content-Encoding: gzip`` decoded with a bound so a
-small compressed body cannot expand without limit."""
+small compressed body cannot expand without limit.
 
+Every JSON document a request brings (the API's DRF parser, the ingest and compatible
+endpoints' body reader, the admin's JSON fields and views) is parsed by ``json_parse``, which
+refuses documents nested deeper than ``CDP_MAX_JSON_DEPTH`` before any recursive code (rule
+compilers, serializers) sees them.
+"""
+
+import json
+import math
 import zlib
 
 import orjson
+from django.conf import settings
+from rest_framework.parsers import BaseParser
 
-from cdp.api.errors import ApiError
+from cdp.api.exceptions import ApiError
 from cdp.ids import ascii_digits
 
 DEFAULT_MAX_BYTES = 6 * 1024 * 1024
+
+
+class JsonError(ValueError):
+    """A document that is not JSON (``invalid_json``) or is nested too deep (``too_deep``)."""
+
+    def __init__(self, message: str, code: str = "invalid_json"):
+        super().__init__(message)
+        self.code = code
+
+
+def json_parse(raw: bytes | str):
+    """Return the JSON document in ``raw``; raise ``JsonError`` when it is not JSON or is nested
+    deeper than ``CDP_MAX_JSON_DEPTH`` arrays and objects."""
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        if str(exc).startswith("depth limit exceeded"):  # orjson's own bound, 1024
+            raise JsonError(_too_deep_message(), "too_deep") from exc
+        if not str(exc).startswith("number is infinity"):
+            raise JsonError(f"not valid JSON: {exc}") from exc
+        # An integer beyond a double (10**400) is valid JSON: Python's parser keeps it, so
+        # the field it is in can be named when it is refused.
+        try:
+            value = json.loads(raw, parse_float=_finite, parse_constant=_no_constant)
+        except RecursionError:
+            raise JsonError(_too_deep_message(), "too_deep") from exc
+        except ValueError as inner:
+            raise JsonError(f"not valid JSON: {inner}") from exc
+    limit = settings.CDP_MAX_JSON_DEPTH
+    if isinstance(raw, str):
+        raw = raw.encode(errors="replace")
+    # Fewer brackets than the limit cannot nest deeper than it: most bodies stop here.
+    if raw.count(b"[") + raw.count(b"{") > limit and nested_deeper(value, limit):
+        raise JsonError(_too_deep_message(), "too_deep")
+    return value
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if math.isinf(number):
+        raise ValueError(f"the number {text[:20]} is out of range")
+    return number
+
+
+def _no_constant(text: str):
+    raise ValueError(f"{text} is not JSON")
+
+
+def _too_deep_message() -> str:
+    return (f"nested deeper than {settings.CDP_MAX_JSON_DEPTH} levels of arrays and objects "
+            "(CDP_MAX_JSON_DEPTH)")
+
+
+def nested_deeper(value, limit: int) -> bool:
+    """True when ``value`` nests lists and dicts more than ``limit`` levels deep; iterative, so
+    any depth is safe to measure."""
+    if value.__class__ is not dict and value.__class__ is not list:
+        return False
+    stack = [(value, 1)]
+    pop, push = stack.pop, stack.append
+    while stack:
+        node, depth = pop()
+        if depth > limit:
+            return True
+        for child in node.values() if node.__class__ is dict else node:
+            kind = child.__class__
+            if kind is dict or kind is list:
+                push((child, depth + 1))
+    return False
+
+
+class BoundedJSONDecoder(json.JSONDecoder):
+    """``json_parse`` as a ``json.JSONDecoder``, for the admin's JSON form fields
+    (``forms.JSONField(decoder=BoundedJSONDecoder)``): their errors stay Django's "Enter a
+    valid JSON." and a deep document never reaches recursive code."""
+
+    def decode(self, s, *args, **kwargs):
+        try:
+            return json_parse(s)
+        except JsonError as exc:
+            raise json.JSONDecodeError(str(exc), s, 0) from exc
+
+
+class JsonParser(BaseParser):
+    """DRF's JSON parser for the native API: orjson, at most ``DATA_UPLOAD_MAX_MEMORY_SIZE``
+    bytes, the depth bound of ``json_parse`` and no NUL characters, each refused with a 4xx
+    naming the body (or the field holding the NUL)."""
+
+    media_type = "application/json"
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        raw = stream.read(limit + 1) if limit is not None else stream.read()
+        if limit is not None and len(raw) > limit:
+            raise ApiError(f"request body over {limit} bytes", code="body_too_large",
+                           field="body", status_code=413)
+        try:
+            body = json_parse(raw)
+        except JsonError as exc:
+            raise ApiError(f"the body is {exc}", code=exc.code, field="body") from exc
+        if b"\\u0000" in raw:
+            nul_refuse(body)
+        return body
 
 
 def read_body(request, *, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
@@ -40,10 +153,9 @@ def read_json(request, *, max_bytes: int = DEFAULT_MAX_BYTES):
     if not raw.strip():
         raise ApiError("the body is empty; send a JSON document", code="required", field="body")
     try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise ApiError(f"the body is not valid JSON: {exc}", code="invalid_json",
-                       field="body") from exc
+        body = json_parse(raw)
+    except JsonError as exc:
+        raise ApiError(f"the body is {exc}", code=exc.code, field="body") from exc
     if b"\\u0000" in raw:  # cheap test first: JSON can only carry NUL escaped
         nul_refuse(body)
     return body

@@ -10,7 +10,6 @@ instead of the login redirect, CSRF on POST, errors as ``{"error": {"code", "mes
 "field"}}``.
 """
 
-import json
 
 from django.core.exceptions import PermissionDenied
 from django.db import DataError
@@ -19,6 +18,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 
 from cdp.admin_scoping import selected_workspace, user_workspaces
+from cdp.api.parsing import JsonError, json_parse
 from cdp.ids import text_id
 from events.analytics.dashboard import dashboard_get
 from events.analytics.funnels import funnel_run
@@ -125,9 +125,11 @@ def _answer(request: HttpRequest, model_admin, kind: str, raw, represent):
     if kind not in KINDS:
         return _error(400, ErrorCode.INVALID, "kind is segmentation or funnels", "kind")
     try:
-        data = json.loads(raw() or "null")
-    except (ValueError, RecursionError):  # RecursionError: nested beyond the parser's depth
-        data = None
+        data = json_parse(raw() or b"null")
+    except JsonError as exc:
+        if exc.code == "too_deep":
+            return _error(400, exc.code, f"the body is {exc}", "body")
+        data = None  # answered by the query parser: send a JSON object
     result = _run(kind, workspace, data)
     return result if isinstance(result, JsonResponse) else represent(result)
 

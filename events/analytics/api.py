@@ -17,7 +17,6 @@ from drf_spectacular.utils import (
     extend_schema_field,
 )
 from rest_framework import serializers, status
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -147,7 +146,6 @@ ERRORS = {400: OpenApiResponse(ErrorSerializer, description="bad input, with the
 
 class SegmentationView(APIView):
     permission_classes = [SecretKeyRequired]
-    parser_classes = [JSONParser]
 
     @extend_schema(request=SegmentationInSerializer,
                    responses={200: SegmentationOutSerializer, **ERRORS},
@@ -161,7 +159,6 @@ class SegmentationView(APIView):
 
 class FunnelView(APIView):
     permission_classes = [SecretKeyRequired]
-    parser_classes = [JSONParser]
 
     @extend_schema(request=FunnelInSerializer, responses={200: FunnelOutSerializer, **ERRORS},
                    examples=[OpenApiExample("Ticket purchase", request_only=True, value={

@@ -8,6 +8,9 @@ from rest_framework import serializers
 
 from events.models import PropertyDefinition
 
+# The range of the integer columns a default score is stored in.
+INT_MIN, INT_MAX = -(2**31), 2**31 - 1
+
 
 class ErrorDetailSerializer(serializers.Serializer):
     code = serializers.CharField()
@@ -99,8 +102,9 @@ class DefinitionInSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
     description = serializers.CharField(required=False, allow_blank=True, default="")
     properties = PropertyInSerializer(many=True, required=False, default=list)
-    defaultScore = serializers.IntegerField(required=False, default=0)
-    lifecycleStage = serializers.CharField(required=False, allow_blank=True,
+    defaultScore = serializers.IntegerField(required=False, default=0, min_value=INT_MIN,
+                                            max_value=INT_MAX)
+    lifecycleStage = serializers.CharField(required=False, allow_blank=True, max_length=32,
                                            default="")
     channel = serializers.CharField(required=False, allow_null=True, default=None,
                                     help_text="The channel's APP_KEY.")
@@ -112,8 +116,8 @@ class DefinitionPatchSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200, required=False)
     description = serializers.CharField(required=False, allow_blank=True)
     properties = PropertyInSerializer(many=True, required=False)
-    defaultScore = serializers.IntegerField(required=False)
-    lifecycleStage = serializers.CharField(required=False, allow_blank=True)
+    defaultScore = serializers.IntegerField(required=False, min_value=INT_MIN, max_value=INT_MAX)
+    lifecycleStage = serializers.CharField(required=False, allow_blank=True, max_length=32)
     enabled = serializers.BooleanField(required=False)
 
 

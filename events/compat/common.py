@@ -1,5 +1,7 @@
 """Shared pieces of the compatible endpoints: key lookup and JSON responses."""
 
+import json
+
 import orjson
 from django.http import HttpResponse
 
@@ -11,7 +13,11 @@ from events.ingestion_log import ingestion_log_record
 
 
 def json_response(data, status: int = 200) -> HttpResponse:
-    return HttpResponse(orjson.dumps(data), status=status, content_type="application/json")
+    try:
+        content = orjson.dumps(data)
+    except TypeError:  # an integer beyond 64 bits (jsonb gives 1e30 back as one)
+        content = json.dumps(data, default=str).encode()
+    return HttpResponse(content, status=status, content_type="application/json")
 
 
 def log_unreadable(request, caller: KeyPrincipal, endpoint: str, exc: ApiError) -> None:

@@ -21,12 +21,11 @@ relabels a known person (what it ignores goes to the ingestion log).
 
 import uuid
 
-import orjson
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from cdp.api.errors import ApiError
-from cdp.api.parsing import nul_refuse, read_json
+from cdp.api.parsing import JsonError, json_parse, nul_refuse, read_json
 from events.compat.common import json_response, log_unreadable, over_limit, principal
 from events.definition_cache import catalogue_get
 from events.errors import ErrorCode, FieldError, ServiceError
@@ -64,9 +63,9 @@ def _messages(body, wrapper: str):
         body = body[wrapper]
         if isinstance(body, str):
             try:
-                body = orjson.loads(body)
-            except orjson.JSONDecodeError as exc:
-                raise ApiError(f"{wrapper} is not a JSON array string", code="invalid",
+                body = json_parse(body)
+            except JsonError as exc:
+                raise ApiError(f"{wrapper} is not a JSON array string: {exc}", code=exc.code,
                                field=wrapper) from exc
             nul_refuse(body, wrapper)
     if not isinstance(body, list):

@@ -29,7 +29,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from cdp.api.auth import principal_for_key, raw_key_from_request
 from cdp.api.errors import ApiError
-from cdp.api.parsing import DEFAULT_MAX_BYTES, read_body
+from cdp.api.parsing import DEFAULT_MAX_BYTES, JsonError, json_parse, read_body
 from events.compat.common import json_response, log_unreadable, over_limit
 from events.compat.segment_events import ENDPOINT, segment_events_ingest
 from events.compat.segment_people import people_message_apply
@@ -93,9 +93,9 @@ def _read(request, kind: str | None):
         raise Rejected("the body is empty; send a JSON object", code="required",
                        payload=_beginning(raw))
     try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise Rejected(f"the body is not valid JSON: {exc}", code="invalid_json",
+        body = json_parse(raw)
+    except JsonError as exc:
+        raise Rejected(f"the body is {exc}", code="invalid_json",
                        payload=_beginning(raw)) from exc
     if not isinstance(body, dict):
         raise Rejected("the body must be a JSON object", code="invalid_json",

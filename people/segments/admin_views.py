@@ -11,7 +11,6 @@ Writes go through ``people.segments.services``; rule errors come back as ``400 {
 
 import csv
 import functools
-import json
 import logging
 
 from django.contrib.admin.utils import unquote
@@ -21,6 +20,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 
 from cdp.admin_scoping import default_workspace, user_workspaces
+from cdp.api.parsing import JsonError, json_parse
 from cdp.ids import text_id
 from people.errors import ErrorCode, SegmentErrorCode, ServiceError
 from people.models import Workspace
@@ -113,8 +113,10 @@ def preview_view(request: HttpRequest, model_admin) -> JsonResponse:
     if not allowed:
         raise _Refused(403, "forbidden", "you may not edit segments")
     try:
-        body = json.loads(request.body or b"null")
-    except (ValueError, RecursionError):  # RecursionError: nested beyond the parser's depth
+        body = json_parse(request.body or b"null")
+    except JsonError as exc:
+        if exc.code == "too_deep":
+            return _error(400, exc.code, f"the body is {exc}", "body")
         body = None
     if not isinstance(body, dict):
         return _error(400, ErrorCode.INVALID, 'send a JSON object {"rules": …}')

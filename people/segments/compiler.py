@@ -256,6 +256,8 @@ def event_q(node: c.EventCondition, ctx: Context) -> Q:
     if ctx.person_ids is not None:
         counted = counted.filter(ids_in("person_id", ctx.person_ids))
     if c.count_holds(op, 0, n):
+        if op not in BREAKS:  # ">= 0": every count holds, nobody breaks it
+            return Q(pk__isnull=False)
         broken = counted.filter(**{f"{field}__{LOOKUPS[BREAKS[op]]}": n})
         return ~Q(pk__in=broken.values("person_id"))
     return Q(pk__in=counted.filter(**{f"{field}__{LOOKUPS[op]}": n}).values("person_id"))

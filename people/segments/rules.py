@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from events.models import EventDefinition, PropertyDefinition
 from events.selectors import definition_list
-from people.errors import ErrorCode, FieldError, SegmentErrorCode, ServiceError
+from people.errors import ErrorCode, FieldError, SegmentErrorCode, ServiceError, json_typed
 from people.identity import IDENTIFIER_TYPES, normalise_type
 from people.models import AttributeDefinition, Workspace
 from people.segments import conditions as c
@@ -101,7 +101,7 @@ class _Checker:
 
     # Profile conditions ----------------------------------------------------------------------
     def attribute(self, raw, path):
-        name = raw["attribute"]
+        name = json_typed(raw["attribute"], str, f"{path}.attribute")
         if name not in STANDARD_FIELDS:
             raise _error(f"{path}.attribute", SegmentErrorCode.UNKNOWN_ATTRIBUTE,
                          f"there is no standard attribute {name!r}; use one of "
@@ -141,7 +141,7 @@ class _Checker:
 
     def identifier(self, raw, path):
         type_, operator = raw["identifier"], raw.get("operator", "has")
-        type_ = normalise_type(type_) if isinstance(type_, str) else type_
+        type_ = normalise_type(json_typed(type_, str, f"{path}.identifier"))
         if type_ not in IDENTIFIER_TYPES:
             raise _error(f"{path}.identifier", SegmentErrorCode.INVALID_VALUE,
                          f"unknown identifier type {type_!r}; use one of "
@@ -221,7 +221,8 @@ class _Checker:
 
     def aggregate(self, raw, path):
         definition = self._definition(raw["aggregate"], f"{path}.aggregate")
-        field = AGGREGATE_FIELDS.get(raw.get("field"))
+        field = AGGREGATE_FIELDS.get(json_typed(raw.get("field"), (str, type(None)),
+                                                f"{path}.field"))
         if field is None:
             raise _error(f"{path}.field", SegmentErrorCode.INVALID_VALUE,
                          "field is one of " + ", ".join(AGGREGATE_FIELDS))
