@@ -6,10 +6,22 @@ the reason and when to try again, as a 429, so a person sees why the form does n
 """
 
 from axes.helpers import get_cool_off
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth.forms import AuthenticationForm
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+
+
+def client_address(request: HttpRequest) -> str | None:
+    """Return the address the throttle counts: the connecting one, or behind a proxy
+    (``DJANGO_BEHIND_PROXY``) the last hop of ``X-Forwarded-For``, which that proxy appended
+    (earlier hops are the client's to write)."""
+    if settings.BEHIND_PROXY:
+        hops = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+        if hops[-1]:
+            return hops[-1]
+    return request.META.get("REMOTE_ADDR")
 
 
 def lockout_message(request: HttpRequest) -> str:
