@@ -291,16 +291,28 @@ CDP_EXPORT_MAX_RUNS = env_int("CDP_EXPORT_MAX_RUNS", 5)  # then the export fails
 # The web SDK demo page (/sdk/demo?key=<public key>): on with DEBUG unless set.
 CDP_SDK_DEMO = env_bool("CDP_SDK_DEMO", DEBUG)
 
+# Logs never show an API key given as ?access_token= (cdp.log_redaction; gunicorn's access log
+# is redacted by gunicorn.conf.py). runserver's request lines (django.server) are redacted too.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"redact": {"()": "cdp.log_redaction.RedactSecretsFilter"}},
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "django.server": {"()": "django.utils.log.ServerFormatter",
+                          "format": "[{server_time}] {message}", "style": "{"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain",
+                    "filters": ["redact"]},
+        "django.server": {"class": "logging.StreamHandler", "formatter": "django.server",
+                          "filters": ["redact"]},
+    },
     "root": {"handlers": ["console"], "level": env_str("CDP_LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"},
-                "celery.app.trace": {"level": "WARNING"}},
+                "celery.app.trace": {"level": "WARNING"},
+                "django.server": {"handlers": ["django.server"], "level": "INFO",
+                                  "propagate": False}},
 }
 
 # Periodic work (installed into django-celery-beat's tables by the beat scheduler).
