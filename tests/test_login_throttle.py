@@ -12,6 +12,7 @@ from datetime import timedelta
 import pytest
 from axes.models import AccessAttempt
 from django.contrib.auth.models import User
+from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
 
@@ -146,3 +147,26 @@ def test_api_keys_are_not_throttled_as_logins(workspace):
         assert key_client("cdp_sk_wrong").get("/api/v1/definitions").status_code == 401
     assert api.secret.get("/api/v1/definitions").status_code == 200
     assert not AccessAttempt.objects.exists()
+
+
+def test_the_shell_command_unlocks(mia):
+    """`manage.py axes_reset_username` lifts the lock, for when no superuser can log in."""
+    _fail(5)
+    assert _login("mia", "right-pw-123")[1].status_code == 429
+    call_command("axes_reset_username", "mia")
+    assert _login("mia", "right-pw-123")[1].status_code == 302
+
+
+def test_behind_a_proxy_the_forwarded_address_counts(settings, mia):
+    """With DJANGO_BEHIND_PROXY the address is the last X-Forwarded-For hop (the one the proxy
+    appended): the locked client stays locked whatever it writes in front, another client
+    behind the same proxy logs in."""
+    settings.BEHIND_PROXY = True
+
+    def through_proxy(forwarded: str, password: str) -> int:
+        client = Client(REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR=forwarded)
+        return client.post(LOGIN, {"username": "mia", "password": password}).status_code
+
+    assert [through_proxy(HOME, "wrong") for _ in range(5)][-1] == 429
+    assert through_proxy(f"192.0.2.1, {HOME}", "right-pw-123") == 429
+    assert through_proxy(AWAY, "right-pw-123") == 302
