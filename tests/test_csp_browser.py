@@ -77,7 +77,7 @@ def test_analytics_page_scripts_run_under_the_policy(
     page.wait_for_url(f"**/admin/events/analytics/?workspace={workspace.pk}")
     box = page.locator("#cdp-segmentation")
     page.wait_for_function(
-        "document.querySelectorAll('#cdp-segmentation .cdp-events option').length > 0"
+        "() => document.querySelectorAll('#cdp-segmentation .cdp-events option').length > 0"
     )
     box.locator(".cdp-events").select_option("c_search")
     box.locator(".cdp-run").click()
