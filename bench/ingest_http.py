@@ -56,6 +56,7 @@ def post(port: int, path: str, body: bytes, key: str) -> tuple[int, bytes, float
 
 def start_gunicorn(port: int, workers: int) -> subprocess.Popen:
     env = dict(os.environ, DJANGO_DEBUG="0", DJANGO_SECRET_KEY=secrets.token_urlsafe(32),
+               DJANGO_SECURE_SSL_REDIRECT="0",  # plain HTTP on 127.0.0.1
                CDP_RATE_LIMIT="", CDP_LOG_LEVEL="WARNING")
     gunicorn = Path(sys.executable).with_name("gunicorn")
     process = subprocess.Popen(

@@ -7,6 +7,7 @@ settings move it to PostgreSQL, Redis and S3 with no code change.
 
 import contextlib
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -56,6 +57,42 @@ if not SECRET_KEY:
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 
+# HTTPS (`manage.py check --deploy`; README "Production settings and CSP"). With DEBUG off,
+# plain HTTP is redirected (except /healthz, for load balancers) and cookies are HTTPS-only.
+# Behind a proxy that ends TLS, DJANGO_BEHIND_PROXY trusts its X-Forwarded-Proto (and the last
+# X-Forwarded-For hop, for the login throttle); only set it when clients cannot reach the app
+# but through that proxy. HSTS is opt-in: browsers remember it for DJANGO_SECURE_HSTS_SECONDS.
+BEHIND_PROXY = env_bool("DJANGO_BEHIND_PROXY", False)
+if BEHIND_PROXY:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", not DEBUG)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", False)
+SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", not DEBUG)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+# Content-Security-Policy (django-csp): scripts only from this app's static files, never inline
+# (the admin pages keep their code in static/cdp/admin/, data in json_script blocks). Inline
+# styles stay allowed: the flow diagram is inline SVG with its own <style>, Swagger UI and the
+# charts set styles. The SDK demo page stands for a customer's site and is left out.
+CONTENT_SECURITY_POLICY = {
+    "EXCLUDE_URL_PREFIXES": ["/sdk/demo"],
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -68,6 +105,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
+    "axes",
+    "csp",
     "cdp",
     "people",
     "events",
@@ -76,6 +115,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "cdp.middleware.NulRefusedMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -86,6 +126,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "cdp.middleware.JsonBodyTooLargeMiddleware",
     "cdp.middleware.DatabaseUnavailableMiddleware",
+    # Last: turns a login refused by the lock-out into the admin's login page with the reason.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "cdp.urls"
@@ -133,6 +175,20 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# Admin login throttling (django-axes): CDP_LOGIN_FAILURE_LIMIT wrong passwords for one user
+# name from one address lock that pair out for CDP_LOGIN_COOLOFF_MINUTES (0: until a superuser
+# deletes the access attempt in the admin). Other users and addresses are not affected.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("CDP_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("CDP_LOGIN_COOLOFF_MINUTES", 15)) or None
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "cdp.login_lockout.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "cdp.login_lockout.client_address"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -248,16 +304,28 @@ CDP_OUTBOUND_ALLOWED_HOSTS = env_list("CDP_OUTBOUND_ALLOWED_HOSTS", [])
 # The web SDK demo page (/sdk/demo?key=<public key>): on with DEBUG unless set.
 CDP_SDK_DEMO = env_bool("CDP_SDK_DEMO", DEBUG)
 
+# Logs never show an API key given as ?access_token= (cdp.log_redaction; gunicorn's access log
+# is redacted by gunicorn.conf.py). runserver's request lines (django.server) are redacted too.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"redact": {"()": "cdp.log_redaction.RedactSecretsFilter"}},
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "django.server": {"()": "django.utils.log.ServerFormatter",
+                          "format": "[{server_time}] {message}", "style": "{"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain",
+                    "filters": ["redact"]},
+        "django.server": {"class": "logging.StreamHandler", "formatter": "django.server",
+                          "filters": ["redact"]},
+    },
     "root": {"handlers": ["console"], "level": env_str("CDP_LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"},
-                "celery.app.trace": {"level": "WARNING"}},
+                "celery.app.trace": {"level": "WARNING"},
+                "django.server": {"handlers": ["django.server"], "level": "INFO",
+                                  "propagate": False}},
 }
 
 # Periodic work (installed into django-celery-beat's tables by the beat scheduler).

@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from cdp.health import healthz
 from cdp.sdk_demo import sdk_demo
@@ -16,7 +16,9 @@ urlpatterns = [
     path("sdk/demo", sdk_demo, name="sdk-demo"),
     path("sdk/demo/<slug:page>", sdk_demo, name="sdk-demo-page"),
     path("api/v1/schema", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/v1/docs", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # The split view serves Swagger UI's start-up code as a script file (no inline script, CSP).
+    path("api/v1/docs", SpectacularSwaggerSplitView.as_view(url_name="api-schema"),
+         name="api-docs"),
     path("api/v1/", include("events.api.urls")),
     path("api/v1/", include("people.api.urls")),
     path("api/v1/", include("people.segments.urls")),

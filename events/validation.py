@@ -32,10 +32,16 @@ API_NAMES = {
     "definitionId",
 }
 MAX_FUTURE = timedelta(days=1)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def parse_time(value, field: str) -> tuple[datetime | None, FieldError | None]:
-    """Parse an ISO-8601 string, epoch milliseconds or a datetime; naive means UTC."""
+def parse_time(value, field: str, *, earliest: datetime | None = EPOCH
+               ) -> tuple[datetime | None, FieldError | None]:
+    """Parse an ISO-8601 string, epoch milliseconds or a datetime; naive means UTC.
+
+    Times before ``earliest`` (1970-01-01, SPEC §5 "Times") are refused, negative
+    milliseconds included; ``None`` accepts any (a datetime property may be a birth date).
+    """
     if isinstance(value, datetime):
         parsed = value
     elif isinstance(value, int) and not isinstance(value, bool):
@@ -56,7 +62,13 @@ def parse_time(value, field: str) -> tuple[datetime | None, FieldError | None]:
                                 "must be an ISO-8601 string or epoch milliseconds")
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC), None
+    if earliest is not None and parsed < earliest:
+        return None, FieldError(field, ErrorCode.INVALID,
+                                f"is before {earliest.isoformat().replace('+00:00', 'Z')}")
+    try:
+        return parsed.astimezone(UTC), None
+    except OverflowError:  # year 1 or 9999 shifted past the calendar's ends by its offset
+        return None, FieldError(field, ErrorCode.INVALID, "is out of range")
 
 
 # (field, length limit, API name, stored empty value) for the string core fields.
@@ -153,7 +165,7 @@ class DefinitionValidator:
             if isinstance(value, bool) or not isinstance(value, str | int):
                 return FieldError(field, ErrorCode.INVALID_TYPE,
                                   "must be an ISO-8601 date-time string")
-            return parse_time(value, field)[1]
+            return parse_time(value, field, earliest=None)[1]
         return None
 
     def validate(self, properties) -> list[FieldError]:

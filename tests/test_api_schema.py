@@ -1,6 +1,7 @@
 """The OpenAPI schema (drf-spectacular) is served, valid, and describes the endpoints; Swagger
 UI is served from local static files (no network at run time)."""
 
+import html
 import re
 
 import pytest
@@ -59,10 +60,16 @@ def test_api_key_security_scheme(schema):
 
 
 def test_swagger_ui_is_served_offline(client):
-    """Swagger UI loads its scripts and styles from this app's static files."""
+    """Swagger UI loads its scripts and styles from this app's static files, and its start-up
+    code from the docs URL itself (a script file, not inline: the Content-Security-Policy)."""
     page = client.get("/api/v1/docs")
     assert page.status_code == 200
-    assets = re.findall(r'(?:src|href)="([^"]+)"', page.content.decode())
+    text = page.content.decode()
+    assets = [html.unescape(a) for a in re.findall(r'(?:src|href)="([^"]+)"', text)]
     assert assets
-    for asset in assets:
-        assert asset.startswith("/static/"), asset
+    start_up = [a for a in assets if not a.startswith("/static/")]
+    assert start_up == ["/api/v1/docs?script="], assets
+    script = client.get(start_up[0])
+    assert script["Content-Type"].startswith("application/javascript")
+    assert "/api/v1/schema" in script.content.decode()
+    assert "<script>" not in text

@@ -1,8 +1,8 @@
 """The JSON and CSV forms of analytics results, shared by the API and the admin page."""
 
-import csv
 import io
 
+from cdp import csvfile
 from events.analytics.funnels import FunnelResult
 from events.analytics.segmentation import SegmentationResult
 
@@ -40,7 +40,7 @@ def funnel_json(result: FunnelResult) -> dict:
 
 def _csv(header: list[str], rows) -> str:
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = csvfile.writer(out)
     writer.writerow(header)
     writer.writerows(rows)
     return out.getvalue()

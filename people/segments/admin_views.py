@@ -9,7 +9,6 @@ Writes go through ``people.segments.services``; rule errors come back as ``400 {
 {"code", "message", "field"}}`` with the path of the bad node, never a 500.
 """
 
-import csv
 import functools
 import logging
 
@@ -19,6 +18,7 @@ from django.http import HttpRequest, JsonResponse, StreamingHttpResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 
+from cdp import csvfile
 from cdp.admin_scoping import default_workspace, user_workspaces
 from cdp.api.parsing import JsonError, json_parse
 from cdp.ids import text_id
@@ -175,7 +175,7 @@ def members_csv_response(segments: dict[int, str]) -> StreamingHttpResponse:
     rows = (SegmentMembership.objects.filter(segment_id__in=segments, exited_at__isnull=True)
             .order_by("segment_id", "person_id")
             .values_list("segment_id", "person_id", "person__external_id", "entered_at"))
-    writer = csv.writer(_Echo())
+    writer = csvfile.writer(_Echo())
 
     def lines():
         yield writer.writerow(["segment", "person_id", "external_id", "entered_at"])

@@ -114,6 +114,14 @@ class MembershipSerializer(serializers.Serializer):
     explanation = serializers.JSONField(help_text="Each condition, met or not, and why.")
 
 
+class SegmentTemplateSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    name = serializers.CharField()
+    description = serializers.CharField()
+    rules = serializers.JSONField()
+    requires = serializers.ListField(child=serializers.CharField())
+
+
 class MembersChangeSerializer(serializers.Serializer):
     personIds = serializers.ListField(child=serializers.IntegerField(min_value=1,
                                                                      max_value=MAX_ID),
@@ -265,7 +273,7 @@ class SegmentMemberView(APIView):
 class SegmentTemplatesView(APIView):
     permission_classes = [SecretKeyRequired]
 
-    @extend_schema(responses={200: serializers.JSONField()})
+    @extend_schema(responses={200: SegmentTemplateSerializer(many=True)})
     def get(self, request):
         """Ready-made rule trees to start from (adjust the example values)."""
         return Response([{"key": t.key, "name": t.name, "description": t.description,

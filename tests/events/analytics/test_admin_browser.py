@@ -91,6 +91,6 @@ def test_marketer_runs_a_funnel_and_a_segmentation(browser, live_server, workspa
     page.wait_for_function(INKED, arg="cdp-segmentation-chart")
 
     page.goto(f"{live_server.url}/admin/")
-    page.wait_for_function(f"window.Chart && {CHART.format('cdp-dashboard-chart')}")
+    page.wait_for_function(f"() => window.Chart && {CHART.format('cdp-dashboard-chart')}")
     assert page.text_content(".cdp-dashboard-figures").endswith("0 active flows")
     assert not errors

@@ -104,10 +104,10 @@ def test_marketer_builds_previews_saves_and_refreshes_a_segment(browser, live_se
     page.select_option(f"{second} .cdp-operator", "equals")
     page.fill(f"{second} .cdp-value-input", "D")
     # A half-typed value is counted too; the count follows the typing.
-    page.wait_for_function("document.getElementById('cdp-preview').textContent"
+    page.wait_for_function("() => document.getElementById('cdp-preview').textContent"
                            " === '≈ 0 people match'")
     page.type(f"{second} .cdp-value-input", "E")
-    page.wait_for_function("document.getElementById('cdp-preview').textContent"
+    page.wait_for_function("() => document.getElementById('cdp-preview').textContent"
                            f" === '≈ {visitors} people match'")
 
     page.click("input[name=_save]")
@@ -117,10 +117,10 @@ def test_marketer_builds_previews_saves_and_refreshes_a_segment(browser, live_se
     assert segment.rules == EXPECTED_RULES
 
     page.goto(f"{live_server.url}/admin/people/segment/{segment.pk}/change/")
-    page.wait_for_function("document.getElementById('cdp-preview').textContent"
+    page.wait_for_function("() => document.getElementById('cdp-preview').textContent"
                            f" === '≈ {visitors} people match'")  # the stored rules load
     page.click("#cdp-refresh-button")
-    page.wait_for_function("document.getElementById('cdp-refresh-text').textContent"
+    page.wait_for_function("() => document.getElementById('cdp-refresh-text').textContent"
                            f" === 'Done: {visitors} members'")
     assert page.eval_on_selector("#cdp-refresh-progress", "bar => bar.value") == 100
     assert page.text_content(".field-member_count .readonly").strip() == str(visitors)
