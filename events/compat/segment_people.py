@@ -237,13 +237,20 @@ def _identify(workspace: Workspace, message: dict, prefix: str) -> list[FieldErr
     return refused + _update(person, standard, attributes, sources, prefix)
 
 
-def _alias(workspace: Workspace, message: dict, prefix: str) -> list[FieldError]:
+def _alias_ids(message: dict, prefix: str) -> tuple[str | None, str | None, list[FieldError]]:
+    """Return an alias message's ``previousId`` and ``userId``, and the errors if either is
+    missing or not an id."""
     previous = id_value(message.get("previousId"), f"{prefix}previousId")
     user_id = id_value(message.get("userId"), f"{prefix}userId")
     errors = [e for e in (previous, user_id) if isinstance(e, FieldError)]
     errors += [FieldError(f"{prefix}{name}", ErrorCode.REQUIRED, "is required for alias")
                for name, value in (("previousId", previous), ("userId", user_id))
                if value is None]
+    return previous, user_id, errors
+
+
+def _alias(workspace: Workspace, message: dict, prefix: str) -> list[FieldError]:
+    previous, user_id, errors = _alias_ids(message, prefix)
     if errors:
         return errors
     target = person_lookup(workspace=workspace, type="external_id", value=user_id)
@@ -314,12 +321,7 @@ def _identify_public(workspace: Workspace, message: dict, prefix: str) -> list[F
 
 
 def _alias_public(workspace: Workspace, message: dict, prefix: str) -> list[FieldError]:
-    previous = id_value(message.get("previousId"), f"{prefix}previousId")
-    user_id = id_value(message.get("userId"), f"{prefix}userId")
-    errors = [e for e in (previous, user_id) if isinstance(e, FieldError)]
-    errors += [FieldError(f"{prefix}{name}", ErrorCode.REQUIRED, "is required for alias")
-               for name, value in (("previousId", previous), ("userId", user_id))
-               if value is None]
+    previous, user_id, errors = _alias_ids(message, prefix)
     if errors:
         return errors
     if person_lookup(workspace=workspace, type="external_id", value=previous):
