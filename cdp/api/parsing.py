@@ -29,24 +29,24 @@ class JsonError(ValueError):
         self.code = code
 
 
-def json_parse(raw: bytes | str):
+def json_parse(raw: bytes | str, *, exact_integers: bool = False):
     """Return the JSON document in ``raw``; raise ``JsonError`` when it is not JSON or is nested
-    deeper than ``CDP_MAX_JSON_DEPTH`` arrays and objects."""
-    try:
-        value = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        if str(exc).startswith("depth limit exceeded"):  # orjson's own bound, 1024
-            raise JsonError(_too_deep_message(), "too_deep") from exc
-        if not str(exc).startswith("number is infinity"):
-            raise JsonError(f"not valid JSON: {exc}") from exc
-        # An integer beyond a double (10**400) is valid JSON: Python's parser keeps it, so
-        # the field it is in can be named when it is refused.
+    deeper than ``CDP_MAX_JSON_DEPTH`` arrays and objects. orjson reads an integer beyond 64
+    bits as a float; ``exact_integers`` reads with Python's parser instead, which keeps it
+    (for the management API, whose serializers then refuse it by its range)."""
+    if exact_integers:
+        value = _python_parse(raw, None)
+    else:
         try:
-            value = json.loads(raw, parse_float=_finite, parse_constant=_no_constant)
-        except RecursionError:
-            raise JsonError(_too_deep_message(), "too_deep") from exc
-        except ValueError as inner:
-            raise JsonError(f"not valid JSON: {inner}") from exc
+            value = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            if str(exc).startswith("depth limit exceeded"):  # orjson's own bound, 1024
+                raise JsonError(_too_deep_message(), "too_deep") from exc
+            if not str(exc).startswith("number is infinity"):
+                raise JsonError(f"not valid JSON: {exc}") from exc
+            # An integer beyond a double (10**400) is valid JSON: Python's parser keeps it,
+            # so the field it is in can be named when it is refused.
+            value = _python_parse(raw, exc)
     limit = settings.CDP_MAX_JSON_DEPTH
     if isinstance(raw, str):
         raw = raw.encode(errors="replace")
@@ -54,6 +54,15 @@ def json_parse(raw: bytes | str):
     if raw.count(b"[") + raw.count(b"{") > limit and nested_deeper(value, limit):
         raise JsonError(_too_deep_message(), "too_deep")
     return value
+
+
+def _python_parse(raw: bytes | str, cause: Exception | None):
+    try:
+        return json.loads(raw, parse_float=_finite, parse_constant=_no_constant)
+    except RecursionError:
+        raise JsonError(_too_deep_message(), "too_deep") from cause
+    except ValueError as exc:
+        raise JsonError(f"not valid JSON: {exc}") from cause or exc
 
 
 def _finite(text: str) -> float:
@@ -116,7 +125,7 @@ class JsonParser(BaseParser):
             raise ApiError(f"request body over {limit} bytes", code="body_too_large",
                            field="body", status_code=413)
         try:
-            body = json_parse(raw)
+            body = json_parse(raw, exact_integers=True)
         except JsonError as exc:
             raise ApiError(f"the body is {exc}", code=exc.code, field="body") from exc
         if b"\\u0000" in raw:
