@@ -25,18 +25,28 @@ def bench_workspace(people: int) -> BenchWorkspace:
     stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S%f")
     workspace = workspace_create(slug=f"bench-{stamp}")
     definitions = [
-        definition_create(workspace=workspace, definition_id=f"c_bench_{i}", name=f"Bench {i}",
-                          properties=[PropertyInput("path"), PropertyInput("amount", type="number"),
-                                      PropertyInput("ok", type="boolean")])
+        definition_create(
+            workspace=workspace,
+            definition_id=f"c_bench_{i}",
+            name=f"Bench {i}",
+            properties=[
+                PropertyInput("path"),
+                PropertyInput("amount", type="number"),
+                PropertyInput("ok", type="boolean"),
+            ],
+        )
         for i in range(5)
     ]
     Person.objects.bulk_create(
-        [Person(workspace=workspace, external_id=f"P{i}") for i in range(people)],
-        batch_size=5_000)
-    person_ids = dict(Person.objects.filter(workspace=workspace)
-                      .values_list("external_id", "pk"))
-    return BenchWorkspace(workspace=workspace, definition_pks=[d.pk for d in definitions],
-                          person_ids=person_ids, stamp=stamp)
+        [Person(workspace=workspace, external_id=f"P{i}") for i in range(people)], batch_size=5_000
+    )
+    person_ids = dict(Person.objects.filter(workspace=workspace).values_list("external_id", "pk"))
+    return BenchWorkspace(
+        workspace=workspace,
+        definition_pks=[d.pk for d in definitions],
+        person_ids=person_ids,
+        stamp=stamp,
+    )
 
 
 def make_rows(bench: BenchWorkspace, count: int, label: str, seed: int = 7) -> list[dict]:
@@ -47,22 +57,33 @@ def make_rows(bench: BenchWorkspace, count: int, label: str, seed: int = 7) -> l
     rows = []
     for i in range(count):
         d = rng.randrange(5)
-        rows.append({
-            "code": f"c_bench_{d}", "definition_pk": bench.definition_pks[d],
-            "person": f"P{rng.randrange(people)}",
-            "occurred": base + timedelta(milliseconds=rng.randrange(30 * 86_400_000)),
-            "external_id": f"{label}-{bench.stamp}-{i}",
-            "properties": {"path": f"/p/{rng.randrange(100)}", "amount": rng.randrange(1000),
-                           "ok": bool(i % 2)},
-        })
+        rows.append(
+            {
+                "code": f"c_bench_{d}",
+                "definition_pk": bench.definition_pks[d],
+                "person": f"P{rng.randrange(people)}",
+                "occurred": base + timedelta(milliseconds=rng.randrange(30 * 86_400_000)),
+                "external_id": f"{label}-{bench.stamp}-{i}",
+                "properties": {
+                    "path": f"/p/{rng.randrange(100)}",
+                    "amount": rng.randrange(1000),
+                    "ok": bool(i % 2),
+                },
+            }
+        )
     return rows
 
 
 def row_json(row: dict) -> dict:
     """The native API's JSON for a generated row."""
-    return {"definitionId": row["code"], "person": {"externalId": row["person"]},
-            "occurredTime": row["occurred"].isoformat(), "properties": row["properties"],
-            "externalId": row["external_id"], "sessionId": "s1"}
+    return {
+        "definitionId": row["code"],
+        "person": {"externalId": row["person"]},
+        "occurredTime": row["occurred"].isoformat(),
+        "properties": row["properties"],
+        "externalId": row["external_id"],
+        "sessionId": "s1",
+    }
 
 
 def freeze_inputs() -> None:
@@ -81,12 +102,20 @@ def service_steps(bench: BenchWorkspace, rows: list[dict], batch: int) -> Iterat
     from events.ingestion import events_ingest
     from events.inputs import EventInput, PersonRef
 
-    inputs = [EventInput(definition_id=r["code"], person=PersonRef(external_id=r["person"]),
-                         occurred_at=r["occurred"], properties=r["properties"],
-                         external_id=r["external_id"], session_id="s1") for r in rows]
+    inputs = [
+        EventInput(
+            definition_id=r["code"],
+            person=PersonRef(external_id=r["person"]),
+            occurred_at=r["occurred"],
+            properties=r["properties"],
+            external_id=r["external_id"],
+            session_id="s1",
+        )
+        for r in rows
+    ]
     freeze_inputs()
     for start in range(0, len(inputs), batch):
-        part = inputs[start:start + batch]
+        part = inputs[start : start + batch]
         started = time.perf_counter()
         result = events_ingest(workspace=bench.workspace, events=part, origin="api")
         elapsed = time.perf_counter() - started
@@ -106,9 +135,11 @@ def run_service(bench: BenchWorkspace, rows: list[dict], batch: int, desc: str =
     return taken
 
 
-COLUMNS = ("workspace_id, definition_id, person_id, occurred_at, received_at, session_id, "
-           "external_id, target_id, target_name, source, content_name, score, tags, "
-           "campaign_code, campaign_name, summary, properties, origin")
+COLUMNS = (
+    "workspace_id, definition_id, person_id, occurred_at, received_at, session_id, "
+    "external_id, target_id, target_name, source, content_name, score, tags, "
+    "campaign_code, campaign_name, summary, properties, origin"
+)
 
 
 def copy_steps(bench: BenchWorkspace, rows: list[dict], batch: int) -> Iterator[float]:
@@ -124,13 +155,30 @@ def copy_steps(bench: BenchWorkspace, rows: list[dict], batch: int) -> Iterator[
     freeze_inputs()
     for start in range(0, len(rows), batch):
         started = time.perf_counter()
-        with transaction.atomic(), connection.cursor() as cursor, \
-                cursor.cursor.copy(sql) as copy:
-            for r in rows[start:start + batch]:
-                copy.write_row((bench.workspace.pk, r["definition_pk"],
-                                bench.person_ids[r["person"]], r["occurred"], now, "s1",
-                                r["external_id"], "", "", "", "", None, "", "", "", "",
-                                orjson.dumps(r["properties"]).decode(), "api"))
+        with transaction.atomic(), connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+            for r in rows[start : start + batch]:
+                copy.write_row(
+                    (
+                        bench.workspace.pk,
+                        r["definition_pk"],
+                        bench.person_ids[r["person"]],
+                        r["occurred"],
+                        now,
+                        "s1",
+                        r["external_id"],
+                        "",
+                        "",
+                        "",
+                        "",
+                        None,
+                        "",
+                        "",
+                        "",
+                        "",
+                        orjson.dumps(r["properties"]).decode(),
+                        "api",
+                    )
+                )
         yield time.perf_counter() - started
 
 
@@ -145,6 +193,7 @@ def events_indexes() -> int:
     from events.models import Event
 
     with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM pg_indexes WHERE tablename = %s",
-                       [Event._meta.db_table])
+        cursor.execute(
+            "SELECT count(*) FROM pg_indexes WHERE tablename = %s", [Event._meta.db_table]
+        )
         return cursor.fetchone()[0]

@@ -34,12 +34,18 @@ def _ensure_database(url: str) -> None:
     from dj_database_url import parse
 
     cfg = parse(url)
-    admin = psycopg.connect(host=cfg["HOST"] or "127.0.0.1", port=cfg["PORT"] or 5432,
-                            user=cfg["USER"] or "postgres", password=cfg["PASSWORD"] or None,
-                            dbname="postgres", autocommit=True)
+    admin = psycopg.connect(
+        host=cfg["HOST"] or "127.0.0.1",
+        port=cfg["PORT"] or 5432,
+        user=cfg["USER"] or "postgres",
+        password=cfg["PASSWORD"] or None,
+        dbname="postgres",
+        autocommit=True,
+    )
     with admin:
-        exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s",
-                               [cfg["NAME"]]).fetchone()
+        exists = admin.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", [cfg["NAME"]]
+        ).fetchone()
         if not exists:
             admin.execute(f'CREATE DATABASE "{cfg["NAME"]}"')
 
@@ -109,5 +115,7 @@ def machine_reference() -> str:
         for i in range(5_000_000):
             total += i
 
-    return (f"machine reference: PostgreSQL counts 5M generated rows in {best(postgres):.2f} s, "
-            f"Python adds 5M integers in {best(python):.2f} s")
+    return (
+        f"machine reference: PostgreSQL counts 5M generated rows in {best(postgres):.2f} s, "
+        f"Python adds 5M integers in {best(python):.2f} s"
+    )

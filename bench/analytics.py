@@ -28,23 +28,56 @@ def _queries(now) -> dict[str, tuple[str, dict, float | None]]:
     days7 = {"from": (now - timedelta(days=7)).isoformat(), "to": now.isoformat()}
     return {
         # The seed journey, then back to the site and a second search: 5 steps, 30 days.
-        "funnel, 5 steps, 30 days": ("funnel", {
-            "steps": [*CUSTOM, "pageView", "c_ticket_searched"],
-            "conversionWindow": {"days": 7}, **days30}, 2.0),
-        "funnel, 3 steps (seed), 30 days": ("funnel", {
-            "steps": list(CUSTOM), "conversionWindow": {"days": 7}, **days30}, None),
-        "funnel from a page view, 5 steps, 30 days": ("funnel", {
-            "steps": [{"event": "pageView", "where": [
-                {"property": "path", "operator": "equals", "value": "/mortgage"}]},
-                *CUSTOM, "pageView"],
-            "conversionWindow": {"days": 7}, **days30}, None),
-        "segmentation, daily, page views by path (top 10), 30 days": ("segmentation", {
-            "events": ["pageView"], "interval": "day",
-            "breakdown": {"property": "path", "limit": 10}, **days30}, 2.0),
-        "segmentation, daily, 4 definitions, 30 days": ("segmentation", {
-            "events": ["pageView", *CUSTOM], "interval": "day", **days30}, None),
-        "segmentation, hourly, checkouts, 7 days": ("segmentation", {
-            "events": ["c_checkout"], "interval": "hour", **days7}, None),
+        "funnel, 5 steps, 30 days": (
+            "funnel",
+            {
+                "steps": [*CUSTOM, "pageView", "c_ticket_searched"],
+                "conversionWindow": {"days": 7},
+                **days30,
+            },
+            2.0,
+        ),
+        "funnel, 3 steps (seed), 30 days": (
+            "funnel",
+            {"steps": list(CUSTOM), "conversionWindow": {"days": 7}, **days30},
+            None,
+        ),
+        "funnel from a page view, 5 steps, 30 days": (
+            "funnel",
+            {
+                "steps": [
+                    {
+                        "event": "pageView",
+                        "where": [{"property": "path", "operator": "equals", "value": "/mortgage"}],
+                    },
+                    *CUSTOM,
+                    "pageView",
+                ],
+                "conversionWindow": {"days": 7},
+                **days30,
+            },
+            None,
+        ),
+        "segmentation, daily, page views by path (top 10), 30 days": (
+            "segmentation",
+            {
+                "events": ["pageView"],
+                "interval": "day",
+                "breakdown": {"property": "path", "limit": 10},
+                **days30,
+            },
+            2.0,
+        ),
+        "segmentation, daily, 4 definitions, 30 days": (
+            "segmentation",
+            {"events": ["pageView", *CUSTOM], "interval": "day", **days30},
+            None,
+        ),
+        "segmentation, hourly, checkouts, 7 days": (
+            "segmentation",
+            {"events": ["c_checkout"], "interval": "hour", **days7},
+            None,
+        ),
     }
 
 
@@ -67,8 +100,10 @@ def main() -> None:
     from events.analytics.queries import funnel_query_parse, segmentation_query_parse
     from events.analytics.segmentation import segmentation_run
 
-    kinds = {"funnel": (funnel_query_parse, funnel_run),
-             "segmentation": (segmentation_query_parse, segmentation_run)}
+    kinds = {
+        "funnel": (funnel_query_parse, funnel_run),
+        "segmentation": (segmentation_query_parse, segmentation_run),
+    }
     print(f"\n{'query':<58} {'median':>7} {'target':>7}  answer")
     for name, (kind, data, target) in _queries(timezone.now()).items():
         parse, run = kinds[kind]
@@ -80,16 +115,21 @@ def main() -> None:
             result = run(workspace=workspace, query=query)
             times.append(time.perf_counter() - started)
         goal = f"{target:.1f}s" if target else "-"
-        print(f"{name:<58} {statistics.median(times):>6.2f}s {goal:>7}  "
-              f"{_summary(kind, result)}", flush=True)
+        print(
+            f"{name:<58} {statistics.median(times):>6.2f}s {goal:>7}  {_summary(kind, result)}",
+            flush=True,
+        )
     # The admin index's dashboard, uncached (what a visit computes once a minute).
     times = []
     for _ in range(args.runs + 1):
         started = time.perf_counter()
         figures = dashboard_compute(workspace=workspace, now=timezone.now())
         times.append(time.perf_counter() - started)
-    print(f"{'admin dashboard, 30 days':<58} {statistics.median(times[1:]):>6.2f}s {'-':>7}  "
-          f"{figures['events']:,} events", flush=True)
+    print(
+        f"{'admin dashboard, 30 days':<58} {statistics.median(times[1:]):>6.2f}s {'-':>7}  "
+        f"{figures['events']:,} events",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

@@ -47,18 +47,33 @@ def _workspace(events: int, regenerate: bool):
     from events.services import PropertyInput, definition_create
 
     marker = f"{events} events"
-    workspace, reused = bench_workspace(slug=SLUG, marker=marker, regenerate=regenerate, clear=[
-        "DELETE FROM events_exportfile WHERE request_id IN (SELECT id FROM"
-        " events_exportrequest WHERE workspace_id = %s)",
-        *(f"DELETE FROM {table} WHERE workspace_id = %s" for table in (
-            "events_exportrequest", "events_eventaggregate", "events_event",
-            "people_person"))])
+    workspace, reused = bench_workspace(
+        slug=SLUG,
+        marker=marker,
+        regenerate=regenerate,
+        clear=[
+            "DELETE FROM events_exportfile WHERE request_id IN (SELECT id FROM"
+            " events_exportrequest WHERE workspace_id = %s)",
+            *(
+                f"DELETE FROM {table} WHERE workspace_id = %s"
+                for table in (
+                    "events_exportrequest",
+                    "events_eventaggregate",
+                    "events_event",
+                    "people_person",
+                )
+            ),
+        ],
+    )
     if reused:
         return workspace
     for code in CUSTOM:
-        definition_create(workspace=workspace, definition_id=code, name=code,
-                          properties=[PropertyInput("amount", type="number"),
-                                      PropertyInput("currency")])
+        definition_create(
+            workspace=workspace,
+            definition_id=code,
+            name=code,
+            properties=[PropertyInput("amount", type="number"), PropertyInput("currency")],
+        )
     _generate(workspace, events)
     bench_workspace_done(workspace, marker)
     return workspace
@@ -70,9 +85,11 @@ def _generate(workspace, events: int) -> None:
     from events.selectors import definition_list
 
     ws = workspace.pk
-    pks = dict(definition_list(workspace=workspace)
-               .filter(definition_id__in=("pageView", *CUSTOM))
-               .values_list("definition_id", "pk"))
+    pks = dict(
+        definition_list(workspace=workspace)
+        .filter(definition_id__in=("pageView", *CUSTOM))
+        .values_list("definition_id", "pk")
+    )
     with connection.cursor() as cursor:
         cursor.execute("SELECT setseed(0.17)")
         with transaction.atomic():
@@ -82,9 +99,9 @@ def _generate(workspace, events: int) -> None:
                 " attributes, created_at, modified_at)"
                 " SELECT %s, CASE WHEN g %% 4 = 0 THEN NULL ELSE 'X' || g END, '', '', '', '',"
                 " '', '', '', '', '', 0, '{}', now(), now() FROM generate_series(1, %s) g",
-                [ws, PEOPLE])
-        cursor.execute("SELECT min(id), max(id) FROM people_person WHERE workspace_id = %s",
-                       [ws])
+                [ws, PEOPLE],
+            )
+        cursor.execute("SELECT min(id), max(id) FROM people_person WHERE workspace_id = %s", [ws])
         first, last = cursor.fetchone()
         with _bar(events, "events") as bar:
             for lo in range(0, events, CHUNK):
@@ -114,8 +131,19 @@ def _generate(workspace, events: int) -> None:
                         "   'Send coupon') END"
                         " FROM (SELECT g, random() AS r FROM generate_series(%s, %s - 1) g) s"
                         " ON CONFLICT DO NOTHING",
-                        [ws, pks["pageView"], pks[CUSTOM[0]], pks[CUSTOM[1]], pks[CUSTOM[2]],
-                         first, last - first + 1, events, lo, hi])
+                        [
+                            ws,
+                            pks["pageView"],
+                            pks[CUSTOM[0]],
+                            pks[CUSTOM[1]],
+                            pks[CUSTOM[2]],
+                            first,
+                            last - first + 1,
+                            events,
+                            lo,
+                            hi,
+                        ],
+                    )
                 bar.update(hi - lo)
     with connection.cursor() as cursor:
         print("VACUUM ANALYZE …", flush=True)
@@ -136,17 +164,36 @@ def _child(bucket: str) -> None:
     now = timezone.now()
     started = time.perf_counter()
     # No broker in this process: the queued export_run_task runs right here after commit.
-    export = export_submit(workspace=workspace, spec=ExportSpec(
-        start_time=now - timedelta(days=DAYS + 1), end_time=now, bucket=bucket,
-        path="bench/run", role_arn=ROLE, external_id="bench-ext", enrich_with_moments_info=True))
+    export = export_submit(
+        workspace=workspace,
+        spec=ExportSpec(
+            start_time=now - timedelta(days=DAYS + 1),
+            end_time=now,
+            bucket=bucket,
+            path="bench/run",
+            role_arn=ROLE,
+            external_id="bench-ext",
+            enrich_with_moments_info=True,
+        ),
+    )
     export.refresh_from_db()
     seconds = time.perf_counter() - started
     usage = resource.getrusage(resource.RUSAGE_SELF)
     peak_kb = usage.ru_maxrss
-    print(json.dumps({"status": export.status, "error": export.error, "seconds": seconds,
-                      "cpu": usage.ru_utime + usage.ru_stime,
-                      "events": export.events_written, "files": export.files_written,
-                      "peak_mb": peak_kb / 1024, "request": str(export.request_id)}))
+    print(
+        json.dumps(
+            {
+                "status": export.status,
+                "error": export.error,
+                "seconds": seconds,
+                "cpu": usage.ru_utime + usage.ru_stime,
+                "events": export.events_written,
+                "files": export.files_written,
+                "peak_mb": peak_kb / 1024,
+                "request": str(export.request_id),
+            }
+        )
+    )
 
 
 def main() -> None:
@@ -155,8 +202,9 @@ def main() -> None:
     parser.add_argument("--regenerate", action="store_true")
     parser.add_argument("--child", metavar="BUCKET", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    os.environ.setdefault("BENCH_DATABASE_URL",
-                          "postgres://postgres@127.0.0.1:5432/cdp_bench_export")
+    os.environ.setdefault(
+        "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/cdp_bench_export"
+    )
     if args.child:
         django_setup()
         _child(args.child)
@@ -178,20 +226,42 @@ def main() -> None:
     server.start()
     host, port = server.get_host_and_port()
     endpoint = f"http://{host}:{port}"
-    env = {**os.environ, "AWS_ENDPOINT_URL_S3": endpoint, "AWS_ENDPOINT_URL_STS": endpoint,
-           "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
-           "AWS_DEFAULT_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true",
-           "CDP_EXPORT_S3": "1", "CDP_LOG_LEVEL": "WARNING", "CELERY_BROKER_URL": ""}
-    os.environ.update({k: env[k] for k in ("AWS_ENDPOINT_URL_S3", "AWS_ACCESS_KEY_ID",
-                                           "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")})
+    env = {
+        **os.environ,
+        "AWS_ENDPOINT_URL_S3": endpoint,
+        "AWS_ENDPOINT_URL_STS": endpoint,
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "CDP_EXPORT_S3": "1",
+        "CDP_LOG_LEVEL": "WARNING",
+        "CELERY_BROKER_URL": "",
+    }
+    os.environ.update(
+        {
+            k: env[k]
+            for k in (
+                "AWS_ENDPOINT_URL_S3",
+                "AWS_ACCESS_KEY_ID",
+                "AWS_SECRET_ACCESS_KEY",
+                "AWS_DEFAULT_REGION",
+            )
+        }
+    )
     client = boto3.client("s3")
     bucket = f"bench-{int(time.time())}"
     client.create_bucket(Bucket=bucket)
 
     load = os.getloadavg()[0]
     wall = time.perf_counter()
-    answer = subprocess.run([sys.executable, str(Path(__file__)), "--child", bucket], env=env,
-                            capture_output=True, text=True, check=False)
+    answer = subprocess.run(
+        [sys.executable, str(Path(__file__)), "--child", bucket],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     wall = time.perf_counter() - wall
     if answer.returncode != 0:
         raise SystemExit(f"the export process failed:\n{answer.stderr[-4000:]}")
@@ -208,20 +278,30 @@ def main() -> None:
             lines += gzip.decompress(body).count(b"\n")
     server.stop()
     if lines != result["events"] or len(keys) != result["files"]:
-        raise SystemExit(f"read back {lines} lines in {len(keys)} files, expected "
-                         f"{result['events']} in {result['files']}")
+        raise SystemExit(
+            f"read back {lines} lines in {len(keys)} files, expected "
+            f"{result['events']} in {result['files']}"
+        )
     rate = result["events"] / result["seconds"]
-    print(f"\nexported {result['events']:,} events into {len(keys)} files "
-          f"({size / 1e6:.1f} MB gzip) on moto's S3, STS AssumeRole, enrichment on")
+    print(
+        f"\nexported {result['events']:,} events into {len(keys)} files "
+        f"({size / 1e6:.1f} MB gzip) on moto's S3, STS AssumeRole, enrichment on"
+    )
     print(f"{'events/s':>12} {'export s':>9} {'process s':>10} {'CPU s':>6} {'peak MB':>8}")
-    print(f"{rate:>12,.0f} {result['seconds']:>9.2f} {wall:>10.2f} {result['cpu']:>6.2f} "
-          f"{result['peak_mb']:>8.0f}")
-    print(f"targets: >= 100,000 events/s ({'met' if rate >= 100_000 else 'NOT MET'}), "
-          f"< 200 MB peak ({'met' if result['peak_mb'] < 200 else 'NOT MET'}); "
-          "'process s' adds the child's start-up (Django, boto3); 'CPU s' is the export "
-          "process's own (PostgreSQL and moto use the other core)")
-    print(f"load average before the run: {load:.2f} on {os.cpu_count()} cores "
-          "(other work on the machine lowers the figures)")
+    print(
+        f"{rate:>12,.0f} {result['seconds']:>9.2f} {wall:>10.2f} {result['cpu']:>6.2f} "
+        f"{result['peak_mb']:>8.0f}"
+    )
+    print(
+        f"targets: >= 100,000 events/s ({'met' if rate >= 100_000 else 'NOT MET'}), "
+        f"< 200 MB peak ({'met' if result['peak_mb'] < 200 else 'NOT MET'}); "
+        "'process s' adds the child's start-up (Django, boto3); 'CPU s' is the export "
+        "process's own (PostgreSQL and moto use the other core)"
+    )
+    print(
+        f"load average before the run: {load:.2f} on {os.cpu_count()} cores "
+        "(other work on the machine lowers the figures)"
+    )
 
 
 if __name__ == "__main__":

@@ -29,30 +29,46 @@ def main() -> None:
 
     bench = bench_workspace(args.people)
     print(machine_reference())
-    print(f"events table: {events_indexes()} indexes (primary key included); "
-          f"{args.events:,} events per side per round, batches of {args.batch:,}, "
-          f"{args.people:,} people, PostgreSQL {connection.pg_version // 10000}")
+    print(
+        f"events table: {events_indexes()} indexes (primary key included); "
+        f"{args.events:,} events per side per round, batches of {args.batch:,}, "
+        f"{args.people:,} people, PostgreSQL {connection.pg_version // 10000}"
+    )
     print(f"{'round':>5} {'service ev/s':>14} {'raw COPY ev/s':>14} {'ratio':>7}")
     ratios, totals = [], [0.0, 0.0]
     for round_no in range(args.rounds):
         service_rows = make_rows(bench, args.events, f"svc{round_no}", seed=round_no)
         copy_rows = make_rows(bench, args.events, f"raw{round_no}", seed=round_no)
-        service, copy = (service_steps(bench, service_rows, args.batch),
-                         copy_steps(bench, copy_rows, args.batch))
+        service, copy = (
+            service_steps(bench, service_rows, args.batch),
+            copy_steps(bench, copy_rows, args.batch),
+        )
         # Batch by batch, alternately: a noisy spell of the machine hits both sides alike.
-        pairs = (zip(service, copy, strict=True) if round_no % 2 == 0 else
-                 ((s, c) for c, s in zip(copy, service, strict=True)))
+        pairs = (
+            zip(service, copy, strict=True)
+            if round_no % 2 == 0
+            else ((s, c) for c, s in zip(copy, service, strict=True))
+        )
         t_service = t_copy = 0.0
-        for s, c in tqdm(pairs, total=-(-args.events // args.batch), desc=f"round {round_no + 1}",
-                         unit="batch pair", leave=False):
+        for s, c in tqdm(
+            pairs,
+            total=-(-args.events // args.batch),
+            desc=f"round {round_no + 1}",
+            unit="batch pair",
+            leave=False,
+        ):
             t_service, t_copy = t_service + s, t_copy + c
         totals = [totals[0] + t_service, totals[1] + t_copy]
         service_rate, copy_rate = args.events / t_service, args.events / t_copy
         ratios.append(service_rate / copy_rate)
-        print(f"{round_no + 1:>5} {service_rate:>14,.0f} {copy_rate:>14,.0f} "
-              f"{service_rate / copy_rate:>7.2f}")
-    print(f"service / raw COPY: {totals[1] / totals[0]:.2f} over all rounds (target >= 0.40); "
-          f"rounds from {min(ratios):.2f} to {max(ratios):.2f}")
+        print(
+            f"{round_no + 1:>5} {service_rate:>14,.0f} {copy_rate:>14,.0f} "
+            f"{service_rate / copy_rate:>7.2f}"
+        )
+    print(
+        f"service / raw COPY: {totals[1] / totals[0]:.2f} over all rounds (target >= 0.40); "
+        f"rounds from {min(ratios):.2f} to {max(ratios):.2f}"
+    )
     broker_purge()
 
 

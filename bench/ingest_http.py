@@ -45,8 +45,9 @@ def post(port: int, path: str, body: bytes, key: str) -> tuple[int, bytes, float
     started = time.perf_counter()
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
     try:
-        conn.request("POST", path, body, {"Authorization": f"App {key}",
-                                          "Content-Type": "application/json"})
+        conn.request(
+            "POST", path, body, {"Authorization": f"App {key}", "Content-Type": "application/json"}
+        )
         response = conn.getresponse()
         data = response.read()
         return response.status, data, time.perf_counter() - started
@@ -55,14 +56,32 @@ def post(port: int, path: str, body: bytes, key: str) -> tuple[int, bytes, float
 
 
 def start_gunicorn(port: int, workers: int) -> subprocess.Popen:
-    env = dict(os.environ, DJANGO_DEBUG="0", DJANGO_SECRET_KEY=secrets.token_urlsafe(32),
-               DJANGO_SECURE_SSL_REDIRECT="0",  # plain HTTP on 127.0.0.1
-               CDP_RATE_LIMIT="", CDP_LOG_LEVEL="WARNING")
+    env = dict(
+        os.environ,
+        DJANGO_DEBUG="0",
+        DJANGO_SECRET_KEY=secrets.token_urlsafe(32),
+        DJANGO_SECURE_SSL_REDIRECT="0",  # plain HTTP on 127.0.0.1
+        CDP_RATE_LIMIT="",
+        CDP_LOG_LEVEL="WARNING",
+    )
     gunicorn = Path(sys.executable).with_name("gunicorn")
     process = subprocess.Popen(
-        [str(gunicorn), "cdp.wsgi", "--workers", str(workers), "--bind", f"127.0.0.1:{port}",
-         "--log-level", "warning", "--timeout", "120"],
-        cwd=ROOT, env=env, start_new_session=True)
+        [
+            str(gunicorn),
+            "cdp.wsgi",
+            "--workers",
+            str(workers),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+            "--timeout",
+            "120",
+        ],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+    )
     deadline = time.time() + 60
     while time.time() < deadline:
         try:
@@ -147,10 +166,14 @@ def main() -> None:
     bench = bench_workspace(args.people)
     key = api_key_create(workspace=bench.workspace, kind=ApiKey.Kind.SECRET).raw_key
     rows = make_rows(bench, args.events, "http", seed=1)
-    bodies = [orjson.dumps({"events": [row_json(r) for r in rows[i:i + args.batch]]})
-              for i in range(0, len(rows), args.batch)]
-    singles = [orjson.dumps(row_json(r)) for r in
-               make_rows(bench, args.rate * args.seconds, "single", seed=2)]
+    bodies = [
+        orjson.dumps({"events": [row_json(r) for r in rows[i : i + args.batch]]})
+        for i in range(0, len(rows), args.batch)
+    ]
+    singles = [
+        orjson.dumps(row_json(r))
+        for r in make_rows(bench, args.rate * args.seconds, "single", seed=2)
+    ]
     warm = [orjson.dumps(row_json(r)) for r in make_rows(bench, 50, "warm", seed=3)]
 
     port = free_port()
@@ -174,17 +197,25 @@ def main() -> None:
     broker_purge()
 
     ms = [s * 1000 for s in latencies]
-    print(f"gunicorn {args.workers} sync workers, {args.clients} batch clients, "
-          f"{os.cpu_count()} CPUs, load generator on the same machine")
-    print(f"HTTP batch   {accepted:,} events in {seconds:.1f} s: {http_rate:,.0f} events/s "
-          f"(target >= 15,000)")
+    print(
+        f"gunicorn {args.workers} sync workers, {args.clients} batch clients, "
+        f"{os.cpu_count()} CPUs, load generator on the same machine"
+    )
+    print(
+        f"HTTP batch   {accepted:,} events in {seconds:.1f} s: {http_rate:,.0f} events/s "
+        f"(target >= 15,000)"
+    )
     print(f"service      in-process, same rows: {service_rate:,.0f} events/s")
     print(f"raw COPY     same table:            {copy_rate:,.0f} events/s")
-    print(f"ratios       HTTP/service {http_rate / service_rate:.2f}, "
-          f"HTTP/COPY {http_rate / copy_rate:.2f}, service/COPY {service_rate / copy_rate:.2f}")
-    print(f"single       {len(ms):,} events at {args.rate}/s: p50 {statistics.median(ms):.1f} ms, "
-          f"p99 {percentile(ms, 0.99):.1f} ms, max {max(ms):.1f} ms, errors {errors}, "
-          f"worst send lag {lag * 1000:.1f} ms (targets p50 <= 5 ms, p99 <= 20 ms)")
+    print(
+        f"ratios       HTTP/service {http_rate / service_rate:.2f}, "
+        f"HTTP/COPY {http_rate / copy_rate:.2f}, service/COPY {service_rate / copy_rate:.2f}"
+    )
+    print(
+        f"single       {len(ms):,} events at {args.rate}/s: p50 {statistics.median(ms):.1f} ms, "
+        f"p99 {percentile(ms, 0.99):.1f} ms, max {max(ms):.1f} ms, errors {errors}, "
+        f"worst send lag {lag * 1000:.1f} ms (targets p50 <= 5 ms, p99 <= 20 ms)"
+    )
 
 
 if __name__ == "__main__":

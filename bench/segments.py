@@ -37,21 +37,40 @@ COUNTRIES = ["DE", "FR", "GB", "US", "ES", "IT", "NL", "PL", "SE", "AT"]
 CUSTOM = ("c_ticket_searched", "c_ticket_chosen", "c_checkout")
 
 SEGMENTS = {
-    "attribute only": {"all": [{"attribute": "country", "operator": "equals", "value": "DE"},
-                               {"attribute": "score", "operator": "gt", "value": 50}]},
-    "event count in window": {"all": [
-        {"event": "pageView", "count": {"operator": ">=", "value": 5},
-         "window": {"lastDays": 30}}]},
-    "occurred and not occurred": {"all": [
-        {"event": "c_ticket_searched", "window": {"lastDays": 7}},
-        {"event": "c_ticket_chosen", "window": {"lastDays": 7}},
-        {"event": "c_checkout", "occurred": False, "window": {"lastDays": 7}}]},
+    "attribute only": {
+        "all": [
+            {"attribute": "country", "operator": "equals", "value": "DE"},
+            {"attribute": "score", "operator": "gt", "value": 50},
+        ]
+    },
+    "event count in window": {
+        "all": [
+            {
+                "event": "pageView",
+                "count": {"operator": ">=", "value": 5},
+                "window": {"lastDays": 30},
+            }
+        ]
+    },
+    "occurred and not occurred": {
+        "all": [
+            {"event": "c_ticket_searched", "window": {"lastDays": 7}},
+            {"event": "c_ticket_chosen", "window": {"lastDays": 7}},
+            {"event": "c_checkout", "occurred": False, "window": {"lastDays": 7}},
+        ]
+    },
 }
-PREVIEW = {"all": [{"event": "pageView", "count": {"operator": ">=", "value": 2},
-                    "window": {"lastDays": 30},
-                    "where": [{"property": "path", "operator": "equals",
-                               "value": "/mortgage"}]},
-                   {"attribute": "country", "operator": "in", "value": ["DE", "AT"]}]}
+PREVIEW = {
+    "all": [
+        {
+            "event": "pageView",
+            "count": {"operator": ">=", "value": 2},
+            "window": {"lastDays": 30},
+            "where": [{"property": "path", "operator": "equals", "value": "/mortgage"}],
+        },
+        {"attribute": "country", "operator": "in", "value": ["DE", "AT"]},
+    ]
+}
 
 
 def _bar(total: int, desc: str):
@@ -65,18 +84,27 @@ def segments_workspace(people: int, events: int, regenerate: bool):
     from events.services import PropertyInput, definition_create
 
     marker = f"{people} people, {events} events in arrival order"
-    workspace, reused = bench_workspace(slug=SLUG, marker=marker, regenerate=regenerate, clear=[
-        *(f"DELETE FROM {table} WHERE workspace_id = %s" for table in (
-            "people_segmentmembership", "events_eventaggregate", "events_event")),
-        "DELETE FROM people_persontag WHERE person_id IN (SELECT id FROM people_person"
-        " WHERE workspace_id = %s)",
-        "DELETE FROM people_identifier WHERE workspace_id = %s",
-        "DELETE FROM people_person WHERE workspace_id = %s"])
+    workspace, reused = bench_workspace(
+        slug=SLUG,
+        marker=marker,
+        regenerate=regenerate,
+        clear=[
+            *(
+                f"DELETE FROM {table} WHERE workspace_id = %s"
+                for table in ("people_segmentmembership", "events_eventaggregate", "events_event")
+            ),
+            "DELETE FROM people_persontag WHERE person_id IN (SELECT id FROM people_person"
+            " WHERE workspace_id = %s)",
+            "DELETE FROM people_identifier WHERE workspace_id = %s",
+            "DELETE FROM people_person WHERE workspace_id = %s",
+        ],
+    )
     if reused:
         return workspace
     for code in CUSTOM:
-        definition_create(workspace=workspace, definition_id=code, name=code,
-                          properties=[PropertyInput("route")])
+        definition_create(
+            workspace=workspace, definition_id=code, name=code, properties=[PropertyInput("route")]
+        )
     _generate(workspace, people, events)
     bench_workspace_done(workspace, marker)
     return workspace
@@ -85,9 +113,11 @@ def segments_workspace(people: int, events: int, regenerate: bool):
 def _definition_pks(workspace) -> dict[str, int]:
     from events.selectors import definition_list
 
-    return dict(definition_list(workspace=workspace)
-                .filter(definition_id__in=("pageView", *CUSTOM))
-                .values_list("definition_id", "pk"))
+    return dict(
+        definition_list(workspace=workspace)
+        .filter(definition_id__in=("pageView", *CUSTOM))
+        .values_list("definition_id", "pk")
+    )
 
 
 def _generate(workspace, people: int, events: int) -> None:
@@ -108,10 +138,10 @@ def _generate(workspace, people: int, events: int) -> None:
                         " SELECT %s, 'S' || g, '', '', '', (%s::text[])[1 + (g %% 10)],"
                         " '', '', '', '', '', ((g::bigint * 7919) %% 101)::int, '{}', now(), now()"
                         " FROM generate_series(%s, %s - 1) g",
-                        [ws, COUNTRIES, lo, hi])
+                        [ws, COUNTRIES, lo, hi],
+                    )
                 bar.update(hi - lo)
-        cursor.execute("SELECT min(id), max(id) FROM people_person WHERE workspace_id = %s",
-                       [ws])
+        cursor.execute("SELECT min(id), max(id) FROM people_person WHERE workspace_id = %s", [ws])
         first, last = cursor.fetchone()
         span = last - first + 1
         cursor.execute("SELECT now() - interval '90 days'")
@@ -132,13 +162,25 @@ def _generate(workspace, people: int, events: int) -> None:
                         " %s::timestamptz + (g + 0.0) / %s * interval '90 days'"
                         "  - random() * interval '1 hour', now(), '', '', '', '', '',"
                         " '', '', '',"
-                        " CASE WHEN r < 0.07 THEN '{\"path\": \"/mortgage\"}'::jsonb"
+                        ' CASE WHEN r < 0.07 THEN \'{"path": "/mortgage"}\'::jsonb'
                         "  WHEN r < 0.7 THEN jsonb_build_object('path', '/p/' || (g %% 500))"
                         "  ELSE '{}'::jsonb END, 'api'"
                         " FROM (SELECT g, random() AS r FROM generate_series(%s, %s - 1) g) s"
                         " ON CONFLICT DO NOTHING",
-                        [ws, pks["pageView"], pks[CUSTOM[0]], pks[CUSTOM[1]], pks[CUSTOM[2]],
-                         first, span, start, events, lo, hi])
+                        [
+                            ws,
+                            pks["pageView"],
+                            pks[CUSTOM[0]],
+                            pks[CUSTOM[1]],
+                            pks[CUSTOM[2]],
+                            first,
+                            span,
+                            start,
+                            events,
+                            lo,
+                            hi,
+                        ],
+                    )
                 bar.update(hi - lo)
         print("aggregates (person × definition) …", flush=True)
         with transaction.atomic():
@@ -147,12 +189,16 @@ def _generate(workspace, people: int, events: int) -> None:
                 " count, first_at, last_at, last_data)"
                 " SELECT workspace_id, person_id, definition_id, count(*), min(occurred_at),"
                 " max(occurred_at), '{}' FROM events_event WHERE workspace_id = %s"
-                " GROUP BY workspace_id, person_id, definition_id", [ws])
+                " GROUP BY workspace_id, person_id, definition_id",
+                [ws],
+            )
             cursor.execute(
                 "UPDATE people_person p SET first_seen_at = a.first_at, last_seen_at = a.last_at"
                 " FROM (SELECT person_id, min(first_at) first_at, max(last_at) last_at"
                 " FROM events_eventaggregate WHERE workspace_id = %s GROUP BY person_id) a"
-                " WHERE p.id = a.person_id", [ws])
+                " WHERE p.id = a.person_id",
+                [ws],
+            )
     with connection.cursor() as cursor:
         print("VACUUM ANALYZE …", flush=True)
         for table in ("people_person", "events_event", "events_eventaggregate"):
@@ -190,29 +236,43 @@ def _incremental(workspace, segments, batch: int) -> tuple[float, float, int]:
 
     # Standard definitions are off until a workspace switches them on (the generated events
     # were written by SQL); the batch is ingested like any other.
-    definition_set_enabled(workspace=workspace, enabled=True,
-                           definition=EventDefinition.objects.get(pk=_definition_pks(workspace)
-                                                                  ["pageView"]))
+    definition_set_enabled(
+        workspace=workspace,
+        enabled=True,
+        definition=EventDefinition.objects.get(pk=_definition_pks(workspace)["pageView"]),
+    )
     rng = random.Random()
-    ids = list(Person.objects.filter(workspace=workspace).order_by("?")
-               .values_list("external_id", flat=True)[:batch])
+    ids = list(
+        Person.objects.filter(workspace=workspace)
+        .order_by("?")
+        .values_list("external_id", flat=True)[:batch]
+    )
     now = datetime.now(UTC)
     codes = ["pageView", *CUSTOM]
     picked = [rng.choice(codes) for _ in ids]
-    inputs = [EventInput(definition_id=code, person=PersonRef(external_id=ext),
-                         occurred_at=now - timedelta(seconds=rng.randrange(3600)),
-                         properties={"path": "/mortgage"} if code == "pageView" and i % 2
-                         else {})
-              for i, (code, ext) in enumerate(zip(picked, ids, strict=True))]
-    t_ingest, ingested = _timed(lambda: events_ingest(workspace=workspace, events=inputs,
-                                                           origin="api"))
+    inputs = [
+        EventInput(
+            definition_id=code,
+            person=PersonRef(external_id=ext),
+            occurred_at=now - timedelta(seconds=rng.randrange(3600)),
+            properties={"path": "/mortgage"} if code == "pageView" and i % 2 else {},
+        )
+        for i, (code, ext) in enumerate(zip(picked, ids, strict=True))
+    ]
+    t_ingest, ingested = _timed(
+        lambda: events_ingest(workspace=workspace, events=inputs, origin="api")
+    )
     assert ingested.accepted == len(inputs), ingested.items[:3]
-    person_ids = list(Person.objects.filter(workspace=workspace, external_id__in=ids)
-                      .values_list("pk", flat=True))
+    person_ids = list(
+        Person.objects.filter(workspace=workspace, external_id__in=ids).values_list("pk", flat=True)
+    )
     pks = _definition_pks(workspace)
     changes = {f"event:{pk}" for pk in pks.values()} | INGESTION_CHANGES
-    t_update, results = _timed(lambda: segments_reevaluate(
-        workspace_id=workspace.pk, person_ids=person_ids, changes=changes))
+    t_update, results = _timed(
+        lambda: segments_reevaluate(
+            workspace_id=workspace.pk, person_ids=person_ids, changes=changes
+        )
+    )
     moved = sum(len(r.entered) + len(r.exited) for r in results)
     return t_ingest, t_update, moved
 
@@ -231,8 +291,9 @@ def data_ready(args):
     workspace holding the data (generated when missing)."""
     import os
 
-    os.environ.setdefault("BENCH_DATABASE_URL",
-                          "postgres://postgres@127.0.0.1:5432/cdp_bench_segments")
+    os.environ.setdefault(
+        "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/cdp_bench_segments"
+    )
     django_setup()
     print(machine_reference())
     return segments_workspace(args.people, args.events, args.regenerate)
@@ -252,10 +313,15 @@ def main() -> None:
 
     for old in Segment.objects.filter(workspace=workspace):
         segment_delete(segment=old)
-    targets = {"attribute only": 1.0, "event count in window": 2.0,
-               "occurred and not occurred": 5.0}
-    print(f"\n{'segment':<27} {'members':>9} {'SQL count':>10} {'1st refresh':>12} "
-          f"{'2nd refresh':>12} {'target':>7}")
+    targets = {
+        "attribute only": 1.0,
+        "event count in window": 2.0,
+        "occurred and not occurred": 5.0,
+    }
+    print(
+        f"\n{'segment':<27} {'members':>9} {'SQL count':>10} {'1st refresh':>12} "
+        f"{'2nd refresh':>12} {'target':>7}"
+    )
     segments = []
     for name, rules in SEGMENTS.items():
         segment = segment_create(workspace=workspace, name=name, rules=rules)
@@ -266,23 +332,30 @@ def main() -> None:
         t_first, first = _timed(partial(segment_refresh, segment=segment, now=now))
         t_second, second = _timed(partial(segment_refresh, segment=segment, now=now))
         if not first.member_count == count == second.member_count:
-            raise SystemExit(f"{name}: the refreshes disagree with the count: "
-                             f"{first.member_count}, {second.member_count} vs {count}")
-        print(f"{name:<27} {count:>9,} {t_count:>9.2f}s {t_first:>11.2f}s {t_second:>11.2f}s "
-              f"{targets[name]:>6.1f}s")
+            raise SystemExit(
+                f"{name}: the refreshes disagree with the count: "
+                f"{first.member_count}, {second.member_count} vs {count}"
+            )
+        print(
+            f"{name:<27} {count:>9,} {t_count:>9.2f}s {t_first:>11.2f}s {t_second:>11.2f}s "
+            f"{targets[name]:>6.1f}s"
+        )
     print("\npreview counts of unsaved trees (median of 3; target < 1 s):")
-    for name, rules in [*SEGMENTS.items(), ("mortgage views + country (property filter)",
-                                            PREVIEW)]:
-        runs = [_timed(partial(segment_preview, workspace=workspace, rules=rules))
-                for _ in range(3)]
-        print(f"  {name:<44} {runs[-1][1]:>9,} people "
-              f"{statistics.median(t for t, _ in runs):>6.2f}s")
+    for name, rules in [*SEGMENTS.items(), ("mortgage views + country (property filter)", PREVIEW)]:
+        runs = [
+            _timed(partial(segment_preview, workspace=workspace, rules=rules)) for _ in range(3)
+        ]
+        print(
+            f"  {name:<44} {runs[-1][1]:>9,} people {statistics.median(t for t, _ in runs):>6.2f}s"
+        )
     rounds = [_incremental(workspace, segments, args.batch) for _ in range(3)]
-    print(f"incremental update after a batch of {args.batch:,} events "
-          f"({len(segments)} segments): median "
-          f"{statistics.median(r[1] for r in rounds) * 1000:.0f} ms (target < 100 ms); "
-          f"the batch's ingest itself: {statistics.median(r[0] for r in rounds) * 1000:.0f} ms; "
-          f"memberships changed per round: {', '.join(str(r[2]) for r in rounds)}")
+    print(
+        f"incremental update after a batch of {args.batch:,} events "
+        f"({len(segments)} segments): median "
+        f"{statistics.median(r[1] for r in rounds) * 1000:.0f} ms (target < 100 ms); "
+        f"the batch's ingest itself: {statistics.median(r[0] for r in rounds) * 1000:.0f} ms; "
+        f"memberships changed per round: {', '.join(str(r[2]) for r in rounds)}"
+    )
     broker_purge()
 
 

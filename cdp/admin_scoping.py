@@ -28,6 +28,7 @@ _ERRORS_ATTR = "_cdp_service_errors"
 
 # Which workspaces a user may see --------------------------------------------------------------
 
+
 def user_workspace_ids(request: HttpRequest) -> list[int] | None:
     """Return the ids of the user's workspaces, or None for a superuser (no restriction)."""
     if request.user.is_superuser:
@@ -61,8 +62,9 @@ def selected_workspace(request: HttpRequest) -> tuple[Workspace | None, list[Wor
     return (choices[0] if choices else None), choices
 
 
-def scope_queryset(queryset: QuerySet, request: HttpRequest, path: str = "workspace",
-                   shared_null: bool = False) -> QuerySet:
+def scope_queryset(
+    queryset: QuerySet, request: HttpRequest, path: str = "workspace", shared_null: bool = False
+) -> QuerySet:
     """Limit ``queryset`` to rows whose ``path`` workspace is one of the user's.
 
     ``shared_null`` keeps rows without a workspace (the built-in definitions).
@@ -101,6 +103,7 @@ def strip_fields(fieldsets, names: Iterable[str]):
 
 
 # Service errors as form errors ----------------------------------------------------------------
+
 
 def _form_with_errors(form_class, errors: list[FieldError], field_for):
     """Return a subclass of ``form_class`` whose validation reports ``errors``."""
@@ -147,9 +150,18 @@ class ServiceErrorsMixin:
             if request.method != "POST":
                 raise
             # A concurrent save took a unique value between validation and the write.
-            setattr(request, _ERRORS_ATTR, [FieldError(
-                "", "duplicate", "This conflicts with an existing record; please check the "
-                "unique values (codes, keys, identifiers) and try again.")])
+            setattr(
+                request,
+                _ERRORS_ATTR,
+                [
+                    FieldError(
+                        "",
+                        "duplicate",
+                        "This conflicts with an existing record; please check the "
+                        "unique values (codes, keys, identifiers) and try again.",
+                    )
+                ],
+            )
         return super().changeform_view(request, object_id, form_url, extra_context)
 
     def get_form(self, request, obj=None, change=False, **kwargs):
@@ -174,8 +186,11 @@ class ServiceErrorsMixin:
         except ServiceError as exc:  # the service refused; the transaction is rolled back
             self.message_service_error(request, exc)
             opts = self.opts
-            return HttpResponseRedirect(reverse(
-                f"admin:{opts.app_label}_{opts.model_name}_change", args=[unquote(object_id)]))
+            return HttpResponseRedirect(
+                reverse(
+                    f"admin:{opts.app_label}_{opts.model_name}_change", args=[unquote(object_id)]
+                )
+            )
 
     def message_service_error(self, request, exc: ServiceError) -> None:
         """Show the service's messages (they name what they are about) as an admin error."""
@@ -183,6 +198,7 @@ class ServiceErrorsMixin:
 
 
 # The mixin every workspace-owned admin uses ---------------------------------------------------
+
 
 class WorkspaceScopedAdmin(ServiceErrorsMixin, admin.ModelAdmin):
     """A ModelAdmin whose rows, choices and new objects are limited to the user's workspaces.
@@ -200,14 +216,14 @@ class WorkspaceScopedAdmin(ServiceErrorsMixin, admin.ModelAdmin):
     formfield_overrides = {JSONField: {"decoder": BoundedJSONDecoder}}
 
     def get_queryset(self, request):
-        return scope_queryset(super().get_queryset(request), request, self.workspace_path,
-                              self.shared_null)
+        return scope_queryset(
+            super().get_queryset(request), request, self.workspace_path, self.shared_null
+        )
 
     def get_object(self, request, object_id, from_field=None):
         obj = super().get_object(request, object_id, from_field)
         if obj is None and self.missing_is_404:
-            raise Http404(f"there is no {self.opts.verbose_name} {object_id!r} in your "
-                          "workspaces")
+            raise Http404(f"there is no {self.opts.verbose_name} {object_id!r} in your workspaces")
         return obj
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):

@@ -11,8 +11,9 @@ from collections.abc import Sequence
 from django.db import connection, models
 
 
-def rows_update(model: type[models.Model], objs: Sequence[models.Model],
-                fields: Sequence[str]) -> int:
+def rows_update(
+    model: type[models.Model], objs: Sequence[models.Model], fields: Sequence[str]
+) -> int:
     """Write ``fields`` of ``objs`` (saved rows of ``model``); return how many were given."""
     if not objs:
         return 0
@@ -23,15 +24,16 @@ def rows_update(model: type[models.Model], objs: Sequence[models.Model],
     columns = [meta.pk, *(meta.get_field(name) for name in fields)]
     arrays, names, sets = [], [], []
     for i, field in enumerate(columns):
-        values = [field.get_db_prep_save(getattr(obj, field.attname), connection)
-                  for obj in objs]
+        values = [field.get_db_prep_save(getattr(obj, field.attname), connection) for obj in objs]
         arrays.append(values)
         names.append(f"c{i}")
         if i:
             sets.append(f'"{field.column}" = v.c{i}')
     casts = ", ".join(f"%s::{field.cast_db_type(connection)}[]" for field in columns)
-    sql = (f'UPDATE "{meta.db_table}" t SET {", ".join(sets)} '
-           f'FROM unnest({casts}) AS v({", ".join(names)}) WHERE t."{meta.pk.column}" = v.c0')
+    sql = (
+        f'UPDATE "{meta.db_table}" t SET {", ".join(sets)} '
+        f'FROM unnest({casts}) AS v({", ".join(names)}) WHERE t."{meta.pk.column}" = v.c0'
+    )
     with connection.cursor() as cursor:
         cursor.execute(sql, arrays)
     return len(objs)

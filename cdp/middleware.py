@@ -49,8 +49,7 @@ class JsonBodyTooLargeMiddleware:
         if not isinstance(exception, RequestDataTooBig) or _is_admin(request):
             return None
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-        return _json(error_body("body_too_large", f"request body over {limit} bytes", "body"),
-                     413)
+        return _json(error_body("body_too_large", f"request body over {limit} bytes", "body"), 413)
 
 
 class NulRefusedMiddleware:
@@ -96,8 +95,11 @@ class DatabaseUnavailableMiddleware:
             return None
         logger.error("database unavailable, answered 503: %s", exception)
         if _is_admin(request):
-            response = HttpResponse("The database is unavailable; retry in a moment.",
-                                    status=503, content_type="text/plain")
+            response = HttpResponse(
+                "The database is unavailable; retry in a moment.",
+                status=503,
+                content_type="text/plain",
+            )
         else:
             response = _json(unavailable_body(), 503)
         response["Retry-After"] = str(RETRY_AFTER_SECONDS)

@@ -18,7 +18,14 @@ def sdk_demo(request: HttpRequest, page: str = "") -> HttpResponse:
     if not settings.CDP_SDK_DEMO or page not in PAGES:
         raise Http404("no such demo page")
     key = request.GET.get("key", "")[:200]
-    return render(request, "cdp/sdk_demo.html", {
-        "key": key, "page": page, "title": PAGES[page], "pages": PAGES.items(),
-        "sdk_config": {"key": key},
-    })
+    return render(
+        request,
+        "cdp/sdk_demo.html",
+        {
+            "key": key,
+            "page": page,
+            "title": PAGES[page],
+            "pages": PAGES.items(),
+            "sdk_config": {"key": key},
+        },
+    )

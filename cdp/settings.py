@@ -211,8 +211,7 @@ REDIS_URL = env_str("REDIS_URL") or (
     env_str("CELERY_BROKER_URL") if env_str("CELERY_BROKER_URL").startswith("redis") else ""
 )
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "cdp.cache.ReusingRedisCache",
-                          "LOCATION": REDIS_URL}}
+    CACHES = {"default": {"BACKEND": "cdp.cache.ReusingRedisCache", "LOCATION": REDIS_URL}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
@@ -253,7 +252,7 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": (
         "Customer data platform: events, people, definitions. Authenticate with a workspace "
         "API key: `Authorization: App <key>` (or Bearer, or HTTP Basic with the key as user "
-        "name). Errors answer `{\"error\": {\"code\", \"message\", \"field\"}}`."
+        'name). Errors answer `{"error": {"code", "message", "field"}}`.'
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
@@ -289,8 +288,10 @@ CDP_EXPORT_DIR = Path(env_str("CDP_EXPORT_DIR", str(VAR_DIR / "exports")))
 # a default bucket or an S3 endpoint is configured): otherwise a request naming a bucket fails
 # with that explanation instead of reaching for credentials over the network.
 CDP_EXPORT_BUCKET = env_str("CDP_EXPORT_BUCKET")
-CDP_EXPORT_S3 = env_bool("CDP_EXPORT_S3", bool(
-    CDP_EXPORT_BUCKET or env_str("AWS_ENDPOINT_URL_S3") or env_str("AWS_ENDPOINT_URL")))
+CDP_EXPORT_S3 = env_bool(
+    "CDP_EXPORT_S3",
+    bool(CDP_EXPORT_BUCKET or env_str("AWS_ENDPOINT_URL_S3") or env_str("AWS_ENDPOINT_URL")),
+)
 CDP_EXPORT_FILE_LINES = max(1, min(env_int("CDP_EXPORT_FILE_LINES", 50_000), 50_000))
 CDP_EXPORT_UPLOAD_ATTEMPTS = env_int("CDP_EXPORT_UPLOAD_ATTEMPTS", 3)  # per file
 CDP_EXPORT_RETRY_SECONDS = env_int("CDP_EXPORT_RETRY_SECONDS", 5)  # times the attempt number
@@ -312,26 +313,31 @@ LOGGING = {
     "filters": {"redact": {"()": "cdp.log_redaction.RedactSecretsFilter"}},
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
-        "django.server": {"()": "django.utils.log.ServerFormatter",
-                          "format": "[{server_time}] {message}", "style": "{"},
+        "django.server": {
+            "()": "django.utils.log.ServerFormatter",
+            "format": "[{server_time}] {message}",
+            "style": "{",
+        },
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain",
-                    "filters": ["redact"]},
-        "django.server": {"class": "logging.StreamHandler", "formatter": "django.server",
-                          "filters": ["redact"]},
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]},
+        "django.server": {
+            "class": "logging.StreamHandler",
+            "formatter": "django.server",
+            "filters": ["redact"],
+        },
     },
     "root": {"handlers": ["console"], "level": env_str("CDP_LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"},
-                "celery.app.trace": {"level": "WARNING"},
-                "django.server": {"handlers": ["django.server"], "level": "INFO",
-                                  "propagate": False}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "celery.app.trace": {"level": "WARNING"},
+        "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
+    },
 }
 
 # Periodic work (installed into django-celery-beat's tables by the beat scheduler).
 CELERY_BEAT_SCHEDULE = {
     "outbox-sweep": {"task": "events.tasks.outbox_sweep_task", "schedule": 30.0},
     "outbox-prune": {"task": "events.tasks.outbox_prune_task", "schedule": 3600.0},
-    "ingestion-log-prune": {"task": "events.tasks.ingestion_log_prune_task",
-                            "schedule": 3600.0},
+    "ingestion-log-prune": {"task": "events.tasks.ingestion_log_prune_task", "schedule": 3600.0},
 }

@@ -17,8 +17,9 @@ urlpatterns = [
     path("sdk/demo/<slug:page>", sdk_demo, name="sdk-demo-page"),
     path("api/v1/schema", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves Swagger UI's start-up code as a script file (no inline script, CSP).
-    path("api/v1/docs", SpectacularSwaggerSplitView.as_view(url_name="api-schema"),
-         name="api-docs"),
+    path(
+        "api/v1/docs", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"
+    ),
     path("api/v1/", include("events.api.urls")),
     path("api/v1/", include("people.api.urls")),
     path("api/v1/", include("people.segments.urls")),

@@ -61,12 +61,16 @@ class ChannelAdmin(WorkspaceScopedAdmin):
     def save_model(self, request, obj, form, change):
         data = form.cleaned_data
         if change:
-            channel_update(channel=obj, fields={k: data[k] for k in ("name", "app_type",
-                                                                     "app_key")})
+            channel_update(
+                channel=obj, fields={k: data[k] for k in ("name", "app_type", "app_key")}
+            )
             return
-        channel = channel_create(workspace=self.target_workspace(request, form),
-                                 name=data["name"], app_type=data["app_type"],
-                                 app_key=data["app_key"])
+        channel = channel_create(
+            workspace=self.target_workspace(request, form),
+            name=data["name"],
+            app_type=data["app_type"],
+            app_key=data["app_key"],
+        )
         obj.pk, obj.workspace = channel.pk, channel.workspace
 
     def delete_model(self, request, obj):
@@ -96,35 +100,48 @@ class PropertyForm(forms.ModelForm):
 
 
 def _property_input(data: dict) -> PropertyInput:
-    return PropertyInput(key=data["key"], name=data.get("name") or "", type=data["type"],
-                         required=bool(data.get("required")),
-                         scope=data.get("scope") or PropertyDefinition.Scope.EVENT)
+    return PropertyInput(
+        key=data["key"],
+        name=data.get("name") or "",
+        type=data["type"],
+        required=bool(data.get("required")),
+        scope=data.get("scope") or PropertyDefinition.Scope.EVENT,
+    )
 
 
 class PropertyFormSet(BaseInlineFormSet):
     """Checks new properties with the service's rules: key format, duplicates, the limit."""
 
     def new_forms(self) -> list:
-        return [f for f in self.extra_forms
-                if f.has_changed() and not f.cleaned_data.get("DELETE")]
+        return [f for f in self.extra_forms if f.has_changed() and not f.cleaned_data.get("DELETE")]
 
     def clean(self):
         super().clean()
         if any(self.errors):
             return
-        existing = (list(PropertyDefinition.objects.filter(definition=self.instance)
-                         .values_list("key", flat=True)) if self.instance.pk else [])
+        existing = (
+            list(
+                PropertyDefinition.objects.filter(definition=self.instance).values_list(
+                    "key", flat=True
+                )
+            )
+            if self.instance.pk
+            else []
+        )
         added = self.new_forms()
         try:
-            property_inputs_validate([_property_input(f.cleaned_data) for f in added],
-                                     existing=len(existing), existing_keys=existing)
+            property_inputs_validate(
+                [_property_input(f.cleaned_data) for f in added],
+                existing=len(existing),
+                existing_keys=existing,
+            )
         except ServiceError as exc:
             general = []
             for error in exc.errors:
                 # "properties[i].key" names the i-th new row and one of its fields.
                 index, _, field = error.field.partition("].")
                 if field and index.startswith("properties["):
-                    added[int(index[len("properties["):])].add_error(field, error.message)
+                    added[int(index[len("properties[") :])].add_error(field, error.message)
                 else:
                     general.append(error.message)
             if general:
@@ -150,12 +167,12 @@ class PropertyInline(admin.TabularInline):
         return 1 if room > 0 and not obj.is_builtin else 0
 
     def has_add_permission(self, request, obj=None):
-        return not (obj is not None and obj.is_builtin) and super().has_add_permission(
-            request, obj)
+        return not (obj is not None and obj.is_builtin) and super().has_add_permission(request, obj)
 
     def has_change_permission(self, request, obj=None):
         return not (obj is not None and obj.is_builtin) and super().has_change_permission(
-            request, obj)
+            request, obj
+        )
 
     def has_delete_permission(self, request, obj=None):
         return False
@@ -164,8 +181,16 @@ class PropertyInline(admin.TabularInline):
 class EventDefinitionForm(forms.ModelForm):
     class Meta:
         model = EventDefinition
-        fields = ("workspace", "definition_id", "name", "description", "channel",
-                  "default_score", "lifecycle_stage", "enabled")
+        fields = (
+            "workspace",
+            "definition_id",
+            "name",
+            "description",
+            "channel",
+            "default_score",
+            "lifecycle_stage",
+            "enabled",
+        )
 
     def clean_definition_id(self):
         value = self.cleaned_data.get("definition_id")
@@ -201,8 +226,10 @@ class EventDefinitionAdmin(WorkspaceScopedAdmin):
     search_fields = ("name", "definition_id")
     inlines = [PropertyInline]
     fieldsets = [
-        (None, {"fields": ["workspace", "definition_id", "name", "description", "kind",
-                           "category"]}),
+        (
+            None,
+            {"fields": ["workspace", "definition_id", "name", "description", "kind", "category"]},
+        ),
         ("Tracking", {"fields": ["channel", "default_score", "lifecycle_stage", "enabled"]}),
     ]
     readonly_fields = ("kind", "category")
@@ -219,8 +246,10 @@ class EventDefinitionAdmin(WorkspaceScopedAdmin):
 
     def get_urls(self):
         view = self.admin_site.admin_view(self.standard_events_view)
-        return [path("standard/", view, name="events_eventdefinition_standard"),
-                *super().get_urls()]
+        return [
+            path("standard/", view, name="events_eventdefinition_standard"),
+            *super().get_urls(),
+        ]
 
     def standard_events_view(self, request):
         return standard_events_view(request, self)
@@ -253,12 +282,16 @@ class EventDefinitionAdmin(WorkspaceScopedAdmin):
     def formfield_for_dbfield(self, db_field, request, **kwargs):
         if db_field.name == "lifecycle_stage":
             stages = {}
-            for code, name in scope_queryset(LifecycleStage.objects.order_by("position"),
-                                             request).values_list("code", "name"):
+            for code, name in scope_queryset(
+                LifecycleStage.objects.order_by("position"), request
+            ).values_list("code", "name"):
                 stages.setdefault(code, f"{name} ({code})")
             return forms.ChoiceField(
-                choices=[("", "— none —"), *stages.items()], required=False,
-                label="lifecycle stage", help_text=db_field.help_text)
+                choices=[("", "— none —"), *stages.items()],
+                required=False,
+                label="lifecycle stage",
+                help_text=db_field.help_text,
+            )
         return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     # Saving: the definition and its properties in one service call.
@@ -268,32 +301,56 @@ class EventDefinitionAdmin(WorkspaceScopedAdmin):
 
     def save_related(self, request, form, formsets, change):
         data = form.cleaned_data
-        fields = {k: data[k] for k in ("name", "description", "channel", "default_score",
-                                       "lifecycle_stage", "enabled") if k in data}
+        fields = {
+            k: data[k]
+            for k in (
+                "name",
+                "description",
+                "channel",
+                "default_score",
+                "lifecycle_stage",
+                "enabled",
+            )
+            if k in data
+        }
         props = next((fs for fs in formsets if fs.model is PropertyDefinition), None)
         added = props.new_forms() if props is not None else []
         new_inputs = [_property_input(f.cleaned_data) for f in added]
         if not change:
             definition = definition_create(
                 workspace=self.target_workspace(request, form),
-                definition_id=data["definition_id"], properties=new_inputs, **fields)
+                definition_id=data["definition_id"],
+                properties=new_inputs,
+                **fields,
+            )
             form.instance.pk = definition.pk
         else:
             definition = form.instance
-            edits = {f.instance.pk: f.cleaned_data for f in (props.initial_forms if props else [])
-                     if f.has_changed()}
+            edits = {
+                f.instance.pk: f.cleaned_data
+                for f in (props.initial_forms if props else [])
+                if f.has_changed()
+            }
             wanted = []
             for prop in definition.properties.all():
                 edit = edits.get(prop.pk, {})
-                wanted.append(PropertyInput(
-                    key=prop.key, name=edit.get("name", prop.name), type=prop.type,
-                    required=edit.get("required", prop.required), scope=prop.scope))
-            definition_update(definition=definition, fields=fields,
-                              properties=[*wanted, *new_inputs])
+                wanted.append(
+                    PropertyInput(
+                        key=prop.key,
+                        name=edit.get("name", prop.name),
+                        type=prop.type,
+                        required=edit.get("required", prop.required),
+                        scope=prop.scope,
+                    )
+                )
+            definition_update(
+                definition=definition, fields=fields, properties=[*wanted, *new_inputs]
+            )
         if props is not None:
             props.new_objects = [f.instance for f in added]
-            props.changed_objects = [(f.instance, f.changed_data) for f in props.initial_forms
-                                     if f.has_changed()]
+            props.changed_objects = [
+                (f.instance, f.changed_data) for f in props.initial_forms if f.has_changed()
+            ]
             props.deleted_objects = []
 
     # Deleting: the service refuses definitions in use and names the uses.
@@ -338,8 +395,7 @@ class EventDefinitionAdmin(WorkspaceScopedAdmin):
             except ServiceError as exc:
                 refused.append("; ".join(e.message for e in exc.errors))
         if deleted:
-            self.message_user(request, f"Deleted {deleted} event definition(s).",
-                              messages.SUCCESS)
+            self.message_user(request, f"Deleted {deleted} event definition(s).", messages.SUCCESS)
         for text in refused:
             self.message_user(request, text, messages.ERROR)
         return None
@@ -359,8 +415,9 @@ class DefinitionFilter(admin.SimpleListFilter):
         ids = user_workspace_ids(request)
         if ids is not None:
             used = used.filter(workspace_id__in=ids)
-        definitions = EventDefinition.objects.filter(
-            pk__in=used.values("definition_id")).order_by("name")
+        definitions = EventDefinition.objects.filter(pk__in=used.values("definition_id")).order_by(
+            "name"
+        )
         return [(str(d.pk), str(d)) for d in definitions]
 
     def queryset(self, request, queryset):
@@ -404,9 +461,22 @@ class EventAdmin(ReadOnlyAdmin, WorkspaceScopedAdmin):
     fieldsets = [
         (None, {"fields": ["definition", "person", "origin", "occurred_at", "received_at"]}),
         ("Identifiers", {"fields": ["external_id", "session_id"]}),
-        ("Core fields", {"fields": ["target_id", "target_name", "source", "content_name",
-                                    "score", "tags", "campaign_code", "campaign_name",
-                                    "summary"]}),
+        (
+            "Core fields",
+            {
+                "fields": [
+                    "target_id",
+                    "target_name",
+                    "source",
+                    "content_name",
+                    "score",
+                    "tags",
+                    "campaign_code",
+                    "campaign_name",
+                    "summary",
+                ]
+            },
+        ),
         ("Properties", {"fields": ["properties"]}),
     ]
 
@@ -434,8 +504,12 @@ class ReasonFilter(admin.SimpleListFilter):
     parameter_name = "code"
 
     def lookups(self, request, model_admin):
-        codes = (scope_queryset(IngestionLogEntry.objects.all(), request)
-                 .order_by("code").values_list("code", flat=True).distinct())
+        codes = (
+            scope_queryset(IngestionLogEntry.objects.all(), request)
+            .order_by("code")
+            .values_list("code", flat=True)
+            .distinct()
+        )
         return [(c, c) for c in codes]
 
     def queryset(self, request, queryset):
@@ -457,8 +531,7 @@ class IngestionLogAdmin(WorkspaceScopedAdmin):
 
     @admin.display(description="payload")
     def payload_pretty(self, obj):
-        return format_html("<pre>{}</pre>", json.dumps(obj.payload, indent=2,
-                                                       ensure_ascii=False))
+        return format_html("<pre>{}</pre>", json.dumps(obj.payload, indent=2, ensure_ascii=False))
 
     def has_add_permission(self, request):
         return False

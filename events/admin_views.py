@@ -5,7 +5,6 @@ templates under ``templates/admin/events/`` that extend the admin's base, and bo
 through services: ``definition_set_enabled`` and ``events_ingest`` (origin admin).
 """
 
-
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
@@ -39,6 +38,7 @@ def _page_context(request, model_admin, title: str, workspace, workspaces) -> di
 
 # Standard event switches ----------------------------------------------------------------------
 
+
 def standard_events_view(request, model_admin):
     """List the built-in standard definitions by category with this workspace's switches."""
     if not model_admin.has_view_permission(request):
@@ -47,10 +47,14 @@ def standard_events_view(request, model_admin):
     workspace, workspaces = selected_workspace(request)
     context = _page_context(request, model_admin, "Standard events", workspace, workspaces)
     if workspace is None:
-        return TemplateResponse(request, "admin/events/eventdefinition/standard_events.html",
-                                context)
-    definitions = list(EventDefinition.objects.filter(
-        workspace__isnull=True, kind=EventDefinition.Kind.STANDARD).order_by("category", "name"))
+        return TemplateResponse(
+            request, "admin/events/eventdefinition/standard_events.html", context
+        )
+    definitions = list(
+        EventDefinition.objects.filter(
+            workspace__isnull=True, kind=EventDefinition.Kind.STANDARD
+        ).order_by("category", "name")
+    )
     state = definition_enabled_map(workspace=workspace, definitions=definitions)
 
     if request.method == "POST":
@@ -62,28 +66,36 @@ def standard_events_view(request, model_admin):
             for definition in definitions:
                 enabled = str(definition.pk) in wanted
                 if definition.enabled and enabled != state[definition.pk]:
-                    definition_set_enabled(workspace=workspace, definition=definition,
-                                           enabled=enabled)
+                    definition_set_enabled(
+                        workspace=workspace, definition=definition, enabled=enabled
+                    )
                     changed += 1
-        messages.success(request, f"Saved the standard events of {workspace}: "
-                                  f"{changed} switch(es) changed.")
+        messages.success(
+            request, f"Saved the standard events of {workspace}: {changed} switch(es) changed."
+        )
         url = reverse("admin:events_eventdefinition_standard")
         return HttpResponseRedirect(f"{url}?workspace={workspace.pk}")
 
     groups = []
     for value, label in EventDefinition.Category.choices:
-        rows = [{"definition": d, "enabled": state[d.pk],
-                 "default": is_enabled_by_default(d.kind, d.category),
-                 "locked": not d.enabled}
-                for d in definitions if d.category == value]
+        rows = [
+            {
+                "definition": d,
+                "enabled": state[d.pk],
+                "default": is_enabled_by_default(d.kind, d.category),
+                "locked": not d.enabled,
+            }
+            for d in definitions
+            if d.category == value
+        ]
         if rows:
             groups.append({"label": label, "rows": rows})
     context.update(groups=groups, can_change=can_change)
-    return TemplateResponse(request, "admin/events/eventdefinition/standard_events.html",
-                            context)
+    return TemplateResponse(request, "admin/events/eventdefinition/standard_events.html", context)
 
 
 # "Try it" -------------------------------------------------------------------------------------
+
 
 class TryEventForm(forms.Form):
     """A test event: a definition, a person and properties, sent through ingestion."""
@@ -91,25 +103,40 @@ class TryEventForm(forms.Form):
     definition = forms.ChoiceField(label="Event definition")
     person = forms.CharField(
         max_length=255,
-        help_text="Person id, external id or any identifier value (for example an email).")
+        help_text="Person id, external id or any identifier value (for example an email).",
+    )
     properties = forms.CharField(
-        required=False, initial="{}", widget=forms.Textarea(attrs={"rows": 6, "cols": 60}),
-        help_text='A JSON object, for example {"itemId": 42}: strings quoted, numbers not.')
+        required=False,
+        initial="{}",
+        widget=forms.Textarea(attrs={"rows": 6, "cols": 60}),
+        help_text='A JSON object, for example {"itemId": 42}: strings quoted, numbers not.',
+    )
     occurred_at = forms.DateTimeField(
-        required=False, label="Occurred time",
-        help_text="Empty means now. ISO-8601, for example 2024-05-01T12:00:00Z.")
+        required=False,
+        label="Occurred time",
+        help_text="Empty means now. ISO-8601, for example 2024-05-01T12:00:00Z.",
+    )
     external_id = forms.CharField(
-        required=False, max_length=255, label="External id",
-        help_text="Sending the same external id again is answered as a duplicate.")
+        required=False,
+        max_length=255,
+        label="External id",
+        help_text="Sending the same external id again is answered as a duplicate.",
+    )
 
     # Service field → form field, for the errors of a rejected event.
-    FIELDS = {"definitionId": "definition", "person": "person", "properties": "properties",
-              "occurredTime": "occurred_at", "externalId": "external_id"}
+    FIELDS = {
+        "definitionId": "definition",
+        "person": "person",
+        "properties": "properties",
+        "occurredTime": "occurred_at",
+        "externalId": "external_id",
+    }
 
     def __init__(self, *args, definitions: list[EventDefinition], **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["definition"].choices = [("", "---------")] + [
-            (d.definition_id, f"{d.name} ({d.definition_id})") for d in definitions]
+            (d.definition_id, f"{d.name} ({d.definition_id})") for d in definitions
+        ]
 
     def clean_properties(self):
         raw = (self.cleaned_data.get("properties") or "").strip() or "{}"
@@ -153,14 +180,19 @@ def person_ref(workspace: Workspace, value: str) -> PersonRef:
     number = text_id(value)
     if number is not None and Person.objects.filter(workspace=workspace, pk=number).exists():
         return PersonRef(id=number)
-    owner = (Identifier.objects.filter(workspace=workspace, value__in={value, value.lower()})
-             .values_list("person_id", flat=True).first())
+    owner = (
+        Identifier.objects.filter(workspace=workspace, value__in={value, value.lower()})
+        .values_list("person_id", flat=True)
+        .first()
+    )
     if owner is not None:
         return PersonRef(id=owner)
     if "@" in value:
         return PersonRef(identifiers={"email": value})
-    if number is not None and not Person.objects.filter(
-            workspace=workspace, external_id=value).exists():
+    if (
+        number is not None
+        and not Person.objects.filter(workspace=workspace, external_id=value).exists()
+    ):
         return PersonRef(id=number)  # answered "no person with id …"
     return PersonRef(external_id=value)
 
@@ -174,19 +206,24 @@ def event_try_view(request, model_admin):
     if workspace is None:
         return TemplateResponse(request, "admin/events/event/try.html", context)
     definitions = try_definitions(workspace)
-    initial = {"person": request.GET.get("person", ""),
-               "definition": request.GET.get("definition", "")}
+    initial = {
+        "person": request.GET.get("person", ""),
+        "definition": request.GET.get("definition", ""),
+    }
     form = TryEventForm(request.POST or None, definitions=definitions, initial=initial)
     result = None
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         item = EventInput(
-            definition_id=data["definition"], person=person_ref(workspace, data["person"]),
-            occurred_at=data["occurred_at"], properties=data["properties"],
+            definition_id=data["definition"],
+            person=person_ref(workspace, data["person"]),
+            occurred_at=data["occurred_at"],
+            properties=data["properties"],
             external_id=data["external_id"] or None,
         )
-        answer = events_ingest(workspace=workspace, events=[item], origin=Event.Origin.ADMIN,
-                               create_people=False).items[0]
+        answer = events_ingest(
+            workspace=workspace, events=[item], origin=Event.Origin.ADMIN, create_people=False
+        ).items[0]
         if answer.status == Status.REJECTED:
             form.add_service_errors(answer.errors)
         else:
@@ -198,11 +235,15 @@ def event_try_view(request, model_admin):
                 "person_url": reverse("admin:people_person_change", args=[answer.person_id]),
             }
     context.update(
-        form=form, result=result,
+        form=form,
+        result=result,
         definition_properties={
-            d.definition_id: [{"key": p.key, "name": p.name or p.key, "type": p.type,
-                               "required": p.required} for p in d.properties.all()]
-            for d in definitions},
+            d.definition_id: [
+                {"key": p.key, "name": p.name or p.key, "type": p.type, "required": p.required}
+                for p in d.properties.all()
+            ]
+            for d in definitions
+        },
         media=forms.Media(js=["cdp/admin/try_event.js"]),
     )
     return TemplateResponse(request, "admin/events/event/try.html", context)

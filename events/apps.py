@@ -18,9 +18,21 @@ class EventsConfig(AppConfig):
         from events.models import Channel, EventDefinition, PropertyDefinition, WorkspaceDefinition
         from people.models import LifecycleStage, Workspace
 
-        for model in (EventDefinition, PropertyDefinition, WorkspaceDefinition, Channel,
-                      Workspace, LifecycleStage):
-            post_save.connect(_definitions_changed, sender=model,
-                              dispatch_uid=f"definitions-changed-save-{model.__name__}")
-            post_delete.connect(_definitions_changed, sender=model,
-                                dispatch_uid=f"definitions-changed-delete-{model.__name__}")
+        for model in (
+            EventDefinition,
+            PropertyDefinition,
+            WorkspaceDefinition,
+            Channel,
+            Workspace,
+            LifecycleStage,
+        ):
+            post_save.connect(
+                _definitions_changed,
+                sender=model,
+                dispatch_uid=f"definitions-changed-save-{model.__name__}",
+            )
+            post_delete.connect(
+                _definitions_changed,
+                sender=model,
+                dispatch_uid=f"definitions-changed-delete-{model.__name__}",
+            )

@@ -63,13 +63,18 @@ def _load(workspace) -> Catalogue:
             scope=PropertyDefinition.Scope.GLOBAL, definition__channel_id__in=channel_ids
         ).select_related("definition"):
             for definition in definitions.values():
-                if (definition.channel_id == prop.definition.channel_id
-                        and all(p.key != prop.key for p in props[definition.pk])):
+                if definition.channel_id == prop.definition.channel_id and all(
+                    p.key != prop.key for p in props[definition.pk]
+                ):
                     props[definition.pk].append(prop)
     enabled = definition_enabled_map(workspace=workspace, definitions=list(definitions.values()))
     validators = {code: DefinitionValidator(d, props[d.pk]) for code, d in definitions.items()}
-    return Catalogue(definitions=definitions, validators=validators, enabled=enabled,
-                     numbered=workspace_numbered(workspace=workspace))
+    return Catalogue(
+        definitions=definitions,
+        validators=validators,
+        enabled=enabled,
+        numbered=workspace_numbered(workspace=workspace),
+    )
 
 
 def _version() -> str | None:

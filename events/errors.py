@@ -59,9 +59,15 @@ class ServiceError(Exception):
 
 
 # What a JSON value of each Python type is called in an error message.
-JSON_TYPE_NAMES = {str: "a string", int: "a whole number", float: "a number",
-                   bool: "true or false", dict: "an object", list: "a list",
-                   type(None): "null"}
+JSON_TYPE_NAMES = {
+    str: "a string",
+    int: "a whole number",
+    float: "a number",
+    bool: "true or false",
+    dict: "an object",
+    list: "a list",
+    type(None): "null",
+}
 
 
 def json_type_error(value, expected: type | tuple[type, ...], field: str) -> FieldError | None:

@@ -39,9 +39,15 @@ logger = logging.getLogger(__name__)
 RETRIES = 8
 
 
-def events_ingest(*, workspace: Workspace, events: Sequence[EventInput], origin: str,
-                  create_people: bool = True, payloads: Sequence | None = None,
-                  trusted: bool = True) -> IngestResult:
+def events_ingest(
+    *,
+    workspace: Workspace,
+    events: Sequence[EventInput],
+    origin: str,
+    create_people: bool = True,
+    payloads: Sequence | None = None,
+    trusted: bool = True,
+) -> IngestResult:
     """Validate, deduplicate and store a batch of events; answer per item.
 
     ``create_people`` creates unknown people (SDK, Segment-style calls); Infobip-style calls
@@ -54,7 +60,7 @@ def events_ingest(*, workspace: Workspace, events: Sequence[EventInput], origin:
     chunk = settings.CDP_MAX_BATCH_SIZE
     items: list[ItemResult] = []
     for start in range(0, len(events), chunk):
-        part = events[start:start + chunk]
+        part = events[start : start + chunk]
         for attempt in range(RETRIES):
             try:
                 result = _ingest_chunk(workspace, part, origin, create_people, trusted)
@@ -68,14 +74,26 @@ def events_ingest(*, workspace: Workspace, events: Sequence[EventInput], origin:
                 logger.info("ingest retry %s after %s", attempt + 1, exc)
                 time.sleep(random.uniform(0.005, 0.01 * 2 ** min(attempt, 5)))
         if start:
-            result = [ItemResult(index=r.index + start, status=r.status, event_id=r.event_id,
-                                 person_id=r.person_id, errors=r.errors, ignored=r.ignored)
-                      for r in result]
+            result = [
+                ItemResult(
+                    index=r.index + start,
+                    status=r.status,
+                    event_id=r.event_id,
+                    person_id=r.person_id,
+                    errors=r.errors,
+                    ignored=r.ignored,
+                )
+                for r in result
+            ]
         items.extend(result)
-    rejected = [(payloads[i] if payloads is not None else _as_payload(events[i]),
-                 item.errors if item.status == Status.REJECTED else item.ignored)
-                for i, item in enumerate(items)
-                if item.status == Status.REJECTED or item.ignored]
+    rejected = [
+        (
+            payloads[i] if payloads is not None else _as_payload(events[i]),
+            item.errors if item.status == Status.REJECTED else item.ignored,
+        )
+        for i, item in enumerate(items)
+        if item.status == Status.REJECTED or item.ignored
+    ]
     if rejected:
         ingestion_log_record(workspace=workspace, endpoint=origin, rejected=rejected)
     return IngestResult(items=tuple(items))
@@ -95,8 +113,11 @@ def _ingest_chunk(workspace, events, origin, create_people, trusted) -> list[Ite
     errors: list[list[FieldError]] = [[] for _ in range(n)]
     with transaction.atomic():
         catalogue = catalogue_get(workspace)
-        definitions, validators, enabled = (catalogue.definitions, catalogue.validators,
-                                            catalogue.enabled)
+        definitions, validators, enabled = (
+            catalogue.definitions,
+            catalogue.validators,
+            catalogue.enabled,
+        )
         prepared: list[dict | None] = [None] * n
         # Per definition code met in the batch: (pk, validator), or the error it gets.
         known: dict[str, tuple | FieldError] = {}
@@ -120,11 +141,16 @@ def _ingest_chunk(workspace, events, origin, create_people, trusted) -> list[Ite
             if errs:
                 errors[i].extend(errs)
             if not errors[i]:
-                prepared[i] = {**values, "workspace_id": workspace_id, "definition_id": pk,
-                               "occurred_at": occurred, "received_at": now,
-                               "properties": validator.complete(item.properties),
-                               "origin": origin,
-                               "flow_cause": item.flow_cause and item.flow_cause.as_json()}
+                prepared[i] = {
+                    **values,
+                    "workspace_id": workspace_id,
+                    "definition_id": pk,
+                    "occurred_at": occurred,
+                    "received_at": now,
+                    "properties": validator.complete(item.properties),
+                    "origin": origin,
+                    "flow_cause": item.flow_cause and item.flow_cause.as_json(),
+                }
 
         resolution = persons_resolve(
             workspace=workspace,
@@ -148,8 +174,11 @@ def _ingest_chunk(workspace, events, origin, create_people, trusted) -> list[Ite
         for i, row in enumerate(prepared):
             if row is None:
                 continue
-            key = (("x", row["external_id"]) if row["external_id"]
-                   else ("p", row["person_id"], row["definition_id"], row["occurred_at"]))
+            key = (
+                ("x", row["external_id"])
+                if row["external_id"]
+                else ("p", row["person_id"], row["definition_id"], row["occurred_at"])
+            )
             if key in seen:
                 first_of[i] = seen[key]
             else:
@@ -157,8 +186,9 @@ def _ingest_chunk(workspace, events, origin, create_people, trusted) -> list[Ite
                 to_insert.append(i)
 
         default_scores = {d.pk: d.default_score for d in definitions.values()}
-        new_ids = events_write([prepared[i] for i in to_insert], default_scores=default_scores,
-                               now=now)
+        new_ids = events_write(
+            [prepared[i] for i in to_insert], default_scores=default_scores, now=now
+        )
         event_ids: dict[int, int | None] = {}
         duplicate = set()
         repeated = [i for i, eid in zip(to_insert, new_ids, strict=True) if eid is None]
@@ -175,9 +205,15 @@ def _ingest_chunk(workspace, events, origin, create_people, trusted) -> list[Ite
 
         accepted = [i for i in to_insert if i not in duplicate]
         if accepted:
-            _side_effects(workspace, [prepared[i] for i in accepted],
-                          [event_ids[i] for i in accepted], catalogue, resolution.stages, now,
-                          resolution.touched)
+            _side_effects(
+                workspace,
+                [prepared[i] for i in accepted],
+                [event_ids[i] for i in accepted],
+                catalogue,
+                resolution.stages,
+                now,
+                resolution.touched,
+            )
 
     results = []
     for i in range(n):
@@ -185,9 +221,15 @@ def _ingest_chunk(workspace, events, origin, create_people, trusted) -> list[Ite
             results.append(ItemResult(index=i, status=Status.REJECTED, errors=tuple(errors[i])))
         else:
             status = Status.DUPLICATE if i in duplicate else Status.ACCEPTED
-            results.append(ItemResult(index=i, status=status, event_id=event_ids.get(i),
-                                      person_id=prepared[i]["person_id"],
-                                      ignored=resolution.ignored.get(i, ())))
+            results.append(
+                ItemResult(
+                    index=i,
+                    status=status,
+                    event_id=event_ids.get(i),
+                    person_id=prepared[i]["person_id"],
+                    ignored=resolution.ignored.get(i, ()),
+                )
+            )
     return results
 
 
@@ -197,8 +239,11 @@ def _definition_found(code, definitions, enabled, validators) -> tuple | FieldEr
     if definition is None:
         return FieldError("definitionId", ErrorCode.UNKNOWN_DEFINITION, f"no definition {code!r}")
     if not enabled[definition.pk]:
-        return FieldError("definitionId", ErrorCode.DEFINITION_DISABLED,
-                          f"{definition.definition_id} is not enabled in this workspace")
+        return FieldError(
+            "definitionId",
+            ErrorCode.DEFINITION_DISABLED,
+            f"{definition.definition_id} is not enabled in this workspace",
+        )
     return definition.pk, validators[code]
 
 
@@ -211,8 +256,9 @@ def _side_effects(workspace, rows, ids, catalogue, stages, now, touched) -> None
     # Number only definitions with a stored event, in the order of their first use.
     used = dict.fromkeys(r["definition_id"] for r in rows)
     if not catalogue.numbered.issuperset(used):
-        catalogue.numbered.update(workspace_definitions_ensure(workspace=workspace,
-                                                               definition_pks=used))
+        catalogue.numbered.update(
+            workspace_definitions_ensure(workspace=workspace, definition_pks=used)
+        )
     tags: set[tuple[int, str]] = set()
     stage_targets: dict[int, set[str]] = defaultdict(set)
     for row in rows:
@@ -225,8 +271,9 @@ def _side_effects(workspace, rows, ids, catalogue, stages, now, touched) -> None
                     tags.add((row["person_id"], tag.strip()[:64]))
 
     if stage_targets:
-        positions = dict(LifecycleStage.objects.filter(workspace=workspace)
-                         .values_list("code", "position"))
+        positions = dict(
+            LifecycleStage.objects.filter(workspace=workspace).values_list("code", "position")
+        )
         moves: dict[str, list[int]] = defaultdict(list)
         for pid, targets in sorted(stage_targets.items()):
             best = max(targets, key=lambda c: positions.get(c, -1))
@@ -244,10 +291,14 @@ def _side_effects(workspace, rows, ids, catalogue, stages, now, touched) -> None
             ignore_conflicts=True,
         )
     definition_ids = {r["definition_id"] for r in rows}
-    outbox_write(workspace=workspace, topic="events.ingested", payload={
-        "event_ids": ids,
-        "person_ids": sorted({r["person_id"] for r in rows}),
-        "definition_ids": sorted(definition_ids),
-        "touched_person_ids": sorted(touched),
-    }, urgent=outbox_awaited(workspace.pk, definition_ids))
-
+    outbox_write(
+        workspace=workspace,
+        topic="events.ingested",
+        payload={
+            "event_ids": ids,
+            "person_ids": sorted({r["person_id"] for r in rows}),
+            "definition_ids": sorted(definition_ids),
+            "touched_person_ids": sorted(touched),
+        },
+        urgent=outbox_awaited(workspace.pk, definition_ids),
+    )

@@ -48,20 +48,25 @@ def _bounded(payload):
     return {"truncated": raw[:MAX_PAYLOAD_BYTES].decode(errors="replace")}
 
 
-def ingestion_log_record(*, workspace: Workspace, endpoint: str,
-                         rejected: Iterable[tuple[object, Sequence[FieldError]]]) -> int:
+def ingestion_log_record(
+    *, workspace: Workspace, endpoint: str, rejected: Iterable[tuple[object, Sequence[FieldError]]]
+) -> int:
     """Store one entry per rejected item: ``(payload, errors)``; return how many."""
     entries = []
     for payload, errors in rejected:
         first = errors[0] if errors else None
-        entries.append(IngestionLogEntry(
-            workspace=workspace, endpoint=endpoint,
-            code=_text(str(first.code) if first else "rejected"),
-            field=_text(first.field or "")[:128] if first else "",
-            message=_text("; ".join(f"{e.field}: {e.message}" if e.field else e.message
-                                    for e in errors))[:500],
-            payload=_bounded(payload),
-        ))
+        entries.append(
+            IngestionLogEntry(
+                workspace=workspace,
+                endpoint=endpoint,
+                code=_text(str(first.code) if first else "rejected"),
+                field=_text(first.field or "")[:128] if first else "",
+                message=_text(
+                    "; ".join(f"{e.field}: {e.message}" if e.field else e.message for e in errors)
+                )[:500],
+                payload=_bounded(payload),
+            )
+        )
     IngestionLogEntry.objects.bulk_create(entries)
     if entries:
         _prune_now_and_then()
@@ -73,8 +78,9 @@ def _prune_now_and_then() -> None:
     try:
         due = cache.add(PRUNE_CACHE_KEY, timezone.now().isoformat(), PRUNE_EVERY_SECONDS)
     except Exception:  # an unreachable cache must not turn a rejection into a 500
-        logger.warning("ingestion log: cache unreachable, pruning left to the beat task",
-                       exc_info=True)
+        logger.warning(
+            "ingestion log: cache unreachable, pruning left to the beat task", exc_info=True
+        )
         return
     if due:
         ingestion_log_prune()
@@ -84,5 +90,6 @@ def ingestion_log_prune(*, older_than: timedelta | None = None) -> int:
     """Delete entries older than ``CDP_INGESTION_LOG_DAYS`` (default 30) days."""
     older_than = older_than or timedelta(days=settings.CDP_INGESTION_LOG_DAYS)
     deleted, _ = IngestionLogEntry.objects.filter(
-        created_at__lt=timezone.now() - older_than).delete()
+        created_at__lt=timezone.now() - older_than
+    ).delete()
     return deleted

@@ -37,9 +37,13 @@ class FlowCause:
     def as_json(self) -> dict:
         from events.exports.formats import export_time
 
-        return {"flowId": self.flow_id, "campaignName": self.flow_name,
-                "campaignStart": export_time(self.flow_started_at),
-                "flowElementId": self.element_id, "elementName": self.element_name}
+        return {
+            "flowId": self.flow_id,
+            "campaignName": self.flow_name,
+            "campaignStart": export_time(self.flow_started_at),
+            "flowElementId": self.element_id,
+            "elementName": self.element_name,
+        }
 
 
 @dataclass(frozen=True)
@@ -82,8 +86,12 @@ class ItemResult:
 
     def as_dict(self, *, ids: bool = True) -> dict:
         """The item's answer; ``ids=False`` (public keys, SPEC §2) leaves out the event id."""
-        answer = {"index": self.index, "status": self.status, "eventId": self.event_id,
-                  "errors": [e.as_dict() for e in self.errors]}
+        answer = {
+            "index": self.index,
+            "status": self.status,
+            "eventId": self.event_id,
+            "errors": [e.as_dict() for e in self.errors],
+        }
         if not ids:
             del answer["eventId"]
         return answer

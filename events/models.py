@@ -20,7 +20,8 @@ class Channel(models.Model):
     name = models.CharField(max_length=100)
     app_type = models.CharField(max_length=16, choices=AppType.choices)
     app_key = models.CharField(
-        max_length=64, verbose_name="APP_KEY",
+        max_length=64,
+        verbose_name="APP_KEY",
         help_text="Quick Audience's eventSourceCode names the channel by this key.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
@@ -49,11 +50,16 @@ class EventDefinition(models.Model):
         PRODUCT = "product", "Product"
 
     workspace = models.ForeignKey(
-        Workspace, null=True, blank=True, on_delete=models.CASCADE, related_name="definitions",
+        Workspace,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="definitions",
         help_text="Empty for the built-in catalogue shared by every workspace.",
     )
     definition_id = models.CharField(
-        max_length=32, verbose_name="definition id",
+        max_length=32,
+        verbose_name="definition id",
         help_text="The code used when tracking. Custom definitions start with c_.",
     )
     name = models.CharField(max_length=200)
@@ -67,11 +73,13 @@ class EventDefinition(models.Model):
         default=0, help_text="Activity score an event adds to its person, unless it sets its own."
     )
     lifecycle_stage = models.CharField(
-        max_length=32, blank=True,
+        max_length=32,
+        blank=True,
         help_text="Lifecycle stage code the person moves forward to when this event happens.",
     )
     enabled = models.BooleanField(
-        default=True, verbose_name="tracking enabled",
+        default=True,
+        verbose_name="tracking enabled",
         help_text="Events of a disabled definition are rejected.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
@@ -84,7 +92,8 @@ class EventDefinition(models.Model):
                 fields=["workspace", "definition_id"], name="definition_ws_code_uniq"
             ),
             models.UniqueConstraint(
-                fields=["definition_id"], condition=Q(workspace__isnull=True),
+                fields=["definition_id"],
+                condition=Q(workspace__isnull=True),
                 name="definition_builtin_code_uniq",
             ),
         ]
@@ -142,7 +151,8 @@ class WorkspaceDefinition(models.Model):
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
     definition = models.ForeignKey(EventDefinition, on_delete=models.CASCADE, related_name="+")
     enabled = models.BooleanField(
-        null=True, blank=True,
+        null=True,
+        blank=True,
         help_text="Empty: the default (channel events and templates on, other standard off).",
     )
     seq = models.PositiveIntegerField(verbose_name="sequence number")
@@ -180,11 +190,17 @@ class Event(models.Model):
     # person key keeps its constraint: it catches an insert racing a merge or an erasure.
     id = models.BigAutoField(primary_key=True)
     workspace = models.ForeignKey(
-        Workspace, on_delete=models.CASCADE, related_name="+", db_index=False,
+        Workspace,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
         db_constraint=False,
     )
     definition = models.ForeignKey(
-        EventDefinition, on_delete=models.PROTECT, related_name="events", db_index=False,
+        EventDefinition,
+        on_delete=models.PROTECT,
+        related_name="events",
+        db_index=False,
         db_constraint=False,
     )
     person = models.ForeignKey(
@@ -208,16 +224,19 @@ class Event(models.Model):
     # Set only on events a flow caused (``EventInput.flow_cause``); exports with
     # ``enrichWithMomentsInfo`` copy it into the file (events.exports.writer).
     flow_cause = models.JSONField(
-        null=True, blank=True, editable=False,
+        null=True,
+        blank=True,
+        editable=False,
         help_text='The flow that caused the event: {"flowId", "campaignName", '
-                  '"campaignStart", "flowElementId", "elementName"}.',
+        '"campaignStart", "flowElementId", "elementName"}.',
     )
 
     class Meta:
         ordering = ["-occurred_at", "-id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["workspace", "external_id"], condition=Q(external_id__isnull=False),
+                fields=["workspace", "external_id"],
+                condition=Q(external_id__isnull=False),
                 name="event_ws_external_id_uniq",
             ),
             # Without an external id, one event per person, definition and time (§5); with
@@ -226,16 +245,22 @@ class Event(models.Model):
             # updates after a batch, flow waits, explanations, timelines): one index where a
             # partial unique one and a plain one on the same columns were written per event.
             models.UniqueConstraint(
-                F("person"), F("definition"), F("occurred_at"),
-                Coalesce("external_id", Value("")), name="event_person_def_time_uniq",
+                F("person"),
+                F("definition"),
+                F("occurred_at"),
+                Coalesce("external_id", Value("")),
+                name="event_person_def_time_uniq",
             ),
         ]
         indexes = [
             models.Index(fields=["workspace", "occurred_at"], name="event_ws_time_idx"),
             # Segments and analytics read one definition over a time window per workspace;
             # carrying the person answers "who did X N times since T" from the index alone.
-            models.Index(fields=["workspace", "definition", "occurred_at"],
-                         include=["person"], name="event_ws_def_time_idx"),
+            models.Index(
+                fields=["workspace", "definition", "occurred_at"],
+                include=["person"],
+                name="event_ws_def_time_idx",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -247,14 +272,20 @@ class EventAggregate(models.Model):
 
     # No database constraint on workspace and definition, for the reason given on Event.
     workspace = models.ForeignKey(
-        Workspace, on_delete=models.CASCADE, related_name="+", db_index=False,
+        Workspace,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
         db_constraint=False,
     )
     person = models.ForeignKey(
         Person, on_delete=models.CASCADE, related_name="aggregates", db_index=False
     )
     definition = models.ForeignKey(
-        EventDefinition, on_delete=models.CASCADE, related_name="+", db_index=False,
+        EventDefinition,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
         db_constraint=False,
     )
     count = models.PositiveIntegerField(default=0)
@@ -285,7 +316,8 @@ class OutboxMessage(models.Model):
     class Meta:
         indexes = [
             models.Index(
-                fields=["created_at"], condition=Q(processed_at__isnull=True),
+                fields=["created_at"],
+                condition=Q(processed_at__isnull=True),
                 name="outbox_pending_idx",
             ),
         ]

@@ -42,8 +42,9 @@ def outbox_register(topic: str, handler: Callable[[OutboxMessage], None]) -> Non
         HANDLERS[topic].append(handler)
 
 
-def outbox_write(*, workspace: Workspace, topic: str, payload: dict,
-                 urgent: bool = False) -> OutboxMessage:
+def outbox_write(
+    *, workspace: Workspace, topic: str, payload: dict, urgent: bool = False
+) -> OutboxMessage:
     """Write a message in the current transaction; dispatch it after commit.
 
     ``urgent`` messages (someone waits on them: a flow's trigger) get a task of their own at
@@ -88,8 +89,11 @@ def _enqueue(message_id: int, urgent: bool = False) -> None:
 
 def outbox_dispatch_pending(*, limit: int = 5000) -> int:
     """Dispatch every pending message, oldest first (the debounced after-commit task)."""
-    ids = list(OutboxMessage.objects.filter(processed_at__isnull=True)
-               .order_by("pk").values_list("pk", flat=True)[:limit])
+    ids = list(
+        OutboxMessage.objects.filter(processed_at__isnull=True)
+        .order_by("pk")
+        .values_list("pk", flat=True)[:limit]
+    )
     return outbox_dispatch(message_ids=ids)
 
 
@@ -124,8 +128,11 @@ def outbox_dispatch(*, message_ids: list[int]) -> int:
 def outbox_sweep(*, older_than: timedelta = timedelta(seconds=30), limit: int = 500) -> int:
     """Dispatch pending messages older than ``older_than`` (the safety net)."""
     cutoff = timezone.now() - older_than
-    ids = list(OutboxMessage.objects.filter(processed_at__isnull=True, created_at__lt=cutoff)
-               .order_by("created_at").values_list("pk", flat=True)[:limit])
+    ids = list(
+        OutboxMessage.objects.filter(processed_at__isnull=True, created_at__lt=cutoff)
+        .order_by("created_at")
+        .values_list("pk", flat=True)[:limit]
+    )
     return outbox_dispatch(message_ids=ids)
 
 

@@ -20,12 +20,15 @@ def definition_get(*, workspace: Workspace, definition_id: str) -> EventDefiniti
     return definition_list(workspace=workspace).filter(definition_id=definition_id).first()
 
 
-def definition_enabled_map(*, workspace: Workspace,
-                           definitions: list[EventDefinition]) -> dict[int, bool]:
+def definition_enabled_map(
+    *, workspace: Workspace, definitions: list[EventDefinition]
+) -> dict[int, bool]:
     """Return ``{definition pk: enabled}`` for this workspace (switches and defaults)."""
     switches = dict(
         WorkspaceDefinition.objects.filter(
-            workspace=workspace, definition__in=definitions, enabled__isnull=False,
+            workspace=workspace,
+            definition__in=definitions,
+            enabled__isnull=False,
         ).values_list("definition_id", "enabled")
     )
     result = {}

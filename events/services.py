@@ -32,49 +32,86 @@ def definition_id_validate(definition_id: str, *, field: str = "definitionId") -
     if not isinstance(definition_id, str) or not definition_id:
         raise ServiceError(FieldError(field, ErrorCode.REQUIRED, "is required"))
     if not DEFINITION_ID_RE.match(definition_id):
-        raise ServiceError(FieldError(
-            field, ErrorCode.INVALID_DEFINITION_ID,
-            "use at most 32 letters, digits and underscores"))
+        raise ServiceError(
+            FieldError(
+                field,
+                ErrorCode.INVALID_DEFINITION_ID,
+                "use at most 32 letters, digits and underscores",
+            )
+        )
     if not definition_id.startswith("c_"):
-        raise ServiceError(FieldError(
-            field, ErrorCode.CUSTOM_PREFIX,
-            f"custom definition ids must start with c_ (for example c_{definition_id})"))
+        raise ServiceError(
+            FieldError(
+                field,
+                ErrorCode.CUSTOM_PREFIX,
+                f"custom definition ids must start with c_ (for example c_{definition_id})",
+            )
+        )
 
 
-def property_inputs_validate(props: Sequence[PropertyInput], *, existing: int = 0,
-                             existing_keys: Iterable[str] = (),
-                             field: str = "properties") -> None:
+def property_inputs_validate(
+    props: Sequence[PropertyInput],
+    *,
+    existing: int = 0,
+    existing_keys: Iterable[str] = (),
+    field: str = "properties",
+) -> None:
     """Check property keys, types, duplicates and the custom property limit."""
     limit = settings.CDP_MAX_CUSTOM_PROPERTIES
     if existing + len(props) > limit:
-        raise ServiceError(FieldError(
-            field, ErrorCode.PROPERTY_LIMIT,
-            f"a custom definition has at most {limit} custom properties "
-            f"({existing} already, {len(props)} more asked)"))
+        raise ServiceError(
+            FieldError(
+                field,
+                ErrorCode.PROPERTY_LIMIT,
+                f"a custom definition has at most {limit} custom properties "
+                f"({existing} already, {len(props)} more asked)",
+            )
+        )
     seen = set(existing_keys)
     errors = []
     for i, prop in enumerate(props):
         where = f"{field}[{i}]"
         if not isinstance(prop.key, str) or not PROPERTY_KEY_RE.match(prop.key):
-            errors.append(FieldError(f"{where}.key", ErrorCode.INVALID,
-                                     "start with a letter; letters, digits, _; at most 64"))
+            errors.append(
+                FieldError(
+                    f"{where}.key",
+                    ErrorCode.INVALID,
+                    "start with a letter; letters, digits, _; at most 64",
+                )
+            )
         elif prop.key in seen:
-            errors.append(FieldError(f"{where}.key", ErrorCode.DUPLICATE,
-                                     f"property {prop.key!r} already exists on this definition"))
+            errors.append(
+                FieldError(
+                    f"{where}.key",
+                    ErrorCode.DUPLICATE,
+                    f"property {prop.key!r} already exists on this definition",
+                )
+            )
         seen.add(prop.key)
         if prop.type not in PropertyDefinition.Type.values:
-            errors.append(FieldError(f"{where}.type", ErrorCode.INVALID,
-                                     "use text, number, boolean or datetime"))
+            errors.append(
+                FieldError(
+                    f"{where}.type", ErrorCode.INVALID, "use text, number, boolean or datetime"
+                )
+            )
         if prop.scope not in PropertyDefinition.Scope.values:
             errors.append(FieldError(f"{where}.scope", ErrorCode.INVALID, "use event or global"))
     if errors:
         raise ServiceError(errors)
 
 
-def definition_create(*, workspace: Workspace, definition_id: str, name: str,
-                      description: str = "", properties: Sequence[PropertyInput] = (),
-                      channel: Channel | None = None, default_score: int = 0,
-                      lifecycle_stage: str = "", enabled: bool = True) -> EventDefinition:
+def definition_create(
+    *,
+    workspace: Workspace,
+    definition_id: str,
+    name: str,
+    description: str = "",
+    properties: Sequence[PropertyInput] = (),
+    channel: Channel | None = None,
+    default_score: int = 0,
+    lifecycle_stage: str = "",
+    enabled: bool = True,
+) -> EventDefinition:
     """Create a custom definition with its properties."""
     definition_id_validate(definition_id)
     if not name:
@@ -85,29 +122,45 @@ def definition_create(*, workspace: Workspace, definition_id: str, name: str,
     try:
         with transaction.atomic():
             definition = EventDefinition.objects.create(
-                workspace=workspace, definition_id=definition_id, name=name,
-                description=description, kind=EventDefinition.Kind.CUSTOM, channel=channel,
-                default_score=default_score, lifecycle_stage=lifecycle_stage, enabled=enabled,
+                workspace=workspace,
+                definition_id=definition_id,
+                name=name,
+                description=description,
+                kind=EventDefinition.Kind.CUSTOM,
+                channel=channel,
+                default_score=default_score,
+                lifecycle_stage=lifecycle_stage,
+                enabled=enabled,
             )
             _properties_create(definition, properties, start=0)
     except IntegrityError as exc:
-        raise ServiceError(FieldError("definitionId", ErrorCode.DUPLICATE,
-                                      f"{definition_id} already exists")) from exc
+        raise ServiceError(
+            FieldError("definitionId", ErrorCode.DUPLICATE, f"{definition_id} already exists")
+        ) from exc
     return definition
 
 
-def _properties_create(definition: EventDefinition, props: Sequence[PropertyInput],
-                       start: int) -> None:
+def _properties_create(
+    definition: EventDefinition, props: Sequence[PropertyInput], start: int
+) -> None:
     PropertyDefinition.objects.bulk_create(
-        PropertyDefinition(definition=definition, key=p.key, name=p.name or p.key, type=p.type,
-                           required=p.required, scope=p.scope, position=start + i)
+        PropertyDefinition(
+            definition=definition,
+            key=p.key,
+            name=p.name or p.key,
+            type=p.type,
+            required=p.required,
+            scope=p.scope,
+            position=start + i,
+        )
         for i, p in enumerate(props)
     )
     definitions_changed()  # bulk_create sends no signals
 
 
-def definition_update(*, definition: EventDefinition, fields: Mapping,
-                      properties: Sequence[PropertyInput] = ()) -> EventDefinition:
+def definition_update(
+    *, definition: EventDefinition, fields: Mapping, properties: Sequence[PropertyInput] = ()
+) -> EventDefinition:
     """Apply the editing rules: names, description and new properties may change; keys, types
     and the definition id may not; properties are never deleted.
 
@@ -117,16 +170,26 @@ def definition_update(*, definition: EventDefinition, fields: Mapping,
     keys are added within the limit, missing keys are an error (no deletion).
     """
     if definition.is_builtin:
-        raise ServiceError(FieldError("definitionId", ErrorCode.IMMUTABLE,
-                                      "built-in definitions cannot be edited"))
+        raise ServiceError(
+            FieldError("definitionId", ErrorCode.IMMUTABLE, "built-in definitions cannot be edited")
+        )
     new_code = fields.get("definition_id")
     if new_code is not None and new_code != definition.definition_id:
-        raise ServiceError(FieldError("definitionId", ErrorCode.IMMUTABLE,
-                                      "the definition id cannot change once created"))
+        raise ServiceError(
+            FieldError(
+                "definitionId", ErrorCode.IMMUTABLE, "the definition id cannot change once created"
+            )
+        )
     with transaction.atomic():
         definition = EventDefinition.objects.select_for_update().get(pk=definition.pk)
-        for name in ("name", "description", "default_score", "lifecycle_stage", "enabled",
-                     "channel"):
+        for name in (
+            "name",
+            "description",
+            "default_score",
+            "lifecycle_stage",
+            "enabled",
+            "channel",
+        ):
             if name in fields:
                 setattr(definition, name, fields[name])
         if not definition.name:
@@ -137,12 +200,12 @@ def definition_update(*, definition: EventDefinition, fields: Mapping,
     return definition
 
 
-def properties_sync(*, definition: EventDefinition,
-                    properties: Sequence[PropertyInput]) -> None:
+def properties_sync(*, definition: EventDefinition, properties: Sequence[PropertyInput]) -> None:
     """Apply display-name changes and add new properties; refuse type changes and deletion."""
     if definition.is_builtin:
-        raise ServiceError(FieldError("properties", ErrorCode.IMMUTABLE,
-                                      "built-in definitions cannot be edited"))
+        raise ServiceError(
+            FieldError("properties", ErrorCode.IMMUTABLE, "built-in definitions cannot be edited")
+        )
     with transaction.atomic():
         _properties_sync(definition, properties)
 
@@ -152,8 +215,13 @@ def _properties_sync(definition: EventDefinition, properties: Sequence[PropertyI
     wanted = {p.key for p in properties}
     missing = sorted(set(existing) - wanted)
     if missing:
-        raise ServiceError(FieldError("properties", ErrorCode.IMMUTABLE,
-                                      "properties cannot be deleted: " + ", ".join(missing)))
+        raise ServiceError(
+            FieldError(
+                "properties",
+                ErrorCode.IMMUTABLE,
+                "properties cannot be deleted: " + ", ".join(missing),
+            )
+        )
     new = []
     for i, prop in enumerate(properties):
         current = existing.get(prop.key)
@@ -161,9 +229,13 @@ def _properties_sync(definition: EventDefinition, properties: Sequence[PropertyI
             new.append(prop)
             continue
         if prop.type != current.type:
-            raise ServiceError(FieldError(
-                f"properties[{i}].type", ErrorCode.IMMUTABLE,
-                f"the type of {prop.key!r} cannot change (it is {current.type})"))
+            raise ServiceError(
+                FieldError(
+                    f"properties[{i}].type",
+                    ErrorCode.IMMUTABLE,
+                    f"the type of {prop.key!r} cannot change (it is {current.type})",
+                )
+            )
         changed = False
         if prop.name and prop.name != current.name:
             current.name, changed = prop.name, True
@@ -178,8 +250,11 @@ def _properties_sync(definition: EventDefinition, properties: Sequence[PropertyI
 def property_add(*, definition: EventDefinition, properties: Sequence[PropertyInput]) -> None:
     """Add properties to a custom definition within the custom property limit."""
     if definition.is_builtin:
-        raise ServiceError(FieldError("properties", ErrorCode.IMMUTABLE,
-                                      "built-in definitions cannot get new properties"))
+        raise ServiceError(
+            FieldError(
+                "properties", ErrorCode.IMMUTABLE, "built-in definitions cannot get new properties"
+            )
+        )
     keys = list(definition.properties.values_list("key", flat=True))
     property_inputs_validate(properties, existing=len(keys), existing_keys=keys)
     start = (definition.properties.aggregate(m=Max("position"))["m"] or 0) + 1
@@ -189,54 +264,73 @@ def property_add(*, definition: EventDefinition, properties: Sequence[PropertyIn
 def definition_delete(*, definition: EventDefinition) -> None:
     """Delete an unused custom definition; the error names whatever still uses it."""
     if definition.is_builtin:
-        raise ServiceError(FieldError("definitionId", ErrorCode.PROTECTED,
-                                      "built-in definitions cannot be deleted"))
+        raise ServiceError(
+            FieldError(
+                "definitionId", ErrorCode.PROTECTED, "built-in definitions cannot be deleted"
+            )
+        )
     usages = definition_usages(definition=definition)
     if usages:
-        raise ServiceError(FieldError(
-            "definitionId", ErrorCode.PROTECTED,
-            f"{definition.definition_id} cannot be deleted: " + "; ".join(usages)))
+        raise ServiceError(
+            FieldError(
+                "definitionId",
+                ErrorCode.PROTECTED,
+                f"{definition.definition_id} cannot be deleted: " + "; ".join(usages),
+            )
+        )
     definition.delete()
 
 
-def workspace_definitions_ensure(*, workspace: Workspace,
-                                 definition_pks: Iterable[int]) -> dict[int, int]:
+def workspace_definitions_ensure(
+    *, workspace: Workspace, definition_pks: Iterable[int]
+) -> dict[int, int]:
     """Return ``{definition pk: sequence number}``, numbering first uses in this workspace in
     the order ``definition_pks`` gives them."""
     pks = list(dict.fromkeys(definition_pks))
-    seqs = dict(WorkspaceDefinition.objects.filter(workspace=workspace, definition_id__in=pks)
-                .values_list("definition_id", "seq"))
+    seqs = dict(
+        WorkspaceDefinition.objects.filter(workspace=workspace, definition_id__in=pks).values_list(
+            "definition_id", "seq"
+        )
+    )
     missing = [pk for pk in pks if pk not in seqs]
     if missing:
         with transaction.atomic():
             # The workspace row lock serialises numbering; it is taken only on first use.
             Workspace.objects.select_for_update().filter(pk=workspace.pk).first()
-            seqs.update(WorkspaceDefinition.objects.filter(
-                workspace=workspace, definition_id__in=missing).values_list("definition_id",
-                                                                            "seq"))
-            top = WorkspaceDefinition.objects.filter(workspace=workspace).aggregate(
-                m=Max("seq"))["m"] or 0
+            seqs.update(
+                WorkspaceDefinition.objects.filter(
+                    workspace=workspace, definition_id__in=missing
+                ).values_list("definition_id", "seq")
+            )
+            top = (
+                WorkspaceDefinition.objects.filter(workspace=workspace).aggregate(m=Max("seq"))["m"]
+                or 0
+            )
             rows = []
             for pk in missing:
                 if pk not in seqs:
                     top += 1
                     seqs[pk] = top
-                    rows.append(WorkspaceDefinition(workspace=workspace, definition_id=pk,
-                                                    seq=top))
+                    rows.append(WorkspaceDefinition(workspace=workspace, definition_id=pk, seq=top))
             WorkspaceDefinition.objects.bulk_create(rows)
     return seqs
 
 
 def workspace_numbered(*, workspace: Workspace) -> set[int]:
     """Return the pks of definitions that have a sequence number in this workspace."""
-    return set(WorkspaceDefinition.objects.filter(workspace=workspace)
-               .values_list("definition_id", flat=True))
+    return set(
+        WorkspaceDefinition.objects.filter(workspace=workspace).values_list(
+            "definition_id", flat=True
+        )
+    )
 
 
-def definition_set_enabled(*, workspace: Workspace, definition: EventDefinition,
-                           enabled: bool | None) -> None:
+def definition_set_enabled(
+    *, workspace: Workspace, definition: EventDefinition, enabled: bool | None
+) -> None:
     """Switch a definition on or off for one workspace (None: back to the default)."""
     workspace_definitions_ensure(workspace=workspace, definition_pks=[definition.pk])
     WorkspaceDefinition.objects.filter(workspace=workspace, definition=definition).update(
-        enabled=enabled)
+        enabled=enabled
+    )
     definitions_changed()

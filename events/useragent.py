@@ -13,11 +13,41 @@ BOT_WORDS = ("bot", "spider", "crawl", "slurp")
 TABLET_WORDS = ("ipad", "tablet", "kindle", "playbook", "nexus 7", "nexus 9", "nexus 10")
 # Checked in the raw string too; "tablet" is not, as old Windows desktops say "Tablet PC".
 RAW_TABLET_WORDS = ("ipad", "kindle", "silk/", "playbook")
-MOBILE_OS = frozenset({"iOS", "Android", "Windows Phone", "BlackBerry OS", "KaiOS", "Tizen",
-                       "Firefox OS", "Symbian OS", "webOS", "HarmonyOS"})
-DESKTOP_OS = frozenset({"Windows", "Mac OS X", "Linux", "Ubuntu", "Chrome OS", "Fedora",
-                        "Debian", "FreeBSD", "OpenBSD", "NetBSD", "Solaris", "Red Hat",
-                        "SUSE", "Mint", "Arch Linux", "Gentoo", "ChromeOS"})
+MOBILE_OS = frozenset(
+    {
+        "iOS",
+        "Android",
+        "Windows Phone",
+        "BlackBerry OS",
+        "KaiOS",
+        "Tizen",
+        "Firefox OS",
+        "Symbian OS",
+        "webOS",
+        "HarmonyOS",
+    }
+)
+DESKTOP_OS = frozenset(
+    {
+        "Windows",
+        "Mac OS X",
+        "Linux",
+        "Ubuntu",
+        "Chrome OS",
+        "Fedora",
+        "Debian",
+        "FreeBSD",
+        "OpenBSD",
+        "NetBSD",
+        "Solaris",
+        "Red Hat",
+        "SUSE",
+        "Mint",
+        "Arch Linux",
+        "Gentoo",
+        "ChromeOS",
+    }
+)
 
 
 def _version(part) -> str:

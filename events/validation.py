@@ -17,26 +17,43 @@ from events.models import Event, EventDefinition, PropertyDefinition
 
 T = PropertyDefinition.Type
 # The property types as plain strings (comparing with them costs less than with the enum's).
-_TEXT, _NUMBER, _BOOLEAN, _DATETIME = (str(t.value) for t in (T.TEXT, T.NUMBER, T.BOOLEAN,
-                                                              T.DATETIME))
+_TEXT, _NUMBER, _BOOLEAN, _DATETIME = (
+    str(t.value) for t in (T.TEXT, T.NUMBER, T.BOOLEAN, T.DATETIME)
+)
 CORE_LIMITS = {
     name: Event._meta.get_field(name).max_length
-    for name in ("session_id", "external_id", "target_id", "target_name", "source",
-                 "content_name", "tags", "campaign_code", "campaign_name", "summary")
+    for name in (
+        "session_id",
+        "external_id",
+        "target_id",
+        "target_name",
+        "source",
+        "content_name",
+        "tags",
+        "campaign_code",
+        "campaign_name",
+        "summary",
+    )
 }
 # API (camelCase) names of the core fields, for error messages.
 API_NAMES = {
-    "session_id": "sessionId", "external_id": "externalId", "target_id": "targetId",
-    "target_name": "targetName", "content_name": "contentName", "campaign_code": "campaign",
-    "campaign_name": "campaignName", "occurred_at": "occurredTime", "definition_id":
-    "definitionId",
+    "session_id": "sessionId",
+    "external_id": "externalId",
+    "target_id": "targetId",
+    "target_name": "targetName",
+    "content_name": "contentName",
+    "campaign_code": "campaign",
+    "campaign_name": "campaignName",
+    "occurred_at": "occurredTime",
+    "definition_id": "definitionId",
 }
 MAX_FUTURE = timedelta(days=1)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def parse_time(value, field: str, *, earliest: datetime | None = EPOCH
-               ) -> tuple[datetime | None, FieldError | None]:
+def parse_time(
+    value, field: str, *, earliest: datetime | None = EPOCH
+) -> tuple[datetime | None, FieldError | None]:
     """Parse an ISO-8601 string, epoch milliseconds or a datetime; naive means UTC.
 
     Times before ``earliest`` (1970-01-01, SPEC §5 "Times") are refused, negative
@@ -55,16 +72,19 @@ def parse_time(value, field: str, *, earliest: datetime | None = EPOCH
         except ValueError:
             parsed = None
         if parsed is None:
-            return None, FieldError(field, ErrorCode.INVALID,
-                                    "use ISO-8601, for example 2024-05-01T12:00:00Z")
+            return None, FieldError(
+                field, ErrorCode.INVALID, "use ISO-8601, for example 2024-05-01T12:00:00Z"
+            )
     else:
-        return None, FieldError(field, ErrorCode.INVALID_TYPE,
-                                "must be an ISO-8601 string or epoch milliseconds")
+        return None, FieldError(
+            field, ErrorCode.INVALID_TYPE, "must be an ISO-8601 string or epoch milliseconds"
+        )
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     if earliest is not None and parsed < earliest:
-        return None, FieldError(field, ErrorCode.INVALID,
-                                f"is before {earliest.isoformat().replace('+00:00', 'Z')}")
+        return None, FieldError(
+            field, ErrorCode.INVALID, f"is before {earliest.isoformat().replace('+00:00', 'Z')}"
+        )
     try:
         return parsed.astimezone(UTC), None
     except OverflowError:  # year 1 or 9999 shifted past the calendar's ends by its offset
@@ -109,13 +129,17 @@ def core_validate(item: EventInput, now: datetime) -> tuple[dict, datetime, list
         if error:
             errors.append(error)
         elif parsed > now + MAX_FUTURE:
-            errors.append(FieldError("occurredTime", ErrorCode.INVALID,
-                                     "is more than a day in the future"))
+            errors.append(
+                FieldError("occurredTime", ErrorCode.INVALID, "is more than a day in the future")
+            )
         else:
             occurred = parsed
     if item.person.is_empty():
-        errors.append(FieldError("person", ErrorCode.REQUIRED,
-                                 "name the person by id, externalId or identifiers"))
+        errors.append(
+            FieldError(
+                "person", ErrorCode.REQUIRED, "name the person by id, externalId or identifiers"
+            )
+        )
     return values, occurred, errors
 
 
@@ -142,16 +166,22 @@ class DefinitionValidator:
         """The error of one property's value, if any (every case ``validate`` did not pass)."""
         field = f"properties.{key}"
         if kind is None:
-            return FieldError(field, ErrorCode.UNKNOWN_PROPERTY,
-                              f"{self.definition.definition_id} has no property {key!r}")
+            return FieldError(
+                field,
+                ErrorCode.UNKNOWN_PROPERTY,
+                f"{self.definition.definition_id} has no property {key!r}",
+            )
         if kind == _TEXT:
             if not isinstance(value, str):
                 return FieldError(field, ErrorCode.INVALID_TYPE, "must be a string (quoted)")
             if len(value) > self.max_text:
                 return FieldError(field, ErrorCode.TOO_LONG, f"at most {self.max_text} characters")
         elif kind == _NUMBER:
-            if (isinstance(value, bool) or not isinstance(value, int | float)
-                    or (isinstance(value, float) and not math.isfinite(value))):
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or (isinstance(value, float) and not math.isfinite(value))
+            ):
                 return FieldError(field, ErrorCode.INVALID_TYPE, "must be a number (not quoted)")
             if key in self.ranges:
                 low, high = self.ranges[key]
@@ -163,8 +193,9 @@ class DefinitionValidator:
                 return FieldError(field, ErrorCode.INVALID_TYPE, "must be true or false")
         elif kind == _DATETIME:
             if isinstance(value, bool) or not isinstance(value, str | int):
-                return FieldError(field, ErrorCode.INVALID_TYPE,
-                                  "must be an ISO-8601 date-time string")
+                return FieldError(
+                    field, ErrorCode.INVALID_TYPE, "must be an ISO-8601 date-time string"
+                )
             return parse_time(value, field, earliest=None)[1]
         return None
 
@@ -183,8 +214,9 @@ class DefinitionValidator:
                 if value_type is str and len(value) <= self.max_text:
                     continue
             elif kind == _NUMBER:
-                if (value_type is int or (value_type is float and math.isfinite(value))) \
-                        and key not in self.ranges:
+                if (
+                    value_type is int or (value_type is float and math.isfinite(value))
+                ) and key not in self.ranges:
                     continue
             elif kind == _BOOLEAN and value_type is bool:
                 continue
@@ -193,6 +225,11 @@ class DefinitionValidator:
                 errors.append(error)
         for key in self.required:
             if properties.get(key) is None:
-                errors.append(FieldError(f"properties.{key}", ErrorCode.REQUIRED,
-                                         f"{self.definition.definition_id} requires {key!r}"))
+                errors.append(
+                    FieldError(
+                        f"properties.{key}",
+                        ErrorCode.REQUIRED,
+                        f"{self.definition.definition_id} requires {key!r}",
+                    )
+                )
         return errors

@@ -31,9 +31,25 @@ from events.models import Event, EventAggregate, EventDefinition
 from people.models import Person
 
 EVENT_COLUMNS = [
-    "id", "workspace_id", "definition_id", "person_id", "occurred_at", "received_at",
-    "session_id", "external_id", "target_id", "target_name", "source", "content_name",
-    "score", "tags", "campaign_code", "campaign_name", "summary", "properties", "origin",
+    "id",
+    "workspace_id",
+    "definition_id",
+    "person_id",
+    "occurred_at",
+    "received_at",
+    "session_id",
+    "external_id",
+    "target_id",
+    "target_name",
+    "source",
+    "content_name",
+    "score",
+    "tags",
+    "campaign_code",
+    "campaign_name",
+    "summary",
+    "properties",
+    "origin",
     "flow_cause",
 ]
 EVENT_TABLE = Event._meta.db_table
@@ -43,8 +59,9 @@ DEFINITION_TABLE = EventDefinition._meta.db_table
 STAGING_TABLE = "cdp_event_staging"
 
 
-def events_write(rows: Sequence[dict], *, default_scores: Mapping[int, int],
-                 now: datetime) -> list[int | None]:
+def events_write(
+    rows: Sequence[dict], *, default_scores: Mapping[int, int], now: datetime
+) -> list[int | None]:
     """Insert event rows with their side effects; return each row's new id, or None where a
     unique index said it repeats a stored event."""
     if not rows:
@@ -70,8 +87,7 @@ SMALL_BATCH = 20
 _COUNTED = "id, workspace_id, person_id, definition_id, occurred_at, score, properties"
 
 
-def _write_sql(source: str, prefix: str = "", cleanup: str = "",
-               selected: str = _COLUMNS) -> str:
+def _write_sql(source: str, prefix: str = "", cleanup: str = "", selected: str = _COLUMNS) -> str:
     """The one statement that moves rows from ``source`` (staging table or CTE) into the events
     table, aggregates what it inserted, updates the people and answers per row.
     ``selected`` is what the insert reads for each of ``EVENT_COLUMNS``."""
@@ -123,7 +139,8 @@ _COUNTERS_SQL = f""", agg AS (
 # scan of a mid-sized people table can look cheaper than a thousand index probes.
 _COUNTERS_AFTER_COPY = f"""
 WITH ins AS (SELECT {_COUNTED} FROM {EVENT_TABLE} WHERE id = ANY((SELECT %s::bigint[])::bigint[])){
-    _COUNTERS_SQL}
+    _COUNTERS_SQL
+}
 )
 SELECT 1
 """
@@ -134,26 +151,41 @@ _CLEANUP = f"""
 ), cleared AS (
     DELETE FROM {STAGING_TABLE}"""
 # Small batches: typed VALUES, ids drawn once per row (a CTE read twice is computed once).
-_CASTS = {"workspace_id": "bigint", "definition_id": "bigint", "person_id": "bigint",
-          "occurred_at": "timestamptz", "received_at": "timestamptz", "score": "integer",
-          "properties": "jsonb", "flow_cause": "jsonb"}
-_VALUE_ROW = "(" + ", ".join(f"%s::{_CASTS.get(c, 'text')}" for c in EVENT_COLUMNS[1:]) + \
-    ", %s::integer)"
+_CASTS = {
+    "workspace_id": "bigint",
+    "definition_id": "bigint",
+    "person_id": "bigint",
+    "occurred_at": "timestamptz",
+    "received_at": "timestamptz",
+    "score": "integer",
+    "properties": "jsonb",
+    "flow_cause": "jsonb",
+}
+_VALUE_ROW = (
+    "(" + ", ".join(f"%s::{_CASTS.get(c, 'text')}" for c in EVENT_COLUMNS[1:]) + ", %s::integer)"
+)
 
 
 def _values_sql(count: int) -> str:
     rows = ", ".join([_VALUE_ROW] * count)
-    return _write_sql("staged", prefix=(
-        f"src ({_DATA_COLUMNS}, ord) AS (VALUES {rows}), "
-        f"staged AS MATERIALIZED (SELECT nextval(pg_get_serial_sequence('{EVENT_TABLE}', 'id'))"
-        f" AS id, src.* FROM src), "))
+    return _write_sql(
+        "staged",
+        prefix=(
+            f"src ({_DATA_COLUMNS}, ord) AS (VALUES {rows}), "
+            f"staged AS MATERIALIZED (SELECT nextval(pg_get_serial_sequence('{EVENT_TABLE}', 'id'))"
+            f" AS id, src.* FROM src), "
+        ),
+    )
 
 
 # Columns that often hold one value for a whole batch (the workspace, the receiving time and
 # origin always do; optional core fields are often empty for all): such a column travels once,
 # as a parameter of the insert, instead of in every ``COPY`` row.
-_SHAREABLE = [c for c in EVENT_COLUMNS[1:]
-              if c not in {"person_id", "occurred_at", "external_id", "properties"}]
+_SHAREABLE = [
+    c
+    for c in EVENT_COLUMNS[1:]
+    if c not in {"person_id", "occurred_at", "external_id", "properties"}
+]
 # The staging table: the events table's columns (ids drawn from its sequence), where a column
 # shared by the batch may stay empty.
 _STAGING_SQL = f"""
@@ -177,11 +209,15 @@ def _staging_sql(shared: tuple[str, ...]) -> tuple[str, str, list[str], list[str
     if shared not in _staging_sql_cache:
         plain = [c for c in EVENT_COLUMNS[1:] if c not in shared and c not in _JSON_COLUMNS]
         json = [c for c in _JSON_COLUMNS if c not in shared]
-        selected = ", ".join(f"%s::{_CASTS.get(c, 'text')}" if c in shared else c
-                             for c in EVENT_COLUMNS)
+        selected = ", ".join(
+            f"%s::{_CASTS.get(c, 'text')}" if c in shared else c for c in EVENT_COLUMNS
+        )
         _staging_sql_cache[shared] = (
             f"COPY {STAGING_TABLE} ({', '.join([*plain, *json])}, ord) FROM STDIN",
-            _write_sql(STAGING_TABLE, cleanup=_CLEANUP, selected=selected), plain, json)
+            _write_sql(STAGING_TABLE, cleanup=_CLEANUP, selected=selected),
+            plain,
+            json,
+        )
     return _staging_sql_cache[shared]
 
 
@@ -190,26 +226,50 @@ def _json(value) -> str | None:
 
 
 def _row_values(row: dict, ord_: int) -> tuple:
-    return (row["workspace_id"], row["definition_id"], row["person_id"], row["occurred_at"],
-            row["received_at"], row["session_id"], row["external_id"], row["target_id"],
-            row["target_name"], row["source"], row["content_name"], row["score"], row["tags"],
-            row["campaign_code"], row["campaign_name"], row["summary"],
-            _json(row["properties"]), row["origin"], _json(row["flow_cause"]), ord_)
+    return (
+        row["workspace_id"],
+        row["definition_id"],
+        row["person_id"],
+        row["occurred_at"],
+        row["received_at"],
+        row["session_id"],
+        row["external_id"],
+        row["target_id"],
+        row["target_name"],
+        row["source"],
+        row["content_name"],
+        row["score"],
+        row["tags"],
+        row["campaign_code"],
+        row["campaign_name"],
+        row["summary"],
+        _json(row["properties"]),
+        row["origin"],
+        _json(row["flow_cause"]),
+        ord_,
+    )
 
 
 _DIRECT_SAVEPOINT = "cdp_events_copy"
 _DIRECT_COPY = f"COPY {EVENT_TABLE} ({_COLUMNS}) FROM STDIN"
 # The sequence is looked up once: ``pg_get_serial_sequence`` in the select list would run per
 # row (it is only stable), five times the cost of the ``nextval`` calls.
-_DIRECT_IDS = (f"SAVEPOINT {_DIRECT_SAVEPOINT}; WITH s AS MATERIALIZED (SELECT "
-               f"pg_get_serial_sequence('{EVENT_TABLE}', 'id')::regclass AS seq) "
-               f"SELECT nextval(s.seq) FROM s, generate_series(1, %d)")
+_DIRECT_IDS = (
+    f"SAVEPOINT {_DIRECT_SAVEPOINT}; WITH s AS MATERIALIZED (SELECT "
+    f"pg_get_serial_sequence('{EVENT_TABLE}', 'id')::regclass AS seq) "
+    f"SELECT nextval(s.seq) FROM s, generate_series(1, %d)"
+)
 
 
 def _direct_order(row: dict) -> tuple:
     external = row["external_id"]
-    return (external is None, external or "", row["person_id"], row["definition_id"],
-            row["occurred_at"])
+    return (
+        external is None,
+        external or "",
+        row["person_id"],
+        row["definition_id"],
+        row["occurred_at"],
+    )
 
 
 def _copy_direct(cursor, rows: Sequence[dict], now: datetime) -> list[int] | None:
@@ -256,8 +316,9 @@ def _write_postgres(rows: Sequence[dict], now: datetime) -> list[int | None]:
                 return ids
             cursor.execute(_STAGING_SQL)
             first = rows[0]
-            shared = tuple(c for c in _SHAREABLE
-                           if list(map(itemgetter(c), rows)).count(first[c]) == len(rows))
+            shared = tuple(
+                c for c in _SHAREABLE if list(map(itemgetter(c), rows)).count(first[c]) == len(rows)
+            )
             copy_sql, write_sql, plain, json = _staging_sql(shared)
             values = itemgetter(*plain)
             with connection.wrap_database_errors, cursor.cursor.copy(copy_sql) as copy:
@@ -267,8 +328,10 @@ def _write_postgres(rows: Sequence[dict], now: datetime) -> list[int | None]:
                 else:
                     for ord_, row in enumerate(rows):
                         copy.write_row((*values(row), *(_json(row[c]) for c in json), ord_))
-            cursor.execute(write_sql, [_json(first[c]) if c in _JSON_COLUMNS else first[c]
-                                       for c in shared] + [now])
+            cursor.execute(
+                write_sql,
+                [_json(first[c]) if c in _JSON_COLUMNS else first[c] for c in shared] + [now],
+            )
         result: list[int | None] = [None] * len(rows)
         for ord_, new_id, inserted in cursor.fetchall():
             if inserted:
@@ -278,20 +341,29 @@ def _write_postgres(rows: Sequence[dict], now: datetime) -> list[int | None]:
 
 # Portable (SQLite) ---------------------------------------------------------------------------
 
+
 def _insert_portable(rows: Sequence[dict]) -> list[int | None]:
     workspace_id = rows[0]["workspace_id"]
     external = {r["external_id"] for r in rows if r["external_id"]}
-    taken_external = set(
-        Event.objects.filter(workspace_id=workspace_id, external_id__in=external)
-        .values_list("external_id", flat=True)
-    ) if external else set()
+    taken_external = (
+        set(
+            Event.objects.filter(workspace_id=workspace_id, external_id__in=external).values_list(
+                "external_id", flat=True
+            )
+        )
+        if external
+        else set()
+    )
     plain = [r for r in rows if not r["external_id"]]
     taken_plain = set()
     if plain:
-        taken_plain = set(Event.objects.filter(
-            person_id__in={r["person_id"] for r in plain},
-            occurred_at__in={r["occurred_at"] for r in plain}, external_id__isnull=True,
-        ).values_list("person_id", "definition_id", "occurred_at"))
+        taken_plain = set(
+            Event.objects.filter(
+                person_id__in={r["person_id"] for r in plain},
+                occurred_at__in={r["occurred_at"] for r in plain},
+                external_id__isnull=True,
+            ).values_list("person_id", "definition_id", "occurred_at")
+        )
     fresh, positions = [], []
     for i, r in enumerate(rows):
         if r["external_id"]:
@@ -308,8 +380,9 @@ def _insert_portable(rows: Sequence[dict]) -> list[int | None]:
     return result
 
 
-def _counters_portable(rows: Sequence[dict], default_scores: Mapping[int, int],
-                       now: datetime) -> None:
+def _counters_portable(
+    rows: Sequence[dict], default_scores: Mapping[int, int], now: datetime
+) -> None:
     aggregates: dict[tuple[int, int], list] = {}
     people: dict[int, list] = {}
     for row in rows:
@@ -343,8 +416,15 @@ def _aggregates_upsert(rows) -> None:
     table = AGGREGATE_TABLE
     params: list = []
     for ws, person, definition, count, first, last, data in rows:
-        params += [ws, person, definition, count, _time(first), _time(last),
-                   orjson.dumps(data).decode()]
+        params += [
+            ws,
+            person,
+            definition,
+            count,
+            _time(first),
+            _time(last),
+            orjson.dumps(data).decode(),
+        ]
     values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s)"] * len(rows))
     sql = (
         f"INSERT INTO {table} (workspace_id, person_id, definition_id, count, first_at, "
@@ -382,16 +462,27 @@ def _persons_touch(rows, now: datetime) -> None:
 def existing_event_ids(workspace_id: int, rows: Sequence[dict]) -> list[int | None]:
     """Find the stored event each duplicate row repeats."""
     external = [r["external_id"] for r in rows if r["external_id"]]
-    by_external = dict(Event.objects.filter(workspace_id=workspace_id, external_id__in=external)
-                       .values_list("external_id", "id")) if external else {}
+    by_external = (
+        dict(
+            Event.objects.filter(workspace_id=workspace_id, external_id__in=external).values_list(
+                "external_id", "id"
+            )
+        )
+        if external
+        else {}
+    )
     plain = [r for r in rows if not r["external_id"]]
     by_key = {}
     if plain:
         for pid, did, occurred, eid in Event.objects.filter(
             person_id__in={r["person_id"] for r in plain},
-            occurred_at__in={r["occurred_at"] for r in plain}, external_id__isnull=True,
+            occurred_at__in={r["occurred_at"] for r in plain},
+            external_id__isnull=True,
         ).values_list("person_id", "definition_id", "occurred_at", "id"):
             by_key[(pid, did, occurred)] = eid
-    return [by_external.get(r["external_id"]) if r["external_id"]
-            else by_key.get((r["person_id"], r["definition_id"], r["occurred_at"]))
-            for r in rows]
+    return [
+        by_external.get(r["external_id"])
+        if r["external_id"]
+        else by_key.get((r["person_id"], r["definition_id"], r["occurred_at"]))
+        for r in rows
+    ]

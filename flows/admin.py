@@ -50,13 +50,26 @@ LATEST_RUNS = 20
 class FlowAdmin(WorkspaceScopedAdmin):
     form = FlowForm
     change_form_template = "admin/flows/flow/change_form.html"
-    list_display = ("name", "status", "trigger_column", "live_runs", "finished_runs",
-                    "activated_at", "workspace")
+    list_display = (
+        "name",
+        "status",
+        "trigger_column",
+        "live_runs",
+        "finished_runs",
+        "activated_at",
+        "workspace",
+    )
     list_filter = ("status",)
     list_select_related = ("workspace",)
     search_fields = ("name", "description")
-    readonly_fields = ("status", "activated_at", "created_at", "modified_at", "elements_text",
-                       "edges_text")
+    readonly_fields = (
+        "status",
+        "activated_at",
+        "created_at",
+        "modified_at",
+        "elements_text",
+        "edges_text",
+    )
     actions = ["activate", "pause", "resume", "finish"]
     missing_is_404 = True
 
@@ -73,15 +86,26 @@ class FlowAdmin(WorkspaceScopedAdmin):
             interval, graph = "reentry_interval", ["elements_text", "edges_text"]
         fieldsets = [
             (None, {"fields": main}),
-            ("Entry", {"fields": [("starts_at", "ends_at"), "reentry", interval,
-                                  "exit_segment"]}),
-            ("Elements and edges", {"fields": graph,
-                                    "description": "The graph as the API reads and writes "
-                                    "it; the diagram above shows the saved version."}),
+            ("Entry", {"fields": [("starts_at", "ends_at"), "reentry", interval, "exit_segment"]}),
+            (
+                "Elements and edges",
+                {
+                    "fields": graph,
+                    "description": "The graph as the API reads and writes "
+                    "it; the diagram above shows the saved version.",
+                },
+            ),
         ]
         if obj is not None:
-            fieldsets.append(("History", {"fields": ["activated_at", "created_at",
-                                                     "modified_at"], "classes": ["collapse"]}))
+            fieldsets.append(
+                (
+                    "History",
+                    {
+                        "fields": ["activated_at", "created_at", "modified_at"],
+                        "classes": ["collapse"],
+                    },
+                )
+            )
         if self.hides_workspace(request, obj):
             return strip_fields(fieldsets, ["workspace"])
         return fieldsets
@@ -91,26 +115,32 @@ class FlowAdmin(WorkspaceScopedAdmin):
         match = request.resolver_match
         if match is not None and match.url_name == "flows_flow_changelist":
             live = Q(runs__state__in=FlowRun.LIVE_STATES)
-            flows = flows.annotate(live_count=Count("runs", filter=live),
-                                   finished_count=Count("runs", filter=~live)).prefetch_related(
-                Prefetch("elements", to_attr="triggers",
-                         queryset=FlowElement.objects.filter(kind=FlowElement.Kind.TRIGGER)))
+            flows = flows.annotate(
+                live_count=Count("runs", filter=live), finished_count=Count("runs", filter=~live)
+            ).prefetch_related(
+                Prefetch(
+                    "elements",
+                    to_attr="triggers",
+                    queryset=FlowElement.objects.filter(kind=FlowElement.Kind.TRIGGER),
+                )
+            )
         return flows
 
     def has_delete_permission(self, request, obj=None):
         allowed = super().has_delete_permission(request, obj)
-        return allowed and (obj is None or obj.status in (Flow.Status.DRAFT,
-                                                          Flow.Status.FINISHED))
+        return allowed and (obj is None or obj.status in (Flow.Status.DRAFT, Flow.Status.FINISHED))
 
     @admin.display(description="elements")
     def elements_text(self, obj) -> str:
-        return format_html('<pre class="cdp-json">{}</pre>',
-                           graph_texts(flow_spec_get(flow=obj))["elements"])
+        return format_html(
+            '<pre class="cdp-json">{}</pre>', graph_texts(flow_spec_get(flow=obj))["elements"]
+        )
 
     @admin.display(description="edges")
     def edges_text(self, obj) -> str:
-        return format_html('<pre class="cdp-json">{}</pre>',
-                           graph_texts(flow_spec_get(flow=obj))["edges"])
+        return format_html(
+            '<pre class="cdp-json">{}</pre>', graph_texts(flow_spec_get(flow=obj))["edges"]
+        )
 
     @admin.display(description="trigger")
     def trigger_column(self, obj) -> str:
@@ -141,16 +171,16 @@ class FlowAdmin(WorkspaceScopedAdmin):
         workspace = default_workspace(request) or selected_workspace(request)[0]
         return template_resolve(template=template, workspace=workspace) if workspace else None
 
-    def render_change_form(self, request, context, add=False, change=False, form_url="",
-                           obj=None):
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is None:
             context["flow_templates"] = TEMPLATES
             context["template_resolved"] = self._template(request)
         else:
             context["flow_diagram"] = flow_diagram(flow=obj)
             context["flow_runs"] = flow_runs(flow=obj).select_related("person")[:LATEST_RUNS]
-            context["runs_url"] = (f"{reverse('admin:flows_flowrun_changelist')}"
-                                   f"?flow__id__exact={obj.pk}")
+            context["runs_url"] = (
+                f"{reverse('admin:flows_flowrun_changelist')}?flow__id__exact={obj.pk}"
+            )
             context["flow_locked"] = not obj.is_editable
             context["flow_moves"] = flow_moves(request, self, obj)
         return super().render_change_form(request, context, add, change, form_url, obj)
@@ -195,9 +225,12 @@ class FlowAdmin(WorkspaceScopedAdmin):
 
     def get_urls(self):
         view = self.admin_site.admin_view(
-            lambda request, object_id, move: flow_status_view(self, request, object_id, move))
-        return [path("<path:object_id>/status/<str:move>/", view, name="flows_flow_status"),
-                *super().get_urls()]
+            lambda request, object_id, move: flow_status_view(self, request, object_id, move)
+        )
+        return [
+            path("<path:object_id>/status/<str:move>/", view, name="flows_flow_status"),
+            *super().get_urls(),
+        ]
 
     def _move(self, request, queryset, service, done: str) -> None:
         for flow in queryset:
@@ -240,19 +273,39 @@ class FlowRunAdmin(ReadOnlyAdmin, WorkspaceScopedAdmin):
     """Runs, read-only: written by the runtime only."""
 
     missing_is_404 = True
-    list_display = ("pk", "flow", "person_link", "state", "current_element", "entered_at",
-                    "finished_at", "exit_reason")
+    list_display = (
+        "pk",
+        "flow",
+        "person_link",
+        "state",
+        "current_element",
+        "entered_at",
+        "finished_at",
+        "exit_reason",
+    )
     list_filter = ("state", ("flow", admin.RelatedOnlyFieldListFilter))
     list_select_related = ("flow", "person", "current_element")
     search_fields = ("=person__external_id", "flow__name")
     show_full_result_count = False
-    fields = ("flow", "person_link", "state", "current_element", "step_no", "context",
-              "resume_at", "entered_at", "finished_at", "exit_reason")
+    fields = (
+        "flow",
+        "person_link",
+        "state",
+        "current_element",
+        "step_no",
+        "context",
+        "resume_at",
+        "entered_at",
+        "finished_at",
+        "exit_reason",
+    )
     readonly_fields = fields
     inlines = [FlowStepInline]
 
     @admin.display(description="person", ordering="person_id")
     def person_link(self, obj) -> str:
-        return format_html('<a href="{}">{}</a>',
-                           reverse("admin:people_person_change", args=[obj.person_id]),
-                           str(obj.person))
+        return format_html(
+            '<a href="{}">{}</a>',
+            reverse("admin:people_person_change", args=[obj.person_id]),
+            str(obj.person),
+        )

@@ -23,35 +23,57 @@ from flows.inputs import FlowSpec
 from flows.models import Flow
 from flows.selectors import flow_spec_get
 
-SETTINGS = ("starts_at", "ends_at", "reentry", "interval_days", "interval_hours",
-            "interval_minutes", "exit_segment", "elements", "edges")
+SETTINGS = (
+    "starts_at",
+    "ends_at",
+    "reentry",
+    "interval_days",
+    "interval_hours",
+    "interval_minutes",
+    "exit_segment",
+    "elements",
+    "edges",
+)
 # Service field names → form fields (element and edge paths go to their JSON field).
-FIELDS = {"startsTime": "starts_at", "endsTime": "ends_at", "reentryInterval": "interval_days",
-          "exitSegmentId": "exit_segment", "status": ""}
+FIELDS = {
+    "startsTime": "starts_at",
+    "endsTime": "ends_at",
+    "reentryInterval": "interval_days",
+    "exitSegmentId": "exit_segment",
+    "status": "",
+}
 PATH_RE = re.compile(r"^(elements|edges)\[(\d+)\]\.?(.*)$")
 JSON_HELP = {
     "elements": 'A list of {"key", "kind", "label", "config", "positionX", "positionY"} '
-                "(formats per kind in the README, Flows).",
+    "(formats per kind in the README, Flows).",
     "edges": 'A list of {"source": key, "target": key, "outcome"}: next; met / timeout '
-             "after a wait for an event; yes / no after a branch.",
+    "after a wait for an event; yes / no after a branch.",
 }
 
 
 def graph_texts(spec: FlowSpec) -> dict[str, str]:
     """Return a spec's elements and edges as the JSON texts the form shows."""
     data = spec_json(spec)
-    return {name: json.dumps(data[name], indent=2, ensure_ascii=False)
-            for name in ("elements", "edges")}
+    return {
+        name: json.dumps(data[name], indent=2, ensure_ascii=False) for name in ("elements", "edges")
+    }
 
 
 def spec_initial(spec: FlowSpec) -> dict:
     """Return form initial values for ``spec`` (a template, or a stored flow's graph)."""
     interval = duration_json(spec.reentry_interval) or {}
-    return {"name": spec.name, "description": spec.description, "starts_at": spec.starts_at,
-            "ends_at": spec.ends_at, "reentry": spec.reentry,
-            "interval_days": interval.get("days"), "interval_hours": interval.get("hours"),
-            "interval_minutes": interval.get("minutes"),
-            "exit_segment": spec.exit_segment_id, **graph_texts(spec)}
+    return {
+        "name": spec.name,
+        "description": spec.description,
+        "starts_at": spec.starts_at,
+        "ends_at": spec.ends_at,
+        "reentry": spec.reentry,
+        "interval_days": interval.get("days"),
+        "interval_hours": interval.get("hours"),
+        "interval_minutes": interval.get("minutes"),
+        "exit_segment": spec.exit_segment_id,
+        **graph_texts(spec),
+    }
 
 
 def error_path(field: str, spec: FlowSpec | None) -> str:
@@ -79,8 +101,10 @@ def error_text(error: FieldError, spec: FlowSpec | None) -> str:
 
 def readable_errors(errors: list[FieldError], spec: FlowSpec) -> list[FieldError]:
     """Return ``errors`` with element and edge messages prefixed by what they are about."""
-    return [FieldError(e.field, e.code, error_text(e, spec)) if PATH_RE.match(e.field) else e
-            for e in errors]
+    return [
+        FieldError(e.field, e.code, error_text(e, spec)) if PATH_RE.match(e.field) else e
+        for e in errors
+    ]
 
 
 def _serializer_errors(errors) -> list[str]:
@@ -92,29 +116,44 @@ def _serializer_errors(errors) -> list[str]:
 
 
 class FlowForm(forms.ModelForm):
-    interval_days = forms.IntegerField(required=False, min_value=0, max_value=3650,
-                                       label="re-entry interval: days")
-    interval_hours = forms.IntegerField(required=False, min_value=0, max_value=23,
-                                        label="hours")
-    interval_minutes = forms.IntegerField(required=False, min_value=0, max_value=59,
-                                          label="minutes")
-    elements = forms.CharField(widget=forms.Textarea(attrs={"rows": 18, "class": "cdp-json"}),
-                               initial="[]", help_text=JSON_HELP["elements"])
-    edges = forms.CharField(widget=forms.Textarea(attrs={"rows": 8, "class": "cdp-json"}),
-                            initial="[]", help_text=JSON_HELP["edges"])
+    interval_days = forms.IntegerField(
+        required=False, min_value=0, max_value=3650, label="re-entry interval: days"
+    )
+    interval_hours = forms.IntegerField(required=False, min_value=0, max_value=23, label="hours")
+    interval_minutes = forms.IntegerField(
+        required=False, min_value=0, max_value=59, label="minutes"
+    )
+    elements = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 18, "class": "cdp-json"}),
+        initial="[]",
+        help_text=JSON_HELP["elements"],
+    )
+    edges = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 8, "class": "cdp-json"}),
+        initial="[]",
+        help_text=JSON_HELP["edges"],
+    )
 
     class Meta:
         model = Flow
-        fields = ("workspace", "name", "description", "starts_at", "ends_at", "reentry",
-                  "exit_segment")
+        fields = (
+            "workspace",
+            "name",
+            "description",
+            "starts_at",
+            "ends_at",
+            "reentry",
+            "exit_segment",
+        )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         flow = self.instance
         if flow.pk:
             stored = spec_initial(flow_spec_get(flow=flow))
-            self.initial.update({k: v for k, v in stored.items()
-                                 if k in SETTINGS and k not in ("exit_segment",)})
+            self.initial.update(
+                {k: v for k, v in stored.items() if k in SETTINGS and k not in ("exit_segment",)}
+            )
         if "exit_segment" in self.fields and flow.workspace_id:
             field = self.fields["exit_segment"]
             field.queryset = field.queryset.filter(workspace_id=flow.workspace_id)
@@ -147,20 +186,30 @@ class FlowForm(forms.ModelForm):
         cleaned = super().clean()
         parts = [cleaned.get(f"interval_{unit}") for unit in ("days", "hours", "minutes")]
         cleaned["reentry_interval"] = (
-            None if all(p in (None, 0) for p in parts) else
-            timedelta(days=parts[0] or 0, hours=parts[1] or 0, minutes=parts[2] or 0))
+            None
+            if all(p in (None, 0) for p in parts)
+            else timedelta(days=parts[0] or 0, hours=parts[1] or 0, minutes=parts[2] or 0)
+        )
         return cleaned
 
     def spec(self) -> FlowSpec:
         """Return the flow the valid form describes."""
         data = self.cleaned_data
         segment = data.get("exit_segment")
-        graph = spec_from_data({"elements": [dict(e) for e in data["elements"]],
-                                "edges": [dict(e) for e in data["edges"]]})
+        graph = spec_from_data(
+            {
+                "elements": [dict(e) for e in data["elements"]],
+                "edges": [dict(e) for e in data["edges"]],
+            }
+        )
         return FlowSpec(
-            name=data.get("name", ""), description=data.get("description", ""),
-            starts_at=data.get("starts_at"), ends_at=data.get("ends_at"),
+            name=data.get("name", ""),
+            description=data.get("description", ""),
+            starts_at=data.get("starts_at"),
+            ends_at=data.get("ends_at"),
             reentry=data.get("reentry") or Flow.Reentry.ONCE,
             reentry_interval=data.get("reentry_interval"),
             exit_segment_id=segment.pk if segment else None,
-            elements=graph.elements, edges=graph.edges)
+            elements=graph.elements,
+            edges=graph.edges,
+        )

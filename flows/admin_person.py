@@ -18,12 +18,18 @@ def person_flow_runs_context(request: HttpRequest, person: Person) -> dict:
     """Return the person's latest runs, each with links to its flow and to the run."""
     if not request.user.has_perm("flows.view_flowrun"):
         return {}
-    runs = list(person_flow_runs(person=person)[:MAX_RUNS + 1])
-    rows = [{
-        "run": run,
-        "flow_url": reverse("admin:flows_flow_change", args=[run.flow_id]),
-        "run_url": reverse("admin:flows_flowrun_change", args=[run.pk]),
-    } for run in runs[:MAX_RUNS]]
-    return {"flow_runs_shown": True, "flow_run_rows": rows,
-            "flow_runs_more": len(runs) > MAX_RUNS,
-            "flow_runs_url": f"{reverse('admin:flows_flowrun_changelist')}?person={person.pk}"}
+    runs = list(person_flow_runs(person=person)[: MAX_RUNS + 1])
+    rows = [
+        {
+            "run": run,
+            "flow_url": reverse("admin:flows_flow_change", args=[run.flow_id]),
+            "run_url": reverse("admin:flows_flowrun_change", args=[run.pk]),
+        }
+        for run in runs[:MAX_RUNS]
+    ]
+    return {
+        "flow_runs_shown": True,
+        "flow_run_rows": rows,
+        "flow_runs_more": len(runs) > MAX_RUNS,
+        "flow_runs_url": f"{reverse('admin:flows_flowrun_changelist')}?person={person.pk}",
+    }

@@ -46,9 +46,15 @@ def flow_moves(request, model_admin, flow: Flow) -> list[dict]:
     """Return the buttons the flow page offers: ``key``, ``label`` and the ``url`` to post."""
     if not model_admin.has_change_permission(request, flow):
         return []
-    return [{"key": key, "label": move.label,
-             "url": reverse("admin:flows_flow_status", args=[flow.pk, key])}
-            for key, move in MOVES.items() if flow.status in move.allowed]
+    return [
+        {
+            "key": key,
+            "label": move.label,
+            "url": reverse("admin:flows_flow_status", args=[flow.pk, key]),
+        }
+        for key, move in MOVES.items()
+        if flow.status in move.allowed
+    ]
 
 
 def flow_move(request, model_admin, flow: Flow, service, done: str) -> bool:
@@ -59,8 +65,9 @@ def flow_move(request, model_admin, flow: Flow, service, done: str) -> bool:
     except ServiceError as exc:
         spec = flow_spec_get(flow=flow)
         for error in exc.errors:
-            model_admin.message_user(request, f"{flow.name}: {error_text(error, spec)}",
-                                     messages.ERROR)
+            model_admin.message_user(
+                request, f"{flow.name}: {error_text(error, spec)}", messages.ERROR
+            )
         return False
     model_admin.message_user(request, f"{flow.name}: {done}", messages.SUCCESS)
     return True
@@ -78,10 +85,18 @@ def flow_status_view(model_admin, request, object_id: str, move: str):
         raise PermissionDenied
     if move == "finish" and request.POST.get("confirmed") != "yes":
         live = FlowRun.objects.filter(flow=flow, state__in=FlowRun.LIVE_STATES).count()
-        return TemplateResponse(request, "admin/flows/flow/finish_confirmation.html", {
-            **model_admin.admin_site.each_context(request), "title": "Finish the flow?",
-            "opts": model_admin.opts, "original": flow, "live_runs": live,
-            "change_url": reverse("admin:flows_flow_change", args=[flow.pk])})
+        return TemplateResponse(
+            request,
+            "admin/flows/flow/finish_confirmation.html",
+            {
+                **model_admin.admin_site.each_context(request),
+                "title": "Finish the flow?",
+                "opts": model_admin.opts,
+                "original": flow,
+                "live_runs": live,
+                "change_url": reverse("admin:flows_flow_change", args=[flow.pk]),
+            },
+        )
     if flow_move(request, model_admin, flow, chosen.service, chosen.done):
         model_admin.log_change(request, flow, f"{chosen.label} (status: {chosen.done}).")
     return HttpResponseRedirect(reverse("admin:flows_flow_change", args=[flow.pk]))

@@ -19,8 +19,9 @@ DATA_PREFIX = "track_event_data."
 
 def _holds(workspace, person_id: int, rules: dict, now: datetime) -> bool:
     tree = rules_validate(workspace=workspace, rules=rules).tree
-    return people_matching(workspace_id=workspace.pk, tree=tree, now=now,
-                           person_ids=[person_id]).exists()
+    return people_matching(
+        workspace_id=workspace.pk, tree=tree, now=now, person_ids=[person_id]
+    ).exists()
 
 
 def _since(item: dict, since: datetime, occurred: bool) -> dict:
@@ -34,8 +35,9 @@ def _since(item: dict, since: datetime, occurred: bool) -> dict:
     return node
 
 
-def wait_answer(*, workspace, person_id: int, config: dict, since: datetime, now: datetime,
-                timed_out: bool) -> str | None:
+def wait_answer(
+    *, workspace, person_id: int, config: dict, since: datetime, now: datetime, timed_out: bool
+) -> str | None:
     """Return ``met``, ``timeout``, or None (keep waiting) for a wait-for-event element.
 
     Without ``notOccurred`` the answer is ``met`` as soon as every ``occurred`` condition holds
@@ -84,16 +86,21 @@ def _compare(value_type: str, operator: str, actual, expected, now: datetime) ->
 def trigger_fields(context: dict, name: str):
     """Return the trigger event's value that a branch condition names."""
     if name.startswith(DATA_PREFIX):
-        return (context.get("track_event_data") or {}).get(name[len(DATA_PREFIX):])
+        return (context.get("track_event_data") or {}).get(name[len(DATA_PREFIX) :])
     return context.get(name)
 
 
 def _trigger_holds(items: list, context: dict, now: datetime) -> bool:
     for item in items:
         actual = trigger_fields(context, item["trigger"])
-        value_type = (c.NUMBER if item["trigger"] in ("track_event_count", "track_event_seq")
-                      or (isinstance(actual, int | float) and not isinstance(actual, bool))
-                      else c.BOOLEAN if isinstance(actual, bool) else c.TEXT)
+        value_type = (
+            c.NUMBER
+            if item["trigger"] in ("track_event_count", "track_event_seq")
+            or (isinstance(actual, int | float) and not isinstance(actual, bool))
+            else c.BOOLEAN
+            if isinstance(actual, bool)
+            else c.TEXT
+        )
         expected = item.get("value")
         if item["operator"] not in ("is_set", "is_not_set"):
             expected = check_value(value_type, item["operator"], expected, "trigger")
@@ -105,27 +112,36 @@ def _trigger_holds(items: list, context: dict, now: datetime) -> bool:
 def branch_answers(*, workspace, runs: list, config: dict, now: datetime) -> dict[int, str]:
     """``yes`` or ``no`` per run: ``yes`` when every trigger condition holds for the run's
     trigger event and the rules hold for its person (asked for all the runs in one query)."""
-    passing = [run for run in runs if _trigger_holds(config.get("trigger", []), run.context,
-                                                     now)]
+    passing = [run for run in runs if _trigger_holds(config.get("trigger", []), run.context, now)]
     rules = config.get("rules")
     if rules and passing:
         tree = rules_validate(workspace=workspace, rules=rules).tree
-        matched = set(people_matching(workspace_id=workspace.pk, tree=tree, now=now,
-                                      person_ids=sorted({r.person_id for r in passing}))
-                      .values_list("pk", flat=True))
+        matched = set(
+            people_matching(
+                workspace_id=workspace.pk,
+                tree=tree,
+                now=now,
+                person_ids=sorted({r.person_id for r in passing}),
+            ).values_list("pk", flat=True)
+        )
         passing = [run for run in passing if run.person_id in matched]
     yes = {run.pk for run in passing}
     return {run.pk: "yes" if run.pk in yes else "no" for run in runs}
 
 
-def events_passing(*, workspace, event_ids: list[int], code: str, where: list,
-                   now: datetime) -> set[int]:
+def events_passing(
+    *, workspace, event_ids: list[int], code: str, where: list, now: datetime
+) -> set[int]:
     """Which of the stored events ``event_ids`` pass a trigger's property conditions."""
     from people.segments.compiler import Context, event_rows
 
     if not where:
         return set(event_ids)
-    node = rules_validate(workspace=workspace,
-                          rules={"all": [{"event": code, "where": where}]}).tree.children[0]
-    return set(event_rows(node, Context(workspace_id=workspace.pk, now=now))
-               .filter(pk__in=event_ids).values_list("pk", flat=True))
+    node = rules_validate(
+        workspace=workspace, rules={"all": [{"event": code, "where": where}]}
+    ).tree.children[0]
+    return set(
+        event_rows(node, Context(workspace_id=workspace.pk, now=now))
+        .filter(pk__in=event_ids)
+        .values_list("pk", flat=True)
+    )

@@ -26,20 +26,25 @@ COL_PITCH, ROW_PITCH = 230, 144
 MARGIN = 24
 OUTCOME_RANK = {"next": 0, "met": 0, "yes": 0, "timeout": 1, "no": 1}
 COLORS = {  # kind: (header and border, box fill)
-    "trigger": ("#2e7d32", "#edf7ee"), "wait": ("#9a6700", "#fff8e1"),
-    "wait_for_event": ("#c2410c", "#fdf0ea"), "branch": ("#6a1b9a", "#f5ecf8"),
-    "action": ("#1565c0", "#e9f2fc"), "end": ("#455a64", "#eef1f3"),
+    "trigger": ("#2e7d32", "#edf7ee"),
+    "wait": ("#9a6700", "#fff8e1"),
+    "wait_for_event": ("#c2410c", "#fdf0ea"),
+    "branch": ("#6a1b9a", "#f5ecf8"),
+    "action": ("#1565c0", "#e9f2fc"),
+    "end": ("#455a64", "#eef1f3"),
 }
 OUTCOME_COLORS = {"yes": "#2e7d32", "met": "#2e7d32", "no": "#b3261e", "timeout": "#b3261e"}
-STYLE = (".cdp-flow-diagram text{font-family:-apple-system,'Segoe UI',Roboto,Helvetica,Arial,"
-         "sans-serif;font-size:12px;fill:#1f2933}"
-         ".cdp-flow-diagram .head{fill:#fff;font-size:10.5px;font-weight:600;"
-         "letter-spacing:.04em}"
-         ".cdp-flow-diagram .label{font-weight:600;font-size:12.5px}"
-         ".cdp-flow-diagram .summary{fill:#52606d}"
-         ".cdp-flow-diagram .counts{font-size:11px;fill:#52606d}"
-         ".cdp-flow-diagram .n{font-weight:700;fill:#1f2933}"
-         ".cdp-flow-diagram .edge-label{font-size:11px;font-weight:600}")
+STYLE = (
+    ".cdp-flow-diagram text{font-family:-apple-system,'Segoe UI',Roboto,Helvetica,Arial,"
+    "sans-serif;font-size:12px;fill:#1f2933}"
+    ".cdp-flow-diagram .head{fill:#fff;font-size:10.5px;font-weight:600;"
+    "letter-spacing:.04em}"
+    ".cdp-flow-diagram .label{font-weight:600;font-size:12.5px}"
+    ".cdp-flow-diagram .summary{fill:#52606d}"
+    ".cdp-flow-diagram .counts{font-size:11px;fill:#52606d}"
+    ".cdp-flow-diagram .n{font-weight:700;fill:#1f2933}"
+    ".cdp-flow-diagram .edge-label{font-size:11px;font-weight:600}"
+)
 
 
 @dataclass(frozen=True)
@@ -60,12 +65,11 @@ def _stored_positions(elements) -> dict[str, tuple[int, int]] | None:
     if len({y for _, y in points}) < 2:
         return None
     for i, (x1, y1) in enumerate(points):
-        for x2, y2 in points[i + 1:]:
+        for x2, y2 in points[i + 1 :]:
             if abs(x1 - x2) < BOX_W + 8 and abs(y1 - y2) < BOX_H + 8:
                 return None
     left, top = min(x for x, _ in points), min(y for _, y in points)
-    return {e.key: (e.position_x - left + MARGIN, e.position_y - top + MARGIN)
-            for e in elements}
+    return {e.key: (e.position_x - left + MARGIN, e.position_y - top + MARGIN) for e in elements}
 
 
 def layered_positions(elements, edges) -> dict[str, tuple[int, int]]:
@@ -83,8 +87,11 @@ def layered_positions(elements, edges) -> dict[str, tuple[int, int]]:
     for _ in range(len(keys)):  # longest path; bounded, so a loop in a draft cannot hang it
         changed = False
         for source, target, _ in edges:
-            if source in depth and depth[source] + 1 > depth.get(target, -1) \
-                    and depth[source] + 1 < len(keys):
+            if (
+                source in depth
+                and depth[source] + 1 > depth.get(target, -1)
+                and depth[source] + 1 < len(keys)
+            ):
                 depth[target] = depth[source] + 1
                 changed = True
         if not changed:
@@ -97,9 +104,13 @@ def layered_positions(elements, edges) -> dict[str, tuple[int, int]]:
         parents[target].append((source, outcome))
     row: dict[str, float] = {}
     for column in sorted(columns):
+
         def order(key, column=column):
-            placed = [(row[s], OUTCOME_RANK.get(o, 2)) for s, o in parents[key]
-                      if s in row and depth.get(s, 0) < column]
+            placed = [
+                (row[s], OUTCOME_RANK.get(o, 2))
+                for s, o in parents[key]
+                if s in row and depth.get(s, 0) < column
+            ]
             return (min(placed) if placed else (len(keys), 0), index[key])
 
         for i, key in enumerate(sorted(columns[column], key=order)):
@@ -110,16 +121,20 @@ def layered_positions(elements, edges) -> dict[str, tuple[int, int]]:
     for column, members in columns.items():
         offset = (tallest - len(members)) * ROW_PITCH / 2
         for key in members:
-            positions[key] = (MARGIN + column * COL_PITCH,
-                              round(MARGIN + offset + row[key] * ROW_PITCH))
+            positions[key] = (
+                MARGIN + column * COL_PITCH,
+                round(MARGIN + offset + row[key] * ROW_PITCH),
+            )
     return positions
 
 
 def _node_svg(node: Node) -> SafeString:
     color, fill = COLORS.get(node.kind, COLORS["end"])
     c = node.counts
-    title = (f"{node.key} ({node.kind}) {node.label}: {node.summary}. Entered {c['entered']}, "
-             f"waiting {c['waiting']}, passed {c['passed']}, exited {c['exited']}")
+    title = (
+        f"{node.key} ({node.kind}) {node.label}: {node.summary}. Entered {c['entered']}, "
+        f"waiting {c['waiting']}, passed {c['passed']}, exited {c['exited']}"
+    )
     return format_html(
         '<g class="cdp-flow-node" data-key="{key}" data-kind="{kind}" data-entered="{en}" '
         'data-waiting="{wa}" data-passed="{pa}" data-exited="{ex}" '
@@ -135,11 +150,27 @@ def _node_svg(node: Node) -> SafeString:
         'waiting <tspan class="n waiting">{wa}</tspan></text>'
         '<text class="counts" x="9" y="103">passed <tspan class="n passed">{pa}</tspan> · '
         'exited <tspan class="n exited">{ex}</tspan></text></g>',
-        key=node.key, kind=node.kind, en=c["entered"], wa=c["waiting"], pa=c["passed"],
-        ex=c["exited"], x=node.x, y=node.y, title=title, w=BOX_W, h=BOX_H, fill=fill,
-        color=color, inner=BOX_W - 14, kind_label=node.kind.replace("_", " ").upper(),
-        kx=BOX_W - 9, short_key=shorten(node.key, 14), label=shorten(node.label or node.key, 25),
-        summary=shorten(node.summary, 29), lx=BOX_W - 9)
+        key=node.key,
+        kind=node.kind,
+        en=c["entered"],
+        wa=c["waiting"],
+        pa=c["passed"],
+        ex=c["exited"],
+        x=node.x,
+        y=node.y,
+        title=title,
+        w=BOX_W,
+        h=BOX_H,
+        fill=fill,
+        color=color,
+        inner=BOX_W - 14,
+        kind_label=node.kind.replace("_", " ").upper(),
+        kx=BOX_W - 9,
+        short_key=shorten(node.key, 14),
+        label=shorten(node.label or node.key, 25),
+        summary=shorten(node.summary, 29),
+        lx=BOX_W - 9,
+    )
 
 
 def _edge_svg(source: Node, target: Node, outcome: str, nodes: list[Node]) -> SafeString:
@@ -163,8 +194,15 @@ def _edge_svg(source: Node, target: Node, outcome: str, nodes: list[Node]) -> Sa
         '<path class="cdp-flow-edge" data-source="{}" data-target="{}" data-outcome="{}" '
         'd="M{},{} C{}" fill="none" stroke="{}" stroke-width="1.6" '
         'marker-end="url(#cdp-arrow-{})"/>',
-        source.key, target.key, outcome, round(sx), round(sy), points, color,
-        outcome if outcome in OUTCOME_COLORS else "next")
+        source.key,
+        target.key,
+        outcome,
+        round(sx),
+        round(sy),
+        points,
+        color,
+        outcome if outcome in OUTCOME_COLORS else "next",
+    )
     if outcome == FlowEdge.Outcome.NEXT:
         return path
     width = 8 + 7 * len(outcome)
@@ -172,16 +210,29 @@ def _edge_svg(source: Node, target: Node, outcome: str, nodes: list[Node]) -> Sa
         '{}<g class="cdp-flow-edge-label"><rect x="{}" y="{}" width="{}" height="17" '
         'rx="8" fill="#fff" stroke="{}"/><text class="edge-label" x="{}" y="{}" '
         'text-anchor="middle" fill="{}">{}</text></g>',
-        path, round(mx - width / 2), round(my - 9), width, color, round(mx), round(my + 4),
-        color, outcome)
+        path,
+        round(mx - width / 2),
+        round(my - 9),
+        width,
+        color,
+        round(mx),
+        round(my + 4),
+        color,
+        outcome,
+    )
 
 
 def _markers() -> SafeString:
     colors = {"next": "#78909c", **OUTCOME_COLORS}
-    return format_html_join("", (
-        '<marker id="cdp-arrow-{}" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" '
-        'markerHeight="7" orient="auto-start-reverse"><path d="M0,0L10,5L0,10z" fill="{}"/>'
-        '</marker>'), colors.items())
+    return format_html_join(
+        "",
+        (
+            '<marker id="cdp-arrow-{}" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" '
+            'markerHeight="7" orient="auto-start-reverse"><path d="M0,0L10,5L0,10z" fill="{}"/>'
+            "</marker>"
+        ),
+        colors.items(),
+    )
 
 
 def diagram_svg(flow: Flow, elements, edges, counts: dict, segment_names: dict) -> SafeString:
@@ -191,31 +242,53 @@ def diagram_svg(flow: Flow, elements, edges, counts: dict, segment_names: dict) 
         return format_html('<p class="cdp-empty">{}</p>', "This flow has no elements yet.")
     positions = _stored_positions(elements) or layered_positions(elements, edges)
     empty = {"entered": 0, "waiting": 0, "passed": 0, "exited": 0}
-    nodes = [Node(key=e.key, kind=e.kind, label=e.label,
-                  summary=element_summary(e.kind, e.config, segment_names),
-                  counts=counts.get(e.pk, empty), x=positions[e.key][0], y=positions[e.key][1])
-             for e in elements]
+    nodes = [
+        Node(
+            key=e.key,
+            kind=e.kind,
+            label=e.label,
+            summary=element_summary(e.kind, e.config, segment_names),
+            counts=counts.get(e.pk, empty),
+            x=positions[e.key][0],
+            y=positions[e.key][1],
+        )
+        for e in elements
+    ]
     by_key = {n.key: n for n in nodes}
     width = max(n.x for n in nodes) + BOX_W + MARGIN
     height = max(n.y for n in nodes) + BOX_H + MARGIN + 40  # room for arcs below a row
-    edge_parts = [_edge_svg(by_key[s], by_key[t], o, nodes) for s, t, o in edges
-                  if s in by_key and t in by_key]
+    edge_parts = [
+        _edge_svg(by_key[s], by_key[t], o, nodes)
+        for s, t, o in edges
+        if s in by_key and t in by_key
+    ]
     return format_html(
         '<svg xmlns="http://www.w3.org/2000/svg" class="cdp-flow-diagram" id="cdp-flow-diagram" '
         'width="{w}" height="{h}" viewBox="0 0 {w} {h}" role="img" '
         'aria-label="Diagram of the flow {name}"><style>{style}</style><defs>{markers}</defs>'
-        '{edges}{nodes}</svg>',
-        w=width, h=height, name=flow.name, style=mark_safe(STYLE),
-        markers=_markers(), edges=mark_safe("".join(edge_parts)),
-        nodes=mark_safe("".join(_node_svg(n) for n in nodes)))
+        "{edges}{nodes}</svg>",
+        w=width,
+        h=height,
+        name=flow.name,
+        style=mark_safe(STYLE),
+        markers=_markers(),
+        edges=mark_safe("".join(edge_parts)),
+        nodes=mark_safe("".join(_node_svg(n) for n in nodes)),
+    )
 
 
 def flow_diagram(*, flow: Flow) -> SafeString:
     """Return the diagram of a stored flow with its per-element counts (five queries)."""
     elements = list(flow.elements.order_by("pk"))
-    edges = list(flow.edges.order_by("pk").values_list("source__key", "target__key",
-                                                       "outcome"))
+    edges = list(flow.edges.order_by("pk").values_list("source__key", "target__key", "outcome"))
     ids = segment_ids(e.config for e in elements)
-    names = dict(Segment.objects.filter(workspace_id=flow.workspace_id, pk__in=ids)
-                 .values_list("pk", "name")) if ids else {}
+    names = (
+        dict(
+            Segment.objects.filter(workspace_id=flow.workspace_id, pk__in=ids).values_list(
+                "pk", "name"
+            )
+        )
+        if ids
+        else {}
+    )
     return diagram_svg(flow, elements, edges, flow_element_counts(flow=flow), names)

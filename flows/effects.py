@@ -41,14 +41,25 @@ class SendResult:
 
 
 def _person_json(person: Person) -> dict:
-    return {"id": person.pk, "externalId": person.external_id, "firstName": person.first_name,
-            "lastName": person.last_name, "country": person.country, "city": person.city,
-            "language": person.language, "score": person.score, **person.attributes}
+    return {
+        "id": person.pk,
+        "externalId": person.external_id,
+        "firstName": person.first_name,
+        "lastName": person.last_name,
+        "country": person.country,
+        "city": person.city,
+        "language": person.language,
+        "score": person.score,
+        **person.attributes,
+    }
 
 
 def _template_context(run: FlowRun, context: dict) -> dict:
-    return {"person": _person_json(run.person), "event": context.get("track_event_data") or {},
-            "flow": {"id": run.flow_id, "name": run.flow.name, "runId": run.pk}}
+    return {
+        "person": _person_json(run.person),
+        "event": context.get("track_event_data") or {},
+        "flow": {"id": run.flow_id, "name": run.flow.name, "runId": run.pk},
+    }
 
 
 def _render(text: str, values: dict) -> str:
@@ -92,20 +103,32 @@ def flow_events_record(items: list[FlowEvent], *, now: datetime) -> list[int | N
         for i in indexes:
             run, element = items[i].run, items[i].element
             cause = FlowCause(
-                flow_id=run.flow_id, flow_name=run.flow.name,
+                flow_id=run.flow_id,
+                flow_name=run.flow.name,
                 flow_started_at=run.flow.activated_at or run.entered_at,
                 element_id=element.pk if element is not None else (run.current_element_id or 0),
-                element_name=(element.label or element.key) if element is not None else "")
-            inputs.append(EventInput(definition_id=items[i].code,
-                                     person=PersonRef(id=run.person_id),
-                                     occurred_at=items[i].at or now,
-                                     properties=items[i].properties, flow_cause=cause))
-        result = events_ingest(workspace=items[indexes[0]].run.flow.workspace, events=inputs,
-                               origin="flow")
+                element_name=(element.label or element.key) if element is not None else "",
+            )
+            inputs.append(
+                EventInput(
+                    definition_id=items[i].code,
+                    person=PersonRef(id=run.person_id),
+                    occurred_at=items[i].at or now,
+                    properties=items[i].properties,
+                    flow_cause=cause,
+                )
+            )
+        result = events_ingest(
+            workspace=items[indexes[0]].run.flow.workspace, events=inputs, origin="flow"
+        )
         for i, item in zip(indexes, result.items, strict=True):
             if item.errors:
-                logger.warning("flow %s could not record %s: %s", items[i].run.flow_id,
-                               items[i].code, item.errors)
+                logger.warning(
+                    "flow %s could not record %s: %s",
+                    items[i].run.flow_id,
+                    items[i].code,
+                    item.errors,
+                )
             else:
                 ids[i] = item.event_id
     return ids
@@ -125,8 +148,7 @@ def effect_apply_many(*, runs: list[FlowRun], element, batch) -> dict[int, dict]
     if action == "tag_add":
         people_tags_add(workspace_id=workspace_id, person_ids=person_ids, names=[config["tag"]])
     elif action == "tag_remove":
-        people_tags_remove(workspace_id=workspace_id, person_ids=person_ids,
-                           names=[config["tag"]])
+        people_tags_remove(workspace_id=workspace_id, person_ids=person_ids, names=[config["tag"]])
     elif action == "score_change":
         people_score_change(workspace_id=workspace_id, person_ids=person_ids, by=config["by"])
     elif action == "attribute_set":
@@ -140,14 +162,19 @@ def effect_apply_many(*, runs: list[FlowRun], element, batch) -> dict[int, dict]
                 person_update(person=run.person, attributes={name: config["value"]})
     elif action == "event_record":
         for run in runs:
-            properties = _rendered(config.get("properties") or {},
-                                   _template_context(run, run.context))
-            batch.event(run, config["event"], properties, element=element,
-                        log_key=(run.pk, run.step_no, element.pk))
+            properties = _rendered(
+                config.get("properties") or {}, _template_context(run, run.context)
+            )
+            batch.event(
+                run,
+                config["event"],
+                properties,
+                element=element,
+                log_key=(run.pk, run.step_no, element.pk),
+            )
             done[run.pk] = {}
     elif action == "segment_add":
-        segment = Segment.objects.filter(pk=config["segment"],
-                                         workspace_id=workspace_id).first()
+        segment = Segment.objects.filter(pk=config["segment"], workspace_id=workspace_id).first()
         if segment is None:
             return {run.pk: {"error": "the segment no longer exists"} for run in runs}
         segment_members_add(segment=segment, person_ids=person_ids)
@@ -156,28 +183,52 @@ def effect_apply_many(*, runs: list[FlowRun], element, batch) -> dict[int, dict]
 
 def _webhook(run: FlowRun, config: dict, context: dict, attempt: int) -> SendResult:
     values = _template_context(run, context)
-    payload = {"flow": values["flow"], "person": values["person"], "event": values["event"],
-               "data": _rendered(config.get("payload") or {}, values)}
+    payload = {
+        "flow": values["flow"],
+        "person": values["person"],
+        "event": values["event"],
+        "data": _rendered(config.get("payload") or {}, values),
+    }
     body = json.dumps(payload, separators=(",", ":"), default=str).encode()
     delivery = f"{run.pk}-{run.step_no}"
-    headers = {"Content-Type": "application/json", "User-Agent": "CDP-flows/1",
-               "X-CDP-Delivery": delivery, "X-CDP-Attempt": str(attempt)}
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "CDP-flows/1",
+        "X-CDP-Delivery": delivery,
+        "X-CDP-Attempt": str(attempt),
+    }
     if config.get("secret"):
         digest = hmac.new(config["secret"].encode(), body, hashlib.sha256).hexdigest()
         headers["X-CDP-Signature"] = f"sha256={digest}"
     try:
-        response = outbound_request("POST", config["url"], data=body, headers=headers,
-                                    timeout=WEBHOOK_TIMEOUT, max_body=RESPONSE_KEPT * 4)
+        response = outbound_request(
+            "POST",
+            config["url"],
+            data=body,
+            headers=headers,
+            timeout=WEBHOOK_TIMEOUT,
+            max_body=RESPONSE_KEPT * 4,
+        )
     except OutboundRefused as exc:  # DNS moved to an internal address: no retry would help
         logger.warning("flow %s webhook refused: %s", run.flow_id, exc)
-        return SendResult(ok=False, final=True, detail={
-            "attempts": attempt, "error": f"refused: {exc}"[:500], "delivery": delivery})
+        return SendResult(
+            ok=False,
+            final=True,
+            detail={"attempts": attempt, "error": f"refused: {exc}"[:500], "delivery": delivery},
+        )
     except requests.RequestException as exc:
-        detail = {"attempts": attempt, "error": f"{type(exc).__name__}: {exc}"[:500],
-                  "delivery": delivery}
+        detail = {
+            "attempts": attempt,
+            "error": f"{type(exc).__name__}: {exc}"[:500],
+            "delivery": delivery,
+        }
     else:
-        detail = {"attempts": attempt, "status": response.status,
-                  "response": response.text[:RESPONSE_KEPT], "delivery": delivery}
+        detail = {
+            "attempts": attempt,
+            "status": response.status,
+            "response": response.text[:RESPONSE_KEPT],
+            "delivery": delivery,
+        }
         if 200 <= response.status < 300:
             return SendResult(ok=True, final=True, detail=detail)
         if 300 <= response.status < 400:  # redirects are not followed, and would be again
@@ -192,24 +243,37 @@ def _webhook(run: FlowRun, config: dict, context: dict, attempt: int) -> SendRes
 def _email(run: FlowRun, config: dict, context: dict, attempt: int) -> SendResult:
     to = config["to"]
     if to == "person":
-        to = (Identifier.objects.filter(person_id=run.person_id, type="email")
-              .order_by("-created_at").values_list("value", flat=True).first())
+        to = (
+            Identifier.objects.filter(person_id=run.person_id, type="email")
+            .order_by("-created_at")
+            .values_list("value", flat=True)
+            .first()
+        )
         if not to:
             return SendResult(ok=False, final=True, detail={"error": "the person has no email"})
     values = _template_context(run, context)
     try:
-        send_mail(_render(config["subject"], values).strip(), _render(config["body"], values),
-                  settings.DEFAULT_FROM_EMAIL, [to])
+        send_mail(
+            _render(config["subject"], values).strip(),
+            _render(config["body"], values),
+            settings.DEFAULT_FROM_EMAIL,
+            [to],
+        )
     except Exception as exc:  # SMTP and backend errors: retried with backoff
         from flows.engine import backoff
 
-        return SendResult(ok=False, final=attempt >= MAX_ATTEMPTS, retry_in=backoff(attempt),
-                          detail={"attempts": attempt, "error": f"{type(exc).__name__}: {exc}"})
+        return SendResult(
+            ok=False,
+            final=attempt >= MAX_ATTEMPTS,
+            retry_in=backoff(attempt),
+            detail={"attempts": attempt, "error": f"{type(exc).__name__}: {exc}"},
+        )
     return SendResult(ok=True, final=True, detail={"attempts": attempt, "to": to})
 
 
-def effect_send(*, run: FlowRun, config: dict, context: dict, attempt: int,
-                now: datetime) -> SendResult:
+def effect_send(
+    *, run: FlowRun, config: dict, context: dict, attempt: int, now: datetime
+) -> SendResult:
     """Send a webhook or an email (outside any transaction); never raises."""
     try:
         if config["action"] == "webhook":

@@ -43,8 +43,15 @@ STEP_BATCH = 500  # runs per advance task
 MAX_HOPS = 50  # elements one task moves a run through before handing it to the next task
 SEND_LEASE = timedelta(seconds=60)  # longer than a webhook's timeout
 STEP_LEASE = timedelta(seconds=30)  # an active run not moved by then is queued again
-RUN_FIELDS = ("state", "current_element", "step_no", "resume_at", "finished_at", "exit_reason",
-              "context")
+RUN_FIELDS = (
+    "state",
+    "current_element",
+    "step_no",
+    "resume_at",
+    "finished_at",
+    "exit_reason",
+    "context",
+)
 
 
 def steps_queue(steps: Iterable[tuple[int, int]], *, here: bool = False) -> None:
@@ -56,7 +63,7 @@ def steps_queue(steps: Iterable[tuple[int, int]], *, here: bool = False) -> None
 
     steps = list(steps)
     for start in range(0, len(steps), STEP_BATCH):
-        chunk = steps[start:start + STEP_BATCH]
+        chunk = steps[start : start + STEP_BATCH]
         if here:
             transaction.on_commit(lambda c=chunk: _advance_here(c))
         else:
@@ -71,8 +78,11 @@ def _advance_here(steps: list[tuple[int, int]]) -> None:
 
 
 def _external(element: FlowElement | None) -> bool:
-    return (element is not None and element.kind == K.ACTION
-            and element.config.get("action") in EXTERNAL)
+    return (
+        element is not None
+        and element.kind == K.ACTION
+        and element.config.get("action") in EXTERNAL
+    )
 
 
 class Batch:
@@ -97,32 +107,45 @@ class Batch:
         for element in FlowElement.objects.filter(flow_id__in=wanted):
             self.elements[element.pk] = element
         for source, outcome, target in FlowEdge.objects.filter(flow_id__in=wanted).values_list(
-                "source_id", "outcome", "target_id"):
+            "source_id", "outcome", "target_id"
+        ):
             self.edges[(source, outcome)] = target
         self.loaded |= wanted
 
-    def log(self, run: FlowRun, element: FlowElement | None, outcome: str,
-            detail: dict | None = None) -> None:
+    def log(
+        self, run: FlowRun, element: FlowElement | None, outcome: str, detail: dict | None = None
+    ) -> None:
         key = (run.pk, run.step_no, element.pk if element is not None else None)
         _, before = self.logs.get(key, ("", {}))
         self.logs[key] = (outcome, {**before, **(detail or {})})
 
-    def event(self, run: FlowRun, code: str, properties: dict,
-              element: FlowElement | None = None, log_key=None,
-              at: datetime | None = None) -> None:
+    def event(
+        self,
+        run: FlowRun,
+        code: str,
+        properties: dict,
+        element: FlowElement | None = None,
+        log_key=None,
+        at: datetime | None = None,
+    ) -> None:
         element = element if element is not None else self.elements.get(run.current_element_id)
-        self.events.append(FlowEvent(run=run, code=code, properties=properties,
-                                     element=element, log_key=log_key, at=at))
+        self.events.append(
+            FlowEvent(
+                run=run, code=code, properties=properties, element=element, log_key=log_key, at=at
+            )
+        )
 
     def save(self, run: FlowRun) -> None:
         self.dirty[run.pk] = run
 
     def end(self, run: FlowRun, state: str, reason: str) -> None:
-        run.state, run.finished_at, run.resume_at, run.exit_reason = (
-            state, self.now, None, reason)
+        run.state, run.finished_at, run.resume_at, run.exit_reason = (state, self.now, None, reason)
         self.save(run)
-        self.event(run, "flowExited", {"flowId": run.flow_id, "flowName": run.flow.name,
-                                       "runId": run.pk, "reason": reason})
+        self.event(
+            run,
+            "flowExited",
+            {"flowId": run.flow_id, "flowName": run.flow.name, "runId": run.pk, "reason": reason},
+        )
 
     def move(self, run: FlowRun, element: FlowElement, outcome: str) -> bool:
         """Follow the edge of ``outcome``; return whether the run goes on (an element without
@@ -162,14 +185,23 @@ class Batch:
             return
         run_ids = {run_id for run_id, _, _ in self.logs}
         low = min(step for _, step, _ in self.logs)
-        existing = {(log.run_id, log.step_no, log.element_id): log
-                    for log in FlowStepLog.objects.filter(run_id__in=run_ids, step_no__gte=low)}
+        existing = {
+            (log.run_id, log.step_no, log.element_id): log
+            for log in FlowStepLog.objects.filter(run_id__in=run_ids, step_no__gte=low)
+        }
         new, changed = [], []
         for key, (outcome, detail) in self.logs.items():
             log = existing.get(key)
             if log is None:
-                new.append(FlowStepLog(run_id=key[0], step_no=key[1], element_id=key[2],
-                                       outcome=outcome, detail=detail))
+                new.append(
+                    FlowStepLog(
+                        run_id=key[0],
+                        step_no=key[1],
+                        element_id=key[2],
+                        outcome=outcome,
+                        detail=detail,
+                    )
+                )
             else:
                 log.outcome, log.detail = outcome, {**log.detail, **detail}
                 changed.append(log)
@@ -178,21 +210,31 @@ class Batch:
 
 
 def _locked(run_ids: Iterable[int]):
-    return (FlowRun.objects.select_for_update(of=("self",))
-            .select_related("flow", "flow__workspace", "person")
-            .filter(pk__in=list(run_ids)).order_by("pk"))
+    return (
+        FlowRun.objects.select_for_update(of=("self",))
+        .select_related("flow", "flow__workspace", "person")
+        .filter(pk__in=list(run_ids))
+        .order_by("pk")
+    )
 
 
-def flow_runs_advance(*, steps: Iterable[tuple[int, int]], now: datetime | None = None,
-                      ) -> dict[int, str]:
+def flow_runs_advance(
+    *,
+    steps: Iterable[tuple[int, int]],
+    now: datetime | None = None,
+) -> dict[int, str]:
     """Move the runs of ``(run_id, step_no)`` pairs as far as they go; return each moved run's
     last outcome (runs gone, moved on, over or in a paused flow are left alone)."""
     now = now or timezone.now()
     wanted = dict(steps)
     with transaction.atomic():
-        runs = [run for run in _locked(wanted)
-                if run.step_no == wanted[run.pk] and run.state in FlowRun.LIVE_STATES
-                and run.flow.status == Flow.Status.ACTIVE]
+        runs = [
+            run
+            for run in _locked(wanted)
+            if run.step_no == wanted[run.pk]
+            and run.state in FlowRun.LIVE_STATES
+            and run.flow.status == Flow.Status.ACTIVE
+        ]
         if not runs:
             return {}
         batch = Batch(now)
@@ -220,8 +262,9 @@ def runs_advance(runs: list[FlowRun], batch: Batch) -> dict[int, str]:
     return outcomes
 
 
-def _element_step(element: FlowElement | None, runs: list[FlowRun], batch: Batch,
-                  outcomes: dict[int, str]) -> list[FlowRun]:
+def _element_step(
+    element: FlowElement | None, runs: list[FlowRun], batch: Batch, outcomes: dict[int, str]
+) -> list[FlowRun]:
     """Do ``element``'s work for ``runs``; return the runs that moved on to another element."""
     if element is None:
         for run in runs:
@@ -244,8 +287,9 @@ def _element_step(element: FlowElement | None, runs: list[FlowRun], batch: Batch
             continue
         if element.kind in (K.WAIT, K.WAIT_FOR_EVENT, K.BRANCH):
             batch.log(run, element, answer)
-        if batch.move(run, element, "next" if element.kind in (K.ACTION, K.TRIGGER,
-                                                               K.WAIT) else answer):
+        if batch.move(
+            run, element, "next" if element.kind in (K.ACTION, K.TRIGGER, K.WAIT) else answer
+        ):
             moved.append(run)
     return moved
 
@@ -257,16 +301,19 @@ def _answers(element: FlowElement, runs: list[FlowRun], batch: Batch) -> dict[in
         if element.kind == K.TRIGGER:
             for run in runs:
                 batch.log(run, element, "entered", {"trigger": run.context.get("trigger")})
-                batch.event(run, "flowEntered", {"flowId": run.flow_id,
-                                                 "flowName": run.flow.name, "runId": run.pk},
-                            element=element, at=run.entered_at)
+                batch.event(
+                    run,
+                    "flowEntered",
+                    {"flowId": run.flow_id, "flowName": run.flow.name, "runId": run.pk},
+                    element=element,
+                    at=run.entered_at,
+                )
         return {run.pk: "next" if element.kind == K.TRIGGER else "end" for run in runs}
     if element.kind == K.WAIT:
         answers = {}
         for run in runs:
             if run.state != State.WAITING:
-                batch.park(run, element, now + duration(element.config["duration"],
-                                                        "duration"))
+                batch.park(run, element, now + duration(element.config["duration"], "duration"))
             elif run.resume_at is None or run.resume_at <= now:
                 answers[run.pk] = "next"
         return answers
@@ -277,17 +324,21 @@ def _answers(element: FlowElement, runs: list[FlowRun], batch: Batch) -> dict[in
                 run.context = {**run.context, "waitStart": now.isoformat()}
                 batch.park(run, element, now + duration(element.config["within"], "within"))
                 continue
-            answer = wait_answer(workspace=run.flow.workspace, person_id=run.person_id,
-                                 config=element.config,
-                                 since=datetime.fromisoformat(run.context["waitStart"]),
-                                 now=now, timed_out=run.resume_at is None
-                                 or run.resume_at <= now)
+            answer = wait_answer(
+                workspace=run.flow.workspace,
+                person_id=run.person_id,
+                config=element.config,
+                since=datetime.fromisoformat(run.context["waitStart"]),
+                now=now,
+                timed_out=run.resume_at is None or run.resume_at <= now,
+            )
             if answer is not None:
                 answers[run.pk] = answer
         return answers
     if element.kind == K.BRANCH:
-        return branch_answers(workspace=runs[0].flow.workspace, runs=runs,
-                              config=element.config, now=now)
+        return branch_answers(
+            workspace=runs[0].flow.workspace, runs=runs, config=element.config, now=now
+        )
     details = effect_apply_many(runs=runs, element=element, batch=batch)
     for run in runs:
         batch.log(run, element, "done", details.get(run.pk))
@@ -300,8 +351,12 @@ def flow_run_step(*, run_id: int, step_no: int, now: datetime | None = None) -> 
     now = now or timezone.now()
     with transaction.atomic():
         run = _locked([run_id]).select_related("current_element").first()
-        if (run is None or run.step_no != step_no or run.state not in FlowRun.LIVE_STATES
-                or run.flow.status != Flow.Status.ACTIVE):
+        if (
+            run is None
+            or run.step_no != step_no
+            or run.state not in FlowRun.LIVE_STATES
+            or run.flow.status != Flow.Status.ACTIVE
+        ):
             return None  # gone, moved on (a duplicate task), over, or paused
         element = run.current_element
         if not _external(element):
@@ -318,9 +373,14 @@ def flow_run_step(*, run_id: int, step_no: int, now: datetime | None = None) -> 
             return None  # another task holds the lease, or a retry's time has not come
         attempt = (log.detail.get("attempts", 0) if log else 0) + 1
         log, _ = FlowStepLog.objects.update_or_create(
-            run=run, step_no=run.step_no, element=element,
-            defaults={"outcome": "sending",
-                      "detail": {**(log.detail if log else {}), "attempts": attempt}})
+            run=run,
+            step_no=run.step_no,
+            element=element,
+            defaults={
+                "outcome": "sending",
+                "detail": {**(log.detail if log else {}), "attempts": attempt},
+            },
+        )
         # The lease: a duplicate task finds the run parked until the send is over; if this
         # task dies, the periodic resume tries again once it has passed.
         run.state, run.resume_at = State.WAITING, now + SEND_LEASE
@@ -329,8 +389,9 @@ def flow_run_step(*, run_id: int, step_no: int, now: datetime | None = None) -> 
     # Outside the transaction: the effect, its result recorded at once, then the move.
     result = effect_send(run=run, config=config, context=context, attempt=attempt, now=now)
     outcome = "sent" if result.ok else "failed" if result.final else "retrying"
-    FlowStepLog.objects.filter(pk=log.pk).update(outcome=outcome,
-                                                 detail={**log.detail, **result.detail})
+    FlowStepLog.objects.filter(pk=log.pk).update(
+        outcome=outcome, detail={**log.detail, **result.detail}
+    )
     with transaction.atomic():
         run = _locked([run_id]).first()
         if run is None or run.step_no != step_no or run.state not in FlowRun.LIVE_STATES:
@@ -356,8 +417,9 @@ def runs_exit(*, runs: Iterable[FlowRun], reason: str, now: datetime | None = No
     """End live runs early (exit segment, flow finished); return how many were live."""
     now = now or timezone.now()
     with transaction.atomic():
-        locked = [run for run in _locked([run.pk for run in runs])
-                  if run.state in FlowRun.LIVE_STATES]
+        locked = [
+            run for run in _locked([run.pk for run in runs]) if run.state in FlowRun.LIVE_STATES
+        ]
         batch = Batch(now)
         batch.load({run.flow_id for run in locked})
         for run in locked:
@@ -375,15 +437,23 @@ def runs_wake(*, workspace_id: int, person_ids, definition_ids) -> int:
     """Queue the runs of ``person_ids`` waiting for one of ``definition_ids``."""
     from events.models import EventDefinition
 
-    codes = set(EventDefinition.objects.filter(pk__in=definition_ids)
-                .values_list("definition_id", flat=True))
-    waiting = (FlowRun.objects.filter(workspace_id=workspace_id, person_id__in=person_ids,
-                                      state=State.WAITING,
-                                      current_element__kind=K.WAIT_FOR_EVENT)
-               .values_list("pk", "step_no", "current_element__config"))
-    woken = [(pk, step_no) for pk, step_no, config in waiting
-             if {item.get("event") for item in config.get("occurred", [])} & codes
-             and not config.get("notOccurred")]
+    codes = set(
+        EventDefinition.objects.filter(pk__in=definition_ids).values_list(
+            "definition_id", flat=True
+        )
+    )
+    waiting = FlowRun.objects.filter(
+        workspace_id=workspace_id,
+        person_id__in=person_ids,
+        state=State.WAITING,
+        current_element__kind=K.WAIT_FOR_EVENT,
+    ).values_list("pk", "step_no", "current_element__config")
+    woken = [
+        (pk, step_no)
+        for pk, step_no, config in waiting
+        if {item.get("event") for item in config.get("occurred", [])} & codes
+        and not config.get("notOccurred")
+    ]
     steps_queue(woken)
     return len(woken)
 
@@ -392,9 +462,13 @@ def flow_runs_resume(*, now: datetime | None = None, limit: int = RESUME_BATCH) 
     """Queue the runs whose time has come: waiting runs at the end of their wait, and active
     runs whose step was lost (their lease is over: a task that never ran or died)."""
     now = now or timezone.now()
-    due = list(FlowRun.objects.filter(state__in=FlowRun.LIVE_STATES, resume_at__lte=now,
-                                      flow__status=Flow.Status.ACTIVE)
-               .order_by("resume_at").values_list("pk", "step_no")[:limit])
+    due = list(
+        FlowRun.objects.filter(
+            state__in=FlowRun.LIVE_STATES, resume_at__lte=now, flow__status=Flow.Status.ACTIVE
+        )
+        .order_by("resume_at")
+        .values_list("pk", "step_no")[:limit]
+    )
     with transaction.atomic():
         steps_queue(due)
     return len(due)

@@ -34,8 +34,11 @@ _listening: dict[int, tuple[float, frozenset[int]]] = {}
 
 
 def _open(flow: Flow, now: datetime) -> bool:
-    return (flow.status == S.ACTIVE and (flow.starts_at is None or flow.starts_at <= now)
-            and (flow.ends_at is None or flow.ends_at > now))
+    return (
+        flow.status == S.ACTIVE
+        and (flow.starts_at is None or flow.starts_at <= now)
+        and (flow.ends_at is None or flow.ends_at > now)
+    )
 
 
 def _kept_out(flow: Flow, person_ids: list[int], now: datetime) -> set[int]:
@@ -49,14 +52,21 @@ def _kept_out(flow: Flow, person_ids: list[int], now: datetime) -> set[int]:
             recent |= Q(entered_at__gt=now - flow.reentry_interval)
         out = set(runs.filter(recent).values_list("person_id", flat=True))
     if flow.exit_segment_id:
-        out |= set(SegmentMembership.objects.filter(
-            segment_id=flow.exit_segment_id, person_id__in=person_ids,
-            exited_at__isnull=True).values_list("person_id", flat=True))
+        out |= set(
+            SegmentMembership.objects.filter(
+                segment_id=flow.exit_segment_id, person_id__in=person_ids, exited_at__isnull=True
+            ).values_list("person_id", flat=True)
+        )
     return out
 
 
-def flows_enter(*, flow: Flow, trigger: FlowElement, entries: list[tuple[int, dict]],
-                now: datetime | None = None) -> list[FlowRun]:
+def flows_enter(
+    *,
+    flow: Flow,
+    trigger: FlowElement,
+    entries: list[tuple[int, dict]],
+    now: datetime | None = None,
+) -> list[FlowRun]:
     """Start runs at the trigger for ``(person_id, context)`` entries (a person's first entry
     counts) of those who may enter, and queue their first step (which records
     ``flowEntered``) after commit. Return the runs started."""
@@ -76,29 +86,55 @@ def flows_enter(*, flow: Flow, trigger: FlowElement, entries: list[tuple[int, di
         # A concurrent trigger may have entered someone first (the one-live-run constraint);
         # an erased person's row is gone: both are skipped, and the rows are read back.
         FlowRun.objects.bulk_create(
-            [FlowRun(flow=flow, workspace_id=flow.workspace_id, person_id=pk,
-                     current_element=trigger, context=first[pk], entered_at=now,
-                     resume_at=now + STEP_LEASE)
-             for pk in entering], ignore_conflicts=True, batch_size=1000)
-        runs = list(FlowRun.objects.filter(flow=flow, person_id__in=entering, entered_at=now,
-                                           step_no=0, state=FlowRun.State.ACTIVE))
+            [
+                FlowRun(
+                    flow=flow,
+                    workspace_id=flow.workspace_id,
+                    person_id=pk,
+                    current_element=trigger,
+                    context=first[pk],
+                    entered_at=now,
+                    resume_at=now + STEP_LEASE,
+                )
+                for pk in entering
+            ],
+            ignore_conflicts=True,
+            batch_size=1000,
+        )
+        runs = list(
+            FlowRun.objects.filter(
+                flow=flow,
+                person_id__in=entering,
+                entered_at=now,
+                step_no=0,
+                state=FlowRun.State.ACTIVE,
+            )
+        )
         steps_queue(((run.pk, run.step_no) for run in runs), here=True)
     return runs
 
 
 def _triggers(workspace_id: int, **config) -> list[tuple[Flow, FlowElement]]:
-    elements = (FlowElement.objects.filter(flow__workspace_id=workspace_id,
-                                           flow__status=S.ACTIVE, kind=FlowElement.Kind.TRIGGER)
-                .filter(**{f"config__{key}": value for key, value in config.items()})
-                .select_related("flow", "flow__workspace"))
+    elements = (
+        FlowElement.objects.filter(
+            flow__workspace_id=workspace_id, flow__status=S.ACTIVE, kind=FlowElement.Kind.TRIGGER
+        )
+        .filter(**{f"config__{key}": value for key, value in config.items()})
+        .select_related("flow", "flow__workspace")
+    )
     return [(e.flow, e) for e in elements]
 
 
 def _event_context(event: Event, code: str, seq: int | None, count: int) -> dict:
-    return {"trigger": "event", "eventId": event.pk, "track_event_uuid": code,
-            "track_event_seq": seq, "track_event_count": count,
-            "track_event_data": event.properties,
-            "occurredTime": event.occurred_at.isoformat()}
+    return {
+        "trigger": "event",
+        "eventId": event.pk,
+        "track_event_uuid": code,
+        "track_event_seq": seq,
+        "track_event_count": count,
+        "track_event_data": event.properties,
+        "occurredTime": event.occurred_at.isoformat(),
+    }
 
 
 def on_events_ingested(message: OutboxMessage) -> None:
@@ -111,30 +147,57 @@ def on_events_ingested(message: OutboxMessage) -> None:
     now = timezone.now()
     flows = _triggers(workspace_id, type="event")
     if flows:
-        events = list(Event.objects.filter(pk__in=payload.get("event_ids", []),
-                                           definition_id__in=definitions)
-                      .select_related("definition").order_by("occurred_at", "pk"))
-        seqs = dict(WorkspaceDefinition.objects.filter(workspace_id=workspace_id)
-                    .values_list("definition_id", "seq"))
-        counts = {(person_id, definition_id): count for person_id, definition_id, count in
-                  EventAggregate.objects.filter(
-                      person_id__in={e.person_id for e in events},
-                      definition_id__in={e.definition_id for e in events})
-                  .values_list("person_id", "definition_id", "count")}
+        events = list(
+            Event.objects.filter(pk__in=payload.get("event_ids", []), definition_id__in=definitions)
+            .select_related("definition")
+            .order_by("occurred_at", "pk")
+        )
+        seqs = dict(
+            WorkspaceDefinition.objects.filter(workspace_id=workspace_id).values_list(
+                "definition_id", "seq"
+            )
+        )
+        counts = {
+            (person_id, definition_id): count
+            for person_id, definition_id, count in EventAggregate.objects.filter(
+                person_id__in={e.person_id for e in events},
+                definition_id__in={e.definition_id for e in events},
+            ).values_list("person_id", "definition_id", "count")
+        }
         for flow, trigger in flows:
             code = trigger.config.get("event")
             named = [e for e in events if e.definition.definition_id == code]
-            passing = events_passing(workspace=flow.workspace, code=code, now=now,
-                                     event_ids=[e.pk for e in named],
-                                     where=trigger.config.get("where") or []) if named else ()
-            entries = [(e.person_id, _event_context(
-                e, code, seqs.get(e.definition_id), counts.get((e.person_id,
-                                                                e.definition_id), 0)))
-                       for e in named if e.pk in passing]
+            passing = (
+                events_passing(
+                    workspace=flow.workspace,
+                    code=code,
+                    now=now,
+                    event_ids=[e.pk for e in named],
+                    where=trigger.config.get("where") or [],
+                )
+                if named
+                else ()
+            )
+            entries = [
+                (
+                    e.person_id,
+                    _event_context(
+                        e,
+                        code,
+                        seqs.get(e.definition_id),
+                        counts.get((e.person_id, e.definition_id), 0),
+                    ),
+                )
+                for e in named
+                if e.pk in passing
+            ]
             if entries:
                 flows_enter(flow=flow, trigger=trigger, entries=entries, now=now)
-    runs_wake(workspace_id=workspace_id, person_ids=payload.get("person_ids", []),
-              definition_ids=definitions)
+    runs_wake(
+        workspace_id=workspace_id,
+        person_ids=payload.get("person_ids", []),
+        definition_ids=definitions,
+    )
 
 
 def on_segments_changed(message: OutboxMessage) -> None:
@@ -146,15 +209,21 @@ def on_segments_changed(message: OutboxMessage) -> None:
     if not entered:
         return
     now = timezone.now()
-    runs_exit(runs=FlowRun.objects.filter(flow__exit_segment_id=segment_id,
-                                          person_id__in=entered,
-                                          state__in=FlowRun.LIVE_STATES),
-              reason="entered the exit segment", now=now)
+    runs_exit(
+        runs=FlowRun.objects.filter(
+            flow__exit_segment_id=segment_id, person_id__in=entered, state__in=FlowRun.LIVE_STATES
+        ),
+        reason="entered the exit segment",
+        now=now,
+    )
     context = {"trigger": "segment_entry", "segmentId": segment_id}
-    for flow, trigger in _triggers(message.workspace_id, type="segment_entry",
-                                   segment=segment_id):
-        flows_enter(flow=flow, trigger=trigger, now=now,
-                    entries=[(person_id, context) for person_id in entered])
+    for flow, trigger in _triggers(message.workspace_id, type="segment_entry", segment=segment_id):
+        flows_enter(
+            flow=flow,
+            trigger=trigger,
+            now=now,
+            entries=[(person_id, context) for person_id in entered],
+        )
 
 
 def flows_listen(workspace_id: int, definition_pks: set[int]) -> bool:
@@ -165,9 +234,9 @@ def flows_listen(workspace_id: int, definition_pks: set[int]) -> bool:
     known = _listening.get(workspace_id)
     if known is None or known[0] < now:
         names = set()
-        for dependencies in Flow.objects.filter(workspace_id=workspace_id,
-                                                status=S.ACTIVE).values_list("dependencies",
-                                                                             flat=True):
+        for dependencies in Flow.objects.filter(
+            workspace_id=workspace_id, status=S.ACTIVE
+        ).values_list("dependencies", flat=True):
             names.update(d for d in dependencies if d.startswith("event:"))
         known = (now + LISTENING_SECONDS, frozenset(int(d[6:]) for d in names))
         if len(_listening) > 10_000:

@@ -42,7 +42,15 @@ class FlowSpec:
     def settings(self) -> tuple:
         """The parts that may not change while a flow is active: all but the name, the
         description and the elements' labels and diagram positions."""
-        elements = sorted(((e.key, e.kind, e.config) for e in self.elements),
-                          key=lambda item: str(item[0]))
-        return (self.starts_at, self.ends_at, self.reentry, self.reentry_interval,
-                self.exit_segment_id, elements, frozenset(self.edges))
+        elements = sorted(
+            ((e.key, e.kind, e.config) for e in self.elements), key=lambda item: str(item[0])
+        )
+        return (
+            self.starts_at,
+            self.ends_at,
+            self.reentry,
+            self.reentry_interval,
+            self.exit_segment_id,
+            elements,
+            frozenset(self.edges),
+        )

@@ -32,8 +32,7 @@ def _name(flow_id: int) -> str:
 
 
 def _trigger(flow: Flow) -> FlowElement | None:
-    return flow.elements.filter(kind=FlowElement.Kind.TRIGGER,
-                                config__type="schedule").first()
+    return flow.elements.filter(kind=FlowElement.Kind.TRIGGER, config__type="schedule").first()
 
 
 def _schedule(config: dict) -> dict:
@@ -44,12 +43,18 @@ def _schedule(config: dict) -> dict:
     if "every" in config:
         seconds = int(duration(config["every"], "every", min_minutes=15).total_seconds())
         interval, _ = IntervalSchedule.objects.get_or_create(
-            every=seconds, period=IntervalSchedule.SECONDS)
+            every=seconds, period=IntervalSchedule.SECONDS
+        )
         return {"interval": interval}
     minute, hour, day_of_month, month, day_of_week = config["cron"].split()
     cron, _ = CrontabSchedule.objects.get_or_create(
-        minute=minute, hour=hour, day_of_month=day_of_month, month_of_year=month,
-        day_of_week=day_of_week, timezone="UTC")
+        minute=minute,
+        hour=hour,
+        day_of_month=day_of_month,
+        month_of_year=month,
+        day_of_week=day_of_week,
+        timezone="UTC",
+    )
     return {"crontab": cron}
 
 
@@ -59,9 +64,16 @@ def flow_schedule_sync(*, flow: Flow) -> None:
     if trigger is None:
         PeriodicTask.objects.filter(name=_name(flow.pk)).delete()
         return
-    fields = {"task": TASK, "args": json.dumps([flow.pk]), "interval": None, "crontab": None,
-              "clocked": None, "one_off": False, **_schedule(trigger.config),
-              "enabled": flow.status == Flow.Status.ACTIVE}
+    fields = {
+        "task": TASK,
+        "args": json.dumps([flow.pk]),
+        "interval": None,
+        "crontab": None,
+        "clocked": None,
+        "one_off": False,
+        **_schedule(trigger.config),
+        "enabled": flow.status == Flow.Status.ACTIVE,
+    }
     PeriodicTask.objects.update_or_create(name=_name(flow.pk), defaults=fields)
 
 
@@ -79,18 +91,28 @@ def flow_schedule_fire(*, flow_id: int, now: datetime | None = None) -> int:
     trigger = _trigger(flow) if flow is not None else None
     if trigger is None or flow.status != Flow.Status.ACTIVE:
         return 0
-    members = (SegmentMembership.objects.filter(segment_id=trigger.config["segment"],
-                                                exited_at__isnull=True)
-               .order_by("person_id").values_list("person_id", flat=True))
+    members = (
+        SegmentMembership.objects.filter(
+            segment_id=trigger.config["segment"], exited_at__isnull=True
+        )
+        .order_by("person_id")
+        .values_list("person_id", flat=True)
+    )
     entered = 0
-    context = {"trigger": "schedule", "segmentId": trigger.config["segment"],
-               "firedTime": now.isoformat()}
+    context = {
+        "trigger": "schedule",
+        "segmentId": trigger.config["segment"],
+        "firedTime": now.isoformat(),
+    }
     chunk: list[int] = []
     for person_id in [*members.iterator(chunk_size=2000), None]:
         if person_id is not None:
             chunk.append(person_id)
         if chunk and (person_id is None or len(chunk) == 2000):
-            entered += len(flows_enter(flow=flow, trigger=trigger, now=now,
-                                       entries=[(pk, context) for pk in chunk]))
+            entered += len(
+                flows_enter(
+                    flow=flow, trigger=trigger, now=now, entries=[(pk, context) for pk in chunk]
+                )
+            )
             chunk = []
     return entered

@@ -24,12 +24,24 @@ def flow_spec_get(*, flow: Flow) -> FlowSpec:
     keys = {e.pk: e.key for e in elements}
     edges = flow.edges.order_by("pk").values_list("source_id", "target_id", "outcome")
     return FlowSpec(
-        name=flow.name, description=flow.description, starts_at=flow.starts_at,
-        ends_at=flow.ends_at, reentry=flow.reentry, reentry_interval=flow.reentry_interval,
+        name=flow.name,
+        description=flow.description,
+        starts_at=flow.starts_at,
+        ends_at=flow.ends_at,
+        reentry=flow.reentry,
+        reentry_interval=flow.reentry_interval,
         exit_segment_id=flow.exit_segment_id,
-        elements=tuple(ElementInput(key=e.key, kind=e.kind, config=e.config, label=e.label,
-                                    position_x=e.position_x, position_y=e.position_y)
-                       for e in elements),
+        elements=tuple(
+            ElementInput(
+                key=e.key,
+                kind=e.kind,
+                config=e.config,
+                label=e.label,
+                position_x=e.position_x,
+                position_y=e.position_y,
+            )
+            for e in elements
+        ),
         edges=tuple(EdgeInput(source=keys[s], target=keys[t], outcome=o) for s, t, o in edges),
     )
 
@@ -45,33 +57,53 @@ def flow_runs(*, flow: Flow, state: str | None = None) -> QuerySet[FlowRun]:
 
 def person_flow_runs(*, person: Person) -> QuerySet[FlowRun]:
     """A person's runs in every flow, newest first (the (person, entered_at) index)."""
-    return (FlowRun.objects.filter(person=person)
-            .select_related("flow", "current_element").order_by("-entered_at", "-pk"))
+    return (
+        FlowRun.objects.filter(person=person)
+        .select_related("flow", "current_element")
+        .order_by("-entered_at", "-pk")
+    )
 
 
 def flow_element_counts(*, flow: Flow) -> dict[int, dict[str, int]]:
     """Return, per element id, how many runs ``entered`` it (have a step there), are
     ``waiting`` there now (live runs at it), ``passed`` it (moved on, or finished there) and
     ``exited`` there (ended early: exited or failed). Two aggregate queries for the flow."""
-    steps = (FlowStepLog.objects.filter(run__flow=flow, element__isnull=False)
-             .values("element_id").order_by()
-             .annotate(entered=Count("run_id", distinct=True),
-                       passed=Count("run_id", distinct=True, filter=(
-                           ~Q(run__current_element_id=F("element_id"))
-                           | Q(run__state=FlowRun.State.FINISHED)))))
+    steps = (
+        FlowStepLog.objects.filter(run__flow=flow, element__isnull=False)
+        .values("element_id")
+        .order_by()
+        .annotate(
+            entered=Count("run_id", distinct=True),
+            passed=Count(
+                "run_id",
+                distinct=True,
+                filter=(
+                    ~Q(run__current_element_id=F("element_id"))
+                    | Q(run__state=FlowRun.State.FINISHED)
+                ),
+            ),
+        )
+    )
     ended = (FlowRun.State.EXITED, FlowRun.State.FAILED)
-    runs = (FlowRun.objects.filter(flow=flow, current_element__isnull=False)
-            .values("current_element_id").order_by()
-            .annotate(waiting=Count("pk", filter=Q(state__in=FlowRun.LIVE_STATES)),
-                      exited=Count("pk", filter=Q(state__in=ended))))
+    runs = (
+        FlowRun.objects.filter(flow=flow, current_element__isnull=False)
+        .values("current_element_id")
+        .order_by()
+        .annotate(
+            waiting=Count("pk", filter=Q(state__in=FlowRun.LIVE_STATES)),
+            exited=Count("pk", filter=Q(state__in=ended)),
+        )
+    )
     counts: dict[int, dict[str, int]] = {}
     empty = {"entered": 0, "waiting": 0, "passed": 0, "exited": 0}
     for row in steps:
         counts.setdefault(row["element_id"], dict(empty)).update(
-            entered=row["entered"], passed=row["passed"])
+            entered=row["entered"], passed=row["passed"]
+        )
     for row in runs:
         counts.setdefault(row["current_element_id"], dict(empty)).update(
-            waiting=row["waiting"], exited=row["exited"])
+            waiting=row["waiting"], exited=row["exited"]
+        )
     return counts
 
 
@@ -80,8 +112,11 @@ def flows_using_definition(definition) -> list[str]:
     ``events.selectors`` usage hook that keeps it from being deleted)."""
     marker = f"event:{definition.pk}"
     live = Flow.objects.filter(status__in=[Flow.Status.ACTIVE, Flow.Status.PAUSED])
-    names = [(f.name, f.status) for f in live.only("name", "status", "dependencies")
-             if marker in f.dependencies]
+    names = [
+        (f.name, f.status)
+        for f in live.only("name", "status", "dependencies")
+        if marker in f.dependencies
+    ]
     return [f"{status} flow {name!r} uses it" for name, status in sorted(names)]
 
 
@@ -92,9 +127,12 @@ def flows_using_segment(segment) -> list[str]:
     any status that exit on it (the database refuses to leave those without it)."""
     marker = f"segment:{segment.pk}"
     live = (Flow.Status.ACTIVE, Flow.Status.PAUSED)
-    flows = (Flow.objects.filter(workspace_id=segment.workspace_id)
-             .filter(Q(status__in=live) | Q(exit_segment=segment))
-             .only("name", "status", "dependencies", "exit_segment_id").order_by("name"))
+    flows = (
+        Flow.objects.filter(workspace_id=segment.workspace_id)
+        .filter(Q(status__in=live) | Q(exit_segment=segment))
+        .only("name", "status", "dependencies", "exit_segment_id")
+        .order_by("name")
+    )
     usages = []
     for flow in flows:
         if flow.exit_segment_id == segment.pk:

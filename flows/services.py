@@ -30,8 +30,9 @@ def _state_error(message: str) -> ServiceError:
 
 
 def _duplicate(name: str) -> ServiceError:
-    return ServiceError(FieldError("name", ErrorCode.DUPLICATE,
-                                   f"a flow named {name!r} already exists"))
+    return ServiceError(
+        FieldError("name", ErrorCode.DUPLICATE, f"a flow named {name!r} already exists")
+    )
 
 
 def _name_free(workspace_id: int, name: str, exclude: int | None = None) -> None:
@@ -44,7 +45,10 @@ def _prepare(spec: FlowSpec, previous: FlowSpec | None = None) -> FlowSpec:
     configs = {e.key: e.config for e in previous.elements} if previous else {}
     elements = tuple(
         dataclasses.replace(e, config=webhook_prepare(e.config, configs.get(e.key)))
-        if e.kind == FlowElement.Kind.ACTION else e for e in spec.elements)
+        if e.kind == FlowElement.Kind.ACTION
+        else e
+        for e in spec.elements
+    )
     name = spec.name.strip() if isinstance(spec.name, str) else spec.name
     return dataclasses.replace(spec, name=name, elements=elements)
 
@@ -62,15 +66,25 @@ def _graph_write(flow: Flow, spec: FlowSpec) -> None:
     (replaced); refuse to drop or change the kind of an element people are waiting at."""
     existing = {e.key: e for e in flow.elements.all()}
     wanted = {e.key: e for e in spec.elements}
-    moved = [e.pk for key, e in existing.items()
-             if key not in wanted or wanted[key].kind != e.kind]
-    live = (FlowRun.objects.filter(current_element_id__in=moved, state__in=FlowRun.LIVE_STATES)
-            .values("current_element__key").annotate(n=Count("pk")).order_by())
+    moved = [e.pk for key, e in existing.items() if key not in wanted or wanted[key].kind != e.kind]
+    live = (
+        FlowRun.objects.filter(current_element_id__in=moved, state__in=FlowRun.LIVE_STATES)
+        .values("current_element__key")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
     if moved and live:
-        raise ServiceError([FieldError(
-            "elements", FlowErrorCode.RUNS_WAITING,
-            f"{row['n']} people are at {row['current_element__key']!r}: keep that element as "
-            "it is, or finish the flow") for row in live])
+        raise ServiceError(
+            [
+                FieldError(
+                    "elements",
+                    FlowErrorCode.RUNS_WAITING,
+                    f"{row['n']} people are at {row['current_element__key']!r}: "
+                    "keep that element as it is, or finish the flow",
+                )
+                for row in live
+            ]
+        )
     FlowEdge.objects.filter(flow=flow).delete()
     FlowElement.objects.filter(flow=flow).exclude(key__in=list(wanted)).delete()
     changed, new = [], []
@@ -79,13 +93,17 @@ def _graph_write(flow: Flow, spec: FlowSpec) -> None:
         row.kind, row.label, row.config = element.kind, element.label, element.config
         row.position_x, row.position_y = element.position_x, element.position_y
         (changed if row.pk else new).append(row)
-    FlowElement.objects.bulk_update(changed, ["kind", "label", "config", "position_x",
-                                              "position_y"])
+    FlowElement.objects.bulk_update(
+        changed, ["kind", "label", "config", "position_x", "position_y"]
+    )
     FlowElement.objects.bulk_create(new)
     pks = {e.key: e.pk for e in flow.elements.all()}
     FlowEdge.objects.bulk_create(
-        FlowEdge(flow=flow, source_id=pks[edge.source], target_id=pks[edge.target],
-                 outcome=edge.outcome) for edge in spec.edges)
+        FlowEdge(
+            flow=flow, source_id=pks[edge.source], target_id=pks[edge.target], outcome=edge.outcome
+        )
+        for edge in spec.edges
+    )
 
 
 def flow_create(*, workspace: Workspace, spec: FlowSpec) -> Flow:
@@ -116,13 +134,18 @@ def flow_update(*, flow: Flow, spec: FlowSpec) -> Flow:
             current = flow_spec_get(flow=flow)
             spec = _prepare(spec, current)
             if not flow.is_editable and spec.settings() != current.settings():
-                action = ("pause it first" if flow.status == S.ACTIVE
-                          else "create a new flow instead")
-                raise ServiceError(FieldError(
-                    "status", FlowErrorCode.FLOW_NOT_EDITABLE,
-                    f"flow {flow.name!r} is {flow.status}: its elements, edges and settings "
-                    f"cannot change now; {action} (the name, description, labels and "
-                    "positions may change)"))
+                action = (
+                    "pause it first" if flow.status == S.ACTIVE else "create a new flow instead"
+                )
+                raise ServiceError(
+                    FieldError(
+                        "status",
+                        FlowErrorCode.FLOW_NOT_EDITABLE,
+                        f"flow {flow.name!r} is {flow.status}: its elements, edges and settings "
+                        f"cannot change now; {action} (the name, description, labels and "
+                        "positions may change)",
+                    )
+                )
             if flow.is_editable:
                 dependencies = flow_spec_validate(workspace=flow.workspace, spec=spec)
             else:
@@ -141,14 +164,14 @@ def flow_delete(*, flow: Flow) -> None:
     with transaction.atomic():
         flow = Flow.objects.select_for_update().get(pk=flow.pk)
         if flow.status not in (S.DRAFT, S.FINISHED):
-            raise _state_error(f"flow {flow.name!r} is {flow.status}: finish it before "
-                               "deleting it")
+            raise _state_error(f"flow {flow.name!r} is {flow.status}: finish it before deleting it")
         flow_schedule_forget(flow_id=flow.pk)
         flow.delete()
 
 
-def _transition(flow: Flow, *, allowed: tuple[str, ...], target: str, refusal: str,
-                check: bool = False) -> Flow:
+def _transition(
+    flow: Flow, *, allowed: tuple[str, ...], target: str, refusal: str, check: bool = False
+) -> Flow:
     with transaction.atomic():
         flow = Flow.objects.select_for_update().get(pk=flow.pk)
         if flow.status not in allowed:
@@ -156,8 +179,8 @@ def _transition(flow: Flow, *, allowed: tuple[str, ...], target: str, refusal: s
         now = timezone.now()
         if check:
             flow.dependencies = flow_spec_validate(
-                workspace=flow.workspace, spec=flow_spec_get(flow=flow), activating=True,
-                now=now)
+                workspace=flow.workspace, spec=flow_spec_get(flow=flow), activating=True, now=now
+            )
             flow.activated_at = flow.activated_at or now
         flow.status = target
         flow.save()
@@ -166,8 +189,11 @@ def _transition(flow: Flow, *, allowed: tuple[str, ...], target: str, refusal: s
             _runtime_ready(flow, resumed=S.PAUSED in allowed)
         if target == S.FINISHED:
             FlowRun.objects.filter(flow=flow, state__in=FlowRun.LIVE_STATES).update(
-                state=FlowRun.State.EXITED, finished_at=now, resume_at=None,
-                exit_reason="the flow was finished")
+                state=FlowRun.State.EXITED,
+                finished_at=now,
+                resume_at=None,
+                exit_reason="the flow was finished",
+            )
     return flow
 
 
@@ -178,49 +204,75 @@ def _runtime_ready(flow: Flow, resumed: bool) -> None:
     from events.services import definition_set_enabled
 
     for definition in EventDefinition.objects.filter(
-            workspace=None, definition_id__in=("flowEntered", "flowExited")):
+        workspace=None, definition_id__in=("flowEntered", "flowExited")
+    ):
         definition_set_enabled(workspace=flow.workspace, definition=definition, enabled=True)
     if resumed:
         from flows.engine import steps_queue
 
-        steps_queue(FlowRun.objects.filter(flow=flow, state=FlowRun.State.ACTIVE)
-                    .values_list("pk", "step_no"))
+        steps_queue(
+            FlowRun.objects.filter(flow=flow, state=FlowRun.State.ACTIVE).values_list(
+                "pk", "step_no"
+            )
+        )
 
 
 def flow_activate(*, flow: Flow) -> Flow:
     """Start a draft: check it is complete and can run (every problem at once), then let
     people in."""
-    return _transition(flow, allowed=(S.DRAFT,), target=S.ACTIVE, check=True,
-                       refusal="flow {name!r} is {status}; only a draft is activated (a "
-                               "paused flow is resumed)")
+    return _transition(
+        flow,
+        allowed=(S.DRAFT,),
+        target=S.ACTIVE,
+        check=True,
+        refusal="flow {name!r} is {status}; only a draft is activated (a paused flow is resumed)",
+    )
 
 
 def flow_pause(*, flow: Flow) -> Flow:
     """Stop letting people in and moving runs on, until resumed; the graph becomes editable."""
-    return _transition(flow, allowed=(S.ACTIVE,), target=S.PAUSED,
-                       refusal="flow {name!r} is {status}; only an active flow is paused")
+    return _transition(
+        flow,
+        allowed=(S.ACTIVE,),
+        target=S.PAUSED,
+        refusal="flow {name!r} is {status}; only an active flow is paused",
+    )
 
 
 def flow_resume(*, flow: Flow) -> Flow:
     """Make a paused flow active again, after the same checks as activation."""
-    return _transition(flow, allowed=(S.PAUSED,), target=S.ACTIVE, check=True,
-                       refusal="flow {name!r} is {status}; only a paused flow is resumed")
+    return _transition(
+        flow,
+        allowed=(S.PAUSED,),
+        target=S.ACTIVE,
+        check=True,
+        refusal="flow {name!r} is {status}; only a paused flow is resumed",
+    )
 
 
 def flow_finish(*, flow: Flow) -> Flow:
     """End an active or paused flow for good: nobody enters, runs still in it exit."""
-    return _transition(flow, allowed=(S.ACTIVE, S.PAUSED), target=S.FINISHED,
-                       refusal="flow {name!r} is {status}; only an active or paused flow is "
-                               "finished (a draft is deleted)")
+    return _transition(
+        flow,
+        allowed=(S.ACTIVE, S.PAUSED),
+        target=S.FINISHED,
+        refusal="flow {name!r} is {status}; only an active or paused flow is "
+        "finished (a draft is deleted)",
+    )
 
 
 def flow_runs_merge(*, survivor: Person, merged: Person) -> None:
     """Move the merged person's runs to the survivor (``people.merge`` handler); a run in a
     flow the survivor is already in exits, since a person is in a flow once at a time."""
-    survivor_live = FlowRun.objects.filter(person_id=survivor.pk,
-                                           state__in=FlowRun.LIVE_STATES).values("flow_id")
-    FlowRun.objects.filter(person_id=merged.pk, state__in=FlowRun.LIVE_STATES,
-                           flow_id__in=survivor_live).update(
-        state=FlowRun.State.EXITED, finished_at=timezone.now(), resume_at=None,
-        exit_reason=f"merged into person {survivor.pk}")
+    survivor_live = FlowRun.objects.filter(
+        person_id=survivor.pk, state__in=FlowRun.LIVE_STATES
+    ).values("flow_id")
+    FlowRun.objects.filter(
+        person_id=merged.pk, state__in=FlowRun.LIVE_STATES, flow_id__in=survivor_live
+    ).update(
+        state=FlowRun.State.EXITED,
+        finished_at=timezone.now(),
+        resume_at=None,
+        exit_reason=f"merged into person {survivor.pk}",
+    )
     FlowRun.objects.filter(person_id=merged.pk).update(person_id=survivor.pk)

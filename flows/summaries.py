@@ -18,7 +18,7 @@ MAX_TEXT = 28
 def shorten(text, limit: int = MAX_TEXT) -> str:
     """Return ``text`` on one line, cut at ``limit`` characters with an ellipsis."""
     text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def duration_text(raw) -> str:
@@ -94,10 +94,12 @@ def element_summary(kind: str, config, names: Mapping[int, str] | None = None) -
     if kind == K.WAIT:
         return f"wait {duration_text(config.get('duration'))}"
     if kind == K.WAIT_FOR_EVENT:
-        occurred = [str(c.get("event")) for c in config.get("occurred") or []
-                    if isinstance(c, Mapping)]
-        absent = [str(c.get("event")) for c in config.get("notOccurred") or []
-                  if isinstance(c, Mapping)]
+        occurred = [
+            str(c.get("event")) for c in config.get("occurred") or [] if isinstance(c, Mapping)
+        ]
+        absent = [
+            str(c.get("event")) for c in config.get("notOccurred") or [] if isinstance(c, Mapping)
+        ]
         text = ", ".join(occurred) + (f", not {', '.join(absent)}" if absent else "")
         return shorten(f"{text} in {duration_text(config.get('within'))}")
     if kind == K.BRANCH:
@@ -116,5 +118,8 @@ def element_summary(kind: str, config, names: Mapping[int, str] | None = None) -
 
 def segment_ids(configs) -> set[int]:
     """Return the segment ids named by element configs (to look their names up at once)."""
-    return {c["segment"] for c in configs
-            if isinstance(c, Mapping) and isinstance(c.get("segment"), int)}
+    return {
+        c["segment"]
+        for c in configs
+        if isinstance(c, Mapping) and isinstance(c.get("segment"), int)
+    }

@@ -30,80 +30,128 @@ def _time_errors(field: str, value) -> list[FieldError]:
     if value is None:
         return []
     if not isinstance(value, datetime) or value.tzinfo is None:
-        return [FieldError(field, ErrorCode.INVALID, "give a date-time with a time zone, "
-                           "e.g. 2025-01-31T09:00:00Z")]
+        return [
+            FieldError(
+                field,
+                ErrorCode.INVALID,
+                "give a date-time with a time zone, e.g. 2025-01-31T09:00:00Z",
+            )
+        ]
     if not 2000 <= value.year <= 2200:
-        return [FieldError(field, ErrorCode.INVALID,
-                           "give a date-time between the years 2000 and 2200")]
+        return [
+            FieldError(field, ErrorCode.INVALID, "give a date-time between the years 2000 and 2200")
+        ]
     return []
 
 
 def _text_errors(spec: FlowSpec) -> list[FieldError]:
     errors = []
     if not isinstance(spec.name, str) or not spec.name.strip() or len(spec.name) > MAX_NAME:
-        errors.append(FieldError("name", ErrorCode.REQUIRED,
-                                 f"give the flow a name (at most {MAX_NAME} characters)"))
+        errors.append(
+            FieldError(
+                "name", ErrorCode.REQUIRED, f"give the flow a name (at most {MAX_NAME} characters)"
+            )
+        )
     if not isinstance(spec.description, str) or len(spec.description) > MAX_DESCRIPTION:
-        errors.append(FieldError("description", ErrorCode.TOO_LONG,
-                                 f"a description has at most {MAX_DESCRIPTION} characters"))
+        errors.append(
+            FieldError(
+                "description",
+                ErrorCode.TOO_LONG,
+                f"a description has at most {MAX_DESCRIPTION} characters",
+            )
+        )
     return errors
 
 
-def _settings_errors(workspace: Workspace, spec: FlowSpec, activating: bool,
-                     now: datetime) -> list[FieldError]:
+def _settings_errors(
+    workspace: Workspace, spec: FlowSpec, activating: bool, now: datetime
+) -> list[FieldError]:
     errors = _text_errors(spec)
     dates = _time_errors("startsTime", spec.starts_at) + _time_errors("endsTime", spec.ends_at)
     errors += dates
     if not dates and spec.starts_at and spec.ends_at and spec.ends_at <= spec.starts_at:
-        errors.append(FieldError("endsTime", ErrorCode.INVALID,
-                                 "the end must come after the start"))
+        errors.append(
+            FieldError("endsTime", ErrorCode.INVALID, "the end must come after the start")
+        )
     if not dates and activating and spec.ends_at and spec.ends_at <= now:
-        errors.append(FieldError("endsTime", ErrorCode.INVALID,
-                                 "the end date has passed: move it later or clear it"))
+        errors.append(
+            FieldError(
+                "endsTime", ErrorCode.INVALID, "the end date has passed: move it later or clear it"
+            )
+        )
     if spec.reentry not in Flow.Reentry.values:
-        errors.append(FieldError("reentry", ErrorCode.INVALID,
-                                 "re-entry is once (a person enters one time) or recurring"))
+        errors.append(
+            FieldError(
+                "reentry",
+                ErrorCode.INVALID,
+                "re-entry is once (a person enters one time) or recurring",
+            )
+        )
     if spec.reentry_interval is not None:
         if spec.reentry != Flow.Reentry.RECURRING:
-            errors.append(FieldError("reentryInterval", ErrorCode.INVALID,
-                                     "an interval between entries needs recurring re-entry"))
+            errors.append(
+                FieldError(
+                    "reentryInterval",
+                    ErrorCode.INVALID,
+                    "an interval between entries needs recurring re-entry",
+                )
+            )
         elif not timedelta(minutes=1) <= spec.reentry_interval <= MAX_INTERVAL:
-            errors.append(FieldError("reentryInterval", ErrorCode.INVALID,
-                                     "the interval is from 1 minute to 3650 days"))
-    if spec.exit_segment_id is not None and not Segment.objects.filter(
-            workspace=workspace, pk=spec.exit_segment_id).exists():
-        errors.append(FieldError("exitSegmentId", SegmentErrorCode.UNKNOWN_SEGMENT,
-                                 f"there is no segment {spec.exit_segment_id!r} in this "
-                                 "workspace"))
+            errors.append(
+                FieldError(
+                    "reentryInterval",
+                    ErrorCode.INVALID,
+                    "the interval is from 1 minute to 3650 days",
+                )
+            )
+    if (
+        spec.exit_segment_id is not None
+        and not Segment.objects.filter(workspace=workspace, pk=spec.exit_segment_id).exists()
+    ):
+        errors.append(
+            FieldError(
+                "exitSegmentId",
+                SegmentErrorCode.UNKNOWN_SEGMENT,
+                f"there is no segment {spec.exit_segment_id!r} in this workspace",
+            )
+        )
     return errors
 
 
-def _elements_check(workspace: Workspace, spec: FlowSpec, activating: bool,
-                    now: datetime) -> tuple[set[str], list[tuple[int, FieldError]]]:
-    context = Context(workspace=workspace, catalogue=catalogue_get(workspace), now=now,
-                      activating=activating)
+def _elements_check(
+    workspace: Workspace, spec: FlowSpec, activating: bool, now: datetime
+) -> tuple[set[str], list[tuple[int, FieldError]]]:
+    context = Context(
+        workspace=workspace, catalogue=catalogue_get(workspace), now=now, activating=activating
+    )
     dependencies: set[str] = set()
     errors: list[tuple[int, FieldError]] = []
 
     def check(i: int, element) -> bool:
         try:
-            dependencies.update(element_config_validate(
-                kind=element.kind, config=element.config, path=f"elements[{i}].config",
-                context=context))
+            dependencies.update(
+                element_config_validate(
+                    kind=element.kind,
+                    config=element.config,
+                    path=f"elements[{i}].config",
+                    context=context,
+                )
+            )
         except ServiceError as exc:
             errors.extend((i, e) for e in exc.errors)
             return False
         return True
 
-    triggers = [(i, e) for i, e in enumerate(spec.elements)
-                if e.kind == FlowElement.Kind.TRIGGER]
+    triggers = [(i, e) for i, e in enumerate(spec.elements) if e.kind == FlowElement.Kind.TRIGGER]
     valid = [check(i, e) for i, e in triggers]
     if len(triggers) == 1 and isinstance(triggers[0][1].config, dict):
         config = triggers[0][1].config
         kind = config.get("type") if config.get("type") in TRIGGER_TYPES else None
         context = dataclasses.replace(
-            context, trigger_type=kind,
-            trigger_event=config.get("event") if valid[0] and kind == "event" else None)
+            context,
+            trigger_type=kind,
+            trigger_event=config.get("event") if valid[0] and kind == "event" else None,
+        )
     for i, element in enumerate(spec.elements):
         if element.kind in FlowElement.Kind.values and element.kind != FlowElement.Kind.TRIGGER:
             check(i, element)
@@ -113,17 +161,25 @@ def _elements_check(workspace: Workspace, spec: FlowSpec, activating: bool,
 def _trigger_exit_errors(spec: FlowSpec) -> list[FieldError]:
     for i, element in enumerate(spec.elements):
         config = element.config if isinstance(element.config, dict) else {}
-        if (element.kind == FlowElement.Kind.TRIGGER and spec.exit_segment_id is not None
-                and config.get("type") in ("segment_entry", "schedule")
-                and config.get("segment") == spec.exit_segment_id):
-            return [FieldError(f"elements[{i}].config.segment", FlowErrorCode.INVALID_CONFIG,
-                               "the trigger's segment is also the exit segment: its members "
-                               "could never enter")]
+        if (
+            element.kind == FlowElement.Kind.TRIGGER
+            and spec.exit_segment_id is not None
+            and config.get("type") in ("segment_entry", "schedule")
+            and config.get("segment") == spec.exit_segment_id
+        ):
+            return [
+                FieldError(
+                    f"elements[{i}].config.segment",
+                    FlowErrorCode.INVALID_CONFIG,
+                    "the trigger's segment is also the exit segment: its members could never enter",
+                )
+            ]
     return []
 
 
-def flow_spec_validate(*, workspace: Workspace, spec: FlowSpec, activating: bool = False,
-                       now: datetime | None = None) -> list[str]:
+def flow_spec_validate(
+    *, workspace: Workspace, spec: FlowSpec, activating: bool = False, now: datetime | None = None
+) -> list[str]:
     """Check ``spec`` for ``workspace`` (``activating``: also that it can run now) and return
     the definitions and segments it names; raise one ``ServiceError`` with every problem."""
     now = now or timezone.now()

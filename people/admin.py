@@ -73,8 +73,7 @@ def new_forms(formset) -> list:
     """Return the filled-in extra forms of an inline formset (rows to add)."""
     if formset is None:
         return []
-    return [f for f in formset.extra_forms
-            if f.has_changed() and not f.cleaned_data.get("DELETE")]
+    return [f for f in formset.extra_forms if f.has_changed() and not f.cleaned_data.get("DELETE")]
 
 
 def formset_for(formsets, model):
@@ -82,6 +81,7 @@ def formset_for(formsets, model):
 
 
 # Workspaces -----------------------------------------------------------------------------------
+
 
 class LifecycleStageForm(forms.ModelForm):
     class Meta:
@@ -128,8 +128,9 @@ class WorkspaceAdmin(WorkspaceScopedAdmin):
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)
-        object_id = request.resolver_match.kwargs.get("object_id") if request.resolver_match \
-            else None
+        object_id = (
+            request.resolver_match.kwargs.get("object_id") if request.resolver_match else None
+        )
         if db_field.name == "parent" and object_id:
             field.queryset = field.queryset.exclude(pk=unquote(object_id))
         return field
@@ -146,8 +147,9 @@ class WorkspaceAdmin(WorkspaceScopedAdmin):
         data = form.cleaned_data
         workspace = form.instance
         if not change:
-            created = workspace_create(slug=data["slug"], name=data["name"],
-                                       parent=data.get("parent"))
+            created = workspace_create(
+                slug=data["slug"], name=data["name"], parent=data.get("parent")
+            )
             workspace.pk = created.pk
             workspace = created
         workspace_update(
@@ -162,16 +164,23 @@ class WorkspaceAdmin(WorkspaceScopedAdmin):
                     lifecycle_stage_delete(stage=stage_form.instance)
             for stage_form in stages.initial_forms:
                 if stage_form.has_changed() and stage_form not in stages.deleted_forms:
-                    lifecycle_stage_update(stage=stage_form.instance,
-                                           name=stage_form.cleaned_data["name"],
-                                           position=stage_form.cleaned_data["position"])
+                    lifecycle_stage_update(
+                        stage=stage_form.instance,
+                        name=stage_form.cleaned_data["name"],
+                        position=stage_form.cleaned_data["position"],
+                    )
             for stage_form in new_forms(stages):
                 values = stage_form.cleaned_data
-                lifecycle_stage_create(workspace=workspace, code=values["code"],
-                                       name=values["name"], position=values["position"])
+                lifecycle_stage_create(
+                    workspace=workspace,
+                    code=values["code"],
+                    name=values["name"],
+                    position=values["position"],
+                )
 
 
 # API keys -------------------------------------------------------------------------------------
+
 
 class KeyStatusFilter(admin.SimpleListFilter):
     title = "status"
@@ -190,8 +199,15 @@ class KeyStatusFilter(admin.SimpleListFilter):
 class ApiKeyAdmin(WorkspaceScopedAdmin):
     """Keys are created by ``api_key_create`` (the raw key is shown once) and only revoked."""
 
-    list_display = ("prefix", "name", "kind", "workspace", "created_at", "last_used_at",
-                    "revoked_at")
+    list_display = (
+        "prefix",
+        "name",
+        "kind",
+        "workspace",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+    )
     list_filter = ("kind", KeyStatusFilter)
     list_select_related = ("workspace",)
     search_fields = ("prefix", "name")
@@ -200,8 +216,7 @@ class ApiKeyAdmin(WorkspaceScopedAdmin):
     def get_fields(self, request, obj=None):
         if obj is None:
             return ["workspace", "name", "kind"]
-        return ["workspace", "name", "kind", "prefix", "created_at", "last_used_at",
-                "revoked_at"]
+        return ["workspace", "name", "kind", "prefix", "created_at", "last_used_at", "revoked_at"]
 
     def has_change_permission(self, request, obj=None):
         return False  # nothing of a key can be edited; see revoke_keys
@@ -213,8 +228,11 @@ class ApiKeyAdmin(WorkspaceScopedAdmin):
         return request.user.has_perm("people.change_apikey")
 
     def save_model(self, request, obj, form, change):
-        new = api_key_create(workspace=self.target_workspace(request, form),
-                             kind=form.cleaned_data["kind"], name=form.cleaned_data["name"])
+        new = api_key_create(
+            workspace=self.target_workspace(request, form),
+            kind=form.cleaned_data["kind"],
+            name=form.cleaned_data["name"],
+        )
         obj.pk, obj.prefix, obj.key_hash = new.api_key.pk, new.api_key.prefix, new.api_key.key_hash
         obj.workspace = new.api_key.workspace
         self.message_user(
@@ -233,6 +251,7 @@ class ApiKeyAdmin(WorkspaceScopedAdmin):
 
 
 # Custom attribute definitions -----------------------------------------------------------------
+
 
 @admin.register(AttributeDefinition)
 class AttributeDefinitionAdmin(WorkspaceScopedAdmin):
@@ -254,20 +273,30 @@ class AttributeDefinitionAdmin(WorkspaceScopedAdmin):
         workspace = self.target_workspace(request, form)
         key = form.cleaned_data["key"]
         if AttributeDefinition.objects.filter(workspace=workspace, key=key).exists():
-            raise ServiceError(FieldError("key", ErrorCode.DUPLICATE,
-                                          f"an attribute with key {key} already exists"))
-        created = attribute_definition_create(workspace=workspace, key=key,
-                                              name=form.cleaned_data["name"],
-                                              type=form.cleaned_data["type"])
+            raise ServiceError(
+                FieldError(
+                    "key", ErrorCode.DUPLICATE, f"an attribute with key {key} already exists"
+                )
+            )
+        created = attribute_definition_create(
+            workspace=workspace,
+            key=key,
+            name=form.cleaned_data["name"],
+            type=form.cleaned_data["type"],
+        )
         obj.pk, obj.workspace = created.pk, workspace
 
 
 # People: custom attribute fields --------------------------------------------------------------
 
+
 def _attribute_field(definition: AttributeDefinition, value) -> forms.Field:
     types = AttributeDefinition.Type
-    options = {"label": definition.name or definition.key, "required": False,
-               "help_text": f"{definition.key} · {definition.get_type_display()}"}
+    options = {
+        "label": definition.name or definition.key,
+        "required": False,
+        "help_text": f"{definition.key} · {definition.get_type_display()}",
+    }
     if definition.type == types.NUMBER:
         return forms.FloatField(initial=value, **options)
     if definition.type == types.BOOLEAN:
@@ -297,14 +326,16 @@ def _attribute_value(definition: AttributeDefinition, value):
 
 # People: filters and inlines ------------------------------------------------------------------
 
+
 class LifecycleStageFilter(admin.SimpleListFilter):
     title = "lifecycle stage"
     parameter_name = "stage"
 
     def lookups(self, request, model_admin):
         stages = {}
-        for code, name in scope_queryset(LifecycleStage.objects.order_by("position"),
-                                         request).values_list("code", "name"):
+        for code, name in scope_queryset(
+            LifecycleStage.objects.order_by("position"), request
+        ).values_list("code", "name"):
             stages.setdefault(code, name)
         return list(stages.items())
 
@@ -317,8 +348,12 @@ class CountryFilter(admin.SimpleListFilter):
     parameter_name = "country"
 
     def lookups(self, request, model_admin):
-        countries = (scope_queryset(Person.objects.exclude(country=""), request)
-                     .order_by("country").values_list("country", flat=True).distinct()[:200])
+        countries = (
+            scope_queryset(Person.objects.exclude(country=""), request)
+            .order_by("country")
+            .values_list("country", flat=True)
+            .distinct()[:200]
+        )
         return [(c, c) for c in countries]
 
     def queryset(self, request, queryset):
@@ -330,15 +365,20 @@ class TagFilter(admin.SimpleListFilter):
     parameter_name = "tag"
 
     def lookups(self, request, model_admin):
-        names = (scope_queryset(PersonTag.objects.all(), request).order_by("name")
-                 .values_list("name", flat=True).distinct()[:200])
+        names = (
+            scope_queryset(PersonTag.objects.all(), request)
+            .order_by("name")
+            .values_list("name", flat=True)
+            .distinct()[:200]
+        )
         return [(n, n) for n in names]
 
     def queryset(self, request, queryset):
         if not self.value():
             return queryset
         return queryset.filter(
-            pk__in=PersonTag.objects.filter(name=self.value()).values("person_id"))
+            pk__in=PersonTag.objects.filter(name=self.value()).values("person_id")
+        )
 
 
 class IdentifierForm(forms.ModelForm):
@@ -351,7 +391,8 @@ class IdentifierForm(forms.ModelForm):
         if self.instance.pk is None and cleaned.get("type") and cleaned.get("value"):
             try:
                 cleaned["type"], cleaned["value"] = normalise_identifier(
-                    cleaned["type"], cleaned["value"], "value")
+                    cleaned["type"], cleaned["value"], "value"
+                )
             except ServiceError as exc:
                 self.add_error("value", exc.first.message)
         return cleaned
@@ -407,13 +448,20 @@ class EventAggregateInline(admin.TabularInline):
 
 # People ---------------------------------------------------------------------------------------
 
+
 @admin.register(Person)
 class PersonAdmin(WorkspaceScopedAdmin):
     """Profiles: standard and custom attributes, identifiers, tags and the event timeline."""
 
     change_form_template = "admin/people/person/change_form.html"
-    list_display = ("display_name", "external_id", "email", "lifecycle_stage", "score",
-                    "last_seen_at")
+    list_display = (
+        "display_name",
+        "external_id",
+        "email",
+        "lifecycle_stage",
+        "score",
+        "last_seen_at",
+    )
     list_filter = (LifecycleStageFilter, CountryFilter, TagFilter, SegmentFilter)
     search_fields = ("external_id", "first_name", "last_name", "identifiers__value")
     search_help_text = "Any identifier value (email, phone …), external id, id or name."
@@ -422,14 +470,41 @@ class PersonAdmin(WorkspaceScopedAdmin):
     inlines = [IdentifierInline, PersonTagInline, EventAggregateInline]
     fieldsets = [
         (None, {"fields": ["workspace", "external_id", "trusted"]}),
-        ("Standard attributes", {"fields": [
-            ("first_name", "last_name"), "gender", "birth_date", ("country", "city"),
-            "address", ("language", "time_zone")]}),
-        ("Activity", {"fields": ["lifecycle_stage", "score", ("first_seen_at", "last_seen_at"),
-                                 ("created_at", "modified_at")]}),
+        (
+            "Standard attributes",
+            {
+                "fields": [
+                    ("first_name", "last_name"),
+                    "gender",
+                    "birth_date",
+                    ("country", "city"),
+                    "address",
+                    ("language", "time_zone"),
+                ]
+            },
+        ),
+        (
+            "Activity",
+            {
+                "fields": [
+                    "lifecycle_stage",
+                    "score",
+                    ("first_seen_at", "last_seen_at"),
+                    ("created_at", "modified_at"),
+                ]
+            },
+        ),
     ]
-    readonly_fields = ("trusted", "lifecycle_stage", "score", "first_seen_at", "last_seen_at",
-                       "created_at", "modified_at", "custom_attributes")
+    readonly_fields = (
+        "trusted",
+        "lifecycle_stage",
+        "score",
+        "first_seen_at",
+        "last_seen_at",
+        "created_at",
+        "modified_at",
+        "custom_attributes",
+    )
     service_error_fields = {"externalId": "external_id", "value": "identifier"}
 
     def has_delete_permission(self, request, obj=None):
@@ -449,8 +524,11 @@ class PersonAdmin(WorkspaceScopedAdmin):
 
     def get_queryset(self, request):
         emails = Identifier.objects.filter(person=OuterRef("pk"), type=Identifier.Type.EMAIL)
-        return super().get_queryset(request).annotate(
-            email=Subquery(emails.order_by("pk").values("value")[:1]))
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(email=Subquery(emails.order_by("pk").values("value")[:1]))
+        )
 
     def get_list_display(self, request):
         if default_workspace(request) is None:
@@ -502,8 +580,10 @@ class PersonAdmin(WorkspaceScopedAdmin):
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         values = obj.attributes if obj is not None else {}
-        declared = {ATTR_PREFIX + d.key: _attribute_field(d, values.get(d.key))
-                    for d in self._attribute_definitions(request, obj)}
+        declared = {
+            ATTR_PREFIX + d.key: _attribute_field(d, values.get(d.key))
+            for d in self._attribute_definitions(request, obj)
+        }
         kwargs["form"] = type("PersonForm", (self.form,), declared)
         return super().get_form(request, obj, change=change, **kwargs)
 
@@ -520,8 +600,11 @@ class PersonAdmin(WorkspaceScopedAdmin):
 
     def save_related(self, request, form, formsets, change):
         data = form.cleaned_data
-        standard = {api: data[field] for api, field in STANDARD_ATTRIBUTES.items()
-                    if field in form.fields and field in data}
+        standard = {
+            api: data[field]
+            for api, field in STANDARD_ATTRIBUTES.items()
+            if field in form.fields and field in data
+        }
         definitions = self._attribute_definitions(request, None if not change else form.instance)
         attributes = {}
         for definition in definitions:
@@ -536,20 +619,22 @@ class PersonAdmin(WorkspaceScopedAdmin):
             for item in identifiers:
                 first.setdefault(item["type"], item["value"])
             person = person_create(
-                workspace=self.target_workspace(request, form), identifiers=first,
-                external_id=data.get("external_id") or None, standard=standard,
+                workspace=self.target_workspace(request, form),
+                identifiers=first,
+                external_id=data.get("external_id") or None,
+                standard=standard,
                 attributes={k: v for k, v in attributes.items() if v is not None},
                 tags=new_tags,
             )
             form.instance.pk = person.pk
             extra = [i for i in identifiers if first.get(i["type"]) != i["value"]]
         else:
-            person = person_update(person=form.instance, standard=standard,
-                                   attributes=attributes)
+            person = person_update(person=form.instance, standard=standard, attributes=attributes)
             extra = identifiers
             tags_add(person=person, names=new_tags)
-            removed = [f.instance.name for f in getattr(tag_formset, "deleted_forms", [])
-                       if f.instance.pk]
+            removed = [
+                f.instance.name for f in getattr(tag_formset, "deleted_forms", []) if f.instance.pk
+            ]
             if removed:
                 tags_remove(person=person, names=removed)
         for item in extra:
@@ -570,30 +655,41 @@ class PersonAdmin(WorkspaceScopedAdmin):
 
     def get_urls(self):
         view = self.admin_site.admin_view(self.erase_view)
-        return [path("<path:object_id>/erase/", view, name="people_person_erase"),
-                *super().get_urls()]
+        return [
+            path("<path:object_id>/erase/", view, name="people_person_erase"),
+            *super().get_urls(),
+        ]
 
     def erase_view(self, request, object_id):
         return person_erase_view(request, self, object_id)
 
     def timeline_context(self, request, person: Person) -> dict:
         """Return the person's events, newest first, one page of 25 (``?events_page=N``)."""
-        events = (Event.objects.filter(workspace_id=person.workspace_id, person=person)
-                  .select_related("definition").order_by("-occurred_at", "-id"))
+        events = (
+            Event.objects.filter(workspace_id=person.workspace_id, person=person)
+            .select_related("definition")
+            .order_by("-occurred_at", "-id")
+        )
         page = Paginator(events, TIMELINE_PAGE_SIZE).get_page(request.GET.get("events_page"))
-        rows = [{
-            "event": event,
-            "url": reverse("admin:events_event_change", args=[event.pk]),
-            "properties": _compact(event.properties),
-        } for event in page.object_list]
+        rows = [
+            {
+                "event": event,
+                "url": reverse("admin:events_event_change", args=[event.pk]),
+                "properties": _compact(event.properties),
+            }
+            for event in page.object_list
+        ]
         events_url = reverse("admin:events_event_changelist")
         return {
             "timeline_page": page,
             "timeline_rows": rows,
             "timeline_all_url": f"{events_url}?person__id__exact={person.pk}",
-            "try_url": (f"{reverse('admin:events_event_try')}?workspace={person.workspace_id}"
-                        f"&person={person.pk}"
-                        if request.user.has_perm("events.add_event") else ""),
+            "try_url": (
+                f"{reverse('admin:events_event_try')}?workspace={person.workspace_id}"
+                f"&person={person.pk}"
+                if request.user.has_perm("events.add_event")
+                else ""
+            ),
         }
 
 
@@ -602,22 +698,38 @@ def _compact(properties, limit: int = 240) -> str:
     if not isinstance(properties, dict) or not properties:
         return ""
     text = ", ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in properties.items())
-    return text if len(text) <= limit else text[:limit - 1] + "…"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 # Erasure log ----------------------------------------------------------------------------------
+
 
 @admin.register(ErasureRecord)
 class ErasureRecordAdmin(ReadOnlyAdmin, WorkspaceScopedAdmin):
     """The GDPR erasure audit log: written by ``person_erase`` only, never edited."""
 
-    list_display = ("erased_person_id", "erased_at", "requested_by", "events_deleted",
-                    "identifiers_deleted", "workspace")
+    list_display = (
+        "erased_person_id",
+        "erased_at",
+        "requested_by",
+        "events_deleted",
+        "identifiers_deleted",
+        "workspace",
+    )
     list_select_related = ("workspace",)
     search_fields = ("=erased_person_id", "requested_by", "reason")
     date_hierarchy = "erased_at"
-    fields = ("workspace", "erased_person_id", "erased_at", "requested_by", "reason",
-              "events_deleted", "identifiers_deleted", "tags_deleted", "log_entries_deleted")
+    fields = (
+        "workspace",
+        "erased_person_id",
+        "erased_at",
+        "requested_by",
+        "reason",
+        "events_deleted",
+        "identifiers_deleted",
+        "tags_deleted",
+        "log_entries_deleted",
+    )
     readonly_fields = fields
 
 

@@ -24,11 +24,15 @@ ERASE_PERMISSION = "people.delete_person"
 
 class EraseForm(forms.Form):
     reason = forms.CharField(
-        required=False, max_length=MAX_REASON, widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="Ticket or request reference, kept in the erasure log.")
+        required=False,
+        max_length=MAX_REASON,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Ticket or request reference, kept in the erasure log.",
+    )
     confirm = forms.BooleanField(
-        required=True, label="I understand that this deletes the person and all their events "
-                             "for good")
+        required=True,
+        label="I understand that this deletes the person and all their events for good",
+    )
 
 
 def person_erase_view(request, model_admin, object_id: str):
@@ -37,20 +41,25 @@ def person_erase_view(request, model_admin, object_id: str):
         raise PermissionDenied
     person = model_admin.get_object(request, unquote(object_id))  # workspace-scoped
     if person is None:
-        return model_admin._get_obj_does_not_exist_redirect(request, model_admin.opts,
-                                                            object_id)
+        return model_admin._get_obj_does_not_exist_redirect(request, model_admin.opts, object_id)
     change_url = reverse("admin:people_person_change", args=[person.pk])
     form = EraseForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            record = person_erase(person=person, requested_by=request.user.get_username(),
-                                  reason=form.cleaned_data["reason"])
+            record = person_erase(
+                person=person,
+                requested_by=request.user.get_username(),
+                reason=form.cleaned_data["reason"],
+            )
         except ServiceError as exc:
             model_admin.message_service_error(request, exc)
             return HttpResponseRedirect(change_url)
-        messages.success(request, f"Person {record.erased_person_id} was erased: "
-                                  f"{record.events_deleted} event(s) and "
-                                  f"{record.identifiers_deleted} identifier(s) deleted.")
+        messages.success(
+            request,
+            f"Person {record.erased_person_id} was erased: "
+            f"{record.events_deleted} event(s) and "
+            f"{record.identifiers_deleted} identifier(s) deleted.",
+        )
         return HttpResponseRedirect(reverse("admin:people_person_changelist"))
     context = {
         **model_admin.admin_site.each_context(request),

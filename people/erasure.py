@@ -34,14 +34,18 @@ MAX_REASON = 2000
 def _log_entries_delete(workspace: Workspace, values: list[str]) -> int:
     """Delete ingestion log entries whose payload holds one of ``values`` as a JSON string
     (quoted, so that a short external id like "42" does not match every number)."""
-    needles = {needle for v in values if v
-               for needle in (json.dumps(v), json.dumps(v, ensure_ascii=False))}
+    needles = {
+        needle for v in values if v for needle in (json.dumps(v), json.dumps(v, ensure_ascii=False))
+    }
     if not needles:
         return 0
     mentions = reduce(or_, (Q(payload_text__icontains=needle) for needle in needles))
-    mentioning = (IngestionLogEntry.objects.filter(workspace=workspace)
-                  .annotate(payload_text=Cast("payload", TextField()))
-                  .filter(mentions).values("pk"))
+    mentioning = (
+        IngestionLogEntry.objects.filter(workspace=workspace)
+        .annotate(payload_text=Cast("payload", TextField()))
+        .filter(mentions)
+        .values("pk")
+    )
     deleted, _ = IngestionLogEntry.objects.filter(pk__in=mentioning).delete()
     return deleted
 
@@ -49,21 +53,25 @@ def _log_entries_delete(workspace: Workspace, values: list[str]) -> int:
 def person_erase(*, person: Person, requested_by: str, reason: str = "") -> ErasureRecord:
     """Delete everything stored about ``person`` and record the erasure in the audit log."""
     if not isinstance(requested_by, str) or not requested_by.strip():
-        raise ServiceError(FieldError("requestedBy", ErrorCode.REQUIRED,
-                                      "say who asked for the erasure"))
+        raise ServiceError(
+            FieldError("requestedBy", ErrorCode.REQUIRED, "say who asked for the erasure")
+        )
     if not isinstance(reason, str):
         raise ServiceError(FieldError("reason", ErrorCode.INVALID_TYPE, "must be a string"))
     if len(reason) > MAX_REASON:
-        raise ServiceError(FieldError("reason", ErrorCode.TOO_LONG,
-                                      f"at most {MAX_REASON} characters"))
+        raise ServiceError(
+            FieldError("reason", ErrorCode.TOO_LONG, f"at most {MAX_REASON} characters")
+        )
     workspace = person.workspace
     with transaction.atomic():
         person = persons_lock(workspace=workspace, person_ids=[person.pk]).get(person.pk)
         if person is None:  # erased or merged away by a concurrent call
-            raise ServiceError(FieldError("id", ErrorCode.PERSON_NOT_FOUND,
-                                          "no such person in this workspace"))
-        values = list(Identifier.objects.filter(person_id=person.pk)
-                      .values_list("value", flat=True))
+            raise ServiceError(
+                FieldError("id", ErrorCode.PERSON_NOT_FOUND, "no such person in this workspace")
+            )
+        values = list(
+            Identifier.objects.filter(person_id=person.pk).values_list("value", flat=True)
+        )
         log_entries = _log_entries_delete(workspace, [*values, person.external_id or ""])
         # Count by model: other apps' rows cascading from events are not events.
         _, deleted = Event.objects.filter(person_id=person.pk).delete()
@@ -71,17 +79,27 @@ def person_erase(*, person: Person, requested_by: str, reason: str = "") -> Eras
         EventAggregate.objects.filter(person_id=person.pk).delete()
         identifiers, _ = Identifier.objects.filter(person_id=person.pk).delete()
         tags, _ = PersonTag.objects.filter(person_id=person.pk).delete()
-        LogEntry.objects.filter(content_type=ContentType.objects.get_for_model(Person),
-                                object_id=str(person.pk)).delete()
+        LogEntry.objects.filter(
+            content_type=ContentType.objects.get_for_model(Person), object_id=str(person.pk)
+        ).delete()
         # Stays carry no foreign key (a refresh would lock every member it enters): waiting
         # for the segments' locks lets a running refresh or member import finish first, and
         # one starting later reads the person gone.
-        list(Segment.objects.select_for_update(of=("self",)).filter(workspace=workspace)
-             .order_by("pk").values_list("pk", flat=True))
+        list(
+            Segment.objects.select_for_update(of=("self",))
+            .filter(workspace=workspace)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
         memberships_end(person_id=person.pk)
         Person.objects.filter(pk=person.pk).delete()
         return ErasureRecord.objects.create(
-            workspace=workspace, erased_person_id=person.pk, events_deleted=events,
-            identifiers_deleted=identifiers, tags_deleted=tags, log_entries_deleted=log_entries,
-            requested_by=requested_by.strip()[:MAX_REQUESTED_BY], reason=reason.strip(),
+            workspace=workspace,
+            erased_person_id=person.pk,
+            events_deleted=events,
+            identifiers_deleted=identifiers,
+            tags_deleted=tags,
+            log_entries_deleted=log_entries,
+            requested_by=requested_by.strip()[:MAX_REQUESTED_BY],
+            reason=reason.strip(),
         )

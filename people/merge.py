@@ -42,8 +42,17 @@ from people.models import LifecycleStage, Person, PersonTag, Workspace
 logger = logging.getLogger(__name__)
 
 MERGED_EVENT = "personMerged"
-STANDARD_FIELDS = ("first_name", "last_name", "gender", "birth_date", "country", "city",
-                   "address", "language", "time_zone")
+STANDARD_FIELDS = (
+    "first_name",
+    "last_name",
+    "gender",
+    "birth_date",
+    "country",
+    "city",
+    "address",
+    "language",
+    "time_zone",
+)
 
 # ``handler(survivor=…, merged=…)``: move the app's rows of ``merged`` to ``survivor``.
 MERGE_HANDLERS: list[Callable[..., None]] = []
@@ -67,8 +76,11 @@ def merge_lock(*, workspace: Workspace) -> bool:
 def persons_lock(*, workspace: Workspace, person_ids: set[int] | list[int]) -> dict[int, Person]:
     """Lock people of ``workspace`` in id order (one fixed order for every caller, so merges
     and erasures never wait on each other crosswise) and return those that still exist."""
-    query = (Person.objects.select_for_update()
-             .filter(workspace=workspace, pk__in=list(person_ids)).order_by("pk"))
+    query = (
+        Person.objects.select_for_update()
+        .filter(workspace=workspace, pk__in=list(person_ids))
+        .order_by("pk")
+    )
     return {person.pk: person for person in query}
 
 
@@ -76,25 +88,37 @@ def persons_merge(*, workspace: Workspace, survivor: Person, merged: Person) -> 
     """Move everything of ``merged`` to ``survivor``, delete ``merged``, and return the
     survivor as stored; records ``personMerged`` when the workspace has it enabled."""
     if survivor.pk == merged.pk:
-        raise ServiceError(FieldError("personId", ErrorCode.INVALID,
-                                      "a person cannot be merged into themselves"))
+        raise ServiceError(
+            FieldError("personId", ErrorCode.INVALID, "a person cannot be merged into themselves")
+        )
     for person, field in ((survivor, "id"), (merged, "personId")):
         if person.workspace_id != workspace.pk:
-            raise ServiceError(FieldError(field, ErrorCode.PERSON_NOT_FOUND,
-                                          f"no person with id {person.pk} in this workspace"))
+            raise ServiceError(
+                FieldError(
+                    field,
+                    ErrorCode.PERSON_NOT_FOUND,
+                    f"no person with id {person.pk} in this workspace",
+                )
+            )
     with transaction.atomic():
         merge_lock(workspace=workspace)
         locked = persons_lock(workspace=workspace, person_ids=[survivor.pk, merged.pk])
         for pk, field in ((survivor.pk, "id"), (merged.pk, "personId")):
             if pk not in locked:  # erased or merged away by a concurrent call
-                raise ServiceError(FieldError(field, ErrorCode.PERSON_NOT_FOUND,
-                                              f"no person with id {pk} in this workspace"))
+                raise ServiceError(
+                    FieldError(
+                        field,
+                        ErrorCode.PERSON_NOT_FOUND,
+                        f"no person with id {pk} in this workspace",
+                    )
+                )
         survivor, merged = locked[survivor.pk], locked[merged.pk]
         dropped_counts, dropped_score = _events_move(survivor, merged)
         _aggregates_combine(survivor, merged, dropped_counts)
         taken = PersonTag.objects.filter(person_id=survivor.pk).values("name")
         PersonTag.objects.filter(person_id=merged.pk).exclude(name__in=taken).update(
-            person_id=survivor.pk)
+            person_id=survivor.pk
+        )
         merged.identifiers.update(person_id=survivor.pk)
         for handler in MERGE_HANDLERS:
             handler(survivor=survivor, merged=merged)
@@ -112,11 +136,17 @@ def _events_move(survivor: Person, merged: Person) -> tuple[Counter, int]:
     Return the dropped events per definition and the score they had added.
     """
     theirs = Event.objects.filter(person_id=merged.pk)
-    repeats = theirs.filter(external_id__isnull=True).filter(Exists(Event.objects.filter(
-        person_id=survivor.pk, external_id__isnull=True, definition_id=OuterRef("definition_id"),
-        occurred_at=OuterRef("occurred_at"))))
-    dropped = list(repeats.values_list("pk", "definition_id", "score",
-                                       "definition__default_score"))
+    repeats = theirs.filter(external_id__isnull=True).filter(
+        Exists(
+            Event.objects.filter(
+                person_id=survivor.pk,
+                external_id__isnull=True,
+                definition_id=OuterRef("definition_id"),
+                occurred_at=OuterRef("occurred_at"),
+            )
+        )
+    )
+    dropped = list(repeats.values_list("pk", "definition_id", "score", "definition__default_score"))
     counts: Counter = Counter()
     score = 0
     for _, definition_id, event_score, default_score in dropped:
@@ -134,8 +164,9 @@ def _aggregates_combine(survivor: Person, merged: Person, dropped: Counter) -> N
     theirs = {a.definition_id: a for a in EventAggregate.objects.filter(person_id=merged.pk)}
     if not theirs:
         return
-    mine = list(EventAggregate.objects.filter(person_id=survivor.pk,
-                                              definition_id__in=list(theirs)))
+    mine = list(
+        EventAggregate.objects.filter(person_id=survivor.pk, definition_id__in=list(theirs))
+    )
     for aggregate in mine:
         other = theirs[aggregate.definition_id]
         aggregate.count = max(aggregate.count + other.count - dropped[aggregate.definition_id], 0)
@@ -145,12 +176,14 @@ def _aggregates_combine(survivor: Person, merged: Person, dropped: Counter) -> N
     if mine:
         EventAggregate.objects.bulk_update(mine, ["count", "first_at", "last_at", "last_data"])
         EventAggregate.objects.filter(
-            person_id=merged.pk, definition_id__in=[a.definition_id for a in mine]).delete()
+            person_id=merged.pk, definition_id__in=[a.definition_id for a in mine]
+        ).delete()
     EventAggregate.objects.filter(person_id=merged.pk).update(person_id=survivor.pk)
 
 
-def _profile_combine(workspace: Workspace, survivor: Person, merged: Person,
-                     dropped_score: int) -> list[str]:
+def _profile_combine(
+    workspace: Workspace, survivor: Person, merged: Person, dropped_score: int
+) -> list[str]:
     """Fill the survivor's blanks from the merged person; return the fields changed."""
     changed = ["score"]
     survivor.score = survivor.score + merged.score - dropped_score
@@ -158,8 +191,9 @@ def _profile_combine(workspace: Workspace, survivor: Person, merged: Person,
         if getattr(survivor, field) in ("", None) and getattr(merged, field) not in ("", None):
             setattr(survivor, field, getattr(merged, field))
             changed.append(field)
-    missing = {k: v for k, v in (merged.attributes or {}).items()
-               if k not in (survivor.attributes or {})}
+    missing = {
+        k: v for k, v in (merged.attributes or {}).items() if k not in (survivor.attributes or {})
+    }
     if missing:
         survivor.attributes = {**(survivor.attributes or {}), **missing}
         changed.append("attributes")
@@ -178,37 +212,53 @@ def _profile_combine(workspace: Workspace, survivor: Person, merged: Person,
         survivor.created_at = merged.created_at
         changed.append("created_at")
     if merged.lifecycle_stage and merged.lifecycle_stage != survivor.lifecycle_stage:
-        positions = dict(LifecycleStage.objects.filter(workspace=workspace)
-                         .values_list("code", "position"))
-        if positions.get(merged.lifecycle_stage, -1) > positions.get(survivor.lifecycle_stage,
-                                                                     -1):
+        positions = dict(
+            LifecycleStage.objects.filter(workspace=workspace).values_list("code", "position")
+        )
+        if positions.get(merged.lifecycle_stage, -1) > positions.get(survivor.lifecycle_stage, -1):
             survivor.lifecycle_stage = merged.lifecycle_stage
             changed.append("lifecycle_stage")
     return changed
 
 
-def _merge_record(workspace: Workspace, survivor: Person, merged_id: int,
-                  merged_external_id: str | None) -> None:
+def _merge_record(
+    workspace: Workspace, survivor: Person, merged_id: int, merged_external_id: str | None
+) -> None:
     """Record ``personMerged`` on the survivor (when enabled) and tell other apps."""
     from events.ingestion import events_ingest  # events.ingestion imports people.resolution
     from events.inputs import EventInput, PersonRef
     from events.outbox import outbox_write
     from events.selectors import definition_enabled_map, definition_get
 
-    outbox_write(workspace=workspace, topic="people.merged",
-                 payload={"survivor_id": survivor.pk, "merged_id": merged_id})
+    outbox_write(
+        workspace=workspace,
+        topic="people.merged",
+        payload={"survivor_id": survivor.pk, "merged_id": merged_id},
+    )
     definition = definition_get(workspace=workspace, definition_id=MERGED_EVENT)
-    if definition is None or not definition_enabled_map(
-            workspace=workspace, definitions=[definition])[definition.pk]:
+    if (
+        definition is None
+        or not definition_enabled_map(workspace=workspace, definitions=[definition])[definition.pk]
+    ):
         return
     properties: dict = {"mergedPersonId": merged_id}
     if merged_external_id:
         properties["mergedExternalId"] = merged_external_id
-    result = events_ingest(workspace=workspace, origin=Event.Origin.SYSTEM, events=[
-        EventInput(definition_id=MERGED_EVENT, person=PersonRef(id=survivor.pk),
-                   occurred_at=timezone.now(), properties=properties)])
+    result = events_ingest(
+        workspace=workspace,
+        origin=Event.Origin.SYSTEM,
+        events=[
+            EventInput(
+                definition_id=MERGED_EVENT,
+                person=PersonRef(id=survivor.pk),
+                occurred_at=timezone.now(),
+                properties=properties,
+            )
+        ],
+    )
     if result.rejected:
-        logger.warning("personMerged not recorded for person %s: %s", survivor.pk,
-                       result.items[0].errors)
+        logger.warning(
+            "personMerged not recorded for person %s: %s", survivor.pk, result.items[0].errors
+        )
     # The event added score and seen times to the stored row; keep the returned copy true.
     survivor.refresh_from_db()

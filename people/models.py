@@ -15,16 +15,24 @@ class Workspace(models.Model):
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=64, unique=True)
     parent = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children",
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="children",
         help_text="Sub-accounts use the event definitions of their parent.",
     )
     unknown_track = models.CharField(
-        max_length=16, choices=UnknownTrack.choices, default=UnknownTrack.AUTO_DEFINE,
+        max_length=16,
+        choices=UnknownTrack.choices,
+        default=UnknownTrack.AUTO_DEFINE,
         verbose_name="unknown tracked events",
         help_text="What Segment-style track calls with an unknown event name do.",
     )
     members = models.ManyToManyField(
-        settings.AUTH_USER_MODEL, blank=True, related_name="workspaces",
+        settings.AUTH_USER_MODEL,
+        blank=True,
+        related_name="workspaces",
         help_text="Staff users who see this workspace's data in the admin.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
@@ -113,14 +121,17 @@ class Person(models.Model):
     first_seen_at = models.DateTimeField(null=True, blank=True)
     last_seen_at = models.DateTimeField(null=True, blank=True)
     attributes = models.JSONField(
-        default=dict, blank=True, verbose_name="custom attributes",
+        default=dict,
+        blank=True,
+        verbose_name="custom attributes",
         help_text="Values of the workspace's attribute definitions.",
     )
     trusted = models.BooleanField(
-        default=True, verbose_name="identity from a trusted source",
+        default=True,
+        verbose_name="identity from a trusted source",
         help_text="Set when a secret key, the admin or the system created this person or gave "
-                  "them an identifier. A trusted person, or anyone with an external id, is "
-                  "known: public keys never merge, move or relabel them (SPEC §2).",
+        "them an identifier. A trusted person, or anyone with an external id, is "
+        "known: public keys never merge, move or relabel them (SPEC §2).",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     modified_at = models.DateTimeField(auto_now=True)
@@ -132,7 +143,8 @@ class Person(models.Model):
         ordering = ["-id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["workspace", "external_id"], condition=Q(external_id__isnull=False),
+                fields=["workspace", "external_id"],
+                condition=Q(external_id__isnull=False),
                 name="person_ws_external_id_uniq",
             ),
         ]
@@ -259,7 +271,8 @@ class ErasureRecord(models.Model):
     identifiers_deleted = models.PositiveIntegerField(default=0)
     tags_deleted = models.PositiveIntegerField(default=0)
     log_entries_deleted = models.PositiveIntegerField(
-        default=0, verbose_name="ingestion log entries deleted",
+        default=0,
+        verbose_name="ingestion log entries deleted",
         help_text="Rejected payloads that mentioned one of the person's identifiers.",
     )
     requested_by = models.CharField(

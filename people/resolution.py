@@ -42,8 +42,10 @@ from people.merge import merge_lock, persons_lock, persons_merge
 from people.models import Identifier, Person, Workspace
 
 LOCAL_ATTEMPTS = 3
-KNOWN_PERSON_MESSAGE = ("held by a known person: a public key cannot merge, move or relabel "
-                        "them, so it was ignored; the event was stored without it")
+KNOWN_PERSON_MESSAGE = (
+    "held by a known person: a public key cannot merge, move or relabel "
+    "them, so it was ignored; the event was stored without it"
+)
 
 
 class ResolutionConflict(IntegrityError):
@@ -75,8 +77,11 @@ def _normalise(ref: PersonRef) -> tuple[str | None, list[tuple[str, str]]]:
     external_id = ref.external_id
     pairs: list[tuple[str, str]] = []
     if not isinstance(ref.identifiers, dict):
-        raise ServiceError(FieldError("person.identifiers", ErrorCode.INVALID_TYPE,
-                                      "must be an object of type: value"))
+        raise ServiceError(
+            FieldError(
+                "person.identifiers", ErrorCode.INVALID_TYPE, "must be an object of type: value"
+            )
+        )
     for type_, value in ref.identifiers.items():
         if value is None or value == "":
             continue
@@ -86,12 +91,14 @@ def _normalise(ref: PersonRef) -> tuple[str | None, list[tuple[str, str]]]:
         pairs.append(normalise_identifier(type_, value, f"person.identifiers.{type_}"))
     if external_id is not None:
         if isinstance(external_id, bool) or not isinstance(external_id, str | int):
-            raise ServiceError(FieldError("person.externalId", ErrorCode.INVALID_TYPE,
-                                          "must be a string"))
+            raise ServiceError(
+                FieldError("person.externalId", ErrorCode.INVALID_TYPE, "must be a string")
+            )
         external_id = str(external_id).strip() or None
         if external_id and len(external_id) > 255:
-            raise ServiceError(FieldError("person.externalId", ErrorCode.TOO_LONG,
-                                          "at most 255 characters"))
+            raise ServiceError(
+                FieldError("person.externalId", ErrorCode.TOO_LONG, "at most 255 characters")
+            )
     return external_id, pairs
 
 
@@ -129,11 +136,14 @@ def _people_rows(workspace_id: int, ids: set[int], exts: set[str]) -> list[tuple
                 f"SELECT id, external_id, lifecycle_stage, trusted "
                 f"FROM {Person._meta.db_table} "
                 "WHERE workspace_id = %s AND (id = ANY(%s) OR external_id = ANY(%s))",
-                [workspace_id, list(ids), list(exts)])
+                [workspace_id, list(ids), list(exts)],
+            )
             return cursor.fetchall()
-    return list(Person.objects.filter(workspace_id=workspace_id)
-                .filter(Q(pk__in=ids) | Q(external_id__in=exts))
-                .values_list("pk", "external_id", "lifecycle_stage", "trusted"))
+    return list(
+        Person.objects.filter(workspace_id=workspace_id)
+        .filter(Q(pk__in=ids) | Q(external_id__in=exts))
+        .values_list("pk", "external_id", "lifecycle_stage", "trusted")
+    )
 
 
 def _identifier_rows(workspace_id: int, pairs: set[tuple[str, str]]) -> list[tuple]:
@@ -150,19 +160,27 @@ def _identifier_rows(workspace_id: int, pairs: set[tuple[str, str]]) -> list[tup
                 f"p.trusted OR p.external_id IS NOT NULL "
                 f"FROM {Identifier._meta.db_table} i JOIN {Person._meta.db_table} p "
                 "ON p.id = i.person_id WHERE i.workspace_id = %s AND i.type = ANY(%s) "
-                "AND i.value = ANY(%s)", [workspace_id, list(types), list(values)])
+                "AND i.value = ANY(%s)",
+                [workspace_id, list(types), list(values)],
+            )
             return cursor.fetchall()
-    return list(Identifier.objects.filter(workspace_id=workspace_id, type__in=types,
-                                          value__in=values)
-                .annotate(known=ExpressionWrapper(
-                    Q(person__trusted=True) | Q(person__external_id__isnull=False),
-                    output_field=BooleanField()))
-                .values_list("type", "value", "person_id", "person__lifecycle_stage",
-                             "person__trusted", "known"))
+    return list(
+        Identifier.objects.filter(workspace_id=workspace_id, type__in=types, value__in=values)
+        .annotate(
+            known=ExpressionWrapper(
+                Q(person__trusted=True) | Q(person__external_id__isnull=False),
+                output_field=BooleanField(),
+            )
+        )
+        .values_list(
+            "type", "value", "person_id", "person__lifecycle_stage", "person__trusted", "known"
+        )
+    )
 
 
-def persons_resolve(*, workspace: Workspace, refs: Sequence[PersonRef | None],
-                    create: bool, trusted: bool = True) -> Resolution:
+def persons_resolve(
+    *, workspace: Workspace, refs: Sequence[PersonRef | None], create: bool, trusted: bool = True
+) -> Resolution:
     """Resolve each reference to a person id (None where the item is skipped or fails),
     merging people that one reference shows to be the same customer. ``trusted`` is False
     for a public key's references: they never merge, move or relabel a known person."""
@@ -182,8 +200,9 @@ def persons_resolve(*, workspace: Workspace, refs: Sequence[PersonRef | None],
                 raise
 
 
-def _public_nodes(nodes: list[tuple], fields: list[str], known: dict[int, bool]) \
-        -> tuple[list[tuple], tuple[FieldError, ...]]:
+def _public_nodes(
+    nodes: list[tuple], fields: list[str], known: dict[int, bool]
+) -> tuple[list[tuple], tuple[FieldError, ...]]:
     """A public reference's nodes without those naming a known person when it names anything
     else; return the nodes kept and an error per name dropped."""
     held = [node[0] == "p" and known[node[1]] for node in nodes]
@@ -195,13 +214,22 @@ def _public_nodes(nodes: list[tuple], fields: list[str], known: dict[int, bool])
         if all(node == first for node in nodes):
             return nodes, ()  # one known person, named alone: their events are theirs
         kept = [first]
-    dropped = tuple(FieldError(name, ErrorCode.KNOWN_PERSON, KNOWN_PERSON_MESSAGE)
-                    for node, name in zip(nodes, fields, strict=True) if node not in kept)
+    dropped = tuple(
+        FieldError(name, ErrorCode.KNOWN_PERSON, KNOWN_PERSON_MESSAGE)
+        for node, name in zip(nodes, fields, strict=True)
+        if node not in kept
+    )
     return kept, dropped
 
 
-def _resolve(workspace: Workspace, refs: Sequence[PersonRef | None], create: bool,
-             trusted: bool, *, merge_locked: bool) -> Resolution:
+def _resolve(
+    workspace: Workspace,
+    refs: Sequence[PersonRef | None],
+    create: bool,
+    trusted: bool,
+    *,
+    merge_locked: bool,
+) -> Resolution:
     n = len(refs)
     person_ids: list[int | None] = [None] * n
     errors: list[tuple[FieldError, ...]] = [()] * n
@@ -221,12 +249,20 @@ def _resolve(workspace: Workspace, refs: Sequence[PersonRef | None], create: boo
         if pid is not None and not trusted:
             # Internal ids are never shown to public keys; accepting them would answer
             # whether a person exists.
-            errors[i] = (FieldError("person.id", ErrorCode.INVALID,
-                                    "a public key names people by externalId or identifiers"),)
+            errors[i] = (
+                FieldError(
+                    "person.id",
+                    ErrorCode.INVALID,
+                    "a public key names people by externalId or identifiers",
+                ),
+            )
             continue
         if pid is None and not ext and not pairs:
-            errors[i] = (FieldError("person", ErrorCode.REQUIRED,
-                                    "name the person by id, externalId or identifiers"),)
+            errors[i] = (
+                FieldError(
+                    "person", ErrorCode.REQUIRED, "name the person by id, externalId or identifiers"
+                ),
+            )
             continue
         normalised[i] = (pid, ext, pairs)
 
@@ -244,8 +280,9 @@ def _resolve(workspace: Workspace, refs: Sequence[PersonRef | None], create: boo
         if ext:
             by_ext[ext] = pk
     owner: dict[tuple[str, str], int] = {}
-    for type_, value, pk, stage, is_trusted, is_known in _identifier_rows(workspace.pk,
-                                                                          wanted_pairs):
+    for type_, value, pk, stage, is_trusted, is_known in _identifier_rows(
+        workspace.pk, wanted_pairs
+    ):
         if (type_, value) in wanted_pairs:
             owner[(type_, value)] = pk
             stages[pk] = stage
@@ -272,8 +309,9 @@ def _resolve(workspace: Workspace, refs: Sequence[PersonRef | None], create: boo
         nodes = []
         if pid is not None:
             if pid not in stages:
-                errors[i] = (FieldError("person.id", ErrorCode.PERSON_NOT_FOUND,
-                                        f"no person with id {pid}"),)
+                errors[i] = (
+                    FieldError("person.id", ErrorCode.PERSON_NOT_FOUND, f"no person with id {pid}"),
+                )
                 continue
             nodes.append(("p", pid))
         if ext and ext in by_ext:
@@ -284,7 +322,8 @@ def _resolve(workspace: Workspace, refs: Sequence[PersonRef | None], create: boo
             nodes.append(("p", owner[pair]) if pair in owner else ("k", *pair))
         if not trusted:
             fields = (["person.externalId"] if ext else []) + [
-                f"person.identifiers.{type_}" for type_, _ in pairs]
+                f"person.identifiers.{type_}" for type_, _ in pairs
+            ]
             nodes, ignored[i] = _public_nodes(nodes, fields, known)
             if not ignored[i]:
                 del ignored[i]
@@ -325,21 +364,25 @@ def _resolve(workspace: Workspace, refs: Sequence[PersonRef | None], create: boo
         elif create:
             new_roots.setdefault(root, []).append(i)
         else:
-            errors[i] = (FieldError("person", ErrorCode.PERSON_NOT_FOUND,
-                                    "no person has these identifiers"),)
+            errors[i] = (
+                FieldError("person", ErrorCode.PERSON_NOT_FOUND, "no person has these identifiers"),
+            )
     for i, pk in plain:
         person_ids[i] = person_of.get(find(("p", pk)), pk)
 
     created = 0
     if new_roots:
-        exts = {root: next((normalised[i][1] for i in members if normalised[i][1]), None)
-                for root, members in new_roots.items()}
+        exts = {
+            root: next((normalised[i][1] for i in members if normalised[i][1]), None)
+            for root, members in new_roots.items()
+        }
         # Inserted in external id order, as identifiers below in (type, value) order: one
         # order for every writer, so concurrent batches wait on a unique key rather than
         # deadlock.
         roots = sorted(new_roots, key=lambda root: (exts[root] is None, exts[root] or ""))
-        new_people = [Person(workspace=workspace, external_id=exts[root], trusted=trusted)
-                      for root in roots]
+        new_people = [
+            Person(workspace=workspace, external_id=exts[root], trusted=trusted) for root in roots
+        ]
         Person.objects.bulk_create(new_people)
         created = len(new_people)
         for person, root in zip(new_people, roots, strict=True):
@@ -369,7 +412,8 @@ def _resolve(workspace: Workspace, refs: Sequence[PersonRef | None], create: boo
         # merges the two.
         Person.objects.filter(pk__in=list(external), external_id__isnull=True).update(
             external_id=Case(*[When(pk=pk, then=Value(ext)) for pk, ext in external.items()]),
-            modified_at=timezone.now())
+            modified_at=timezone.now(),
+        )
     # A trusted source giving an untrusted person an identifier or external id vouches for
     # them: from now on they are known.
     vouched = [pk for pk in {*attach.values(), *external} if not trusted_of.get(pk, True)]
@@ -381,17 +425,27 @@ def _resolve(workspace: Workspace, refs: Sequence[PersonRef | None], create: boo
         # this batch (IntegrityError), so that the ingestion retry resolves to that person
         # instead of keeping a second person for the same customer.
         Identifier.objects.bulk_create(
-            [Identifier(workspace=workspace, person_id=pk, type=t, value=v, created_at=now)
-             for (t, v), pk in sorted(attach.items())],
+            [
+                Identifier(workspace=workspace, person_id=pk, type=t, value=v, created_at=now)
+                for (t, v), pk in sorted(attach.items())
+            ],
         )
     touched = frozenset(new_ids | set(attach.values()) | set(external))
-    return Resolution(person_ids=person_ids, errors=errors, stages=stages, created=created,
-                      touched=touched, merged=merged, ignored=ignored,
-                      known=[] if trusted else [known.get(pk, False) for pk in person_ids])
+    return Resolution(
+        person_ids=person_ids,
+        errors=errors,
+        stages=stages,
+        created=created,
+        touched=touched,
+        merged=merged,
+        ignored=ignored,
+        known=[] if trusted else [known.get(pk, False) for pk in person_ids],
+    )
 
 
-def _merge(workspace: Workspace, merges: list[tuple[int, list[int]]],
-           stages: dict[int, str]) -> int:
+def _merge(
+    workspace: Workspace, merges: list[tuple[int, list[int]]], stages: dict[int, str]
+) -> int:
     """Merge each group into its survivor; return how many people were merged away."""
     everyone = {pk for survivor, others in merges for pk in (survivor, *others)}
     locked = persons_lock(workspace=workspace, person_ids=everyone)
@@ -400,8 +454,7 @@ def _merge(workspace: Workspace, merges: list[tuple[int, list[int]]],
     for survivor_id, others in merges:
         survivor = locked[survivor_id]
         for other in others:
-            survivor = persons_merge(workspace=workspace, survivor=survivor,
-                                     merged=locked[other])
+            survivor = persons_merge(workspace=workspace, survivor=survivor, merged=locked[other])
             stages.pop(other, None)
         stages[survivor_id] = survivor.lifecycle_stage
     return sum(len(others) for _, others in merges)

@@ -19,10 +19,13 @@ def person_list(*, workspace: Workspace) -> QuerySet[Person]:
 def person_search(*, workspace: Workspace, query: str) -> QuerySet[Person]:
     """People whose identifier, external id or name contains ``query``."""
     query = query.strip()
-    matching = Identifier.objects.filter(workspace=workspace,
-                                         value__icontains=query.lower()).values("person_id")
+    matching = Identifier.objects.filter(
+        workspace=workspace, value__icontains=query.lower()
+    ).values("person_id")
     return person_list(workspace=workspace).filter(
-        Q(pk__in=matching) | Q(external_id=query) | Q(first_name__icontains=query)
+        Q(pk__in=matching)
+        | Q(external_id=query)
+        | Q(first_name__icontains=query)
         | Q(last_name__icontains=query)
     )
 
@@ -34,9 +37,17 @@ def person_lookup(*, workspace: Workspace, type: str, value: str) -> Person | No
         return person_list(workspace=workspace).filter(external_id=value).first()
     if normalise_type(type) not in IDENTIFIER_TYPES:
         # Name the parameter at fault (normalise_identifier would name ``value``).
-        raise ServiceError(FieldError(
-            "type", ErrorCode.INVALID, f"unknown identifier type {type!r}; use external_id or "
-            "one of " + ", ".join(sorted(IDENTIFIER_TYPES))))
+        raise ServiceError(
+            FieldError(
+                "type",
+                ErrorCode.INVALID,
+                f"unknown identifier type {type!r}; use external_id or "
+                "one of " + ", ".join(sorted(IDENTIFIER_TYPES)),
+            )
+        )
     type_, value = normalise_identifier(type, value, "value")
-    return person_list(workspace=workspace).filter(
-        identifiers__type=type_, identifiers__value=value).first()
+    return (
+        person_list(workspace=workspace)
+        .filter(identifiers__type=type_, identifiers__value=value)
+        .first()
+    )

@@ -26,13 +26,20 @@ from people.models import (
 
 ATTRIBUTE_KEY_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
 STANDARD_ATTRIBUTES = {
-    "firstName": "first_name", "lastName": "last_name", "gender": "gender",
-    "birthDate": "birth_date", "country": "country", "city": "city", "address": "address",
-    "language": "language", "timeZone": "time_zone",
+    "firstName": "first_name",
+    "lastName": "last_name",
+    "gender": "gender",
+    "birthDate": "birth_date",
+    "country": "country",
+    "city": "city",
+    "address": "address",
+    "language": "language",
+    "timeZone": "time_zone",
 }
 
 
 # Custom attributes -------------------------------------------------------------------------
+
 
 def _coerce_attribute(definition: AttributeDefinition, value, field: str):
     if value is None:
@@ -50,13 +57,19 @@ def _coerce_attribute(definition: AttributeDefinition, value, field: str):
     elif kind == AttributeDefinition.Type.LIST:
         ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
     if not ok:
-        raise ServiceError(FieldError(field, ErrorCode.INVALID_TYPE,
-                                      f"must be a {definition.get_type_display().lower()} value"))
+        raise ServiceError(
+            FieldError(
+                field,
+                ErrorCode.INVALID_TYPE,
+                f"must be a {definition.get_type_display().lower()} value",
+            )
+        )
     return value
 
 
-def attributes_validate(*, workspace: Workspace, attributes: Mapping,
-                        field: str = "customAttributes") -> dict:
+def attributes_validate(
+    *, workspace: Workspace, attributes: Mapping, field: str = "customAttributes"
+) -> dict:
     """Check custom attribute values against the workspace's attribute definitions."""
     if not isinstance(attributes, Mapping):
         raise ServiceError(FieldError(field, ErrorCode.INVALID_TYPE, "must be an object"))
@@ -65,8 +78,13 @@ def attributes_validate(*, workspace: Workspace, attributes: Mapping,
     for key, value in attributes.items():
         definition = definitions.get(key)
         if definition is None:
-            errors.append(FieldError(f"{field}.{key}", ErrorCode.UNKNOWN_PROPERTY,
-                                     "no attribute definition with this key"))
+            errors.append(
+                FieldError(
+                    f"{field}.{key}",
+                    ErrorCode.UNKNOWN_PROPERTY,
+                    "no attribute definition with this key",
+                )
+            )
             continue
         try:
             clean[key] = _coerce_attribute(definition, value, f"{field}.{key}")
@@ -77,20 +95,31 @@ def attributes_validate(*, workspace: Workspace, attributes: Mapping,
     return clean
 
 
-def attribute_definition_create(*, workspace: Workspace, key: str, name: str,
-                                type: str) -> AttributeDefinition:
+def attribute_definition_create(
+    *, workspace: Workspace, key: str, name: str, type: str
+) -> AttributeDefinition:
     """Create a custom attribute; the key is unique per workspace and never changes."""
     if not isinstance(key, str) or not ATTRIBUTE_KEY_RE.match(key):
-        raise ServiceError(FieldError("key", ErrorCode.INVALID,
-                                      "start with a letter; letters, digits, _ or -; at most 64"))
+        raise ServiceError(
+            FieldError(
+                "key", ErrorCode.INVALID, "start with a letter; letters, digits, _ or -; at most 64"
+            )
+        )
     if type not in AttributeDefinition.Type.values:
-        raise ServiceError(FieldError("type", ErrorCode.INVALID,
-                                      "use one of " + ", ".join(AttributeDefinition.Type.values)))
+        raise ServiceError(
+            FieldError(
+                "type",
+                ErrorCode.INVALID,
+                "use one of " + ", ".join(AttributeDefinition.Type.values),
+            )
+        )
     if AttributeDefinition.objects.filter(workspace=workspace, key=key).exists():
-        raise ServiceError(FieldError("key", ErrorCode.DUPLICATE,
-                                      f"an attribute with key {key!r} already exists"))
-    return AttributeDefinition.objects.create(workspace=workspace, key=key, name=name or key,
-                                              type=type)
+        raise ServiceError(
+            FieldError("key", ErrorCode.DUPLICATE, f"an attribute with key {key!r} already exists")
+        )
+    return AttributeDefinition.objects.create(
+        workspace=workspace, key=key, name=name or key, type=type
+    )
 
 
 def date_or_none(value) -> date | None:
@@ -105,13 +134,15 @@ def date_or_none(value) -> date | None:
 
 # People ------------------------------------------------------------------------------------
 
+
 def _changed(person: Person, changes: Iterable[str] | None) -> None:
     """Tell segments (through the outbox, after commit) what changed on the profile."""
     _people_changed(person.workspace_id, [person.pk], changes)
 
 
-def _people_changed(workspace_id: int, person_ids: list[int],
-                    changes: Iterable[str] | None) -> None:
+def _people_changed(
+    workspace_id: int, person_ids: list[int], changes: Iterable[str] | None
+) -> None:
     from people.segments.incremental import profiles_changed
 
     profiles_changed(workspace_id=workspace_id, person_ids=person_ids, changes=changes)
@@ -125,27 +156,34 @@ def _standard_values(values: Mapping) -> dict:
             if field == "birth_date" and value is not None and not isinstance(value, date):
                 parsed = date_or_none(value)
                 if parsed is None:
-                    raise ServiceError(FieldError(api_name, ErrorCode.INVALID,
-                                                  "must be a date like 1990-01-31"))
+                    raise ServiceError(
+                        FieldError(api_name, ErrorCode.INVALID, "must be a date like 1990-01-31")
+                    )
                 value = parsed
             elif field == "gender" and value and value not in Person.Gender.values:
-                raise ServiceError(FieldError(api_name, ErrorCode.INVALID,
-                                              "use female, male or other"))
+                raise ServiceError(
+                    FieldError(api_name, ErrorCode.INVALID, "use female, male or other")
+                )
             elif field != "birth_date" and value is not None and not isinstance(value, str):
-                raise ServiceError(FieldError(api_name, ErrorCode.INVALID_TYPE,
-                                              "must be a string"))
+                raise ServiceError(FieldError(api_name, ErrorCode.INVALID_TYPE, "must be a string"))
             max_length = Person._meta.get_field(field).max_length
             if isinstance(value, str) and max_length and len(value) > max_length:
-                raise ServiceError(FieldError(api_name, ErrorCode.TOO_LONG,
-                                              f"at most {max_length} characters"))
+                raise ServiceError(
+                    FieldError(api_name, ErrorCode.TOO_LONG, f"at most {max_length} characters")
+                )
             clean[field] = value if value is not None or field == "birth_date" else ""
     return clean
 
 
-def person_create(*, workspace: Workspace, external_id: str | None = None,
-                  identifiers: Mapping[str, str] | None = None,
-                  standard: Mapping | None = None, attributes: Mapping | None = None,
-                  tags: Iterable[str] = ()) -> Person:
+def person_create(
+    *,
+    workspace: Workspace,
+    external_id: str | None = None,
+    identifiers: Mapping[str, str] | None = None,
+    standard: Mapping | None = None,
+    attributes: Mapping | None = None,
+    tags: Iterable[str] = (),
+) -> Person:
     """Create a person with identifiers, attributes and tags; identifiers must be free."""
     pairs = []
     for type_, value in (identifiers or {}).items():
@@ -155,19 +193,33 @@ def person_create(*, workspace: Workspace, external_id: str | None = None,
         pairs.append(normalise_identifier(type_, value, f"identifiers.{type_}"))
     clean_attributes = attributes_validate(workspace=workspace, attributes=attributes or {})
     with transaction.atomic():
-        taken = [f"{t}:{v}" for t, v in Identifier.objects.filter(
-            workspace=workspace, type__in=[t for t, _ in pairs],
-            value__in=[v for _, v in pairs]).values_list("type", "value") if (t, v) in pairs]
+        taken = [
+            f"{t}:{v}"
+            for t, v in Identifier.objects.filter(
+                workspace=workspace, type__in=[t for t, _ in pairs], value__in=[v for _, v in pairs]
+            ).values_list("type", "value")
+            if (t, v) in pairs
+        ]
         if taken:
-            raise ServiceError(FieldError("identifiers", ErrorCode.DUPLICATE,
-                                          "already used by another person: " + ", ".join(taken)))
-        if external_id and Person.objects.filter(workspace=workspace,
-                                                 external_id=external_id).exists():
-            raise ServiceError(FieldError("externalId", ErrorCode.DUPLICATE,
-                                          "another person has this external id"))
+            raise ServiceError(
+                FieldError(
+                    "identifiers",
+                    ErrorCode.DUPLICATE,
+                    "already used by another person: " + ", ".join(taken),
+                )
+            )
+        if (
+            external_id
+            and Person.objects.filter(workspace=workspace, external_id=external_id).exists()
+        ):
+            raise ServiceError(
+                FieldError("externalId", ErrorCode.DUPLICATE, "another person has this external id")
+            )
         person = Person.objects.create(
-            workspace=workspace, external_id=external_id or None,
-            attributes=clean_attributes, **_standard_values(standard or {}),
+            workspace=workspace,
+            external_id=external_id or None,
+            attributes=clean_attributes,
+            **_standard_values(standard or {}),
         )
         Identifier.objects.bulk_create(
             Identifier(workspace=workspace, person=person, type=t, value=v) for t, v in pairs
@@ -190,23 +242,29 @@ def person_score_change(*, person: Person, by: int) -> None:
     people_score_change(workspace_id=person.workspace_id, person_ids=[person.pk], by=by)
 
 
-def people_tags_add(*, workspace_id: int, person_ids: Iterable[int],
-                    names: Iterable[str]) -> None:
+def people_tags_add(*, workspace_id: int, person_ids: Iterable[int], names: Iterable[str]) -> None:
     """Give every one of ``person_ids`` (of the workspace) the tags ``names``, in one insert."""
     names = {n.strip()[:64] for n in names if n and n.strip()}
     person_ids = list(person_ids)
     PersonTag.objects.bulk_create(
-        [PersonTag(workspace_id=workspace_id, person_id=pk, name=n)
-         for pk in person_ids for n in names], ignore_conflicts=True)
+        [
+            PersonTag(workspace_id=workspace_id, person_id=pk, name=n)
+            for pk in person_ids
+            for n in names
+        ],
+        ignore_conflicts=True,
+    )
     if names:
         _people_changed(workspace_id, person_ids, ["tags"])
 
 
-def people_tags_remove(*, workspace_id: int, person_ids: Iterable[int],
-                       names: Iterable[str]) -> None:
+def people_tags_remove(
+    *, workspace_id: int, person_ids: Iterable[int], names: Iterable[str]
+) -> None:
     person_ids = list(person_ids)
-    deleted, _ = PersonTag.objects.filter(workspace_id=workspace_id, person_id__in=person_ids,
-                                          name__in=list(names)).delete()
+    deleted, _ = PersonTag.objects.filter(
+        workspace_id=workspace_id, person_id__in=person_ids, name__in=list(names)
+    ).delete()
     if deleted:
         _people_changed(workspace_id, person_ids, ["tags"])
 
@@ -215,20 +273,23 @@ def people_score_change(*, workspace_id: int, person_ids: Iterable[int], by: int
     """Add ``by`` (negative: take away) to the activity score of each of ``person_ids``."""
     person_ids = list(person_ids)
     Person.objects.filter(workspace_id=workspace_id, pk__in=person_ids).update(
-        score=F("score") + by, modified_at=timezone.now())
+        score=F("score") + by, modified_at=timezone.now()
+    )
     _people_changed(workspace_id, person_ids, ["attribute:score"])
 
 
-def profile_values_validate(*, workspace: Workspace, standard: Mapping | None = None,
-                            attributes: Mapping | None = None) -> None:
+def profile_values_validate(
+    *, workspace: Workspace, standard: Mapping | None = None, attributes: Mapping | None = None
+) -> None:
     """Raise the ServiceError ``person_update`` would raise for these values, writing
     nothing (a public key's traits are checked alike whether or not they will apply)."""
     _standard_values(standard or {})
     attributes_validate(workspace=workspace, attributes=attributes or {})
 
 
-def person_update(*, person: Person, standard: Mapping | None = None,
-                  attributes: Mapping | None = None) -> Person:
+def person_update(
+    *, person: Person, standard: Mapping | None = None, attributes: Mapping | None = None
+) -> Person:
     """Update standard attributes and merge custom attribute values (None removes one)."""
     values = _standard_values(standard or {})
     clean = attributes_validate(workspace=person.workspace, attributes=attributes or {})
@@ -250,15 +311,18 @@ def person_update(*, person: Person, standard: Mapping | None = None,
 
 def identifier_add(*, person: Person, type: str, value: str) -> Identifier:
     type_, value = normalise_identifier(type, value, "value")
-    existing = Identifier.objects.filter(workspace_id=person.workspace_id, type=type_,
-                                         value=value).first()
+    existing = Identifier.objects.filter(
+        workspace_id=person.workspace_id, type=type_, value=value
+    ).first()
     if existing and existing.person_id != person.pk:
-        raise ServiceError(FieldError("value", ErrorCode.DUPLICATE,
-                                      "this identifier belongs to another person"))
+        raise ServiceError(
+            FieldError("value", ErrorCode.DUPLICATE, "this identifier belongs to another person")
+        )
     if existing:
         return existing
-    identifier = Identifier.objects.create(workspace_id=person.workspace_id, person=person,
-                                           type=type_, value=value)
+    identifier = Identifier.objects.create(
+        workspace_id=person.workspace_id, person=person, type=type_, value=value
+    )
     if not person.trusted:  # a secret key or the admin vouches for them: now they are known
         Person.objects.filter(pk=person.pk).update(trusted=True)
         person.trusted = True
@@ -271,8 +335,9 @@ def identifier_remove(*, person: Person, type: str, value: str) -> None:
     type_, value = normalise_identifier(type, value, "value")
     deleted, _ = Identifier.objects.filter(person=person, type=type_, value=value).delete()
     if not deleted:
-        raise ServiceError(FieldError("value", ErrorCode.INVALID,
-                                      "this person has no such identifier"))
+        raise ServiceError(
+            FieldError("value", ErrorCode.INVALID, "this person has no such identifier")
+        )
     _changed(person, ["identifiers"])
 
 
@@ -286,39 +351,58 @@ class Identified:
     ignored: tuple[FieldError, ...]
 
 
-def person_identify(*, workspace: Workspace, external_id: str | None = None,
-                    identifiers: Mapping[str, str] | None = None) -> Person:
+def person_identify(
+    *,
+    workspace: Workspace,
+    external_id: str | None = None,
+    identifiers: Mapping[str, str] | None = None,
+) -> Person:
     """Find the person these identifiers name, or create one; attach identifiers they lack."""
     return _identify(workspace, external_id, identifiers, trusted=True).person
 
 
-def person_identify_public(*, workspace: Workspace, external_id: str | None = None,
-                           identifiers: Mapping[str, str] | None = None) -> Identified:
+def person_identify_public(
+    *,
+    workspace: Workspace,
+    external_id: str | None = None,
+    identifiers: Mapping[str, str] | None = None,
+) -> Identified:
     """``person_identify`` for a public key (SPEC §2): anonymous people may be merged and
     given identifiers nobody holds; a name held by a known person is ignored and returned."""
     return _identify(workspace, external_id, identifiers, trusted=False)
 
 
-def _identify(workspace: Workspace, external_id: str | None,
-              identifiers: Mapping[str, str] | None, *, trusted: bool) -> Identified:
+def _identify(
+    workspace: Workspace,
+    external_id: str | None,
+    identifiers: Mapping[str, str] | None,
+    *,
+    trusted: bool,
+) -> Identified:
     from events.inputs import PersonRef
     from people.resolution import persons_resolve
 
     ref = PersonRef(external_id=external_id, identifiers=dict(identifiers or {}))
     if ref.is_empty():
-        raise ServiceError(FieldError("identifiers", ErrorCode.REQUIRED,
-                                      "name the person by externalId or identifiers"))
+        raise ServiceError(
+            FieldError(
+                "identifiers", ErrorCode.REQUIRED, "name the person by externalId or identifiers"
+            )
+        )
     for attempt in range(3):
         try:
             with transaction.atomic():
-                resolution = persons_resolve(workspace=workspace, refs=[ref], create=True,
-                                             trusted=trusted)
+                resolution = persons_resolve(
+                    workspace=workspace, refs=[ref], create=True, trusted=trusted
+                )
             break
         except IntegrityError:  # a concurrent call created the same person: resolve again
             if attempt == 2:
                 raise
     if resolution.errors[0]:
         raise ServiceError(list(resolution.errors[0]))
-    return Identified(person=Person.objects.get(pk=resolution.person_ids[0]),
-                      known=bool(resolution.known and resolution.known[0]),
-                      ignored=resolution.ignored.get(0, ()))
+    return Identified(
+        person=Person.objects.get(pk=resolution.person_ids[0]),
+        known=bool(resolution.known and resolution.known[0]),
+        ignored=resolution.ignored.get(0, ()),
+    )

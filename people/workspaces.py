@@ -11,8 +11,11 @@ from django.utils import timezone
 from people.models import ApiKey, LifecycleStage, Workspace
 
 DEFAULT_STAGES = [
-    ("lead", "Lead"), ("prospect", "Prospect"), ("opportunity", "Opportunity"),
-    ("customer", "Customer"), ("loyal", "Loyal customer"),
+    ("lead", "Lead"),
+    ("prospect", "Prospect"),
+    ("opportunity", "Opportunity"),
+    ("customer", "Customer"),
+    ("loyal", "Loyal customer"),
 ]
 
 
@@ -37,8 +40,9 @@ class NewApiKey:
     raw_key: str  # shown once, never stored
 
 
-def api_key_create(*, workspace: Workspace, kind: str = ApiKey.Kind.SECRET,
-                   name: str = "") -> NewApiKey:
+def api_key_create(
+    *, workspace: Workspace, kind: str = ApiKey.Kind.SECRET, name: str = ""
+) -> NewApiKey:
     """Create a key; only its hash is stored, so the returned raw key is the only copy."""
     marker = "sk" if kind == ApiKey.Kind.SECRET else "pk"
     raw = f"cdp_{marker}_{secrets.token_urlsafe(32)}"
@@ -63,8 +67,11 @@ def api_key_authenticate(raw_key: str) -> ApiKey | None:
     recent = _recent_keys.get(digest)
     if recent is not None and recent[0] > now:
         return recent[1]
-    key = (ApiKey.objects.select_related("workspace")
-           .filter(key_hash=digest, revoked_at__isnull=True).first())
+    key = (
+        ApiKey.objects.select_related("workspace")
+        .filter(key_hash=digest, revoked_at__isnull=True)
+        .first()
+    )
     if key is not None:
         if len(_recent_keys) > 10_000:
             _recent_keys.clear()

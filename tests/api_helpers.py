@@ -54,13 +54,16 @@ def workspace_api(workspace: Workspace) -> WorkspaceApi:
     """Create a secret and a public key for ``workspace`` through the key service."""
     secret = api_key_create(workspace=workspace, kind=ApiKey.Kind.SECRET, name="server")
     public = api_key_create(workspace=workspace, kind=ApiKey.Kind.PUBLIC, name="browser")
-    return WorkspaceApi(workspace=workspace, secret_key=secret.api_key,
-                        secret_raw=secret.raw_key, public_key=public.api_key,
-                        public_raw=public.raw_key)
+    return WorkspaceApi(
+        workspace=workspace,
+        secret_key=secret.api_key,
+        secret_raw=secret.raw_key,
+        public_key=public.api_key,
+        public_raw=public.raw_key,
+    )
 
 
-def assert_error(response, status: int, code: str | None = None,
-                 field: str | None = None) -> dict:
+def assert_error(response, status: int, code: str | None = None, field: str | None = None) -> dict:
     """Check the native error shape ``{"error": {"code", "message", "field"}}``, the status,
     and (when given) the code and field; return the error object."""
     assert response.status_code == status, (response.status_code, response.content[:500])

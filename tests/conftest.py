@@ -14,8 +14,10 @@ def _eager_celery(settings):
     from cdp.celery import app
     from tests.factories import celery_conf_set
 
-    previous = {"task_always_eager": app.conf.task_always_eager,
-                "task_eager_propagates": app.conf.task_eager_propagates}
+    previous = {
+        "task_always_eager": app.conf.task_always_eager,
+        "task_eager_propagates": app.conf.task_eager_propagates,
+    }
     celery_conf_set(app, task_always_eager=True, task_eager_propagates=True)
     yield
     celery_conf_set(app, **previous)
@@ -90,8 +92,7 @@ def browser(live_server, monkeypatch):
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with sync_playwright() as playwright:
         args = ["--no-sandbox"] if os.geteuid() == 0 else []
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                              args=args)
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
         try:
             yield launched
         finally:

@@ -123,8 +123,10 @@ def broker_at(url: str):
     from cdp.celery import app
 
     saved_env = os.environ.get("CELERY_BROKER_URL")
-    saved = {key: app.conf[key]
-             for key in ("broker_url", "task_always_eager", "broker_connection_timeout")}
+    saved = {
+        key: app.conf[key]
+        for key in ("broker_url", "task_always_eager", "broker_connection_timeout")
+    }
     app._after_fork()  # Celery's own reset of the connection and producer pools
     os.environ["CELERY_BROKER_URL"] = url
     celery_conf_set(app, broker_url=url, task_always_eager=False, broker_connection_timeout=1)

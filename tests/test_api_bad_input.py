@@ -16,14 +16,20 @@ CASES = [
     ("post", "/api/v1/definitions", {"definitionId": "c_x", "name": "x", "defaultScore": 10**12}),
     ("post", "/api/v1/definitions", {"definitionId": "c_x", "name": "x", "properties": "no"}),
     ("post", "/api/v1/definitions", {"definitionId": "c_x", "name": "x", "properties": [5]}),
-    ("post", "/api/v1/definitions",
-     {"definitionId": "c_x", "name": "x", "properties": [{"key": "a\u0000"}]}),
+    (
+        "post",
+        "/api/v1/definitions",
+        {"definitionId": "c_x", "name": "x", "properties": [{"key": "a\u0000"}]},
+    ),
     ("post", "/api/v1/definitions", {"definitionId": "c_x", "name": "x", "lifecycleStage": "nope"}),
     ("post", "/api/v1/definitions", {"definitionId": "c_x", "name": "x", "channel": "a\u0000"}),
     ("post", "/api/v1/definitions", [1]),
     ("post", "/api/v1/definitions", "x"),
-    ("patch", "/api/v1/definitions/c_p",
-     {"properties": [{"key": "total", "type": "number", "name": "\u0000"}]}),
+    (
+        "patch",
+        "/api/v1/definitions/c_p",
+        {"properties": [{"key": "total", "type": "number", "name": "\u0000"}]},
+    ),
     ("patch", "/api/v1/definitions/c_p", {"properties": [{"key": "orderId"}]}),
     ("patch", "/api/v1/definitions/pageView", {"name": "x"}),
     ("patch", "/api/v1/definitions/pageView", {"enabled": None}),
@@ -62,10 +68,16 @@ CASES = [
     ("post", "/api/v1/events/batch", {"events": {}}),
     ("post", "/api/v1/events/batch", [1]),
     ("post", "/api/v1/events", {"definitionId": "c_p", "person": {"externalId": "a\u0000"}}),
-    ("post", "/api/v1/events",
-     {"definitionId": "c_p", "person": {"externalId": "a"}, "properties": {"total": "\u0000"}}),
-    ("post", "/api/v1/events/batch",
-     {"events": [{"definitionId": "c_p\u0000", "person": {"externalId": "a"}}]}),
+    (
+        "post",
+        "/api/v1/events",
+        {"definitionId": "c_p", "person": {"externalId": "a"}, "properties": {"total": "\u0000"}},
+    ),
+    (
+        "post",
+        "/api/v1/events/batch",
+        {"events": [{"definitionId": "c_p\u0000", "person": {"externalId": "a"}}]},
+    ),
     ("get", "/api/v1/events?occurredFrom=0001-01-01T00:00:00%2B05:00", None),
     ("get", "/api/v1/events?occurredFrom=9999-12-31T23:59:59-05:00", None),
     ("get", "/api/v1/events?limit=0", None),
@@ -82,10 +94,12 @@ CASES = [
 def test_bad_input_gets_a_native_json_error(workspace, method, url, body):
     """The answer is a 2xx/4xx; every 4xx carries ``{"error": {code, message, field}}``."""
     api = workspace_api(workspace)
-    DefinitionFactory(workspace=workspace, definition_id="c_p",
-                      properties=props(total="number!", orderId="text"))
-    ann = PersonFactory(workspace=workspace, external_id="ann",
-                        identifiers={"email": "ann@example.com"})
+    DefinitionFactory(
+        workspace=workspace, definition_id="c_p", properties=props(total="number!", orderId="text")
+    )
+    ann = PersonFactory(
+        workspace=workspace, external_id="ann", identifiers={"email": "ann@example.com"}
+    )
     url = url.replace("{pid}", str(ann.pk))
     client = api.secret
     response = client.get(url) if method == "get" else getattr(client, method)(url, body)
@@ -107,16 +121,18 @@ COMPAT_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("url", "body"), COMPAT_CASES,
-                         ids=[str(i) for i in range(len(COMPAT_CASES))])
+@pytest.mark.parametrize(
+    ("url", "body"), COMPAT_CASES, ids=[str(i) for i in range(len(COMPAT_CASES))]
+)
 def test_compatible_endpoints_refuse_bad_bodies_without_500(workspace, url, body):
     """Empty and null bodies (schemathesis found these) are refused in the endpoint's shape
     and kept in the ingestion log."""
     from events.models import IngestionLogEntry
 
     api = workspace_api(workspace)
-    response = api.secret.post(url.replace("{key}", api.secret_raw), body,
-                               content_type="application/json")
+    response = api.secret.post(
+        url.replace("{key}", api.secret_raw), body, content_type="application/json"
+    )
     assert response.status_code < 500, response.content[:300]
     body = response.json()
     # Quick Audience answers HTTP 200 with success false, as the system it stands in for does.
@@ -128,8 +144,9 @@ def test_collect_refuses_an_object_as_type(workspace):
     """A JSON object where the item type should be is a 400 naming the field (schemathesis
     found it answering 500)."""
     api = workspace_api(workspace)
-    response = api.public.post("/api/v1/collect", {"anonymousId": "a-1",
-                                                   "events": [{"type": {}, "event": "x"}]})
+    response = api.public.post(
+        "/api/v1/collect", {"anonymousId": "a-1", "events": [{"type": {}, "event": "x"}]}
+    )
     assert response.status_code < 500, response.content[:300]
     body = response.json()
     problems = body.get("errors") or [body.get("error")]
@@ -142,15 +159,19 @@ def test_nul_characters_and_impossible_partitions_are_refused_without_500(worksp
     from events.models import IngestionLogEntry
 
     api = workspace_api(workspace)
-    response = api.secret.post("/quickaudience/v1/event-messages", b"\x00",
-                               content_type="application/json")
+    response = api.secret.post(
+        "/quickaudience/v1/event-messages", b"\x00", content_type="application/json"
+    )
     assert response.status_code < 500
-    response = api.secret.post("/peopleevents/1/persons/x/definitions/appLaunch/events",
-                               {"bogus\u0000": 1, "properties": {}})
+    response = api.secret.post(
+        "/peopleevents/1/persons/x/definitions/appLaunch/events",
+        {"bogus\u0000": 1, "properties": {}},
+    )
     assert 400 <= response.status_code < 500
     assert IngestionLogEntry.objects.filter(workspace=workspace).count() == 2
-    response = api.secret.get(f"/v1/customerevents/1?access_token={api.secret_raw}"
-                              "&partition=106088")
+    response = api.secret.get(
+        f"/v1/customerevents/1?access_token={api.secret_raw}&partition=106088"
+    )
     assert response.status_code == 400
 
 
@@ -162,8 +183,9 @@ OVERSIZED_ROUTES = [
 ]
 
 
-@pytest.mark.parametrize(("method", "url"), OVERSIZED_ROUTES,
-                         ids=[f"{m} {u}" for m, u in OVERSIZED_ROUTES])
+@pytest.mark.parametrize(
+    ("method", "url"), OVERSIZED_ROUTES, ids=[f"{m} {u}" for m, u in OVERSIZED_ROUTES]
+)
 def test_oversized_body_on_a_non_ingest_route_is_a_json_413(workspace, method, url):
     """A 4 MiB body over DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB) on a route that is not an
     ingest route answers 413 in the native error shape, not Django's HTML 400."""

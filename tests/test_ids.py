@@ -5,11 +5,24 @@ import pytest
 from cdp.ids import MAX_ID, ascii_digits, text_id
 
 
-@pytest.mark.parametrize(("value", "expected"), [
-    ("0", 0), ("42", 42), (str(MAX_ID), MAX_ID),
-    (str(MAX_ID + 1), None), ("¹", None), ("0¹", None), ("٣", None), ("", None), (" 1", None),
-    ("-1", None), ("1.0", None), (7, None), (None, None),
-])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("0", 0),
+        ("42", 42),
+        (str(MAX_ID), MAX_ID),
+        (str(MAX_ID + 1), None),
+        ("¹", None),
+        ("0¹", None),
+        ("٣", None),
+        ("", None),
+        (" 1", None),
+        ("-1", None),
+        ("1.0", None),
+        (7, None),
+        (None, None),
+    ],
+)
 def test_text_id(value, expected):
     assert text_id(value) == expected
 

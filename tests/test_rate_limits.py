@@ -20,8 +20,7 @@ def limited(settings, workspace):
     """Three requests an hour per key, counted under a prefix of this test's own."""
     settings.CDP_RATE_LIMIT = "3/h"  # an hour: no window edge inside the test
     settings.RATELIMIT_CACHE_PREFIX = f"cdp:rl:test:{uuid.uuid4().hex}:"
-    DefinitionFactory(workspace=workspace, definition_id="c_visit",
-                      properties=props(page="text"))
+    DefinitionFactory(workspace=workspace, definition_id="c_visit", properties=props(page="text"))
     PersonFactory(workspace=workspace, external_id="ann", identifiers={"email": "a@x.io"})
     return workspace_api(workspace)
 
@@ -46,8 +45,10 @@ def test_each_key_has_its_own_budget(limited):
     """The public key of the same workspace counts separately from the secret key."""
     body = {"definitionId": "c_visit", "person": {"externalId": "ann"}}
     assert fire(lambda: limited.secret.get("/api/v1/definitions")) == [200, 200, 200, 429]
-    assert limited.public.post("/api/v1/events", body, content_type="application/json"
-                               ).status_code == 201
+    assert (
+        limited.public.post("/api/v1/events", body, content_type="application/json").status_code
+        == 201
+    )
 
 
 def test_infobip_answers_429_in_its_shape(limited):
@@ -85,15 +86,22 @@ def test_segment_answers_429_in_its_shape(limited):
     body = {"userId": "ann", "event": "c_visit", "properties": {"page": "/"}}
     codes = fire(lambda: client.post("/v1/track", body, content_type="application/json"))
     assert codes == [200, 200, 200, 429]
-    response = Client().post("/v1/batch", {"writeKey": limited.secret_raw, "batch": []},
-                             content_type="application/json")
+    response = Client().post(
+        "/v1/batch", {"writeKey": limited.secret_raw, "batch": []}, content_type="application/json"
+    )
     assert response.status_code == 429
-    assert response.json() == {"code": "too_many_requests",
-                               "message": "rate limit of this write key exceeded; retry later"}
+    assert response.json() == {
+        "code": "too_many_requests",
+        "message": "rate limit of this write key exceeded; retry later",
+    }
     assert response["Retry-After"]
     assert Event.objects.count() == 3
-    assert Client(HTTP_AUTHORIZATION=f"App {limited.public_raw}").post(
-        "/v1/track", body, content_type="application/json").status_code == 200
+    assert (
+        Client(HTTP_AUTHORIZATION=f"App {limited.public_raw}")
+        .post("/v1/track", body, content_type="application/json")
+        .status_code
+        == 200
+    )
 
 
 def test_switched_off(limited, settings):

@@ -111,6 +111,10 @@ class ApiKeyScheme(OpenApiAuthenticationExtension):
     match_subclasses = True
 
     def get_security_definition(self, auto_schema):
-        return {"type": "apiKey", "in": "header", "name": "Authorization",
-                "description": "`App <key>`, `Bearer <key>`, or HTTP Basic with the key as "
-                               "user name. Public keys may only ingest."}
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "`App <key>`, `Bearer <key>`, or HTTP Basic with the key as "
+            "user name. Public keys may only ingest.",
+        }

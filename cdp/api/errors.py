@@ -64,8 +64,7 @@ def service_error_response(exc: ServiceError, status_code: int = 400) -> Respons
     others = [e.as_dict() for e in exc.errors]
     # An error about the input as a whole (not an object, say) names the body.
     field = first.field or ("body" if status_code == 400 else first.field)
-    return Response(error_body(first.code, first.message, field, errors=others),
-                    status=status_code)
+    return Response(error_body(first.code, first.message, field, errors=others), status=status_code)
 
 
 def _first_detail(detail, prefix: str = ""):
@@ -91,33 +90,46 @@ def api_exception_handler(exc, context):
     if database_unavailable(exc):
         logger.error("database unavailable, answered 503: %s", exc)
         set_rollback()
-        return Response(unavailable_body(), status=status.HTTP_503_SERVICE_UNAVAILABLE,
-                        headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+        return Response(
+            unavailable_body(),
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
     if isinstance(exc, DataError | connection.Database.DataError) or (
-            isinstance(exc, OperationalError)
-            and (_sqlstate(exc) or "").startswith(INPUT_LIMIT_CLASS)):
+        isinstance(exc, OperationalError) and (_sqlstate(exc) or "").startswith(INPUT_LIMIT_CLASS)
+    ):
         # A value the database cannot store (NUL characters, an integer out of range) that
         # validation let through: still the caller's input, so a 400, never a 500.
         logger.warning("data error answered as 400: %s", exc)
         set_rollback()
-        return Response(error_body(ErrorCode.INVALID, "a value is out of range or contains "
-                                   "characters that cannot be stored (such as NUL)"),
-                        status=status.HTTP_400_BAD_REQUEST)
+        return Response(
+            error_body(
+                ErrorCode.INVALID,
+                "a value is out of range or contains "
+                "characters that cannot be stored (such as NUL)",
+            ),
+            status=status.HTTP_400_BAD_REQUEST,
+        )
     if isinstance(exc, ProtectedError):
         # A row other rows keep with on_delete=PROTECT (a segment a flow exits on).
         set_rollback()
         users = sorted({f"{o._meta.verbose_name} {str(o)!r}" for o in exc.protected_objects})
-        return Response(error_body(ErrorCode.PROTECTED, "cannot be deleted while in use by "
-                                   + ", ".join(users[:10])),
-                        status=status.HTTP_409_CONFLICT)
+        return Response(
+            error_body(
+                ErrorCode.PROTECTED, "cannot be deleted while in use by " + ", ".join(users[:10])
+            ),
+            status=status.HTTP_409_CONFLICT,
+        )
     if isinstance(exc, ObjectDoesNotExist):
         # The row the request named was there when the view looked it up and gone when the
         # service locked it: deleted by a concurrent request.
         set_rollback()
         owner = type(exc).__qualname__.partition(".DoesNotExist")
         what = owner[0].lower() if owner[1] else "object"
-        return Response(error_body("not_found", f"the {what} was deleted while this request "
-                                   "ran"), status=status.HTTP_404_NOT_FOUND)
+        return Response(
+            error_body("not_found", f"the {what} was deleted while this request ran"),
+            status=status.HTTP_404_NOT_FOUND,
+        )
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     response = exception_handler(exc, context)

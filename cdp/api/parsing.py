@@ -77,8 +77,10 @@ def _no_constant(text: str):
 
 
 def _too_deep_message() -> str:
-    return (f"nested deeper than {settings.CDP_MAX_JSON_DEPTH} levels of arrays and objects "
-            "(CDP_MAX_JSON_DEPTH)")
+    return (
+        f"nested deeper than {settings.CDP_MAX_JSON_DEPTH} levels of arrays and objects "
+        "(CDP_MAX_JSON_DEPTH)"
+    )
 
 
 def nested_deeper(value, limit: int) -> bool:
@@ -122,8 +124,12 @@ class JsonParser(BaseParser):
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         raw = stream.read(limit + 1) if limit is not None else stream.read()
         if limit is not None and len(raw) > limit:
-            raise ApiError(f"request body over {limit} bytes", code="body_too_large",
-                           field="body", status_code=413)
+            raise ApiError(
+                f"request body over {limit} bytes",
+                code="body_too_large",
+                field="body",
+                status_code=413,
+            )
         try:
             body = json_parse(raw, exact_integers=True)
         except JsonError as exc:
@@ -137,13 +143,15 @@ def read_body(request, *, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
     """Return the request body, gunzipped when it says so, never more than ``max_bytes``."""
     length = request.META.get("CONTENT_LENGTH") or "0"
     if ascii_digits(length) and int(length) > max_bytes:
-        raise ApiError(f"request body over {max_bytes} bytes", code="body_too_large",
-                       status_code=413)
+        raise ApiError(
+            f"request body over {max_bytes} bytes", code="body_too_large", status_code=413
+        )
     raw = request.read(max_bytes + 1) if hasattr(request, "read") else request.body
     request.cdp_raw_body = raw  # the stream is consumed: keep the bytes for the ingestion log
     if len(raw) > max_bytes:
-        raise ApiError(f"request body over {max_bytes} bytes", code="body_too_large",
-                       status_code=413)
+        raise ApiError(
+            f"request body over {max_bytes} bytes", code="body_too_large", status_code=413
+        )
     if request.META.get("HTTP_CONTENT_ENCODING", "").lower() == "gzip":
         decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)
         try:
@@ -151,8 +159,9 @@ def read_body(request, *, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
         except zlib.error as exc:
             raise ApiError("the body is not valid gzip", code="invalid_gzip") from exc
         if len(raw) > max_bytes or decompressor.unconsumed_tail:
-            raise ApiError(f"decompressed body over {max_bytes} bytes", code="body_too_large",
-                           status_code=413)
+            raise ApiError(
+                f"decompressed body over {max_bytes} bytes", code="body_too_large", status_code=413
+            )
     return raw
 
 

@@ -24,8 +24,9 @@ def key_rate_limited(request, principal) -> bool:
         return False
     key_id = str(principal.api_key.pk)
     try:
-        return is_ratelimited(request, group=GROUP, key=lambda _group, _request: key_id,
-                              rate=rate, increment=True)
+        return is_ratelimited(
+            request, group=GROUP, key=lambda _group, _request: key_id, rate=rate, increment=True
+        )
     except Exception as exc:  # the cache's own connection errors differ per backend
         logger.warning("rate limit not checked, cache unavailable: %s", exc)
         return False

@@ -18,15 +18,22 @@ class AnalyticsAdmin(ReadOnlyAdmin, admin.ModelAdmin):
     def get_urls(self):
         query = json_admin_view(self, admin_views.query_view)
         return [
-            path("", self.admin_site.admin_view(self.page_view),
-                 name="events_analytics_changelist"),
-            path("segmentation/", query, {"kind": "segmentation"},
-                 name="events_analytics_segmentation"),
+            path(
+                "", self.admin_site.admin_view(self.page_view), name="events_analytics_changelist"
+            ),
+            path(
+                "segmentation/",
+                query,
+                {"kind": "segmentation"},
+                name="events_analytics_segmentation",
+            ),
             path("funnels/", query, {"kind": "funnels"}, name="events_analytics_funnels"),
-            path("csv/", json_admin_view(self, admin_views.csv_view),
-                 name="events_analytics_csv"),
-            path("dashboard/", json_admin_view(self, admin_views.dashboard_view),
-                 name="events_analytics_dashboard"),
+            path("csv/", json_admin_view(self, admin_views.csv_view), name="events_analytics_csv"),
+            path(
+                "dashboard/",
+                json_admin_view(self, admin_views.dashboard_view),
+                name="events_analytics_dashboard",
+            ),
         ]
 
     def page_view(self, request):

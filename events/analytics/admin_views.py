@@ -10,7 +10,6 @@ instead of the login redirect, CSRF on POST, errors as ``{"error": {"code", "mes
 "field"}}``.
 """
 
-
 from django.core.exceptions import PermissionDenied
 from django.db import DataError
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -36,15 +35,20 @@ from people.models import Workspace
 from people.segments.selectors import segment_builder_catalogue
 
 KINDS = {
-    "segmentation": (segmentation_query_parse, segmentation_run, segmentation_json,
-                     segmentation_csv),
+    "segmentation": (
+        segmentation_query_parse,
+        segmentation_run,
+        segmentation_json,
+        segmentation_csv,
+    ),
     "funnels": (funnel_query_parse, funnel_run, funnel_json, funnel_csv),
 }
 
 
 def _error(status: int, code: str, message: str, field: str | None = None) -> JsonResponse:
-    return JsonResponse({"error": {"code": str(code), "message": message, "field": field}},
-                        status=status)
+    return JsonResponse(
+        {"error": {"code": str(code), "message": message, "field": field}}, status=status
+    )
 
 
 def _allowed(request: HttpRequest, model_admin) -> bool:
@@ -68,11 +72,18 @@ def _run(kind: str, workspace: Workspace, data):
         return run(workspace=workspace, query=parse(workspace=workspace, data=data))
     except ServiceError as exc:
         first = exc.first
-        return _error(503 if first.code == ErrorCode.QUERY_TIMEOUT else 400, first.code,
-                      first.message, first.field or None)
+        return _error(
+            503 if first.code == ErrorCode.QUERY_TIMEOUT else 400,
+            first.code,
+            first.message,
+            first.field or None,
+        )
     except (DataError, OverflowError):  # OverflowError: SQLite, an integer beyond 64 bits
-        return _error(400, ErrorCode.INVALID, "a value cannot be compared by the database "
-                      "(a number too large)")
+        return _error(
+            400,
+            ErrorCode.INVALID,
+            "a value cannot be compared by the database (a number too large)",
+        )
 
 
 def catalogue(workspace: Workspace) -> dict:
@@ -81,10 +92,15 @@ def catalogue(workspace: Workspace) -> dict:
     full = segment_builder_catalogue(workspace=workspace)
     codes = {d["id"] for d in full["definitions"]}
     return {
-        "workspace": full["workspace"], "definitions": full["definitions"],
-        "operators": full["operators"], "segments": full["segments"],
-        "funnelTemplates": [{"key": t.key, "name": t.name, "query": t.query}
-                            for t in FUNNEL_TEMPLATES if set(t.requires) <= codes],
+        "workspace": full["workspace"],
+        "definitions": full["definitions"],
+        "operators": full["operators"],
+        "segments": full["segments"],
+        "funnelTemplates": [
+            {"key": t.key, "name": t.name, "query": t.query}
+            for t in FUNNEL_TEMPLATES
+            if set(t.requires) <= codes
+        ],
     }
 
 
@@ -93,8 +109,13 @@ def page_view(request: HttpRequest, model_admin):
     if not _allowed(request, model_admin):
         raise PermissionDenied
     workspace, workspaces = selected_workspace(request)
-    context = {**model_admin.admin_site.each_context(request), "opts": model_admin.model._meta,
-               "title": "Analytics", "workspace": workspace, "workspaces": workspaces}
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "opts": model_admin.model._meta,
+        "title": "Analytics",
+        "workspace": workspace,
+        "workspaces": workspaces,
+    }
     if workspace is not None:
         context["config"] = {
             "catalogue": catalogue(workspace),
@@ -113,8 +134,9 @@ def _guarded(request: HttpRequest, model_admin, method: str) -> Workspace | Json
         return _error(403, "forbidden", "you may not view analytics")
     workspace = _workspace(request)
     if workspace is None:
-        return _error(404, ErrorCode.NOT_FOUND, "there is no such workspace among yours",
-                      "workspace")
+        return _error(
+            404, ErrorCode.NOT_FOUND, "there is no such workspace among yours", "workspace"
+        )
     return workspace
 
 
@@ -136,8 +158,13 @@ def _answer(request: HttpRequest, model_admin, kind: str, raw, represent):
 
 def query_view(request: HttpRequest, model_admin, kind: str) -> JsonResponse:
     """POST a query (the API's JSON) → the API's answer, or 400 naming the field."""
-    return _answer(request, model_admin, kind, lambda: request.body,
-                   lambda result: JsonResponse(KINDS[kind][2](result)))
+    return _answer(
+        request,
+        model_admin,
+        kind,
+        lambda: request.body,
+        lambda result: JsonResponse(KINDS[kind][2](result)),
+    )
 
 
 def csv_view(request: HttpRequest, model_admin) -> HttpResponse:
@@ -158,5 +185,10 @@ def dashboard_view(request: HttpRequest, model_admin) -> JsonResponse:
     if isinstance(workspace, JsonResponse):
         return workspace
     choices = [{"id": w.pk, "name": w.name} for w in user_workspaces(request).order_by("name")]
-    return JsonResponse({**dashboard_get(workspace=workspace), "workspaces": choices,
-                         "analyticsUrl": reverse("admin:events_analytics_changelist")})
+    return JsonResponse(
+        {
+            **dashboard_get(workspace=workspace),
+            "workspaces": choices,
+            "analyticsUrl": reverse("admin:events_analytics_changelist"),
+        }
+    )

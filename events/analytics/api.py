@@ -30,13 +30,22 @@ from events.analytics.templates import FUNNEL_TEMPLATES
 from events.api.schema import ErrorSerializer
 from events.errors import ErrorCode, ServiceError
 
-SELECTION_HELP = ('An event definition id, or {"event": id, "where": [{"property", "operator", '
-                  '"value"}]} with property conditions as in segment rules.')
+SELECTION_HELP = (
+    'An event definition id, or {"event": id, "where": [{"property", "operator", '
+    '"value"}]} with property conditions as in segment rules.'
+)
 SELECTION_SCHEMA = {
-    "oneOf": [{"type": "string"}, {
-        "type": "object", "required": ["event"],
-        "properties": {"event": {"type": "string"},
-                       "where": {"type": "array", "items": {"type": "object"}}}}],
+    "oneOf": [
+        {"type": "string"},
+        {
+            "type": "object",
+            "required": ["event"],
+            "properties": {
+                "event": {"type": "string"},
+                "where": {"type": "array", "items": {"type": "object"}},
+            },
+        },
+    ],
     "description": SELECTION_HELP,
 }
 
@@ -48,8 +57,9 @@ class SelectionField(serializers.JSONField):
 
 class BreakdownSerializer(serializers.Serializer):
     property = serializers.CharField(max_length=64)
-    limit = serializers.IntegerField(min_value=1, max_value=50, default=10,
-                                     help_text="Top values shown; the rest are \"other\".")
+    limit = serializers.IntegerField(
+        min_value=1, max_value=50, default=10, help_text='Top values shown; the rest are "other".'
+    )
 
 
 class SegmentationInSerializer(serializers.Serializer):
@@ -65,23 +75,24 @@ class FunnelInSerializer(serializers.Serializer):
     steps = serializers.ListField(child=SelectionField(), min_length=2, max_length=10)
     to = serializers.CharField(help_text="End of the range step 1 must fall in.")
     conversionWindow = serializers.DictField(
-        child=serializers.IntegerField(min_value=1), required=False,
-        help_text='One of {"days": N} (at most 90), {"hours": N}, {"minutes": N}; default '
-                  '7 days.')
+        child=serializers.IntegerField(min_value=1),
+        required=False,
+        help_text='One of {"days": N} (at most 90), {"hours": N}, {"minutes": N}; default 7 days.',
+    )
     segment = serializers.IntegerField(required=False, help_text="Only its current members.")
-
-
 
 
 class SeriesSerializer(serializers.Serializer):
     event = serializers.CharField()
     label = serializers.CharField()
-    value = serializers.CharField(allow_null=True, help_text="The breakdown value (null: not "
-                                                             "set, or no breakdown).")
+    value = serializers.CharField(
+        allow_null=True, help_text="The breakdown value (null: not set, or no breakdown)."
+    )
     other = serializers.BooleanField(help_text="The values outside the top ones.")
     events = serializers.ListField(child=serializers.IntegerField())
-    people = serializers.ListField(child=serializers.IntegerField(),
-                                   help_text="Unique people per bucket.")
+    people = serializers.ListField(
+        child=serializers.IntegerField(), help_text="Unique people per bucket."
+    )
     totalEvents = serializers.IntegerField()
 
 
@@ -89,8 +100,9 @@ class SegmentationOutSerializer(serializers.Serializer):
     interval = serializers.CharField()
     breakdown = serializers.CharField(allow_null=True)
     segment = serializers.IntegerField(allow_null=True)
-    buckets = serializers.ListField(child=serializers.DateTimeField(),
-                                    help_text="Start of each bucket (UTC).")
+    buckets = serializers.ListField(
+        child=serializers.DateTimeField(), help_text="Start of each bucket (UTC)."
+    )
     series = SeriesSerializer(many=True)
 
 
@@ -112,10 +124,11 @@ class FunnelOutSerializer(serializers.Serializer):
 
 # "from" is a Python keyword: declared on the serializers that have it here.
 for _serializer, _help in (
-        (SegmentationInSerializer, "Start (a date or a date-time)."),
-        (FunnelInSerializer, "Start of the range step 1 must fall in."),
-        (SegmentationOutSerializer, "Start of the range (UTC)."),
-        (FunnelOutSerializer, "Start of the range step 1 fell in (UTC).")):
+    (SegmentationInSerializer, "Start (a date or a date-time)."),
+    (FunnelInSerializer, "Start of the range step 1 must fall in."),
+    (SegmentationOutSerializer, "Start of the range (UTC)."),
+    (FunnelOutSerializer, "Start of the range step 1 fell in (UTC)."),
+):
     _serializer._declared_fields["from"] = serializers.CharField(help_text=_help)
 for _serializer in (SegmentationOutSerializer, FunnelOutSerializer):
     _serializer._declared_fields["to"] = serializers.CharField(help_text="End (exclusive, UTC).")
@@ -135,23 +148,38 @@ def _answer(run, parse, represent, request) -> Response:
         result = run(workspace=workspace, query=parse(workspace=workspace, data=request.data))
     except ServiceError as exc:
         timeout = exc.first.code == ErrorCode.QUERY_TIMEOUT
-        return service_error_response(exc, status.HTTP_503_SERVICE_UNAVAILABLE if timeout
-                                      else status.HTTP_400_BAD_REQUEST)
+        return service_error_response(
+            exc, status.HTTP_503_SERVICE_UNAVAILABLE if timeout else status.HTTP_400_BAD_REQUEST
+        )
     return Response(represent(result))
 
 
-ERRORS = {400: OpenApiResponse(ErrorSerializer, description="bad input, with the field"),
-          503: OpenApiResponse(ErrorSerializer, description="the query took too long")}
+ERRORS = {
+    400: OpenApiResponse(ErrorSerializer, description="bad input, with the field"),
+    503: OpenApiResponse(ErrorSerializer, description="the query took too long"),
+}
 
 
 class SegmentationView(APIView):
     permission_classes = [SecretKeyRequired]
 
-    @extend_schema(request=SegmentationInSerializer,
-                   responses={200: SegmentationOutSerializer, **ERRORS},
-                   examples=[OpenApiExample("Page views by path", request_only=True, value={
-                       "events": ["pageView"], "from": "2024-05-01", "to": "2024-05-31",
-                       "interval": "day", "breakdown": {"property": "path", "limit": 5}})])
+    @extend_schema(
+        request=SegmentationInSerializer,
+        responses={200: SegmentationOutSerializer, **ERRORS},
+        examples=[
+            OpenApiExample(
+                "Page views by path",
+                request_only=True,
+                value={
+                    "events": ["pageView"],
+                    "from": "2024-05-01",
+                    "to": "2024-05-31",
+                    "interval": "day",
+                    "breakdown": {"property": "path", "limit": 5},
+                },
+            )
+        ],
+    )
     def post(self, request):
         """Events and unique people per hour, day or week, per series (and breakdown value)."""
         return _answer(segmentation_run, segmentation_query_parse, segmentation_json, request)
@@ -160,11 +188,22 @@ class SegmentationView(APIView):
 class FunnelView(APIView):
     permission_classes = [SecretKeyRequired]
 
-    @extend_schema(request=FunnelInSerializer, responses={200: FunnelOutSerializer, **ERRORS},
-                   examples=[OpenApiExample("Ticket purchase", request_only=True, value={
-                       "steps": ["c_ticket_searched", "c_ticket_chosen", "c_checkout"],
-                       "from": "2024-05-01", "to": "2024-05-31",
-                       "conversionWindow": {"days": 7}})])
+    @extend_schema(
+        request=FunnelInSerializer,
+        responses={200: FunnelOutSerializer, **ERRORS},
+        examples=[
+            OpenApiExample(
+                "Ticket purchase",
+                request_only=True,
+                value={
+                    "steps": ["c_ticket_searched", "c_ticket_chosen", "c_checkout"],
+                    "from": "2024-05-01",
+                    "to": "2024-05-31",
+                    "conversionWindow": {"days": 7},
+                },
+            )
+        ],
+    )
     def post(self, request):
         """People reaching each step in order within the conversion window of their step 1,
         conversion from the previous and the first step, median time from the previous."""
@@ -177,6 +216,15 @@ class FunnelTemplatesView(APIView):
     @extend_schema(responses={200: FunnelTemplateSerializer(many=True)})
     def get(self, request):
         """Ready-made funnels (the seed examples); ``requires`` names the definitions."""
-        return Response([{"key": t.key, "name": t.name, "description": t.description,
-                          "query": t.query, "requires": list(t.requires)}
-                         for t in FUNNEL_TEMPLATES])
+        return Response(
+            [
+                {
+                    "key": t.key,
+                    "name": t.name,
+                    "description": t.description,
+                    "query": t.query,
+                    "requires": list(t.requires),
+                }
+                for t in FUNNEL_TEMPLATES
+            ]
+        )

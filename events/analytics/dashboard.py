@@ -28,18 +28,31 @@ def _per_day(rows, days: list[datetime]) -> list[int]:
 def _flows(workspace: Workspace) -> list[dict]:
     from flows.models import Flow, FlowRun
 
-    flows = list(Flow.objects.filter(workspace=workspace, status=Flow.Status.ACTIVE)
-                 .order_by("name", "pk").values("pk", "name"))
+    flows = list(
+        Flow.objects.filter(workspace=workspace, status=Flow.Status.ACTIVE)
+        .order_by("name", "pk")
+        .values("pk", "name")
+    )
     states = FlowRun.State
-    counts = {row["flow_id"]: row for row in (
-        FlowRun.objects.filter(flow_id__in=[f["pk"] for f in flows]).values("flow_id")
-        .order_by().annotate(
-            entered=Count("pk"), live=Count("pk", filter=Q(state__in=FlowRun.LIVE_STATES)),
-            finished=Count("pk", filter=Q(state=states.FINISHED)),
-            exited=Count("pk", filter=Q(state__in=(states.EXITED, states.FAILED)))))}
+    counts = {
+        row["flow_id"]: row
+        for row in (
+            FlowRun.objects.filter(flow_id__in=[f["pk"] for f in flows])
+            .values("flow_id")
+            .order_by()
+            .annotate(
+                entered=Count("pk"),
+                live=Count("pk", filter=Q(state__in=FlowRun.LIVE_STATES)),
+                finished=Count("pk", filter=Q(state=states.FINISHED)),
+                exited=Count("pk", filter=Q(state__in=(states.EXITED, states.FAILED))),
+            )
+        )
+    }
     empty = {"entered": 0, "live": 0, "finished": 0, "exited": 0}
-    return [{"id": f["pk"], "name": f["name"],
-             **{k: counts.get(f["pk"], empty)[k] for k in empty}} for f in flows]
+    return [
+        {"id": f["pk"], "name": f["name"], **{k: counts.get(f["pk"], empty)[k] for k in empty}}
+        for f in flows
+    ]
 
 
 def dashboard_compute(*, workspace: Workspace, now: datetime) -> dict:
@@ -51,28 +64,40 @@ def dashboard_compute(*, workspace: Workspace, now: datetime) -> dict:
     # days: 2.0-2.5 s instead of 3.0 s for the two counts read through the table).
     visible = EventDefinition.objects.filter(Q(workspace__isnull=True) | Q(workspace=workspace))
     codes = dict(visible.values_list("pk", "definition_id"))
-    grouped = (Event.objects.filter(workspace=workspace, definition_id__in=list(codes),
-                                    occurred_at__gte=days[0]).order_by()
-               .annotate(day=TruncDay("occurred_at", tzinfo=UTC))
-               .values_list("definition_id", "day").annotate(n=Count("*")))
+    grouped = (
+        Event.objects.filter(
+            workspace=workspace, definition_id__in=list(codes), occurred_at__gte=days[0]
+        )
+        .order_by()
+        .annotate(day=TruncDay("occurred_at", tzinfo=UTC))
+        .values_list("definition_id", "day")
+        .annotate(n=Count("*"))
+    )
     per_definition: dict[int, int] = {}
     per_day: dict[datetime, int] = {}
     for definition_id, day, n in grouped:
         per_definition[definition_id] = per_definition.get(definition_id, 0) + n
         per_day[day.astimezone(UTC)] = per_day.get(day.astimezone(UTC), 0) + n
-    top = sorted(((codes[pk], n) for pk, n in per_definition.items()),
-                 key=lambda item: (-item[1], item[0]))[:TOP]
-    people = (Person.objects.filter(workspace=workspace, created_at__gte=days[0]).order_by()
-              .annotate(day=TruncDay("created_at", tzinfo=UTC)).values("day")
-              .annotate(n=Count("*")))
+    top = sorted(
+        ((codes[pk], n) for pk, n in per_definition.items()), key=lambda item: (-item[1], item[0])
+    )[:TOP]
+    people = (
+        Person.objects.filter(workspace=workspace, created_at__gte=days[0])
+        .order_by()
+        .annotate(day=TruncDay("created_at", tzinfo=UTC))
+        .values("day")
+        .annotate(n=Count("*"))
+    )
     events_per_day = [per_day.get(day, 0) for day in days]
     new_people = _per_day(people, days)
     return {
         "workspace": {"id": workspace.pk, "name": workspace.name},
         "days": [day.date().isoformat() for day in days],
-        "eventsPerDay": events_per_day, "events": sum(events_per_day),
+        "eventsPerDay": events_per_day,
+        "events": sum(events_per_day),
         "topDefinitions": [{"event": code, "events": n} for code, n in top],
-        "newPeoplePerDay": new_people, "newPeople": sum(new_people),
+        "newPeoplePerDay": new_people,
+        "newPeople": sum(new_people),
         "activeFlows": _flows(workspace),
     }
 

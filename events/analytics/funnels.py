@@ -51,26 +51,36 @@ def _statement(workspace_id: int, query: FunnelQuery) -> tuple[str, list]:
     ctes, params = [], []
     for k, step in enumerate(query.steps, start=1):
         first = k == 1
-        rows = selection_rows(workspace_id=workspace_id, selection=step, start=query.start,
-                              end=query.end if first else query.end + query.window,
-                              segment_id=query.segment_id if first else None)
+        rows = selection_rows(
+            workspace_id=workspace_id,
+            selection=step,
+            start=query.start,
+            end=query.end if first else query.end + query.window,
+            segment_id=query.segment_id if first else None,
+        )
         rows_sql, rows_params = rows.values("person_id", "occurred_at").query.sql_with_params()
         if first:
-            ctes.append(f"s1 AS (SELECT e.person_id, MIN(e.occurred_at) AS t1 FROM ({rows_sql}) e"
-                        " GROUP BY e.person_id)")
+            ctes.append(
+                f"s1 AS (SELECT e.person_id, MIN(e.occurred_at) AS t1 FROM ({rows_sql}) e"
+                " GROUP BY e.person_id)"
+            )
             params += rows_params
             continue
         kept = ", ".join(f"p.t{i}" for i in range(1, k))
         window_sql, window_params = within("e.occurred_at", "p.t1", query.window)
-        ctes.append(f"s{k} AS (SELECT p.person_id, {kept}, MIN(e.occurred_at) AS t{k}"
-                    f" FROM s{k - 1} p JOIN ({rows_sql}) e ON e.person_id = p.person_id"
-                    f" AND e.occurred_at > p.t{k - 1} AND {window_sql}"
-                    f" GROUP BY p.person_id, {kept})")
+        ctes.append(
+            f"s{k} AS (SELECT p.person_id, {kept}, MIN(e.occurred_at) AS t{k}"
+            f" FROM s{k - 1} p JOIN ({rows_sql}) e ON e.person_id = p.person_id"
+            f" AND e.occurred_at > p.t{k - 1} AND {window_sql}"
+            f" GROUP BY p.person_id, {kept})"
+        )
         params += [*rows_params, *window_params]
     selects = ["SELECT 1, (SELECT COUNT(*) FROM s1), NULL"]
-    selects += [f"SELECT {k}, (SELECT COUNT(*) FROM s{k}), "
-                + median(micros_between(f"t{k}", f"t{k - 1}"), f"s{k}")
-                for k in range(2, len(query.steps) + 1)]
+    selects += [
+        f"SELECT {k}, (SELECT COUNT(*) FROM s{k}), "
+        + median(micros_between(f"t{k}", f"t{k - 1}"), f"s{k}")
+        for k in range(2, len(query.steps) + 1)
+    ]
     return f"WITH {', '.join(ctes)} " + " UNION ALL ".join(selects), params
 
 
@@ -83,11 +93,18 @@ def funnel_run(*, workspace: Workspace, query: FunnelQuery) -> FunnelResult:
         rows = sorted(cursor.fetchall())
     steps, first, previous = [], rows[0][1], None
     for (number, people, micros), selection in zip(rows, query.steps, strict=True):
-        steps.append(FunnelStep(
-            number=number, event=selection.event, label=selection.label, people=people,
-            conversion_from_previous=(None if previous is None
-                                      else people / previous if previous else 0.0),
-            conversion_from_first=people / first if first else 0.0,
-            median_seconds_from_previous=None if micros is None else float(micros) / 1e6))
+        steps.append(
+            FunnelStep(
+                number=number,
+                event=selection.event,
+                label=selection.label,
+                people=people,
+                conversion_from_previous=(
+                    None if previous is None else people / previous if previous else 0.0
+                ),
+                conversion_from_first=people / first if first else 0.0,
+                median_seconds_from_previous=None if micros is None else float(micros) / 1e6,
+            )
+        )
         previous = people
     return FunnelResult(query=query, steps=tuple(steps))

@@ -110,8 +110,7 @@ def _body(data, allowed: set[str]) -> dict:
     _check_strings(data)
     unknown = sorted(set(data) - allowed)
     if unknown:
-        raise _fail(unknown[0], f"unknown field {unknown[0]!r}; use "
-                    + ", ".join(sorted(allowed)))
+        raise _fail(unknown[0], f"unknown field {unknown[0]!r}; use " + ", ".join(sorted(allowed)))
     return data
 
 
@@ -122,18 +121,28 @@ def _label(condition: c.EventCondition) -> str:
         words = c.OPERATOR_WORDS.get(item.operator, item.operator)
         value = item.value
         if isinstance(value, tuple):
-            value = " and ".join(map(str, value)) if item.operator == "between" else ", ".join(
-                map(str, value))
+            value = (
+                " and ".join(map(str, value))
+                if item.operator == "between"
+                else ", ".join(map(str, value))
+            )
         parts.append(f"{item.key} {words}" + ("" if value is None else f" {value}"))
-    return f"{condition.definition_code} ({', '.join(parts)})" if parts else (
-        condition.definition_code)
+    return (
+        f"{condition.definition_code} ({', '.join(parts)})"
+        if parts
+        else (condition.definition_code)
+    )
 
 
-def _selections(workspace: Workspace, raw, field: str, least: int, most: int,
-                noun: str) -> tuple[EventSelection, ...]:
+def _selections(
+    workspace: Workspace, raw, field: str, least: int, most: int, noun: str
+) -> tuple[EventSelection, ...]:
     if not isinstance(raw, list) or not least <= len(raw) <= most:
-        raise _fail(field, f"give {least} to {most} {noun}: event definition ids, or objects "
-                    '{"event": id, "where": [property conditions]}')
+        raise _fail(
+            field,
+            f"give {least} to {most} {noun}: event definition ids, or objects "
+            '{"event": id, "where": [property conditions]}',
+        )
     result = []
     for i, item in enumerate(raw):
         path = f"{field}[{i}]"
@@ -142,22 +151,30 @@ def _selections(workspace: Workspace, raw, field: str, least: int, most: int,
             raise _fail(path, 'give an event definition id or {"event": id, "where": […]}')
         unknown = sorted(set(item) - SELECTION_KEYS)
         if unknown:
-            raise _fail(f"{path}.{unknown[0]}", f"unknown field {unknown[0]!r}; a "
-                        f"{noun[:-1]} has event and where")
+            raise _fail(
+                f"{path}.{unknown[0]}",
+                f"unknown field {unknown[0]!r}; a {noun[:-1]} has event and where",
+            )
         where = item.get("where")
         if isinstance(where, list) and len(where) > MAX_WHERE:
             raise _fail(f"{path}.where", f"at most {MAX_WHERE} property conditions")
         condition = event_condition_validate(workspace=workspace, raw=item, path=path)
-        result.append(EventSelection(event=condition.definition_code, label=_label(condition),
-                                     condition=condition))
+        result.append(
+            EventSelection(
+                event=condition.definition_code, label=_label(condition), condition=condition
+            )
+        )
     return tuple(result)
 
 
 def _range(data: dict) -> tuple[datetime, datetime]:
     for key in ("from", "to"):
         if data.get(key) is None:
-            raise _fail(key, "give a date like 2024-05-31 or a date-time like "
-                        "2024-05-31T14:00:00Z", ErrorCode.REQUIRED)
+            raise _fail(
+                key,
+                "give a date like 2024-05-31 or a date-time like 2024-05-31T14:00:00Z",
+                ErrorCode.REQUIRED,
+            )
     start = parse_instant(data["from"], "from", end=False)
     end = parse_instant(data["to"], "to", end=True)
     for key, value in (("from", start), ("to", end)):
@@ -170,8 +187,7 @@ def _range(data: dict) -> tuple[datetime, datetime]:
     if start >= end:
         raise _fail("to", "to must be after from")
     if end - start > timedelta(days=MAX_DAYS):
-        raise _fail("to", f"a query covers at most {MAX_DAYS} days",
-                    ErrorCode.RANGE_TOO_LONG)
+        raise _fail("to", f"a query covers at most {MAX_DAYS} days", ErrorCode.RANGE_TOO_LONG)
     return start, end
 
 
@@ -196,14 +212,19 @@ def buckets(start: datetime, end: datetime, interval: str) -> list[datetime]:
 def _properties(definition_pks: set[int]) -> dict[str, str]:
     """Return ``{key: value type}`` of the properties the definitions declare (their own and
     their channels' global ones)."""
-    channels = set(EventDefinition.objects.filter(pk__in=definition_pks, channel__isnull=False)
-                   .values_list("channel_id", flat=True))
+    channels = set(
+        EventDefinition.objects.filter(pk__in=definition_pks, channel__isnull=False).values_list(
+            "channel_id", flat=True
+        )
+    )
     rows = PropertyDefinition.objects.filter(definition_id__in=definition_pks)
-    shared = PropertyDefinition.objects.filter(scope=PropertyDefinition.Scope.GLOBAL,
-                                               definition__channel_id__in=channels)
-    return {key: PROPERTY_TYPES[type_]
-            for key, type_ in [*rows.values_list("key", "type"),
-                               *shared.values_list("key", "type")]}
+    shared = PropertyDefinition.objects.filter(
+        scope=PropertyDefinition.Scope.GLOBAL, definition__channel_id__in=channels
+    )
+    return {
+        key: PROPERTY_TYPES[type_]
+        for key, type_ in [*rows.values_list("key", "type"), *shared.values_list("key", "type")]
+    }
 
 
 def _breakdown(raw, events: tuple[EventSelection, ...]) -> Breakdown | None:
@@ -215,8 +236,12 @@ def _breakdown(raw, events: tuple[EventSelection, ...]) -> Breakdown | None:
     key, limit = raw.get("property"), raw.get("limit", DEFAULT_LIMIT)
     known = _properties({e.condition.definition_pk for e in events})
     if not isinstance(key, str) or key not in known:
-        raise _fail("breakdown.property", f"the events have no property {key!r}; they have "
-                    + (", ".join(sorted(known)) or "no properties"), ErrorCode.UNKNOWN_PROPERTY)
+        raise _fail(
+            "breakdown.property",
+            f"the events have no property {key!r}; they have "
+            + (", ".join(sorted(known)) or "no properties"),
+            ErrorCode.UNKNOWN_PROPERTY,
+        )
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
         raise _fail("breakdown.limit", f"give a whole number from 1 to {MAX_LIMIT}")
     return Breakdown(property=key, limit=limit, value_type=known[key])
@@ -231,8 +256,11 @@ def _segment(workspace: Workspace, raw) -> int | None:
     if isinstance(raw, int) and not isinstance(raw, bool) and 0 < raw <= MAX_ID:
         found = segment_get(workspace=workspace, segment_id=raw)
     if found is None:
-        raise _fail("segment", f"there is no segment {raw!r} in this workspace",
-                    SegmentErrorCode.UNKNOWN_SEGMENT)
+        raise _fail(
+            "segment",
+            f"there is no segment {raw!r} in this workspace",
+            SegmentErrorCode.UNKNOWN_SEGMENT,
+        )
     return found.pk
 
 
@@ -244,8 +272,10 @@ def _window(raw) -> timedelta:
     unit, amount = next(iter(raw.items()))
     limit = MAX_WINDOW.total_seconds() // WINDOW_UNITS[unit]
     if isinstance(amount, bool) or not isinstance(amount, int) or not 0 < amount <= limit:
-        raise _fail(f"conversionWindow.{unit}",
-                    f"give a whole number from 1 to {limit:.0f} (at most 90 days)")
+        raise _fail(
+            f"conversionWindow.{unit}",
+            f"give a whole number from 1 to {limit:.0f} (at most 90 days)",
+        )
     return timedelta(seconds=amount * WINDOW_UNITS[unit])
 
 
@@ -258,11 +288,19 @@ def segmentation_query_parse(*, workspace: Workspace, data) -> SegmentationQuery
     if not isinstance(interval, str) or interval not in INTERVALS:
         raise _fail("interval", "give hour, day or week")
     if len(buckets(start, end, interval)) > MAX_BUCKETS:
-        raise _fail("interval", f"at most {MAX_BUCKETS:,} {interval}s; choose a shorter range "
-                    "or a longer interval", ErrorCode.RANGE_TOO_LONG)
-    return SegmentationQuery(events=events, start=start, end=end, interval=interval,
-                             breakdown=_breakdown(data.get("breakdown"), events),
-                             segment_id=_segment(workspace, data.get("segment")))
+        raise _fail(
+            "interval",
+            f"at most {MAX_BUCKETS:,} {interval}s; choose a shorter range or a longer interval",
+            ErrorCode.RANGE_TOO_LONG,
+        )
+    return SegmentationQuery(
+        events=events,
+        start=start,
+        end=end,
+        interval=interval,
+        breakdown=_breakdown(data.get("breakdown"), events),
+        segment_id=_segment(workspace, data.get("segment")),
+    )
 
 
 def funnel_query_parse(*, workspace: Workspace, data) -> FunnelQuery:
@@ -270,6 +308,10 @@ def funnel_query_parse(*, workspace: Workspace, data) -> FunnelQuery:
     data = _body(data, FUNNEL_KEYS)
     steps = _selections(workspace, data.get("steps"), "steps", MIN_STEPS, MAX_STEPS, "steps")
     start, end = _range(data)
-    return FunnelQuery(steps=steps, start=start, end=end,
-                       window=_window(data.get("conversionWindow")),
-                       segment_id=_segment(workspace, data.get("segment")))
+    return FunnelQuery(
+        steps=steps,
+        start=start,
+        end=end,
+        window=_window(data.get("conversionWindow")),
+        segment_id=_segment(workspace, data.get("segment")),
+    )

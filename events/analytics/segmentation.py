@@ -73,16 +73,20 @@ class SegmentationResult:
 
 def _counts(rows: QuerySet, interval: str) -> list[tuple]:
     """``(bucket, 0, None, events, people)`` per bucket of ``rows``."""
-    grouped = (rows.annotate(bucket=Trunc("occurred_at", interval, tzinfo=UTC)).values("bucket")
-               .annotate(events=Count("*"), people=Count("person_id", distinct=True)))
+    grouped = (
+        rows.annotate(bucket=Trunc("occurred_at", interval, tzinfo=UTC))
+        .values("bucket")
+        .annotate(events=Count("*"), people=Count("person_id", distinct=True))
+    )
     return [(row["bucket"], 0, None, row["events"], row["people"]) for row in grouped]
 
 
 def _broken_down(rows: QuerySet, interval: str, breakdown: Breakdown) -> list[tuple]:
     """``(bucket, slot, None, events, people)`` per bucket and slot, and ``(None, slot, value,
     None, None)`` naming the value of each top slot."""
-    rows = rows.annotate(bucket=Trunc("occurred_at", interval, tzinfo=UTC),
-                         value=PropertyText(breakdown.property))
+    rows = rows.annotate(
+        bucket=Trunc("occurred_at", interval, tzinfo=UTC), value=PropertyText(breakdown.property)
+    )
     inner, params = rows.values("bucket", "value", "person_id").query.sql_with_params()
     collate = ' COLLATE "C"' if connection.vendor == "postgresql" else ""
     sql = (
@@ -94,36 +98,48 @@ def _broken_down(rows: QuerySet, interval: str, breakdown: Breakdown) -> list[tu
         " (SELECT slot FROM kept WHERE value IS NULL) END, %s) AS slot, NULL AS value,"
         " COUNT(*) AS events, COUNT(DISTINCT r.person_id) AS people"
         " FROM r LEFT JOIN kept ON kept.value = r.value GROUP BY 1, 2"
-        " UNION ALL SELECT NULL, slot, value, NULL, NULL FROM kept")
+        " UNION ALL SELECT NULL, slot, value, NULL, NULL FROM kept"
+    )
     planner = BREAKDOWN_PLANNER if connection.vendor == "postgresql" else {}
     with connection.cursor() as cursor, planner_settings(cursor, **planner):
         cursor.execute(sql, [*params, breakdown.limit, breakdown.limit])
         return cursor.fetchall()
 
 
-def _counts_by_range(rows: QuerySet, query: SegmentationQuery,
-                     starts: list[datetime]) -> list[tuple]:
+def _counts_by_range(
+    rows: QuerySet, query: SegmentationQuery, starts: list[datetime]
+) -> list[tuple]:
     """``_counts`` on PostgreSQL: each bucket's events read by its own time range (within
     the query's) in a ``LATERAL`` subquery."""
     inner, params = rows.values("occurred_at", "person_id").query.sql_with_params()
     step = INTERVALS[query.interval]
     lows = [max(start, query.start) for start in starts]
     highs = [min(start + step, query.end) for start in starts]
-    sql = ("SELECT b.start, c.events, c.people FROM unnest(%s::timestamptz[],"
-           " %s::timestamptz[], %s::timestamptz[]) AS b(start, lo, hi)"
-           " CROSS JOIN LATERAL (SELECT COUNT(*) AS events, COUNT(DISTINCT r.person_id)"
-           f" AS people FROM ({inner}) r WHERE r.occurred_at >= b.lo"
-           " AND r.occurred_at < b.hi) c WHERE c.events > 0")
+    sql = (
+        "SELECT b.start, c.events, c.people FROM unnest(%s::timestamptz[],"
+        " %s::timestamptz[], %s::timestamptz[]) AS b(start, lo, hi)"
+        " CROSS JOIN LATERAL (SELECT COUNT(*) AS events, COUNT(DISTINCT r.person_id)"
+        f" AS people FROM ({inner}) r WHERE r.occurred_at >= b.lo"
+        " AND r.occurred_at < b.hi) c WHERE c.events > 0"
+    )
     with connection.cursor() as cursor:
         cursor.execute(sql, [starts, lows, highs, *params])
-        return [(bucket, 0, None, n_events, n_people)
-                for bucket, n_events, n_people in cursor.fetchall()]
+        return [
+            (bucket, 0, None, n_events, n_people)
+            for bucket, n_events, n_people in cursor.fetchall()
+        ]
 
 
-def _series(workspace_id: int, query: SegmentationQuery, selection: EventSelection,
-            starts: list[datetime]) -> list[Series]:
-    rows = selection_rows(workspace_id=workspace_id, selection=selection, start=query.start,
-                          end=query.end, segment_id=query.segment_id)
+def _series(
+    workspace_id: int, query: SegmentationQuery, selection: EventSelection, starts: list[datetime]
+) -> list[Series]:
+    rows = selection_rows(
+        workspace_id=workspace_id,
+        selection=selection,
+        start=query.start,
+        end=query.end,
+        segment_id=query.segment_id,
+    )
     breakdown = query.breakdown
     if breakdown:
         found = _broken_down(rows, query.interval, breakdown)
@@ -141,16 +157,38 @@ def _series(workspace_id: int, query: SegmentationQuery, selection: EventSelecti
             i, slot = index[as_utc(bucket)], min(slot, len(values))
             events[slot][i], people[slot][i] = n_events, n_people
     if not breakdown:
-        return [Series(event=selection.event, label=selection.label, value=None, other=False,
-                       events=tuple(events[0]), people=tuple(people[0]))]
-    result = [Series(event=selection.event, label=f"{selection.label}: "
-                     + ("(not set)" if values[i] is None else values[i]),
-                     value=values[i], other=False, events=tuple(events[i]),
-                     people=tuple(people[i])) for i in range(len(values))]
+        return [
+            Series(
+                event=selection.event,
+                label=selection.label,
+                value=None,
+                other=False,
+                events=tuple(events[0]),
+                people=tuple(people[0]),
+            )
+        ]
+    result = [
+        Series(
+            event=selection.event,
+            label=f"{selection.label}: " + ("(not set)" if values[i] is None else values[i]),
+            value=values[i],
+            other=False,
+            events=tuple(events[i]),
+            people=tuple(people[i]),
+        )
+        for i in range(len(values))
+    ]
     if any(events[len(values)]):
-        result.append(Series(event=selection.event, label=f"{selection.label}: other",
-                             value=None, other=True, events=tuple(events[len(values)]),
-                             people=tuple(people[len(values)])))
+        result.append(
+            Series(
+                event=selection.event,
+                label=f"{selection.label}: other",
+                value=None,
+                other=True,
+                events=tuple(events[len(values)]),
+                people=tuple(people[len(values)]),
+            )
+        )
     return result
 
 
@@ -158,6 +196,7 @@ def segmentation_run(*, workspace: Workspace, query: SegmentationQuery) -> Segme
     """Return events and unique people per bucket for each series of ``query``."""
     starts = buckets(query.start, query.end, query.interval)
     with statement_limits():
-        series = [s for selection in query.events
-                  for s in _series(workspace.pk, query, selection, starts)]
+        series = [
+            s for selection in query.events for s in _series(workspace.pk, query, selection, starts)
+        ]
     return SegmentationResult(query=query, buckets=tuple(starts), series=tuple(series))

@@ -41,15 +41,24 @@ def statement_limits():
             if connection.vendor == "postgresql":
                 with connection.cursor() as cursor:
                     work_mem = int(settings.CDP_ANALYTICS_WORK_MEM_MB)
-                    cursor.execute(f"SET LOCAL statement_timeout = {TIMEOUT_MS};"
-                                   f" SET LOCAL jit = off; SET LOCAL work_mem = '{work_mem}MB'")
+                    cursor.execute(
+                        f"SET LOCAL statement_timeout = {TIMEOUT_MS};"
+                        f" SET LOCAL jit = off; SET LOCAL work_mem = '{work_mem}MB'"
+                    )
             yield
     except OperationalError as exc:
         if getattr(exc.__cause__, "sqlstate", None) != "57014":
             raise
-        raise ServiceError(FieldError("", ErrorCode.QUERY_TIMEOUT, (
-            f"the query took longer than {TIMEOUT_MS // 1000} seconds; choose a shorter range "
-            "or fewer series"))) from exc
+        raise ServiceError(
+            FieldError(
+                "",
+                ErrorCode.QUERY_TIMEOUT,
+                (
+                    f"the query took longer than {TIMEOUT_MS // 1000} seconds; "
+                    "choose a shorter range or fewer series"
+                ),
+            )
+        ) from exc
 
 
 @contextmanager
@@ -58,8 +67,7 @@ def planner_settings(cursor, **settings: str):
     transaction of ``statement_limits``), then put the previous values back."""
     previous = {}
     for name, value in settings.items():
-        cursor.execute("SELECT current_setting(%s), set_config(%s, %s, true)",
-                       [name, name, value])
+        cursor.execute("SELECT current_setting(%s), set_config(%s, %s, true)", [name, name, value])
         previous[name] = cursor.fetchone()[0]
     try:
         yield
@@ -68,8 +76,14 @@ def planner_settings(cursor, **settings: str):
             cursor.execute("SELECT set_config(%s, %s, true)", [name, value])
 
 
-def selection_rows(*, workspace_id: int, selection: EventSelection, start: datetime,
-                   end: datetime, segment_id: int | None = None) -> QuerySet[Event]:
+def selection_rows(
+    *,
+    workspace_id: int,
+    selection: EventSelection,
+    start: datetime,
+    end: datetime,
+    segment_id: int | None = None,
+) -> QuerySet[Event]:
     """Return the events ``selection`` counts in ``[start, end)``, of the members of
     ``segment_id`` when given (its current members: stays not exited)."""
     from people.segments.models import SegmentMembership
@@ -77,8 +91,11 @@ def selection_rows(*, workspace_id: int, selection: EventSelection, start: datet
     condition = replace(selection.condition, window=c.Window(start=start, end=end))
     rows = event_rows(condition, Context(workspace_id=workspace_id, now=timezone.now()))
     if segment_id is not None:
-        rows = rows.filter(person_id__in=SegmentMembership.objects.filter(
-            segment_id=segment_id, exited_at__isnull=True).values("person_id"))
+        rows = rows.filter(
+            person_id__in=SegmentMembership.objects.filter(
+                segment_id=segment_id, exited_at__isnull=True
+            ).values("person_id")
+        )
     return rows.order_by()
 
 
@@ -99,9 +116,11 @@ class PropertyText(Func):
     def as_sqlite(self, compiler, connection, **extra_context):
         sql, params = compiler.compile(self.source_expressions[0])
         path = "$." + json.dumps(self.key)
-        return (f"(CASE json_type({sql}, %s) WHEN 'true' THEN 'true' WHEN 'false' THEN 'false'"
-                f" WHEN 'null' THEN NULL ELSE CAST(json_extract({sql}, %s) AS TEXT) END)",
-                [*params, path, *params, path])
+        return (
+            f"(CASE json_type({sql}, %s) WHEN 'true' THEN 'true' WHEN 'false' THEN 'false'"
+            f" WHEN 'null' THEN NULL ELSE CAST(json_extract({sql}, %s) AS TEXT) END)",
+            [*params, path, *params, path],
+        )
 
 
 def as_utc(value) -> datetime:
@@ -116,8 +135,7 @@ def within(later: str, earlier: str, window: timedelta) -> tuple[str, list]:
     """SQL (and parameters) for ``later - earlier <= window`` on two time columns."""
     if connection.vendor == "postgresql":
         return f"{later} <= {earlier} + %s", [window]
-    return f"django_timestamp_diff({later}, {earlier}) <= %s", [window // timedelta(
-        microseconds=1)]
+    return f"django_timestamp_diff({later}, {earlier}) <= %s", [window // timedelta(microseconds=1)]
 
 
 def micros_between(later: str, earlier: str) -> str:
@@ -132,6 +150,8 @@ def median(expression: str, table: str) -> str:
     middle value, or the mean of the two middle ones."""
     if connection.vendor == "postgresql":
         return f"(SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY {expression}) FROM {table})"
-    return (f"(SELECT AVG(d) FROM (SELECT {expression} AS d, ROW_NUMBER() OVER (ORDER BY"
-            f" {expression}) AS rn, COUNT(*) OVER () AS n FROM {table})"
-            " WHERE rn IN ((n + 1) / 2, (n + 2) / 2))")
+    return (
+        f"(SELECT AVG(d) FROM (SELECT {expression} AS d, ROW_NUMBER() OVER (ORDER BY"
+        f" {expression}) AS rn, COUNT(*) OVER () AS n FROM {table})"
+        " WHERE rn IN ((n + 1) / 2, (n + 2) / 2))"
+    )

@@ -5,9 +5,13 @@ from django.urls import path
 from events.analytics import api
 
 urlpatterns = [
-    path("analytics/segmentation", api.SegmentationView.as_view(),
-         name="api-analytics-segmentation"),
+    path(
+        "analytics/segmentation", api.SegmentationView.as_view(), name="api-analytics-segmentation"
+    ),
     path("analytics/funnels", api.FunnelView.as_view(), name="api-analytics-funnels"),
-    path("analytics/funnels/templates", api.FunnelTemplatesView.as_view(),
-         name="api-analytics-funnel-templates"),
+    path(
+        "analytics/funnels/templates",
+        api.FunnelTemplatesView.as_view(),
+        name="api-analytics-funnel-templates",
+    ),
 ]

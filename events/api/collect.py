@@ -54,8 +54,7 @@ MAX_BODY_BYTES = 512 * 1024
 MAX_EVENTS = 100
 MAX_ID_LENGTH = 255
 BODY_KEYS = {"key", "anonymousId", "externalId", "events", "sentAt"}
-TRACK_KEYS = {"type", "event", "definitionId", "properties", "timestamp", "messageId",
-              "sessionId"}
+TRACK_KEYS = {"type", "event", "definitionId", "properties", "timestamp", "messageId", "sessionId"}
 IDENTIFY_KEYS = {"type", "identifiers", "traits", "timestamp", "messageId", "sessionId"}
 PAGE_VIEW = "pageView"
 CLOCK_TOLERANCE = timedelta(minutes=1)
@@ -66,21 +65,31 @@ CORS_HEADERS = {
     "Access-Control-Max-Age": "86400",
 }
 # The ingestion service names fields as the native API does; the SDK's names differ.
-FIELD_NAMES = {"occurredTime": "timestamp", "externalId": "messageId", "definitionId": "event",
-               "person.externalId": "externalId", "person": "anonymousId",
-               "person.identifiers.anonymous_id": "anonymousId"}
+FIELD_NAMES = {
+    "occurredTime": "timestamp",
+    "externalId": "messageId",
+    "definitionId": "event",
+    "person.externalId": "externalId",
+    "person": "anonymousId",
+    "person.identifiers.anonymous_id": "anonymousId",
+}
 
 
 class CollectItemSerializer(serializers.Serializer):
     type = serializers.ChoiceField(choices=["track", "identify"])
-    event = serializers.CharField(required=False, help_text="track: the definition id "
-                                  "(definitionId is accepted too)")
+    event = serializers.CharField(
+        required=False, help_text="track: the definition id (definitionId is accepted too)"
+    )
     properties = serializers.DictField(required=False)
     identifiers = serializers.DictField(
-        required=False, help_text='identify: {"externalId", "email", "phone", …}')
+        required=False, help_text='identify: {"externalId", "email", "phone", …}'
+    )
     traits = serializers.DictField(
-        required=False, help_text="identify: standard attributes (" + ", ".join(
-            STANDARD_ATTRIBUTES) + "); other keys are custom attributes")
+        required=False,
+        help_text="identify: standard attributes ("
+        + ", ".join(STANDARD_ATTRIBUTES)
+        + "); other keys are custom attributes",
+    )
     timestamp = serializers.CharField(required=False, help_text="ISO-8601 or epoch ms")
     messageId = serializers.CharField(required=False, help_text="dedupes retries")
     sessionId = serializers.CharField(required=False)
@@ -108,14 +117,14 @@ def _id_value(body: dict, name: str, *, required: bool) -> str | None:
     value = body.get(name)
     if value is None or value == "":
         if required:
-            raise ApiError("is required: the browser's anonymous id", code=ErrorCode.REQUIRED,
-                           field=name)
+            raise ApiError(
+                "is required: the browser's anonymous id", code=ErrorCode.REQUIRED, field=name
+            )
         return None
     if not isinstance(value, str):
         raise ApiError("must be a string", code=ErrorCode.INVALID_TYPE, field=name)
     if len(value) > MAX_ID_LENGTH:
-        raise ApiError(f"at most {MAX_ID_LENGTH} characters", code=ErrorCode.TOO_LONG,
-                       field=name)
+        raise ApiError(f"at most {MAX_ID_LENGTH} characters", code=ErrorCode.TOO_LONG, field=name)
     return value
 
 
@@ -139,12 +148,16 @@ def _shape_errors(item) -> list[FieldError]:
     if not isinstance(kind, str) or kind not in {"track", "identify"}:
         return [FieldError("type", ErrorCode.INVALID, 'must be "track" or "identify"')]
     allowed = TRACK_KEYS if kind == "track" else IDENTIFY_KEYS
-    errors = [FieldError(key, ErrorCode.INVALID, "unknown field")
-              for key in sorted(set(item) - allowed)]
+    errors = [
+        FieldError(key, ErrorCode.INVALID, "unknown field") for key in sorted(set(item) - allowed)
+    ]
     code = _code(item)
     if kind == "track" and (not isinstance(code, str) or not code):
-        errors.append(FieldError("event", ErrorCode.REQUIRED,
-                                 "is required: the definition id, such as c_signup"))
+        errors.append(
+            FieldError(
+                "event", ErrorCode.REQUIRED, "is required: the definition id, such as c_signup"
+            )
+        )
     for key in ("properties", "identifiers", "traits"):
         if item.get(key) is not None and not isinstance(item[key], dict):
             errors.append(FieldError(key, ErrorCode.INVALID_TYPE, "must be an object"))
@@ -152,10 +165,13 @@ def _shape_errors(item) -> list[FieldError]:
 
 
 # Field names of the people services -> the identify item's.
-IDENTIFY_FIELDS = (("person.identifiers.anonymous_id", "anonymousId"),
-                   ("person.identifiers.", "identifiers."),
-                   ("person.externalId", "identifiers.externalId"),
-                   ("customAttributes.", "traits."), ("attributes.", "traits."))
+IDENTIFY_FIELDS = (
+    ("person.identifiers.anonymous_id", "anonymousId"),
+    ("person.identifiers.", "identifiers."),
+    ("person.externalId", "identifiers.externalId"),
+    ("customAttributes.", "traits."),
+    ("attributes.", "traits."),
+)
 
 
 def _identify_fields(errors) -> list[FieldError]:
@@ -165,7 +181,7 @@ def _identify_fields(errors) -> list[FieldError]:
         field = error.field
         for old, new in IDENTIFY_FIELDS:
             if field.startswith(old):
-                field = new + field[len(old):]
+                field = new + field[len(old) :]
                 break
         if field in STANDARD_ATTRIBUTES:
             field = f"traits.{field}"
@@ -178,8 +194,9 @@ def _identify(workspace, item: dict, anonymous_id: str, *, secret: bool):
     nothing; return the person's external id, the errors and (public keys) what was
     ignored."""
     identifiers = dict(item.get("identifiers") or {})
-    external_id = next((identifiers.pop(k) for k in list(identifiers)
-                        if k in EXTERNAL_ID_ALIASES), None)
+    external_id = next(
+        (identifiers.pop(k) for k in list(identifiers) if k in EXTERNAL_ID_ALIASES), None
+    )
     identifiers["anonymous_id"] = anonymous_id
     traits = item.get("traits") or {}
     standard = {k: v for k, v in traits.items() if k in STANDARD_ATTRIBUTES}
@@ -188,19 +205,25 @@ def _identify(workspace, item: dict, anonymous_id: str, *, secret: bool):
     try:
         with transaction.atomic():
             if secret:
-                person = person_identify(workspace=workspace, external_id=external_id,
-                                         identifiers=identifiers)
+                person = person_identify(
+                    workspace=workspace, external_id=external_id, identifiers=identifiers
+                )
             else:
                 # Checked first, so the answer never depends on whether the person is known.
-                profile_values_validate(workspace=workspace, standard=standard,
-                                        attributes=custom)
-                found = person_identify_public(workspace=workspace, external_id=external_id,
-                                               identifiers=identifiers)
+                profile_values_validate(workspace=workspace, standard=standard, attributes=custom)
+                found = person_identify_public(
+                    workspace=workspace, external_id=external_id, identifiers=identifiers
+                )
                 person, ignored = found.person, _identify_fields(found.ignored)
                 if traits and found.known:
-                    ignored.append(FieldError("traits", ErrorCode.KNOWN_PERSON,
-                                              "a public key cannot change a known person's "
-                                              "profile: the traits were ignored"))
+                    ignored.append(
+                        FieldError(
+                            "traits",
+                            ErrorCode.KNOWN_PERSON,
+                            "a public key cannot change a known person's "
+                            "profile: the traits were ignored",
+                        )
+                    )
                     traits = {}
             if traits:
                 person = person_update(person=person, standard=standard, attributes=custom)
@@ -221,8 +244,9 @@ def _clock_offset(sent_at) -> timedelta:
     return offset if abs(offset) > CLOCK_TOLERANCE else timedelta(0)
 
 
-def _track_input(item: dict, person: PersonRef, agent: dict[str, str],
-                 offset: timedelta) -> EventInput:
+def _track_input(
+    item: dict, person: PersonRef, agent: dict[str, str], offset: timedelta
+) -> EventInput:
     code = _code(item)
     properties = item.get("properties") or {}
     if code == PAGE_VIEW and isinstance(properties, dict):
@@ -232,9 +256,14 @@ def _track_input(item: dict, person: PersonRef, agent: dict[str, str],
     if offset and isinstance(occurred, str | int) and not isinstance(occurred, bool):
         parsed, error = parse_time(occurred, "timestamp")
         occurred = occurred if error else parsed + offset  # a bad one: the service says so
-    return EventInput(definition_id=code, person=person, occurred_at=occurred,
-                      properties=properties, external_id=item.get("messageId"),
-                      session_id=item.get("sessionId"))
+    return EventInput(
+        definition_id=code,
+        person=person,
+        occurred_at=occurred,
+        properties=properties,
+        external_id=item.get("messageId"),
+        session_id=item.get("sessionId"),
+    )
 
 
 class CollectView(APIView):
@@ -255,19 +284,23 @@ class CollectView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(
-        summary="Web SDK batch (track, identify)", tags=["Web SDK"],
+        summary="Web SDK batch (track, identify)",
+        tags=["Web SDK"],
         description="Sent by `static/cdp/cdp.js`. The key may come in `Authorization`, as "
-                    "`?key=` or in the body (`sendBeacon` cannot set headers); public keys are "
-                    "fine. Bodies may be `text/plain`. Items the service rejects are counted, "
-                    "listed in `errors` and kept in the ingestion log.",
+        "`?key=` or in the body (`sendBeacon` cannot set headers); public keys are "
+        "fine. Bodies may be `text/plain`. Items the service rejects are counted, "
+        "listed in `errors` and kept in the ingestion log.",
         auth=[],
-        parameters=[OpenApiParameter("key", str, required=False,
-                                     description="the workspace's public key")],
+        parameters=[
+            OpenApiParameter("key", str, required=False, description="the workspace's public key")
+        ],
         request={"application/json": CollectInSerializer, "text/plain": CollectInSerializer},
-        responses={200: CollectOutSerializer,
-                   400: OpenApiResponse(ErrorSerializer, description="bad body, names the field"),
-                   401: OpenApiResponse(ErrorSerializer, description="missing or unknown key"),
-                   429: OpenApiResponse(ErrorSerializer, description="the key's rate limit")},
+        responses={
+            200: CollectOutSerializer,
+            400: OpenApiResponse(ErrorSerializer, description="bad body, names the field"),
+            401: OpenApiResponse(ErrorSerializer, description="missing or unknown key"),
+            429: OpenApiResponse(ErrorSerializer, description="the key's rate limit"),
+        },
     )
     def post(self, request):
         outside_key = raw_key_from_request(request) or request.GET.get("key")
@@ -283,12 +316,20 @@ class CollectView(APIView):
             raise ApiError("send a JSON object", code=ErrorCode.INVALID_TYPE, field="body")
         raw_key = outside_key or (body.get("key") if isinstance(body.get("key"), str) else None)
         if not raw_key:
-            raise ApiError("an API key is required", code="not_authenticated", field="key",
-                           status_code=status.HTTP_401_UNAUTHORIZED)
+            raise ApiError(
+                "an API key is required",
+                code="not_authenticated",
+                field="key",
+                status_code=status.HTTP_401_UNAUTHORIZED,
+            )
         caller = principal_for_key(raw_key)
         if caller is None:
-            raise ApiError("unknown or revoked API key", code="authentication_failed",
-                           field="key", status_code=status.HTTP_401_UNAUTHORIZED)
+            raise ApiError(
+                "unknown or revoked API key",
+                code="authentication_failed",
+                field="key",
+                status_code=status.HTTP_401_UNAUTHORIZED,
+            )
         if key_rate_limited(request, caller):
             raise exceptions.Throttled(wait=1)  # the SDK retries 429 with backoff
         unknown = sorted(set(body) - BODY_KEYS)
@@ -300,10 +341,16 @@ class CollectView(APIView):
         if not isinstance(items, list):
             raise ApiError('send {"events": [ … ]}', code=ErrorCode.REQUIRED, field="events")
         if len(items) > MAX_EVENTS:
-            raise ApiError(f"at most {MAX_EVENTS} events per request, got {len(items)}",
-                           code=ErrorCode.BATCH_TOO_LARGE, field="events")
-        return Response(self._ingest(request, caller, items, anonymous_id,
-                                     external_id, _clock_offset(body.get("sentAt"))))
+            raise ApiError(
+                f"at most {MAX_EVENTS} events per request, got {len(items)}",
+                code=ErrorCode.BATCH_TOO_LARGE,
+                field="events",
+            )
+        return Response(
+            self._ingest(
+                request, caller, items, anonymous_id, external_id, _clock_offset(body.get("sentAt"))
+            )
+        )
 
     def _ingest(self, request, caller, items, anonymous_id, external_id, offset) -> dict:
         workspace = caller.workspace
@@ -313,8 +360,9 @@ class CollectView(APIView):
         for i, item in enumerate(items):
             errors[i] = _shape_errors(item)
             if not errors[i] and item["type"] == "identify":
-                named, errors[i], ignored[i] = _identify(workspace, item, anonymous_id,
-                                                         secret=caller.is_secret)
+                named, errors[i], ignored[i] = _identify(
+                    workspace, item, anonymous_id, secret=caller.is_secret
+                )
                 if not errors[i]:
                     identified += 1
                     external_id = named or external_id
@@ -325,21 +373,29 @@ class CollectView(APIView):
         # After an identify, events resolve through the external id first: a returning
         # customer's events go to their profile even before the two are merged.
         person = PersonRef(external_id=external_id, identifiers={"anonymous_id": anonymous_id})
-        positions = [i for i, item in enumerate(items)
-                     if not errors[i] and item["type"] == "track"]
+        positions = [i for i, item in enumerate(items) if not errors[i] and item["type"] == "track"]
         pages = any(_code(items[i]) == PAGE_VIEW for i in positions)
         agent = user_agent_properties(request.META.get("HTTP_USER_AGENT")) if pages else {}
-        counts = {Status.ACCEPTED: identified, Status.DUPLICATE: 0,
-                  Status.REJECTED: sum(1 for errs in errors.values() if errs)}
+        counts = {
+            Status.ACCEPTED: identified,
+            Status.DUPLICATE: 0,
+            Status.REJECTED: sum(1 for errs in errors.values() if errs),
+        }
         if positions:
             # The service logs what it rejects, with the item as the browser sent it.
             result = events_ingest(
-                workspace=workspace, origin=ORIGIN, payloads=[items[i] for i in positions],
+                workspace=workspace,
+                origin=ORIGIN,
+                payloads=[items[i] for i in positions],
                 events=[_track_input(items[i], person, agent, offset) for i in positions],
-                trusted=caller.is_secret)
+                trusted=caller.is_secret,
+            )
             for i, outcome in zip(positions, result.items, strict=True):
                 counts[outcome.status] += 1
                 errors[i] = list(outcome.errors)
-        return {"accepted": counts[Status.ACCEPTED], "duplicates": counts[Status.DUPLICATE],
-                "rejected": counts[Status.REJECTED],
-                "errors": [_named(e, i) for i, errs in errors.items() for e in errs]}
+        return {
+            "accepted": counts[Status.ACCEPTED],
+            "duplicates": counts[Status.DUPLICATE],
+            "rejected": counts[Status.REJECTED],
+            "errors": [_named(e, i) for i, errs in errors.items() for e in errs],
+        }

@@ -25,8 +25,16 @@ from events.services import (
 
 
 def _properties(data) -> list[PropertyInput]:
-    return [PropertyInput(key=p["key"], name=p.get("name", ""), type=p["type"],
-                          required=p["required"], scope=p["scope"]) for p in data]
+    return [
+        PropertyInput(
+            key=p["key"],
+            name=p.get("name", ""),
+            type=p["type"],
+            required=p["required"],
+            scope=p["scope"],
+        )
+        for p in data
+    ]
 
 
 def _channel(workspace, app_key):
@@ -34,8 +42,9 @@ def _channel(workspace, app_key):
         return None
     channel = Channel.objects.filter(workspace=workspace, app_key=app_key).first()
     if channel is None:
-        raise ApiError(f"no channel with APP_KEY {app_key!r}", code=ErrorCode.INVALID,
-                       field="channel")
+        raise ApiError(
+            f"no channel with APP_KEY {app_key!r}", code=ErrorCode.INVALID, field="channel"
+        )
     return channel
 
 
@@ -46,8 +55,11 @@ class DefinitionListView(APIView):
     def get(self, request):
         """Definitions the workspace can use; filter with ``kind``, ``category``, ``q``."""
         workspace = request.user.workspace
-        query = definition_list(workspace=workspace).select_related("channel").prefetch_related(
-            "properties")
+        query = (
+            definition_list(workspace=workspace)
+            .select_related("channel")
+            .prefetch_related("properties")
+        )
         if kind := request.GET.get("kind"):
             query = query.filter(kind=kind)
         if category := request.GET.get("category"):
@@ -58,9 +70,13 @@ class DefinitionListView(APIView):
         enabled = definition_enabled_map(workspace=workspace, definitions=definitions)
         return Response([definition_json(d, enabled=enabled[d.pk]) for d in definitions])
 
-    @extend_schema(request=schema.DefinitionInSerializer,
-                   responses={201: schema.DefinitionOutSerializer,
-                              400: OpenApiResponse(schema.ErrorSerializer)})
+    @extend_schema(
+        request=schema.DefinitionInSerializer,
+        responses={
+            201: schema.DefinitionOutSerializer,
+            400: OpenApiResponse(schema.ErrorSerializer),
+        },
+    )
     def post(self, request):
         """Create a custom definition (id starting with ``c_``, ≤ 5 properties)."""
         serializer = schema.DefinitionInSerializer(data=request.data)
@@ -68,10 +84,15 @@ class DefinitionListView(APIView):
         data = serializer.validated_data
         workspace = request.user.workspace
         definition = definition_create(
-            workspace=workspace, definition_id=data["definitionId"], name=data["name"],
-            description=data["description"], properties=_properties(data["properties"]),
-            channel=_channel(workspace, data["channel"]), default_score=data["defaultScore"],
-            lifecycle_stage=data["lifecycleStage"], enabled=data["enabled"],
+            workspace=workspace,
+            definition_id=data["definitionId"],
+            name=data["name"],
+            description=data["description"],
+            properties=_properties(data["properties"]),
+            channel=_channel(workspace, data["channel"]),
+            default_score=data["defaultScore"],
+            lifecycle_stage=data["lifecycleStage"],
+            enabled=data["enabled"],
         )
         return Response(definition_json(definition), status=status.HTTP_201_CREATED)
 
@@ -80,25 +101,33 @@ class DefinitionDetailView(APIView):
     permission_classes = [SecretKeyRequired]
 
     def _get(self, request, definition_id: str) -> EventDefinition:
-        definition = definition_get(workspace=request.user.workspace,
-                                    definition_id=definition_id)
+        definition = definition_get(workspace=request.user.workspace, definition_id=definition_id)
         if definition is None:
-            raise ApiError(f"no definition {definition_id!r}", code="not_found",
-                           field="definitionId", status_code=404)
+            raise ApiError(
+                f"no definition {definition_id!r}",
+                code="not_found",
+                field="definitionId",
+                status_code=404,
+            )
         return definition
 
     def _answer(self, request, definition):
-        enabled = definition_enabled_map(workspace=request.user.workspace,
-                                         definitions=[definition])[definition.pk]
+        enabled = definition_enabled_map(
+            workspace=request.user.workspace, definitions=[definition]
+        )[definition.pk]
         return Response(definition_json(definition, enabled=enabled))
 
     @extend_schema(responses={200: schema.DefinitionOutSerializer})
     def get(self, request, definition_id: str):
         return self._answer(request, self._get(request, definition_id))
 
-    @extend_schema(request=schema.DefinitionPatchSerializer,
-                   responses={200: schema.DefinitionOutSerializer,
-                              400: OpenApiResponse(schema.ErrorSerializer)})
+    @extend_schema(
+        request=schema.DefinitionPatchSerializer,
+        responses={
+            200: schema.DefinitionOutSerializer,
+            400: OpenApiResponse(schema.ErrorSerializer),
+        },
+    )
     def patch(self, request, definition_id: str):
         """Change names, description, score, stage, ``enabled``; add properties. Ids, keys
         and types never change and properties are never deleted."""
@@ -110,26 +139,38 @@ class DefinitionDetailView(APIView):
         if definition.workspace_id != workspace.pk and set(data) <= {"enabled"}:
             # Built-in or inherited definitions: only this workspace's switch changes.
             if "enabled" in data:
-                definition_set_enabled(workspace=workspace, definition=definition,
-                                       enabled=data["enabled"])
+                definition_set_enabled(
+                    workspace=workspace, definition=definition, enabled=data["enabled"]
+                )
             return self._answer(request, definition)
         if definition.workspace_id != workspace.pk:
-            raise ApiError("only enabled can change on a built-in or parent definition",
-                           code=ErrorCode.IMMUTABLE, field="definitionId")
-        names = {"definitionId": "definition_id", "name": "name",
-                 "description": "description", "defaultScore": "default_score",
-                 "lifecycleStage": "lifecycle_stage", "enabled": "enabled"}
+            raise ApiError(
+                "only enabled can change on a built-in or parent definition",
+                code=ErrorCode.IMMUTABLE,
+                field="definitionId",
+            )
+        names = {
+            "definitionId": "definition_id",
+            "name": "name",
+            "description": "description",
+            "defaultScore": "default_score",
+            "lifecycleStage": "lifecycle_stage",
+            "enabled": "enabled",
+        }
         fields = {names[k]: v for k, v in data.items() if k in names}
         properties = _properties(data["properties"]) if "properties" in data else ()
         if properties:
             # A PATCH may list only new properties: keep the others as they are.
             listed = {p.key for p in properties}
-            kept = [PropertyInput(key=p.key, name=p.name, type=p.type, required=p.required,
-                                  scope=p.scope)
-                    for p in definition.properties.all() if p.key not in listed]
+            kept = [
+                PropertyInput(
+                    key=p.key, name=p.name, type=p.type, required=p.required, scope=p.scope
+                )
+                for p in definition.properties.all()
+                if p.key not in listed
+            ]
             properties = kept + properties
-        definition = definition_update(definition=definition, fields=fields,
-                                       properties=properties)
+        definition = definition_update(definition=definition, fields=fields, properties=properties)
         return self._answer(request, definition)
 
     @extend_schema(responses={204: None, 409: OpenApiResponse(schema.ErrorSerializer)})
@@ -137,8 +178,12 @@ class DefinitionDetailView(APIView):
         """Delete an unused custom definition; 409 names what still uses it."""
         definition = self._get(request, definition_id)
         if definition.workspace_id != request.user.workspace.pk:
-            raise ApiError("built-in and parent definitions cannot be deleted here",
-                           code=ErrorCode.PROTECTED, field="definitionId", status_code=409)
+            raise ApiError(
+                "built-in and parent definitions cannot be deleted here",
+                code=ErrorCode.PROTECTED,
+                field="definitionId",
+                status_code=409,
+            )
         try:
             definition_delete(definition=definition)
         except ServiceError as exc:

@@ -39,21 +39,31 @@ class CommaSeparatedCharFilter(django_filters.BaseInFilter, django_filters.CharF
 
 
 class EventFilter(django_filters.FilterSet):
-    person = IntegerFilter(field_name="person_id", min_value=1, max_value=BIGINT_MAX,
-                           help_text="Internal person id.")
+    person = IntegerFilter(
+        field_name="person_id", min_value=1, max_value=BIGINT_MAX, help_text="Internal person id."
+    )
     definitionId = CommaSeparatedCharFilter(
-        field_name="definition__definition_id", lookup_expr="in",
-        help_text="One or more definition ids, comma separated.")
+        field_name="definition__definition_id",
+        lookup_expr="in",
+        help_text="One or more definition ids, comma separated.",
+    )
     externalId = django_filters.CharFilter(field_name="external_id")
-    occurredFrom = TimeFilter(field_name="occurred_at", lookup_expr="gte",
-                              help_text="ISO-8601, inclusive.")
-    occurredTo = TimeFilter(field_name="occurred_at", lookup_expr="lt",
-                            help_text="ISO-8601, exclusive.")
+    occurredFrom = TimeFilter(
+        field_name="occurred_at", lookup_expr="gte", help_text="ISO-8601, inclusive."
+    )
+    occurredTo = TimeFilter(
+        field_name="occurred_at", lookup_expr="lt", help_text="ISO-8601, exclusive."
+    )
     receivedFrom = TimeFilter(field_name="received_at", lookup_expr="gte")
     receivedTo = TimeFilter(field_name="received_at", lookup_expr="lt")
     # Bounded: a year outside 1..9999 has no datetime range and would crash the lookup.
-    year = IntegerFilter(field_name="occurred_at", lookup_expr="year", min_value=1,
-                         max_value=9999, help_text="Calendar year of the occurred time (UTC).")
+    year = IntegerFilter(
+        field_name="occurred_at",
+        lookup_expr="year",
+        min_value=1,
+        max_value=9999,
+        help_text="Calendar year of the occurred time (UTC).",
+    )
     origin = django_filters.ChoiceFilter(choices=Event.Origin.choices)
 
     class Meta:

@@ -11,9 +11,15 @@ from events.inputs import EventInput, PersonRef
 
 # JSON name -> EventInput field
 CORE = {
-    "externalId": "external_id", "sessionId": "session_id", "targetId": "target_id",
-    "targetName": "target_name", "source": "source", "contentName": "content_name",
-    "campaign": "campaign_code", "campaignName": "campaign_name", "summary": "summary",
+    "externalId": "external_id",
+    "sessionId": "session_id",
+    "targetId": "target_id",
+    "targetName": "target_name",
+    "source": "source",
+    "contentName": "content_name",
+    "campaign": "campaign_code",
+    "campaignName": "campaign_name",
+    "summary": "summary",
 }
 ALLOWED = {"definitionId", "person", "occurredTime", "properties", "score", "tags", *CORE}
 PERSON_KEYS = {"id", "externalId", "identifiers"}
@@ -21,27 +27,44 @@ PERSON_KEYS = {"id", "externalId", "identifiers"}
 
 def person_ref_from_json(value, field: str = "person") -> tuple[PersonRef | None, list]:
     if not isinstance(value, dict):
-        return None, [FieldError(field, ErrorCode.INVALID_TYPE,
-                                 'must be an object: {"id"}, {"externalId"} or {"identifiers"}')]
+        return None, [
+            FieldError(
+                field,
+                ErrorCode.INVALID_TYPE,
+                'must be an object: {"id"}, {"externalId"} or {"identifiers"}',
+            )
+        ]
     unknown = sorted(set(value) - PERSON_KEYS)
     if unknown:
-        return None, [FieldError(f"{field}.{unknown[0]}", ErrorCode.INVALID,
-                                 "unknown field; use id, externalId or identifiers")]
+        return None, [
+            FieldError(
+                f"{field}.{unknown[0]}",
+                ErrorCode.INVALID,
+                "unknown field; use id, externalId or identifiers",
+            )
+        ]
     identifiers = value.get("identifiers") or {}
     if not isinstance(identifiers, dict):
-        return None, [FieldError(f"{field}.identifiers", ErrorCode.INVALID_TYPE,
-                                 'must be an object like {"email": "ann@example.com"}')]
+        return None, [
+            FieldError(
+                f"{field}.identifiers",
+                ErrorCode.INVALID_TYPE,
+                'must be an object like {"email": "ann@example.com"}',
+            )
+        ]
     person_id = value.get("id")
     if person_id is not None and (isinstance(person_id, bool) or not isinstance(person_id, int)):
         if text_id(person_id) is not None:
             person_id = text_id(person_id)
         else:
-            return None, [FieldError(f"{field}.id", ErrorCode.INVALID_TYPE,
-                                     "must be an integer")]
+            return None, [FieldError(f"{field}.id", ErrorCode.INVALID_TYPE, "must be an integer")]
     ref = PersonRef(id=person_id, external_id=value.get("externalId"), identifiers=identifiers)
     if ref.is_empty():
-        return None, [FieldError(field, ErrorCode.REQUIRED,
-                                 "name the person by id, externalId or identifiers")]
+        return None, [
+            FieldError(
+                field, ErrorCode.REQUIRED, "name the person by id, externalId or identifiers"
+            )
+        ]
     return ref, []
 
 
@@ -68,10 +91,22 @@ def event_input_from_json(value) -> tuple[EventInput | None, list[FieldError]]:
     elif tags is None:
         tags = ""
     elif not isinstance(tags, str):
-        errors.append(FieldError("tags", ErrorCode.INVALID_TYPE,
-                                 "must be a comma separated string or a list of strings"))
+        errors.append(
+            FieldError(
+                "tags",
+                ErrorCode.INVALID_TYPE,
+                "must be a comma separated string or a list of strings",
+            )
+        )
     if errors:
         return None, errors
     core = {name: value.get(key) for key, name in CORE.items() if value.get(key) is not None}
-    return EventInput(definition_id=code, person=person, occurred_at=value.get("occurredTime"),
-                      properties=properties, score=value.get("score"), tags=tags, **core), []
+    return EventInput(
+        definition_id=code,
+        person=person,
+        occurred_at=value.get("occurredTime"),
+        properties=properties,
+        score=value.get("score"),
+        tags=tags,
+        **core,
+    ), []

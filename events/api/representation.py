@@ -42,8 +42,7 @@ def definition_json(definition: EventDefinition, *, enabled: bool | None = None)
         "lifecycleStage": definition.lifecycle_stage or None,
         "enabled": definition.enabled if enabled is None else enabled,
         "properties": [
-            {"key": p.key, "name": p.name, "type": p.type, "required": p.required,
-             "scope": p.scope}
+            {"key": p.key, "name": p.name, "type": p.type, "required": p.required, "scope": p.scope}
             for p in definition.properties.all()
         ],
         "createdTime": iso(definition.created_at),

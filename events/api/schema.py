@@ -25,8 +25,9 @@ class ErrorSerializer(serializers.Serializer):
 class PersonRefSerializer(serializers.Serializer):
     id = serializers.IntegerField(required=False)
     externalId = serializers.CharField(required=False)
-    identifiers = serializers.DictField(child=serializers.CharField(), required=False,
-                                        help_text='e.g. {"email": "ann@example.com"}')
+    identifiers = serializers.DictField(
+        child=serializers.CharField(), required=False, help_text='e.g. {"email": "ann@example.com"}'
+    )
 
 
 class EventInSerializer(serializers.Serializer):
@@ -41,8 +42,9 @@ class EventInSerializer(serializers.Serializer):
     source = serializers.CharField(required=False, max_length=255)
     contentName = serializers.CharField(required=False, max_length=255)
     score = serializers.IntegerField(required=False)
-    tags = serializers.CharField(required=False, max_length=255,
-                                 help_text="Comma separated; added to the person.")
+    tags = serializers.CharField(
+        required=False, max_length=255, help_text="Comma separated; added to the person."
+    )
     campaign = serializers.CharField(required=False, max_length=64)
     campaignName = serializers.CharField(required=False, max_length=255)
     summary = serializers.CharField(required=False, max_length=1024)
@@ -50,9 +52,9 @@ class EventInSerializer(serializers.Serializer):
 
 class IngestAnswerSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=["accepted", "duplicate"])
-    eventId = serializers.IntegerField(required=False,
-                                       help_text="Secret keys only: no internal ids for public "
-                                                 "keys.")
+    eventId = serializers.IntegerField(
+        required=False, help_text="Secret keys only: no internal ids for public keys."
+    )
     personId = serializers.IntegerField(required=False, help_text="Secret keys only.")
 
 
@@ -63,8 +65,9 @@ class EventBatchInSerializer(serializers.Serializer):
 class ItemResultSerializer(serializers.Serializer):
     index = serializers.IntegerField()
     status = serializers.ChoiceField(choices=["accepted", "duplicate", "rejected"])
-    eventId = serializers.IntegerField(allow_null=True, required=False,
-                                       help_text="Secret keys only.")
+    eventId = serializers.IntegerField(
+        allow_null=True, required=False, help_text="Secret keys only."
+    )
     errors = ErrorDetailSerializer(many=True)
 
 
@@ -90,11 +93,15 @@ class EventOutSerializer(serializers.Serializer):
 class PropertyInSerializer(serializers.Serializer):
     key = serializers.CharField(max_length=64)
     name = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    type = serializers.ChoiceField(choices=PropertyDefinition.Type.values, required=False,
-                                   default=PropertyDefinition.Type.TEXT)
+    type = serializers.ChoiceField(
+        choices=PropertyDefinition.Type.values, required=False, default=PropertyDefinition.Type.TEXT
+    )
     required = serializers.BooleanField(required=False, default=False)
-    scope = serializers.ChoiceField(choices=PropertyDefinition.Scope.values, required=False,
-                                    default=PropertyDefinition.Scope.EVENT)
+    scope = serializers.ChoiceField(
+        choices=PropertyDefinition.Scope.values,
+        required=False,
+        default=PropertyDefinition.Scope.EVENT,
+    )
 
 
 class DefinitionInSerializer(serializers.Serializer):
@@ -102,12 +109,15 @@ class DefinitionInSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
     description = serializers.CharField(required=False, allow_blank=True, default="")
     properties = PropertyInSerializer(many=True, required=False, default=list)
-    defaultScore = serializers.IntegerField(required=False, default=0, min_value=INT_MIN,
-                                            max_value=INT_MAX)
-    lifecycleStage = serializers.CharField(required=False, allow_blank=True, max_length=32,
-                                           default="")
-    channel = serializers.CharField(required=False, allow_null=True, default=None,
-                                    help_text="The channel's APP_KEY.")
+    defaultScore = serializers.IntegerField(
+        required=False, default=0, min_value=INT_MIN, max_value=INT_MAX
+    )
+    lifecycleStage = serializers.CharField(
+        required=False, allow_blank=True, max_length=32, default=""
+    )
+    channel = serializers.CharField(
+        required=False, allow_null=True, default=None, help_text="The channel's APP_KEY."
+    )
     enabled = serializers.BooleanField(required=False, default=True)
 
 

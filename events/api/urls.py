@@ -10,6 +10,9 @@ urlpatterns = [
     path("collect", collect.CollectView.as_view(), name="api-collect"),
     path("events/<int:pk>", views.EventDetailView.as_view(), name="api-event"),
     path("definitions", definitions.DefinitionListView.as_view(), name="api-definitions"),
-    path("definitions/<str:definition_id>", definitions.DefinitionDetailView.as_view(),
-         name="api-definition"),
+    path(
+        "definitions/<str:definition_id>",
+        definitions.DefinitionDetailView.as_view(),
+        name="api-definition",
+    ),
 ]

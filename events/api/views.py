@@ -78,16 +78,20 @@ def _read_logged(request):
 def _refuse_logged(request, body, exc: ApiError) -> NoReturn:
     """Keep a body refused before the ingestion service (wrong shape, too many events) in the
     ingestion log, then raise ``exc``."""
-    ingestion_log_record(workspace=request.user.workspace, endpoint=ENDPOINT, rejected=[
-        (body, [FieldError(exc.field or "body", exc.error_code, str(exc.detail))])])
+    ingestion_log_record(
+        workspace=request.user.workspace,
+        endpoint=ENDPOINT,
+        rejected=[(body, [FieldError(exc.field or "body", exc.error_code, str(exc.detail))])],
+    )
     raise exc
 
 
 def _rejected_response(errors) -> Response:
     first = errors[0]
-    return Response(error_body(first.code, first.message, first.field,
-                               errors=[e.as_dict() for e in errors]),
-                    status=status.HTTP_400_BAD_REQUEST)
+    return Response(
+        error_body(first.code, first.message, first.field, errors=[e.as_dict() for e in errors]),
+        status=status.HTTP_400_BAD_REQUEST,
+    )
 
 
 class EventListCreateView(generics.ListAPIView):
@@ -113,26 +117,39 @@ class EventListCreateView(generics.ListAPIView):
         page = self.paginate_queryset(queryset)
         return self.get_paginated_response([event_json(e) for e in page])
 
-    @extend_schema(request=schema.EventInSerializer, responses={
-        201: schema.IngestAnswerSerializer, 200: schema.IngestAnswerSerializer,
-        400: OpenApiResponse(schema.ErrorSerializer, description="rejected, with the field")})
+    @extend_schema(
+        request=schema.EventInSerializer,
+        responses={
+            201: schema.IngestAnswerSerializer,
+            200: schema.IngestAnswerSerializer,
+            400: OpenApiResponse(schema.ErrorSerializer, description="rejected, with the field"),
+        },
+    )
     def post(self, request, *args, **kwargs):
         body = _read_logged(request)
         item, errors = event_input_from_json(body)
         if errors:
-            ingestion_log_record(workspace=request.user.workspace, endpoint=ENDPOINT,
-                                 rejected=[(body, errors)])
+            ingestion_log_record(
+                workspace=request.user.workspace, endpoint=ENDPOINT, rejected=[(body, errors)]
+            )
             return _rejected_response(errors)
         secret = request.user.is_secret
-        result = events_ingest(workspace=request.user.workspace, events=[item],
-                               origin=ENDPOINT, payloads=[body], trusted=secret).items[0]
+        result = events_ingest(
+            workspace=request.user.workspace,
+            events=[item],
+            origin=ENDPOINT,
+            payloads=[body],
+            trusted=secret,
+        ).items[0]
         if result.status == Status.REJECTED:
             return _rejected_response(result.errors)
         code = status.HTTP_201_CREATED if result.status == Status.ACCEPTED else status.HTTP_200_OK
         if not secret:  # no internal ids for public keys (SPEC §2)
             return Response({"status": result.status}, status=code)
-        return Response({"status": result.status, "eventId": result.event_id,
-                         "personId": result.person_id}, status=code)
+        return Response(
+            {"status": result.status, "eventId": result.event_id, "personId": result.person_id},
+            status=code,
+        )
 
 
 class EventDetailView(generics.RetrieveAPIView):
@@ -155,20 +172,33 @@ class EventBatchView(APIView):
 
     permission_classes = [IngestKeyRequired]
 
-    @extend_schema(request=schema.EventBatchInSerializer,
-                   responses={200: schema.EventBatchOutSerializer,
-                              400: OpenApiResponse(schema.ErrorSerializer)})
+    @extend_schema(
+        request=schema.EventBatchInSerializer,
+        responses={
+            200: schema.EventBatchOutSerializer,
+            400: OpenApiResponse(schema.ErrorSerializer),
+        },
+    )
     def post(self, request):
         body = _read_logged(request)
         events = body.get("events") if isinstance(body, dict) else None
         if not isinstance(events, list):
-            _refuse_logged(request, body, ApiError('send {"events": [ … ]}',
-                                                   code=ErrorCode.REQUIRED, field="events"))
+            _refuse_logged(
+                request,
+                body,
+                ApiError('send {"events": [ … ]}', code=ErrorCode.REQUIRED, field="events"),
+            )
         limit = settings.CDP_MAX_BATCH_SIZE
         if len(events) > limit:
-            _refuse_logged(request, body, ApiError(
-                f"at most {limit} events per batch, got {len(events)}",
-                code=ErrorCode.BATCH_TOO_LARGE, field="events"))
+            _refuse_logged(
+                request,
+                body,
+                ApiError(
+                    f"at most {limit} events per batch, got {len(events)}",
+                    code=ErrorCode.BATCH_TOO_LARGE,
+                    field="events",
+                ),
+            )
         results: list[ItemResult | None] = [None] * len(events)
         inputs, payloads, positions, refused = [], [], [], []
         for i, value in enumerate(events):
@@ -181,18 +211,31 @@ class EventBatchView(APIView):
                 payloads.append(value)
                 positions.append(i)
         if refused:
-            ingestion_log_record(workspace=request.user.workspace, endpoint=ENDPOINT,
-                                 rejected=refused)
+            ingestion_log_record(
+                workspace=request.user.workspace, endpoint=ENDPOINT, rejected=refused
+            )
         if inputs:
-            outcome = events_ingest(workspace=request.user.workspace, events=inputs,
-                                    origin=ENDPOINT, payloads=payloads,
-                                    trusted=request.user.is_secret)
+            outcome = events_ingest(
+                workspace=request.user.workspace,
+                events=inputs,
+                origin=ENDPOINT,
+                payloads=payloads,
+                trusted=request.user.is_secret,
+            )
             for position, item in zip(positions, outcome.items, strict=True):
-                results[position] = ItemResult(index=position, status=item.status,
-                                               event_id=item.event_id, errors=item.errors)
+                results[position] = ItemResult(
+                    index=position, status=item.status, event_id=item.event_id, errors=item.errors
+                )
         answers = [r.as_dict(ids=request.user.is_secret) for r in results]
-        counts = {s: sum(1 for r in results if r.status == s)
-                  for s in (Status.ACCEPTED, Status.DUPLICATE, Status.REJECTED)}
-        return Response({"results": answers, "accepted": counts[Status.ACCEPTED],
-                         "duplicates": counts[Status.DUPLICATE],
-                         "rejected": counts[Status.REJECTED]})
+        counts = {
+            s: sum(1 for r in results if r.status == s)
+            for s in (Status.ACCEPTED, Status.DUPLICATE, Status.REJECTED)
+        }
+        return Response(
+            {
+                "results": answers,
+                "accepted": counts[Status.ACCEPTED],
+                "duplicates": counts[Status.DUPLICATE],
+                "rejected": counts[Status.REJECTED],
+            }
+        )

@@ -24,8 +24,13 @@ def log_unreadable(request, caller: KeyPrincipal, endpoint: str, exc: ApiError) 
     """Keep a body that could not be read (not JSON, bad gzip, too large) in the ingestion log
     with the beginning of the bytes as sent."""
     raw = getattr(request, "cdp_raw_body", b"")[:2000].decode(errors="replace")
-    ingestion_log_record(workspace=caller.workspace, endpoint=endpoint, rejected=[(
-        {"raw": raw}, [FieldError(exc.field or "body", exc.error_code, str(exc.detail))])])
+    ingestion_log_record(
+        workspace=caller.workspace,
+        endpoint=endpoint,
+        rejected=[
+            ({"raw": raw}, [FieldError(exc.field or "body", exc.error_code, str(exc.detail))])
+        ],
+    )
 
 
 def over_limit(request, caller: KeyPrincipal) -> bool:
@@ -36,5 +41,4 @@ def over_limit(request, caller: KeyPrincipal) -> bool:
 
 def principal(request, *, allow_query_token: bool = False) -> KeyPrincipal | None:
     """The caller's key (any accepted form), or None when missing or unknown."""
-    return principal_for_key(raw_key_from_request(request,
-                                                  allow_query_token=allow_query_token))
+    return principal_for_key(raw_key_from_request(request, allow_query_token=allow_query_token))

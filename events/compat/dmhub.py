@@ -33,13 +33,26 @@ from events.selectors import event_list
 from people.models import Person
 
 ENDPOINT = Event.Origin.DMHUB
-CORE = {"targetId": "target_id", "targetName": "target_name", "source": "source",
-        "contentName": "content_name", "score": "score", "tag": "tags", "campaign":
-        "campaign_code", "campaignName": "campaign_name", "summary": "summary",
-        "externalId": "external_id"}
+CORE = {
+    "targetId": "target_id",
+    "targetName": "target_name",
+    "source": "source",
+    "contentName": "content_name",
+    "score": "score",
+    "tag": "tags",
+    "campaign": "campaign_code",
+    "campaignName": "campaign_name",
+    "summary": "summary",
+    "externalId": "external_id",
+}
 RESERVED = {"id", "customerId", "event", "date", "lastUpdated", *CORE}
-SORT_FIELDS = {"id": "id", "date": "occurred_at", "lastUpdated": "received_at",
-               "event": "definition__definition_id", "customerId": "person_id"}
+SORT_FIELDS = {
+    "id": "id",
+    "date": "occurred_at",
+    "lastUpdated": "received_at",
+    "event": "definition__definition_id",
+    "customerId": "person_id",
+}
 DEFAULT_PARTITION_FROM = 2018
 # Beyond this the offset (page × rows) would leave PostgreSQL's bigint; no store has that many.
 MAX_PAGE = 1_000_000_000
@@ -52,12 +65,19 @@ def _time(value) -> str | None:
 def dmhub_event_json(event: Event) -> dict:
     """The seed's response shape: core fields, then custom properties at the top level."""
     body = {
-        "id": event.pk, "customerId": _customer_id(event.person),
-        "event": event.definition.definition_id, "targetId": event.target_id or None,
-        "targetName": event.target_name or None, "date": _time(event.occurred_at),
-        "source": event.source or None, "score": event.score or 0, "tag": event.tags or None,
-        "campaign": event.campaign_code or None, "campaignName": event.campaign_name or None,
-        "contentName": event.content_name or None, "externalId": event.external_id,
+        "id": event.pk,
+        "customerId": _customer_id(event.person),
+        "event": event.definition.definition_id,
+        "targetId": event.target_id or None,
+        "targetName": event.target_name or None,
+        "date": _time(event.occurred_at),
+        "source": event.source or None,
+        "score": event.score or 0,
+        "tag": event.tags or None,
+        "campaign": event.campaign_code or None,
+        "campaignName": event.campaign_name or None,
+        "contentName": event.content_name or None,
+        "externalId": event.external_id,
         "lastUpdated": _time(event.received_at),
     }
     if event.summary:
@@ -72,16 +92,20 @@ def _error(code: str, message: str, field: str | None, status: int = 400):
 
 
 def _secret_key_required():
-    return _error(ErrorCode.SECRET_KEY_REQUIRED, "the DM Hub endpoints need a secret key",
-                  "access_token", 403)
+    return _error(
+        ErrorCode.SECRET_KEY_REQUIRED, "the DM Hub endpoints need a secret key", "access_token", 403
+    )
 
 
 def _customer(workspace, customer_id) -> PersonRef:
     value = str(customer_id).strip()
     query = Person.objects.filter(workspace=workspace)
     number = text_id(value)
-    if not query.filter(external_id=value).exists() and number is not None and query.filter(
-            pk=number).exists():
+    if (
+        not query.filter(external_id=value).exists()
+        and number is not None
+        and query.filter(pk=number).exists()
+    ):
         return PersonRef(id=number)
     # The external id; when nobody has it, the service answers person_not_found.
     return PersonRef(external_id=value)
@@ -109,8 +133,9 @@ def customer_events(request):
     if caller is None:
         return _error("unauthorized", "a valid access_token is required", "access_token", 401)
     if over_limit(request, caller):
-        return _error("too_many_requests", "rate limit of this key exceeded; retry later", None,
-                      429)
+        return _error(
+            "too_many_requests", "rate limit of this key exceeded; retry later", None, 429
+        )
     if not caller.is_secret:
         return _secret_key_required()
     if request.method == "POST":
@@ -136,20 +161,35 @@ def _create(request, caller):
         if isinstance(body.get("event"), str) and len(body["event"]) > 32:
             errors.append(FieldError("event", ErrorCode.TOO_LONG, "at most 32 characters"))
     if errors:
-        ingestion_log_record(workspace=caller.workspace, endpoint=ENDPOINT,
-                             rejected=[(body, errors)])
+        ingestion_log_record(
+            workspace=caller.workspace, endpoint=ENDPOINT, rejected=[(body, errors)]
+        )
         return _error(errors[0].code, errors[0].message, errors[0].field)
     core = {name: body[key] for key, name in CORE.items() if body.get(key) is not None}
     properties = {k: v for k, v in body.items() if k not in RESERVED}
-    item = EventInput(definition_id=body["event"],
-                      person=_customer(caller.workspace, body["customerId"]),
-                      occurred_at=body.get("date"), properties=properties, **core)
-    result = events_ingest(workspace=caller.workspace, events=[item], origin=ENDPOINT,
-                           create_people=False, payloads=[body]).items[0]
+    item = EventInput(
+        definition_id=body["event"],
+        person=_customer(caller.workspace, body["customerId"]),
+        occurred_at=body.get("date"),
+        properties=properties,
+        **core,
+    )
+    result = events_ingest(
+        workspace=caller.workspace,
+        events=[item],
+        origin=ENDPOINT,
+        create_people=False,
+        payloads=[body],
+    ).items[0]
     if result.status == Status.REJECTED:
         first = result.errors[0]
-        field = {"definitionId": "event", "occurredTime": "date", "person": "customerId",
-                 "person.id": "customerId", "tags": "tag"}.get(first.field, first.field)
+        field = {
+            "definitionId": "event",
+            "occurredTime": "date",
+            "person": "customerId",
+            "person.id": "customerId",
+            "tags": "tag",
+        }.get(first.field, first.field)
         status = 404 if first.code == ErrorCode.PERSON_NOT_FOUND else 400
         return _error(first.code, first.message, field, status)
     event = event_list(workspace=caller.workspace).get(pk=result.event_id)
@@ -174,8 +214,7 @@ def _int(request, name: str, default: int | None, low: int = 1, high: int | None
     number = text_id(raw)
     if number is None or number < low or (high is not None and number > high):
         bound = f" and at most {high}" if high else ""
-        raise ApiError(f"must be an integer of at least {low}{bound}", code="invalid",
-                       field=name)
+        raise ApiError(f"must be an integer of at least {low}{bound}", code="invalid", field=name)
     return number
 
 
@@ -186,19 +225,20 @@ def _utc(request, name: str):
     try:
         return datetime.strptime(raw, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
     except ValueError as exc:
-        raise ApiError("use UTC like 2017-06-07T12:13:14Z", code="invalid",
-                       field=name) from exc
+        raise ApiError("use UTC like 2017-06-07T12:13:14Z", code="invalid", field=name) from exc
 
 
 def _query(request, caller):
     try:
         query = event_list(workspace=caller.workspace).filter(
-            _partition_filter(request.GET.get("partition")))
+            _partition_filter(request.GET.get("partition"))
+        )
         if customer := request.GET.get("customerId"):
             query = query.filter(_customer_filter(customer.strip()))
         if events := request.GET.get("event"):
-            query = query.filter(definition__definition_id__in=[
-                e.strip() for e in events.split(",") if e.strip()])
+            query = query.filter(
+                definition__definition_id__in=[e.strip() for e in events.split(",") if e.strip()]
+            )
         if since := _utc(request, "lastUpdatedFrom"):
             query = query.filter(received_at__gte=since)
         if until := _utc(request, "lastUpdatedTo"):
@@ -208,8 +248,7 @@ def _query(request, caller):
         page = _int(request, "page", 1, high=MAX_PAGE)
         sidx = request.GET.get("sidx") or "id"
         if sidx not in SORT_FIELDS:
-            raise ApiError("sort by one of " + ", ".join(SORT_FIELDS), code="invalid",
-                           field="sidx")
+            raise ApiError("sort by one of " + ", ".join(SORT_FIELDS), code="invalid", field="sidx")
         sord = (request.GET.get("sord") or "asc").lower()
         if sord not in {"asc", "desc"}:
             raise ApiError("asc or desc", code="invalid", field="sord")
@@ -219,7 +258,7 @@ def _query(request, caller):
     query = query.order_by(order if sord == "asc" else f"-{order}", "id")
     size = min(rows or limit, limit)
     start = (page - 1) * (rows or limit)
-    return json_response([dmhub_event_json(e) for e in query[start:start + size]])
+    return json_response([dmhub_event_json(e) for e in query[start : start + size]])
 
 
 @csrf_exempt
@@ -228,8 +267,9 @@ def customer_event(request, event_id: int):
     if caller is None:
         return _error("unauthorized", "a valid access_token is required", "access_token", 401)
     if over_limit(request, caller):
-        return _error("too_many_requests", "rate limit of this key exceeded; retry later", None,
-                      429)
+        return _error(
+            "too_many_requests", "rate limit of this key exceeded; retry later", None, 429
+        )
     if request.method != "GET":
         return _error("method_not_allowed", "use GET", None, 405)
     if not caller.is_secret:
@@ -243,6 +283,5 @@ def customer_event(request, event_id: int):
             return _error(exc.error_code, str(exc.detail), exc.field)
     event = query.first()
     if event is None:
-        return _error("not_found", f"no customer event {event_id} in this partition", "id",
-                      404)
+        return _error("not_found", f"no customer event {event_id} in this partition", "id", 404)
     return json_response(dmhub_event_json(event))

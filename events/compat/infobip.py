@@ -26,8 +26,10 @@ LOOKUP_ORDER = ("external_id", "email", "phone", "push")
 
 
 def infobip_error(message_id: str, text: str, status: int):
-    return json_response({"requestError": {"serviceException": {
-        "messageId": message_id, "text": text}}}, status=status)
+    return json_response(
+        {"requestError": {"serviceException": {"messageId": message_id, "text": text}}},
+        status=status,
+    )
 
 
 def _person_ref(workspace, person_id: str) -> PersonRef:
@@ -51,8 +53,7 @@ def infobip_event(request, person_id: str, definition_id: str):
     if caller is None:
         return infobip_error("UNAUTHORIZED", "Invalid login details", 401)
     if not caller.is_secret:
-        return infobip_error("SECRET_KEY_REQUIRED", "this endpoint needs a secret API key",
-                             403)
+        return infobip_error("SECRET_KEY_REQUIRED", "this endpoint needs a secret API key", 403)
     if over_limit(request, caller):
         return infobip_error("TOO_MANY_REQUESTS", "Too many requests", 429)
     try:
@@ -61,26 +62,43 @@ def infobip_event(request, person_id: str, definition_id: str):
         log_unreadable(request, caller, ENDPOINT, exc)
         return infobip_error("BAD_REQUEST", str(exc.detail), exc.status_code)
     payload = {"personId": person_id, "definitionId": definition_id, "body": body}
-    errors = [FieldError(name, ErrorCode.INVALID, "must not contain NUL characters")
-              for name, value in (("personId", person_id), ("definitionId", definition_id))
-              if "\x00" in value]
+    errors = [
+        FieldError(name, ErrorCode.INVALID, "must not contain NUL characters")
+        for name, value in (("personId", person_id), ("definitionId", definition_id))
+        if "\x00" in value
+    ]
     if not isinstance(body, dict) or "properties" not in body:
-        errors.append(FieldError("properties", ErrorCode.REQUIRED,
-                                 'send {"properties": {…}} (an empty object for none)'))
+        errors.append(
+            FieldError(
+                "properties",
+                ErrorCode.REQUIRED,
+                'send {"properties": {…}} (an empty object for none)',
+            )
+        )
     else:
-        errors += [FieldError(k, ErrorCode.INVALID, "unknown field")
-                   for k in sorted(set(body) - {"properties"})]
+        errors += [
+            FieldError(k, ErrorCode.INVALID, "unknown field")
+            for k in sorted(set(body) - {"properties"})
+        ]
         if not isinstance(body["properties"], dict):
             errors.append(FieldError("properties", ErrorCode.INVALID_TYPE, "must be an object"))
     if errors:
-        ingestion_log_record(workspace=caller.workspace, endpoint=ENDPOINT,
-                             rejected=[(payload, errors)])
+        ingestion_log_record(
+            workspace=caller.workspace, endpoint=ENDPOINT, rejected=[(payload, errors)]
+        )
         return infobip_error("BAD_REQUEST", f"{errors[0].field}: {errors[0].message}", 400)
-    item = EventInput(definition_id=definition_id,
-                      person=_person_ref(caller.workspace, person_id),
-                      properties=body["properties"])
-    result = events_ingest(workspace=caller.workspace, events=[item], origin=ENDPOINT,
-                           create_people=False, payloads=[payload]).items[0]
+    item = EventInput(
+        definition_id=definition_id,
+        person=_person_ref(caller.workspace, person_id),
+        properties=body["properties"],
+    )
+    result = events_ingest(
+        workspace=caller.workspace,
+        events=[item],
+        origin=ENDPOINT,
+        create_people=False,
+        payloads=[payload],
+    ).items[0]
     if result.status == Status.REJECTED:
         first = result.errors[0]
         if first.code == ErrorCode.PERSON_NOT_FOUND:

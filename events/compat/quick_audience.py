@@ -40,10 +40,10 @@ ENDPOINT = Event.Origin.QUICK_AUDIENCE
 MAX_MESSAGES = 100
 
 
-def qa_answer(*, success: bool, code: str | None = None, desc: str | None = None,
-              status: int = 200, data=None):
-    body = {"success": success, "errorCode": code, "errorDesc": desc,
-            "traceId": uuid.uuid4().hex}
+def qa_answer(
+    *, success: bool, code: str | None = None, desc: str | None = None, status: int = 200, data=None
+):
+    body = {"success": success, "errorCode": code, "errorDesc": desc, "traceId": uuid.uuid4().hex}
     if data is not None:
         body["data"] = data
     return json_response(body, status=status)
@@ -52,8 +52,11 @@ def qa_answer(*, success: bool, code: str | None = None, desc: str | None = None
 def _too_many(caller, messages):
     """Refuse a call over ``MAX_MESSAGES`` and keep it (bounded) in the ingestion log."""
     desc = f"at most {MAX_MESSAGES} messages per call, got {len(messages)}"
-    ingestion_log_record(workspace=caller.workspace, endpoint=ENDPOINT, rejected=[
-        (messages, [FieldError("messages", ErrorCode.BATCH_TOO_LARGE, desc)])])
+    ingestion_log_record(
+        workspace=caller.workspace,
+        endpoint=ENDPOINT,
+        rejected=[(messages, [FieldError("messages", ErrorCode.BATCH_TOO_LARGE, desc)])],
+    )
     return qa_answer(success=False, code="BATCH_TOO_LARGE", desc=desc, status=400)
 
 
@@ -65,12 +68,14 @@ def _messages(body, wrapper: str):
             try:
                 body = json_parse(body)
             except JsonError as exc:
-                raise ApiError(f"{wrapper} is not a JSON array string: {exc}", code=exc.code,
-                               field=wrapper) from exc
+                raise ApiError(
+                    f"{wrapper} is not a JSON array string: {exc}", code=exc.code, field=wrapper
+                ) from exc
             nul_refuse(body, wrapper)
     if not isinstance(body, list):
-        raise ApiError(f"send a JSON array or {{\"{wrapper}\": \"[…]\"}}", code="invalid",
-                       field=wrapper)
+        raise ApiError(
+            f'send a JSON array or {{"{wrapper}": "[…]"}}', code="invalid", field=wrapper
+        )
     return body
 
 
@@ -78,14 +83,23 @@ def _identifiers(message: dict, errors: list, prefix: str) -> dict:
     identifiers = {}
     entries = message.get("customerIdList") or []
     if not isinstance(entries, list):
-        errors.append(FieldError(f"{prefix}.customerIdList", ErrorCode.INVALID_TYPE,
-                                 "must be a list of {customerId, idMapping}"))
+        errors.append(
+            FieldError(
+                f"{prefix}.customerIdList",
+                ErrorCode.INVALID_TYPE,
+                "must be a list of {customerId, idMapping}",
+            )
+        )
         return identifiers
     for j, entry in enumerate(entries):
-        if (not isinstance(entry, dict) or not entry.get("customerId")
-                or not entry.get("idMapping")):
-            errors.append(FieldError(f"{prefix}.customerIdList[{j}]", ErrorCode.INVALID,
-                                     "needs customerId and idMapping"))
+        if not isinstance(entry, dict) or not entry.get("customerId") or not entry.get("idMapping"):
+            errors.append(
+                FieldError(
+                    f"{prefix}.customerIdList[{j}]",
+                    ErrorCode.INVALID,
+                    "needs customerId and idMapping",
+                )
+            )
             continue
         identifiers[str(entry["idMapping"])] = str(entry["customerId"])
     return identifiers
@@ -105,26 +119,45 @@ def _event_input(message, index: int, channels: dict[str, int], workspace):
     if source in (None, ""):
         source = None
     elif not isinstance(source, str | int) or isinstance(source, bool):
-        errors.append(FieldError(f"{prefix}.eventSourceCode", ErrorCode.INVALID_TYPE,
-                                 "must be a string (the channel's APP_KEY)"))
+        errors.append(
+            FieldError(
+                f"{prefix}.eventSourceCode",
+                ErrorCode.INVALID_TYPE,
+                "must be a string (the channel's APP_KEY)",
+            )
+        )
         source = None
     elif str(source) not in channels:
-        errors.append(FieldError(f"{prefix}.eventSourceCode", ErrorCode.INVALID,
-                                 f"no channel with APP_KEY {str(source)!r}"))
+        errors.append(
+            FieldError(
+                f"{prefix}.eventSourceCode",
+                ErrorCode.INVALID,
+                f"no channel with APP_KEY {str(source)!r}",
+            )
+        )
         source = None
     attributes = message.get("extendAttributes") or {}
     if not isinstance(attributes, dict):
-        errors.append(FieldError(f"{prefix}.extendAttributes", ErrorCode.INVALID_TYPE,
-                                 "must be an object"))
+        errors.append(
+            FieldError(f"{prefix}.extendAttributes", ErrorCode.INVALID_TYPE, "must be an object")
+        )
         attributes = {}
     if not attributes.get("outBizId"):
-        errors.append(FieldError(f"{prefix}.extendAttributes.outBizId", ErrorCode.REQUIRED,
-                                 "is required (a unique business id)"))
+        errors.append(
+            FieldError(
+                f"{prefix}.extendAttributes.outBizId",
+                ErrorCode.REQUIRED,
+                "is required (a unique business id)",
+            )
+        )
     identifiers = _identifiers(message, errors, prefix)
     customer = message.get("customerId")
     if not customer and not identifiers:
-        errors.append(FieldError(f"{prefix}.customerId", ErrorCode.REQUIRED,
-                                 "give customerId or customerIdList"))
+        errors.append(
+            FieldError(
+                f"{prefix}.customerId", ErrorCode.REQUIRED, "give customerId or customerIdList"
+            )
+        )
     if errors:
         return None, errors
     code = definition_code_for(workspace=workspace, name=str(message["eventCode"]))
@@ -132,17 +165,22 @@ def _event_input(message, index: int, channels: dict[str, int], workspace):
         definition = catalogue_get(workspace).definitions.get(code)
         channel_id = channels[str(source)]
         if definition is not None and definition.channel_id not in (None, channel_id):
-            return None, [FieldError(
-                f"{prefix}.eventSourceCode", ErrorCode.INVALID,
-                f"event {message['eventCode']!r} belongs to another channel than APP_KEY "
-                f"{str(source)!r}")]
+            return None, [
+                FieldError(
+                    f"{prefix}.eventSourceCode",
+                    ErrorCode.INVALID,
+                    f"event {message['eventCode']!r} belongs to another channel than APP_KEY "
+                    f"{str(source)!r}",
+                )
+            ]
     properties = {k: v for k, v in attributes.items() if k != "outBizId"}
     return EventInput(
         definition_id=code,
-        person=PersonRef(external_id=str(customer) if customer else None,
-                         identifiers=identifiers),
-        occurred_at=message["eventTime"], properties=properties,
-        external_id=str(attributes["outBizId"]), source=str(source or ""),
+        person=PersonRef(external_id=str(customer) if customer else None, identifiers=identifiers),
+        occurred_at=message["eventTime"],
+        properties=properties,
+        external_id=str(attributes["outBizId"]),
+        source=str(source or ""),
     ), []
 
 
@@ -151,49 +189,73 @@ def _event_input(message, index: int, channels: dict[str, int], workspace):
 def event_messages(request):
     caller = principal(request)
     if caller is None:
-        return qa_answer(success=False, code="ES0110000002", desc="Authentication failed!",
-                         status=401)
+        return qa_answer(
+            success=False, code="ES0110000002", desc="Authentication failed!", status=401
+        )
     if over_limit(request, caller):
-        return qa_answer(success=False, code="TOO_MANY_REQUESTS",
-                         desc="rate limit of this key exceeded; retry later", status=429)
+        return qa_answer(
+            success=False,
+            code="TOO_MANY_REQUESTS",
+            desc="rate limit of this key exceeded; retry later",
+            status=429,
+        )
     try:
         messages = _messages(read_json(request), "eventMessageModelListStr")
     except ApiError as exc:
         log_unreadable(request, caller, ENDPOINT, exc)
-        return qa_answer(success=False, code=str(exc.error_code).upper(),
-                         desc=str(exc.detail), status=400)
+        return qa_answer(
+            success=False, code=str(exc.error_code).upper(), desc=str(exc.detail), status=400
+        )
     if len(messages) > MAX_MESSAGES:
         return _too_many(caller, messages)
-    channels = dict(Channel.objects.filter(workspace=caller.workspace)
-                    .values_list("app_key", "pk"))
+    channels = dict(Channel.objects.filter(workspace=caller.workspace).values_list("app_key", "pk"))
     inputs, payloads, positions, failures = [], [], [], []
     for i, message in enumerate(messages):
         item, errors = _event_input(message, i, channels, caller.workspace)
         if errors:
             failures.append((i, errors))
-            ingestion_log_record(workspace=caller.workspace, endpoint=ENDPOINT,
-                                 rejected=[(message, errors)])
+            ingestion_log_record(
+                workspace=caller.workspace, endpoint=ENDPOINT, rejected=[(message, errors)]
+            )
         else:
             inputs.append(item)
             payloads.append(message)
             positions.append(i)
     results = []
     if inputs:
-        outcome = events_ingest(workspace=caller.workspace, events=inputs, origin=ENDPOINT,
-                                payloads=payloads, trusted=caller.is_secret)
+        outcome = events_ingest(
+            workspace=caller.workspace,
+            events=inputs,
+            origin=ENDPOINT,
+            payloads=payloads,
+            trusted=caller.is_secret,
+        )
         for position, item in zip(positions, outcome.items, strict=True):
             if item.status == Status.REJECTED:
-                failures.append((position, [FieldError(f"[{position}].{e.field}", e.code,
-                                                       e.message) for e in item.errors]))
+                failures.append(
+                    (
+                        position,
+                        [
+                            FieldError(f"[{position}].{e.field}", e.code, e.message)
+                            for e in item.errors
+                        ],
+                    )
+                )
             else:
-                results.append({"index": position, "status": item.status,
-                                "eventId": item.event_id} if caller.is_secret else
-                               {"index": position, "status": item.status})
+                results.append(
+                    {"index": position, "status": item.status, "eventId": item.event_id}
+                    if caller.is_secret
+                    else {"index": position, "status": item.status}
+                )
     if failures:
         failures.sort(key=lambda f: f[0])
         desc = "; ".join(f"{e.field}: {e.message}" for _, errors in failures for e in errors)
-        return qa_answer(success=False, code="INVALID_MESSAGE", desc=desc[:2000],
-                         data={"accepted": results, "rejected": [i for i, _ in failures]})
+        return qa_answer(
+            success=False,
+            code="INVALID_MESSAGE",
+            desc=desc[:2000],
+            data={"accepted": results, "rejected": [i for i, _ in failures]},
+        )
     return qa_answer(success=True, data={"accepted": results})
 
 
@@ -202,17 +264,23 @@ def event_messages(request):
 def user_messages(request):
     caller = principal(request)
     if caller is None:
-        return qa_answer(success=False, code="ES0110000002", desc="Authentication failed!",
-                         status=401)
+        return qa_answer(
+            success=False, code="ES0110000002", desc="Authentication failed!", status=401
+        )
     if over_limit(request, caller):
-        return qa_answer(success=False, code="TOO_MANY_REQUESTS",
-                         desc="rate limit of this key exceeded; retry later", status=429)
+        return qa_answer(
+            success=False,
+            code="TOO_MANY_REQUESTS",
+            desc="rate limit of this key exceeded; retry later",
+            status=429,
+        )
     try:
         messages = _messages(read_json(request), "customerMessageModelListStr")
     except ApiError as exc:
         log_unreadable(request, caller, ENDPOINT, exc)
-        return qa_answer(success=False, code=str(exc.error_code).upper(),
-                         desc=str(exc.detail), status=400)
+        return qa_answer(
+            success=False, code=str(exc.error_code).upper(), desc=str(exc.detail), status=400
+        )
     if len(messages) > MAX_MESSAGES:
         return _too_many(caller, messages)
     people, failures = [], []
@@ -228,24 +296,34 @@ def user_messages(request):
             external_id = str(customer) if customer else None
             try:
                 if caller.is_secret:
-                    person = person_identify(workspace=caller.workspace,
-                                             external_id=external_id, identifiers=identifiers)
+                    person = person_identify(
+                        workspace=caller.workspace, external_id=external_id, identifiers=identifiers
+                    )
                     people.append({"index": i, "personId": person.pk})
                     continue
-                found = person_identify_public(workspace=caller.workspace,
-                                               external_id=external_id, identifiers=identifiers)
+                found = person_identify_public(
+                    workspace=caller.workspace, external_id=external_id, identifiers=identifiers
+                )
                 people.append({"index": i})
                 if found.ignored:  # logged, never answered: no customer-existence oracle
-                    ingestion_log_record(workspace=caller.workspace, endpoint=ENDPOINT,
-                                         rejected=[(message, found.ignored)])
+                    ingestion_log_record(
+                        workspace=caller.workspace,
+                        endpoint=ENDPOINT,
+                        rejected=[(message, found.ignored)],
+                    )
                 continue
             except ServiceError as exc:
                 errors = [FieldError(f"[{i}].{e.field}", e.code, e.message) for e in exc.errors]
         failures.append((i, errors))
-        ingestion_log_record(workspace=caller.workspace, endpoint=ENDPOINT,
-                             rejected=[(message, errors)])
+        ingestion_log_record(
+            workspace=caller.workspace, endpoint=ENDPOINT, rejected=[(message, errors)]
+        )
     if failures:
         desc = "; ".join(f"{e.field}: {e.message}" for _, errors in failures for e in errors)
-        return qa_answer(success=False, code="INVALID_MESSAGE", desc=desc[:2000],
-                         data={"people": people, "rejected": [i for i, _ in failures]})
+        return qa_answer(
+            success=False,
+            code="INVALID_MESSAGE",
+            desc=desc[:2000],
+            data={"people": people, "rejected": [i for i, _ in failures]},
+        )
     return qa_answer(success=True, data={"people": people})

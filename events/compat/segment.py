@@ -86,20 +86,24 @@ def _read(request, kind: str | None):
         raise
     limit = batch_limit if kind is None else MAX_MESSAGE_BYTES
     if len(raw) > limit:
-        raise Rejected(f"{TOO_LARGE}: {len(raw)} bytes, at most {_size(limit)} per "
-                       + ("batch" if kind is None else "message"), code="payload_too_large",
-                       payload=_beginning(raw))
+        raise Rejected(
+            f"{TOO_LARGE}: {len(raw)} bytes, at most {_size(limit)} per "
+            + ("batch" if kind is None else "message"),
+            code="payload_too_large",
+            payload=_beginning(raw),
+        )
     if not raw.strip():
-        raise Rejected("the body is empty; send a JSON object", code="required",
-                       payload=_beginning(raw))
+        raise Rejected(
+            "the body is empty; send a JSON object", code="required", payload=_beginning(raw)
+        )
     try:
         body = json_parse(raw)
     except JsonError as exc:
-        raise Rejected(f"the body is {exc}", code="invalid_json",
-                       payload=_beginning(raw)) from exc
+        raise Rejected(f"the body is {exc}", code="invalid_json", payload=_beginning(raw)) from exc
     if not isinstance(body, dict):
-        raise Rejected("the body must be a JSON object", code="invalid_json",
-                       payload={"body": body})
+        raise Rejected(
+            "the body must be a JSON object", code="invalid_json", payload={"body": body}
+        )
     return _without_nul(body) if b"\\u0000" in raw else body
 
 
@@ -124,15 +128,22 @@ def _messages(body: dict, kind: str | None) -> list:
     for i, message in enumerate(batch):
         size = len(orjson.dumps(message))
         if size > MAX_MESSAGE_BYTES:
-            raise Rejected(f"{TOO_LARGE}: batch[{i}] is {size} bytes, at most "
-                           f"{MAX_MESSAGE_BYTES // 1024} KB per message",
-                           code="payload_too_large", field=f"batch[{i}]", payload=message)
+            raise Rejected(
+                f"{TOO_LARGE}: batch[{i}] is {size} bytes, at most "
+                f"{MAX_MESSAGE_BYTES // 1024} KB per message",
+                code="payload_too_large",
+                field=f"batch[{i}]",
+                payload=message,
+            )
     shared = body.get("context")
     if isinstance(shared, dict) and shared:
         # The batch's context is merged into each message's (the message's own values win).
-        batch = [{**m, "context": {**shared, **(m.get("context") or {})}}
-                 if isinstance(m, dict) and isinstance(m.get("context") or {}, dict) else m
-                 for m in batch]
+        batch = [
+            {**m, "context": {**shared, **(m.get("context") or {})}}
+            if isinstance(m, dict) and isinstance(m.get("context") or {}, dict)
+            else m
+            for m in batch
+        ]
     if body.get("sentAt"):
         batch = [{"sentAt": body["sentAt"], **m} if isinstance(m, dict) else m for m in batch]
     return batch
@@ -157,15 +168,19 @@ def segment_view(kind: str | None):
             body = _read(request, kind)
         except ApiError as exc:
             if caller is None:
-                return segment_error("unauthorized", "send the write key as the HTTP Basic "
-                                     "user name", 401)
+                return segment_error(
+                    "unauthorized", "send the write key as the HTTP Basic user name", 401
+                )
             return _refused(request, caller, exc)
         if caller is None:
             if isinstance(body.get("writeKey"), str):
                 caller = principal_for_key(body["writeKey"])  # Segment's writeKey in the body
             if caller is None:
-                return segment_error("unauthorized", "send the write key as the HTTP Basic "
-                                     "user name (or writeKey in the body)", 401)
+                return segment_error(
+                    "unauthorized",
+                    "send the write key as the HTTP Basic user name (or writeKey in the body)",
+                    401,
+                )
             if over_limit(request, caller):
                 return _too_many_requests()
         body.pop("writeKey", None)  # a credential: never copied into the ingestion log
@@ -174,8 +189,12 @@ def segment_view(kind: str | None):
         except ApiError as exc:
             return _refused(request, caller, exc)
         try:
-            segment_messages_apply(workspace=caller.workspace, messages=messages,
-                                   batch=kind is None, trusted=caller.is_secret)
+            segment_messages_apply(
+                workspace=caller.workspace,
+                messages=messages,
+                batch=kind is None,
+                trusted=caller.is_secret,
+            )
         except (DataError, connection.Database.DataError):
             # A value the database cannot store that validation let through: the caller's
             # input, so a 400 the client will not retry (NUL characters are dropped before).
@@ -187,8 +206,9 @@ def segment_view(kind: str | None):
 
 
 def _too_many_requests():
-    response = segment_error("too_many_requests",
-                             "rate limit of this write key exceeded; retry later", 429)
+    response = segment_error(
+        "too_many_requests", "rate limit of this write key exceeded; retry later", 429
+    )
     response["Retry-After"] = "1"
     return response
 
@@ -196,15 +216,21 @@ def _too_many_requests():
 def _refused(request, caller, exc: ApiError):
     """Keep the refused body in the ingestion log, then answer in Segment's shape."""
     if isinstance(exc, Rejected):
-        ingestion_log_record(workspace=caller.workspace, endpoint=ENDPOINT, rejected=[(
-            exc.payload, [FieldError(exc.field or "body", exc.error_code, str(exc.detail))])])
+        ingestion_log_record(
+            workspace=caller.workspace,
+            endpoint=ENDPOINT,
+            rejected=[
+                (exc.payload, [FieldError(exc.field or "body", exc.error_code, str(exc.detail))])
+            ],
+        )
     else:  # not readable (bad gzip, over the bound): the beginning of the bytes as sent
         log_unreadable(request, caller, ENDPOINT, exc)
     return segment_error(exc.error_code, str(exc.detail))
 
 
-def segment_messages_apply(*, workspace: Workspace, messages: list, batch: bool,
-                           trusted: bool = True) -> None:
+def segment_messages_apply(
+    *, workspace: Workspace, messages: list, batch: bool, trusted: bool = True
+) -> None:
     """Apply the identity messages in order, then ingest the events in one call;
     ``trusted`` is False for a public key (SPEC §2: it never merges, moves or relabels a
     known person)."""
@@ -212,30 +238,50 @@ def segment_messages_apply(*, workspace: Workspace, messages: list, batch: bool,
     rejected: list[tuple[object, list[FieldError]]] = []
     if len(messages) > MAX_BATCH_MESSAGES:
         extra = len(messages) - MAX_BATCH_MESSAGES
-        rejected.append(({"dropped": extra, "first": messages[MAX_BATCH_MESSAGES]}, [FieldError(
-            "batch", ErrorCode.BATCH_TOO_LARGE,
-            f"at most {MAX_BATCH_MESSAGES} messages per batch; the last {extra} were dropped")]))
+        rejected.append(
+            (
+                {"dropped": extra, "first": messages[MAX_BATCH_MESSAGES]},
+                [
+                    FieldError(
+                        "batch",
+                        ErrorCode.BATCH_TOO_LARGE,
+                        f"at most {MAX_BATCH_MESSAGES} messages per batch; "
+                        f"the last {extra} were dropped",
+                    )
+                ],
+            )
+        )
         messages = messages[:MAX_BATCH_MESSAGES]
     events: list[tuple[int, dict]] = []
     for i, message in enumerate(messages):
         prefix = f"batch[{i}]." if batch else ""
         kind = message.get("type") if isinstance(message, dict) else None
         if not isinstance(message, dict):
-            errors = [FieldError(prefix.rstrip(".") or "body", ErrorCode.INVALID_TYPE,
-                                 "must be an object")]
+            errors = [
+                FieldError(
+                    prefix.rstrip(".") or "body", ErrorCode.INVALID_TYPE, "must be an object"
+                )
+            ]
         elif kind in EVENT_TYPES:
             events.append((i, message))
             continue
         elif kind in PEOPLE_TYPES:
-            errors = people_message_apply(workspace=workspace, message=message, prefix=prefix,
-                                          trusted=trusted)
+            errors = people_message_apply(
+                workspace=workspace, message=message, prefix=prefix, trusted=trusted
+            )
         else:
-            errors = [FieldError(f"{prefix}type", ErrorCode.INVALID,
-                                 "use one of " + ", ".join(EVENT_TYPES + PEOPLE_TYPES))]
+            errors = [
+                FieldError(
+                    f"{prefix}type",
+                    ErrorCode.INVALID,
+                    "use one of " + ", ".join(EVENT_TYPES + PEOPLE_TYPES),
+                )
+            ]
         if errors:
             rejected.append((message, errors))
     if events:
-        rejected += segment_events_ingest(workspace=workspace, events=events, batch=batch, now=now,
-                                          trusted=trusted)
+        rejected += segment_events_ingest(
+            workspace=workspace, events=events, batch=batch, now=now, trusted=trusted
+        )
     if rejected:
         ingestion_log_record(workspace=workspace, endpoint=ENDPOINT, rejected=rejected)

@@ -74,9 +74,13 @@ def _page_properties(message: dict, context: dict) -> dict:
                     return source[key]
         return None
 
-    mapped = {"url": pick("url"), "path": pick("path"), "referrer": pick("referrer"),
-              "pageTitle": pick("title") or message.get("name") or None,
-              "browserLanguage": context.get("locale")}
+    mapped = {
+        "url": pick("url"),
+        "path": pick("path"),
+        "referrer": pick("referrer"),
+        "pageTitle": pick("title") or message.get("name") or None,
+        "browserLanguage": context.get("locale"),
+    }
     if isinstance(mapped["url"], str):
         with suppress(ValueError):  # not a URL: the url property is kept as sent
             mapped["domain"] = urlsplit(mapped["url"]).hostname
@@ -93,8 +97,9 @@ def _event_fields(message: dict, now) -> dict:
     source = library.get("name") if isinstance(library, dict) else None
     session = context.get("sessionId")
     return {
-        "person": PersonRef(external_id=user_id,
-                            identifiers={"anonymous_id": anonymous_id} if anonymous_id else {}),
+        "person": PersonRef(
+            external_id=user_id, identifiers={"anonymous_id": anonymous_id} if anonymous_id else {}
+        ),
         "occurred_at": _occurred(message, now),
         "external_id": id_value(message.get("messageId"), "messageId"),
         "session_id": session if isinstance(session, str | int) else None,
@@ -113,15 +118,18 @@ def _track_properties(message: dict):
     properties = message.get("properties")
     properties = {} if properties is None else properties
     if message["type"] == "screen" and isinstance(properties, dict):
-        extra = {key: message[key] for key in ("name", "category")
-                 if message.get(key) not in (None, "") and key not in properties}
+        extra = {
+            key: message[key]
+            for key in ("name", "category")
+            if message.get(key) not in (None, "") and key not in properties
+        }
         properties = {**extra, **properties}
     return properties
 
 
-def segment_events_ingest(*, workspace: Workspace, events: list[tuple[int, dict]],
-                          batch: bool, now, trusted: bool = True) \
-        -> list[tuple[dict, list[FieldError]]]:
+def segment_events_ingest(
+    *, workspace: Workspace, events: list[tuple[int, dict]], batch: bool, now, trusted: bool = True
+) -> list[tuple[dict, list[FieldError]]]:
     """Map the event messages, define unknown tracks when the workspace says so, and ingest
     them in one call; return the messages rejected before ingestion (it logs its own)."""
     rejected = []
@@ -136,39 +144,68 @@ def segment_events_ingest(*, workspace: Workspace, events: list[tuple[int, dict]
             rejected.append((message, errors))
             continue
         if not user_id and not anonymous_id:
-            rejected.append((message, [FieldError(f"{prefix}userId", "no_user_anon_id",
-                                                  "send userId and/or anonymousId")]))
+            rejected.append(
+                (
+                    message,
+                    [
+                        FieldError(
+                            f"{prefix}userId", "no_user_anon_id", "send userId and/or anonymousId"
+                        )
+                    ],
+                )
+            )
             continue
         if message["type"] == "page":
             context = message.get("context")
-            mapped.append((message, {"definition_id": PAGE_DEFINITION, "properties":
-                                     _page_properties(message, context if isinstance(
-                                         context, dict) else {})}, None, None))
+            mapped.append(
+                (
+                    message,
+                    {
+                        "definition_id": PAGE_DEFINITION,
+                        "properties": _page_properties(
+                            message, context if isinstance(context, dict) else {}
+                        ),
+                    },
+                    None,
+                    None,
+                )
+            )
             continue
         name = _track_name(message)
         if name is None:
-            rejected.append((message, [FieldError(f"{prefix}event", ErrorCode.REQUIRED,
-                                                  "track calls need an event name")]))
+            rejected.append(
+                (
+                    message,
+                    [
+                        FieldError(
+                            f"{prefix}event", ErrorCode.REQUIRED, "track calls need an event name"
+                        )
+                    ],
+                )
+            )
             continue
         if name not in codes:
             codes[name] = definition_code_for(workspace=workspace, name=name)
         properties = _track_properties(message)
-        mapped.append((message, {"definition_id": codes[name], "properties": properties},
-                       name, prefix))
+        mapped.append(
+            (message, {"definition_id": codes[name], "properties": properties}, name, prefix)
+        )
 
     refusals = _definitions_ensure(workspace, mapped)
     inputs, payloads = [], []
     for message, fields, name, prefix in mapped:
         refusal = refusals.get(fields["definition_id"]) if name is not None else None
         if refusal is not None:
-            rejected.append((message, [FieldError(f"{prefix}event", refusal.code,
-                                                  refusal.message)]))
+            rejected.append(
+                (message, [FieldError(f"{prefix}event", refusal.code, refusal.message)])
+            )
             continue
         inputs.append(EventInput(**fields, **_event_fields(message, now)))
         payloads.append(message)
     if inputs:
-        events_ingest(workspace=workspace, events=inputs, origin=ENDPOINT, payloads=payloads,
-                      trusted=trusted)
+        events_ingest(
+            workspace=workspace, events=inputs, origin=ENDPOINT, payloads=payloads, trusted=trusted
+        )
     return rejected
 
 
@@ -186,21 +223,28 @@ def _definitions_ensure(workspace: Workspace, mapped) -> dict[str, FieldError]:
         if definition_get(workspace=workspace, definition_id=code) is not None:
             continue
         if code == "c_":
-            refusals[code] = FieldError("event", ErrorCode.INVALID_DEFINITION_ID,
-                                        f"{name!r} has no letters or digits (a-z, 0-9) to "
-                                        "make a definition id of")
+            refusals[code] = FieldError(
+                "event",
+                ErrorCode.INVALID_DEFINITION_ID,
+                f"{name!r} has no letters or digits (a-z, 0-9) to make a definition id of",
+            )
         elif workspace.unknown_track != Workspace.UnknownTrack.AUTO_DEFINE:
             refusals[code] = FieldError(
-                "event", ErrorCode.UNKNOWN_DEFINITION,
+                "event",
+                ErrorCode.UNKNOWN_DEFINITION,
                 f"unknown event {name!r}: this workspace rejects unknown track events; "
-                f"create the definition {code} (or switch the workspace to auto-define)")
+                f"create the definition {code} (or switch the workspace to auto-define)",
+            )
         else:
             try:
                 definition_create(
-                    workspace=workspace, definition_id=code, name=name[:200],
+                    workspace=workspace,
+                    definition_id=code,
+                    name=name[:200],
                     description=f"Defined automatically by a Segment-compatible track call "
-                                f"named {name[:200]!r}.",
-                    properties=_inferred_properties(samples[code]))
+                    f"named {name[:200]!r}.",
+                    properties=_inferred_properties(samples[code]),
+                )
             except ServiceError as exc:
                 if exc.first.code != ErrorCode.DUPLICATE:  # else created meanwhile: fine
                     refusals[code] = exc.first

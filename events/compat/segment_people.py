@@ -60,9 +60,18 @@ STANDARD_TRAITS = {
 ADDRESS_PARTS = {"city": "city", "country": "country", "address": "street"}
 IDENTIFIER_TRAITS = ("email", "phone")
 CONSUMED = {key for keys in STANDARD_TRAITS.values() for key in keys} | {
-    "name", "address", *IDENTIFIER_TRAITS}
-GENDERS = {"m": "male", "male": "male", "man": "male", "f": "female", "female": "female",
-           "woman": "female"}
+    "name",
+    "address",
+    *IDENTIFIER_TRAITS,
+}
+GENDERS = {
+    "m": "male",
+    "male": "male",
+    "man": "male",
+    "f": "female",
+    "female": "female",
+    "woman": "female",
+}
 DATE_PREFIX = re.compile(r"^\d{4}-\d{2}-\d{2}")
 
 
@@ -82,29 +91,44 @@ def id_value(value, field: str) -> str | FieldError | None:
 
 def ids(message: dict, prefix: str = "") -> tuple:
     """Return ``(userId, anonymousId)`` as strings or None (or a FieldError each)."""
-    return (id_value(message.get("userId"), f"{prefix}userId"),
-            id_value(message.get("anonymousId"), f"{prefix}anonymousId"))
+    return (
+        id_value(message.get("userId"), f"{prefix}userId"),
+        id_value(message.get("anonymousId"), f"{prefix}anonymousId"),
+    )
 
 
-def people_message_apply(*, workspace: Workspace, message: dict, prefix: str = "",
-                         trusted: bool = True) -> list[FieldError]:
+def people_message_apply(
+    *, workspace: Workspace, message: dict, prefix: str = "", trusted: bool = True
+) -> list[FieldError]:
     """Apply one identify, alias or group message; return what was refused or ignored
     (logged by the caller). Each message is its own transaction: a refused one changes
     nothing. ``trusted`` is False for a public key."""
     if trusted:
         apply = {"identify": _identify, "alias": _alias, "group": _group}[message["type"]]
     else:
-        apply = {"identify": _identify_public, "alias": _alias_public,
-                 "group": _group_public}[message["type"]]
+        apply = {"identify": _identify_public, "alias": _alias_public, "group": _group_public}[
+            message["type"]
+        ]
     try:
         with transaction.atomic():
             return apply(workspace, message, prefix)
     except ServiceError as exc:
-        return [FieldError(f"{prefix}{e.field}" if not e.field.startswith(prefix) else e.field,
-                           e.code, e.message) for e in exc.errors]
+        return [
+            FieldError(
+                f"{prefix}{e.field}" if not e.field.startswith(prefix) else e.field,
+                e.code,
+                e.message,
+            )
+            for e in exc.errors
+        ]
     except (DataError, connection.Database.DataError):
-        return [FieldError(prefix.rstrip(".") or "body", ErrorCode.INVALID,
-                           "a value contains characters that cannot be stored (such as NUL)")]
+        return [
+            FieldError(
+                prefix.rstrip(".") or "body",
+                ErrorCode.INVALID,
+                "a value contains characters that cannot be stored (such as NUL)",
+            )
+        ]
 
 
 def _merge(workspace: Workspace, survivor: Person, merged: Person) -> Person:
@@ -120,33 +144,43 @@ def _checked_ids(message: dict, prefix: str) -> tuple[str | None, str | None]:
     if errors:
         raise ServiceError(errors)
     if not user_id and not anonymous_id:
-        raise ServiceError(FieldError(f"{prefix}userId", "no_user_anon_id",
-                                      "send userId and/or anonymousId"))
+        raise ServiceError(
+            FieldError(f"{prefix}userId", "no_user_anon_id", "send userId and/or anonymousId")
+        )
     return user_id, anonymous_id
 
 
 def _who(workspace: Workspace, message: dict, prefix: str) -> Person:
     """The person ``userId``/``anonymousId`` name, created when new, merged when two."""
     user_id, anonymous_id = _checked_ids(message, prefix)
-    by_user = person_lookup(workspace=workspace, type="external_id",
-                            value=user_id) if user_id else None
-    by_anonymous = person_lookup(workspace=workspace, type="anonymous_id",
-                                 value=anonymous_id) if anonymous_id else None
+    by_user = (
+        person_lookup(workspace=workspace, type="external_id", value=user_id) if user_id else None
+    )
+    by_anonymous = (
+        person_lookup(workspace=workspace, type="anonymous_id", value=anonymous_id)
+        if anonymous_id
+        else None
+    )
     if by_user and by_anonymous and by_user.pk != by_anonymous.pk:
         if by_anonymous.external_id is None:  # the visitor signed in
             return _merge(workspace, survivor=by_user, merged=by_anonymous)
         return by_user  # a device shared with another signed-in user
     if by_anonymous and user_id and not by_user and by_anonymous.external_id:
         return person_identify(workspace=workspace, external_id=user_id)
-    return person_identify(workspace=workspace, external_id=user_id, identifiers={
-        "anonymous_id": anonymous_id} if anonymous_id else {})
+    return person_identify(
+        workspace=workspace,
+        external_id=user_id,
+        identifiers={"anonymous_id": anonymous_id} if anonymous_id else {},
+    )
 
 
 def _traits(message: dict) -> dict:
     context = message.get("context")
     traits = {}
-    for source in (context.get("traits") if isinstance(context, dict) else None,
-                   message.get("traits")):
+    for source in (
+        context.get("traits") if isinstance(context, dict) else None,
+        message.get("traits"),
+    ):
         if isinstance(source, dict):
             traits.update(source)
     return traits
@@ -185,18 +219,23 @@ def traits_map(traits: dict, attribute_keys) -> tuple[dict, dict, dict, dict]:
         if traits.get(type_) not in (None, ""):
             identifiers[type_] = traits[type_]
             sources[type_] = f"traits.{type_}"
-    attributes = {key: value for key, value in traits.items()
-                  if key in attribute_keys and key not in CONSUMED and value is not None}
+    attributes = {
+        key: value
+        for key, value in traits.items()
+        if key in attribute_keys and key not in CONSUMED and value is not None
+    }
     return standard, identifiers, attributes, sources
 
 
 def _attribute_keys(workspace: Workspace) -> set[str]:
-    return set(AttributeDefinition.objects.filter(workspace=workspace)
-               .values_list("key", flat=True))
+    return set(
+        AttributeDefinition.objects.filter(workspace=workspace).values_list("key", flat=True)
+    )
 
 
-def _update(person: Person, standard: dict, attributes: dict, sources: dict,
-            prefix: str) -> list[FieldError]:
+def _update(
+    person: Person, standard: dict, attributes: dict, sources: dict, prefix: str
+) -> list[FieldError]:
     """Update the person, dropping (and returning) each value the service refuses."""
     refused: list[FieldError] = []
     for _ in range(len(standard) + len(attributes) + 1):
@@ -224,16 +263,18 @@ def _update(person: Person, standard: dict, attributes: dict, sources: dict,
 
 def _identify(workspace: Workspace, message: dict, prefix: str) -> list[FieldError]:
     person = _who(workspace, message, prefix)
-    standard, identifiers, attributes, sources = traits_map(_traits(message),
-                                                            _attribute_keys(workspace))
+    standard, identifiers, attributes, sources = traits_map(
+        _traits(message), _attribute_keys(workspace)
+    )
     refused = []
     for type_, value in identifiers.items():
         try:
             with transaction.atomic():
                 identifier_add(person=person, type=type_, value=value)
         except ServiceError as exc:
-            refused += [FieldError(f"{prefix}{sources[type_]}", e.code, e.message)
-                        for e in exc.errors]
+            refused += [
+                FieldError(f"{prefix}{sources[type_]}", e.code, e.message) for e in exc.errors
+            ]
     return refused + _update(person, standard, attributes, sources, prefix)
 
 
@@ -243,9 +284,11 @@ def _alias_ids(message: dict, prefix: str) -> tuple[str | None, str | None, list
     previous = id_value(message.get("previousId"), f"{prefix}previousId")
     user_id = id_value(message.get("userId"), f"{prefix}userId")
     errors = [e for e in (previous, user_id) if isinstance(e, FieldError)]
-    errors += [FieldError(f"{prefix}{name}", ErrorCode.REQUIRED, "is required for alias")
-               for name, value in (("previousId", previous), ("userId", user_id))
-               if value is None]
+    errors += [
+        FieldError(f"{prefix}{name}", ErrorCode.REQUIRED, "is required for alias")
+        for name, value in (("previousId", previous), ("userId", user_id))
+        if value is None
+    ]
     return previous, user_id, errors
 
 
@@ -254,16 +297,18 @@ def _alias(workspace: Workspace, message: dict, prefix: str) -> list[FieldError]
     if errors:
         return errors
     target = person_lookup(workspace=workspace, type="external_id", value=user_id)
-    source = (person_lookup(workspace=workspace, type="external_id", value=previous)
-              or person_lookup(workspace=workspace, type="anonymous_id", value=previous))
+    source = person_lookup(
+        workspace=workspace, type="external_id", value=previous
+    ) or person_lookup(workspace=workspace, type="anonymous_id", value=previous)
     if source and (target is None or source.pk != target.pk) and (target or source.external_id):
         # Two people (or a known user taking a new id): one person under the new id.
         target = target or person_identify(workspace=workspace, external_id=user_id)
         _merge(workspace, survivor=target, merged=source)
     else:
         # One or no person: the one under userId, with previousId as an anonymous id.
-        person_identify(workspace=workspace, external_id=user_id,
-                        identifiers={"anonymous_id": previous})
+        person_identify(
+            workspace=workspace, external_id=user_id, identifiers={"anonymous_id": previous}
+        )
     return []
 
 
@@ -282,36 +327,55 @@ def _group(workspace: Workspace, message: dict, prefix: str) -> list[FieldError]
 
 # Public keys (SPEC §2) ---------------------------------------------------------------------
 
-def _who_public(workspace: Workspace, message: dict, prefix: str,
-                identifiers: dict | None = None, sources: dict | None = None) \
-        -> tuple[Identified, list[FieldError]]:
+
+def _who_public(
+    workspace: Workspace,
+    message: dict,
+    prefix: str,
+    identifiers: dict | None = None,
+    sources: dict | None = None,
+) -> tuple[Identified, list[FieldError]]:
     """The person a public key's message names, resolved in one call, and the names ignored
     under the message's own field names."""
     user_id, anonymous_id = _checked_ids(message, prefix)
-    names = {"person.externalId": "userId", "person.identifiers.anonymous_id": "anonymousId",
-             **{f"person.identifiers.{t}": source for t, source in (sources or {}).items()}}
-    found = person_identify_public(workspace=workspace, external_id=user_id, identifiers={
-        **(identifiers or {}), **({"anonymous_id": anonymous_id} if anonymous_id else {})})
-    return found, [FieldError(f"{prefix}{names.get(e.field, e.field)}", e.code, e.message)
-                   for e in found.ignored]
+    names = {
+        "person.externalId": "userId",
+        "person.identifiers.anonymous_id": "anonymousId",
+        **{f"person.identifiers.{t}": source for t, source in (sources or {}).items()},
+    }
+    found = person_identify_public(
+        workspace=workspace,
+        external_id=user_id,
+        identifiers={
+            **(identifiers or {}),
+            **({"anonymous_id": anonymous_id} if anonymous_id else {}),
+        },
+    )
+    return found, [
+        FieldError(f"{prefix}{names.get(e.field, e.field)}", e.code, e.message)
+        for e in found.ignored
+    ]
 
 
 def _unchanged(field: str) -> FieldError:
-    return FieldError(field, ErrorCode.KNOWN_PERSON, "a public key cannot change a known "
-                      "person's profile: ignored")
+    return FieldError(
+        field,
+        ErrorCode.KNOWN_PERSON,
+        "a public key cannot change a known person's profile: ignored",
+    )
 
 
 def _identify_public(workspace: Workspace, message: dict, prefix: str) -> list[FieldError]:
-    standard, identifiers, attributes, sources = traits_map(_traits(message),
-                                                            _attribute_keys(workspace))
+    standard, identifiers, attributes, sources = traits_map(
+        _traits(message), _attribute_keys(workspace)
+    )
     refused, valid = [], {}
     for type_, value in identifiers.items():
         try:
             valid[type_] = normalise_identifier(type_, value, sources[type_])[1]
         except ServiceError as exc:
             refused += [FieldError(f"{prefix}{e.field}", e.code, e.message) for e in exc.errors]
-    found, ignored = _who_public(workspace, message, prefix, valid,
-                                 {t: sources[t] for t in valid})
+    found, ignored = _who_public(workspace, message, prefix, valid, {t: sources[t] for t in valid})
     refused += ignored
     if found.known:
         if standard or attributes:
@@ -330,8 +394,12 @@ def _alias_public(workspace: Workspace, message: dict, prefix: str) -> list[Fiel
     # An anonymous visitor taking a new user id is signed in; the resolution ignores a
     # userId or previousId held by a known person.
     _, ignored = _who_public(workspace, {"userId": user_id, "anonymousId": previous}, prefix)
-    return [FieldError(e.field.replace(f"{prefix}anonymousId", f"{prefix}previousId"), e.code,
-                       e.message) for e in ignored]
+    return [
+        FieldError(
+            e.field.replace(f"{prefix}anonymousId", f"{prefix}previousId"), e.code, e.message
+        )
+        for e in ignored
+    ]
 
 
 def _group_public(workspace: Workspace, message: dict, prefix: str) -> list[FieldError]:

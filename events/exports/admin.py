@@ -25,16 +25,23 @@ from events.exports.schedules import (
 from events.exports.services import ExportSpec, export_cancel, export_submit
 from events.models import EventDefinition
 
-SERVICE_FIELDS = {"startTime": "start_time", "endTime": "end_time",
-                  "definitionIds": "definition_ids", "roleArn": "role_arn",
-                  "externalId": "external_id"}
+SERVICE_FIELDS = {
+    "startTime": "start_time",
+    "endTime": "end_time",
+    "definitionIds": "definition_ids",
+    "roleArn": "role_arn",
+    "externalId": "external_id",
+}
 DESTINATION_FIELDS = ("bucket", "region", "path", "role_arn", "external_id")
 
 
 def _definition_choices(request) -> list[tuple[str, str]]:
     """Definitions of the user's workspaces (and the built-in ones), one entry per code."""
-    rows = (scope_queryset(EventDefinition.objects.all(), request, shared_null=True)
-            .order_by("definition_id").values_list("definition_id", "name"))
+    rows = (
+        scope_queryset(EventDefinition.objects.all(), request, shared_null=True)
+        .order_by("definition_id")
+        .values_list("definition_id", "name")
+    )
     return list({code: (code, f"{name} ({code})") for code, name in rows}.values())
 
 
@@ -49,25 +56,45 @@ def progress_html(export: ExportRequest) -> str:
         text = export.get_status_display()
         if export.cancel_requested:
             text += ", cancelling"
-        return format_html('<progress class="cdp-progress" max="100" value="{}"></progress> '
-                           '{} {}%', export.progress, text, export.progress)
+        return format_html(
+            '<progress class="cdp-progress" max="100" value="{}"></progress> {} {}%',
+            export.progress,
+            text,
+            export.progress,
+        )
     if export.status == ExportRequest.Status.FAILED:
-        return format_html('<span class="cdp-refresh-failed" title="{}">Failed</span>',
-                           export.error)
+        return format_html(
+            '<span class="cdp-refresh-failed" title="{}">Failed</span>', export.error
+        )
     return export.get_status_display()
 
 
 class ExportRequestForm(forms.ModelForm):
     definition_ids = forms.MultipleChoiceField(
-        required=False, label="Definitions", widget=forms.SelectMultiple(attrs={"size": 12}),
-        help_text="None selected: every definition.")
+        required=False,
+        label="Definitions",
+        widget=forms.SelectMultiple(attrs={"size": 12}),
+        help_text="None selected: every definition.",
+    )
 
     class Meta:
         model = ExportRequest
-        fields = ("workspace", "start_time", "end_time", "definition_ids", "bucket", "region",
-                  "path", "role_arn", "external_id", "enrich_with_moments_info")
-        help_texts = {"bucket": "Empty: the server's default destination.",
-                      "path": "Key prefix (folder) inside the bucket or the export folder."}
+        fields = (
+            "workspace",
+            "start_time",
+            "end_time",
+            "definition_ids",
+            "bucket",
+            "region",
+            "path",
+            "role_arn",
+            "external_id",
+            "enrich_with_moments_info",
+        )
+        help_texts = {
+            "bucket": "Empty: the server's default destination.",
+            "path": "Key prefix (folder) inside the bucket or the export folder.",
+        }
 
     def clean(self):
         # Said on the field here; the database's check would only say "constraint violated".
@@ -95,9 +122,19 @@ class ExportFileInline(admin.TabularInline):
 @admin.register(ExportRequest)
 class ExportRequestAdmin(WorkspaceScopedAdmin):
     form = ExportRequestForm
-    list_display = ("created_at", "request_id", "status_column", "files_written",
-                    "events_written", "start_time", "end_time", "destination_text",
-                    "error_text", "origin", "workspace")
+    list_display = (
+        "created_at",
+        "request_id",
+        "status_column",
+        "files_written",
+        "events_written",
+        "start_time",
+        "end_time",
+        "destination_text",
+        "error_text",
+        "origin",
+        "workspace",
+    )
     list_filter = ("status", "destination", "origin")
     list_select_related = ("workspace",)
     actions = ["cancel_exports"]
@@ -110,23 +147,72 @@ class ExportRequestAdmin(WorkspaceScopedAdmin):
     def get_fieldsets(self, request, obj=None):
         if obj is None:
             fieldsets = [
-                (None, {"fields": ["workspace", "start_time", "end_time", "definition_ids",
-                                   "enrich_with_moments_info"]}),
-                ("Destination", {"fields": list(DESTINATION_FIELDS),
-                                 "description": "Empty bucket: the server's default bucket, "
-                                                "else its local export folder."}),
+                (
+                    None,
+                    {
+                        "fields": [
+                            "workspace",
+                            "start_time",
+                            "end_time",
+                            "definition_ids",
+                            "enrich_with_moments_info",
+                        ]
+                    },
+                ),
+                (
+                    "Destination",
+                    {
+                        "fields": list(DESTINATION_FIELDS),
+                        "description": "Empty bucket: the server's default bucket, "
+                        "else its local export folder.",
+                    },
+                ),
             ]
             if self.hides_workspace(request, obj):
                 fieldsets[0][1]["fields"].remove("workspace")
             return fieldsets
         return [
-            (None, {"fields": ["request_id", "workspace", "status_column", "error",
-                               "files_written", "events_written", "total_events"]}),
-            ("What", {"fields": ["start_time", "end_time", "definition_ids",
-                                 "enrich_with_moments_info", "origin", "scheduled_export"]}),
+            (
+                None,
+                {
+                    "fields": [
+                        "request_id",
+                        "workspace",
+                        "status_column",
+                        "error",
+                        "files_written",
+                        "events_written",
+                        "total_events",
+                    ]
+                },
+            ),
+            (
+                "What",
+                {
+                    "fields": [
+                        "start_time",
+                        "end_time",
+                        "definition_ids",
+                        "enrich_with_moments_info",
+                        "origin",
+                        "scheduled_export",
+                    ]
+                },
+            ),
             ("Destination", {"fields": ["destination", *DESTINATION_FIELDS]}),
-            ("Run", {"fields": ["attempts", "created_at", "started_at", "heartbeat_at",
-                                "finished_at"], "classes": ["collapse"]}),
+            (
+                "Run",
+                {
+                    "fields": [
+                        "attempts",
+                        "created_at",
+                        "started_at",
+                        "heartbeat_at",
+                        "finished_at",
+                    ],
+                    "classes": ["collapse"],
+                },
+            ),
         ]
 
     def get_readonly_fields(self, request, obj=None):
@@ -148,13 +234,20 @@ class ExportRequestAdmin(WorkspaceScopedAdmin):
             return  # requests never change; cancelling is an action
         data = form.cleaned_data
         export = export_submit(
-            workspace=self.target_workspace(request, form), origin=ExportRequest.Origin.ADMIN,
-            spec=ExportSpec(start_time=data["start_time"], end_time=data["end_time"],
-                            definition_ids=tuple(data.get("definition_ids") or ()),
-                            bucket=data.get("bucket") or "", region=data.get("region") or "",
-                            path=data.get("path") or "", role_arn=data.get("role_arn") or "",
-                            external_id=data.get("external_id") or "",
-                            enrich_with_moments_info=bool(data.get("enrich_with_moments_info"))))
+            workspace=self.target_workspace(request, form),
+            origin=ExportRequest.Origin.ADMIN,
+            spec=ExportSpec(
+                start_time=data["start_time"],
+                end_time=data["end_time"],
+                definition_ids=tuple(data.get("definition_ids") or ()),
+                bucket=data.get("bucket") or "",
+                region=data.get("region") or "",
+                path=data.get("path") or "",
+                role_arn=data.get("role_arn") or "",
+                external_id=data.get("external_id") or "",
+                enrich_with_moments_info=bool(data.get("enrich_with_moments_info")),
+            ),
+        )
         obj.pk, obj.request_id, obj.workspace_id = export.pk, export.request_id, export.workspace_id
 
     def save_related(self, request, form, formsets, change):
@@ -168,8 +261,11 @@ class ExportRequestAdmin(WorkspaceScopedAdmin):
             except ServiceError as exc:
                 self.message_service_error(request, exc)
                 continue
-            self.message_user(request, f"{export}: cancelled (a running export stops after "
-                                       "its current file)", messages.SUCCESS)
+            self.message_user(
+                request,
+                f"{export}: cancelled (a running export stops after its current file)",
+                messages.SUCCESS,
+            )
 
     @admin.display(description="status", ordering="status")
     def status_column(self, obj) -> str:
@@ -188,17 +284,34 @@ class ExportRequestAdmin(WorkspaceScopedAdmin):
 
 class ScheduledExportForm(forms.ModelForm):
     definition_ids = forms.MultipleChoiceField(
-        required=False, label="Definitions", widget=forms.SelectMultiple(attrs={"size": 12}),
-        help_text="None selected: every definition.")
-    timezone = forms.ChoiceField(choices=[(z, z) for z in sorted(available_timezones())],
-                                 initial="UTC", help_text=ScheduledExport._meta.get_field(
-                                     "timezone").help_text)
+        required=False,
+        label="Definitions",
+        widget=forms.SelectMultiple(attrs={"size": 12}),
+        help_text="None selected: every definition.",
+    )
+    timezone = forms.ChoiceField(
+        choices=[(z, z) for z in sorted(available_timezones())],
+        initial="UTC",
+        help_text=ScheduledExport._meta.get_field("timezone").help_text,
+    )
 
     class Meta:
         model = ScheduledExport
-        fields = ("workspace", "name", "enabled", "window", "definition_ids",
-                  "enrich_with_moments_info", "minute", "hour", "day_of_week", "day_of_month",
-                  "month_of_year", "timezone", *DESTINATION_FIELDS)
+        fields = (
+            "workspace",
+            "name",
+            "enabled",
+            "window",
+            "definition_ids",
+            "enrich_with_moments_info",
+            "minute",
+            "hour",
+            "day_of_week",
+            "day_of_month",
+            "month_of_year",
+            "timezone",
+            *DESTINATION_FIELDS,
+        )
 
 
 @admin.register(ScheduledExport)
@@ -213,12 +326,28 @@ class ScheduledExportAdmin(WorkspaceScopedAdmin):
     fieldsets = [
         (None, {"fields": ["workspace", "name", "enabled"]}),
         ("What", {"fields": ["window", "definition_ids", "enrich_with_moments_info"]}),
-        ("When", {"fields": ["minute", "hour", "day_of_week", "day_of_month", "month_of_year",
-                             "timezone"],
-                  "description": "A crontab: the defaults run daily at 02:00."}),
-        ("Destination", {"fields": list(DESTINATION_FIELDS),
-                         "description": "Empty bucket: the server's default bucket, else its "
-                                        "local export folder."}),
+        (
+            "When",
+            {
+                "fields": [
+                    "minute",
+                    "hour",
+                    "day_of_week",
+                    "day_of_month",
+                    "month_of_year",
+                    "timezone",
+                ],
+                "description": "A crontab: the defaults run daily at 02:00.",
+            },
+        ),
+        (
+            "Destination",
+            {
+                "fields": list(DESTINATION_FIELDS),
+                "description": "Empty bucket: the server's default bucket, else its "
+                "local export folder.",
+            },
+        ),
     ]
 
     class Media:
@@ -226,11 +355,17 @@ class ScheduledExportAdmin(WorkspaceScopedAdmin):
 
     def get_queryset(self, request):
         latest = ExportRequest.objects.filter(scheduled_export=OuterRef("pk")).order_by(
-            "-created_at", "-id")
-        return super().get_queryset(request).annotate(
-            last_status=Subquery(latest.values("status")[:1]),
-            last_written=Subquery(latest.values("events_written")[:1]),
-            last_total=Subquery(latest.values("total_events")[:1]))
+            "-created_at", "-id"
+        )
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                last_status=Subquery(latest.values("status")[:1]),
+                last_written=Subquery(latest.values("events_written")[:1]),
+                last_total=Subquery(latest.values("total_events")[:1]),
+            )
+        )
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form_class = super().get_form(request, obj, change=change, **kwargs)
@@ -249,8 +384,9 @@ class ScheduledExportAdmin(WorkspaceScopedAdmin):
         if change:
             scheduled_export_update(scheduled_export=obj, data=schedule)
             return
-        saved = scheduled_export_create(workspace=self.target_workspace(request, form),
-                                        data=schedule)
+        saved = scheduled_export_create(
+            workspace=self.target_workspace(request, form), data=schedule
+        )
         obj.pk, obj.workspace_id = saved.pk, saved.workspace_id
 
     def delete_model(self, request, obj):
@@ -278,6 +414,9 @@ class ScheduledExportAdmin(WorkspaceScopedAdmin):
     def last_run(self, obj) -> str:
         if obj.last_status is None:
             return "—"
-        shown = ExportRequest(status=obj.last_status, events_written=obj.last_written or 0,
-                              total_events=obj.last_total)
+        shown = ExportRequest(
+            status=obj.last_status,
+            events_written=obj.last_written or 0,
+            total_events=obj.last_total,
+        )
         return progress_html(shown)

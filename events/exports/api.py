@@ -49,22 +49,47 @@ class ExportInSerializer(serializers.Serializer):
     startTime = UtcDateTimeField(help_text="Events that occurred at or after this time.")
     endTime = UtcDateTimeField(help_text="…and before this time (exclusive).")
     definitionIds = serializers.ListField(
-        child=serializers.CharField(max_length=32), required=False, default=list,
-        max_length=1000, help_text="Definition ids to export; empty or absent: all.")
+        child=serializers.CharField(max_length=32),
+        required=False,
+        default=list,
+        max_length=1000,
+        help_text="Definition ids to export; empty or absent: all.",
+    )
     # Patterns here describe the input in the schema; the service checks the same rules.
     bucket = serializers.RegexField(
-        BUCKET_RE, required=False, allow_blank=True, allow_null=True, max_length=63,
-        help_text="S3 bucket. Absent: the server's default bucket, else its local folder.")
-    region = serializers.RegexField(REGION_RE, required=False, allow_blank=True,
-                                    allow_null=True, max_length=32)
-    path = serializers.CharField(required=False, allow_blank=True, allow_null=True,
-                                 max_length=400, help_text="Key prefix, e.g. exports/daily.")
-    roleArn = serializers.RegexField(ROLE_ARN_RE, required=False, allow_blank=True,
-                                     allow_null=True, max_length=2048,
-                                     help_text="IAM role to assume (STS AssumeRole).")
-    externalId = serializers.RegexField(EXTERNAL_ID_RE, required=False, allow_blank=True,
-                                        allow_null=True, max_length=1224,
-                                        help_text="External id the role requires.")
+        BUCKET_RE,
+        required=False,
+        allow_blank=True,
+        allow_null=True,
+        max_length=63,
+        help_text="S3 bucket. Absent: the server's default bucket, else its local folder.",
+    )
+    region = serializers.RegexField(
+        REGION_RE, required=False, allow_blank=True, allow_null=True, max_length=32
+    )
+    path = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        allow_null=True,
+        max_length=400,
+        help_text="Key prefix, e.g. exports/daily.",
+    )
+    roleArn = serializers.RegexField(
+        ROLE_ARN_RE,
+        required=False,
+        allow_blank=True,
+        allow_null=True,
+        max_length=2048,
+        help_text="IAM role to assume (STS AssumeRole).",
+    )
+    externalId = serializers.RegexField(
+        EXTERNAL_ID_RE,
+        required=False,
+        allow_blank=True,
+        allow_null=True,
+        max_length=1224,
+        help_text="External id the role requires.",
+    )
     enrichWithMomentsInfo = serializers.BooleanField(required=False, default=False)
 
 
@@ -75,10 +100,12 @@ class ExportCreatedSerializer(serializers.Serializer):
 
 class ExportStateSerializer(serializers.Serializer):
     requestId = serializers.UUIDField()
-    status = serializers.ChoiceField(choices=["pending", "running", "completed", "failed",
-                                              "cancelled"])
-    files = serializers.ListField(child=serializers.CharField(),
-                                  help_text="Names of the files written so far.")
+    status = serializers.ChoiceField(
+        choices=["pending", "running", "completed", "failed", "cancelled"]
+    )
+    files = serializers.ListField(
+        child=serializers.CharField(), help_text="Names of the files written so far."
+    )
     eventCount = serializers.IntegerField(help_text="Events written so far.")
     progress = serializers.IntegerField(help_text="Percent of the events written.")
     error = serializers.CharField(allow_null=True)
@@ -86,28 +113,40 @@ class ExportStateSerializer(serializers.Serializer):
 
 def _spec(data: dict) -> ExportSpec:
     return ExportSpec(
-        start_time=data["startTime"], end_time=data["endTime"],
-        definition_ids=tuple(data["definitionIds"]), bucket=data.get("bucket") or "",
-        region=data.get("region") or "", path=data.get("path") or "",
-        role_arn=data.get("roleArn") or "", external_id=data.get("externalId") or "",
-        enrich_with_moments_info=data["enrichWithMomentsInfo"])
+        start_time=data["startTime"],
+        end_time=data["endTime"],
+        definition_ids=tuple(data["definitionIds"]),
+        bucket=data.get("bucket") or "",
+        region=data.get("region") or "",
+        path=data.get("path") or "",
+        role_arn=data.get("roleArn") or "",
+        external_id=data.get("externalId") or "",
+        enrich_with_moments_info=data["enrichWithMomentsInfo"],
+    )
 
 
 class ExportCreateView(APIView):
     permission_classes = [SecretKeyRequired]
 
-    @extend_schema(request=ExportInSerializer, responses={
-        201: ExportCreatedSerializer,
-        400: OpenApiResponse(ErrorSerializer, description="bad input, with the field")})
+    @extend_schema(
+        request=ExportInSerializer,
+        responses={
+            201: ExportCreatedSerializer,
+            400: OpenApiResponse(ErrorSerializer, description="bad input, with the field"),
+        },
+    )
     def post(self, request):
         """Request an export of the workspace's events to S3 (or the server's folder)."""
         serializer = ExportInSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        export = export_submit(workspace=request.user.workspace,
-                               spec=_spec(serializer.validated_data))
+        export = export_submit(
+            workspace=request.user.workspace, spec=_spec(serializer.validated_data)
+        )
         export.refresh_from_db()  # in-process Celery has already run it
-        return Response({"requestId": str(export.request_id), "status": export.status},
-                        status=status.HTTP_201_CREATED)
+        return Response(
+            {"requestId": str(export.request_id), "status": export.status},
+            status=status.HTTP_201_CREATED,
+        )
 
 
 class ExportDetailView(APIView):
@@ -116,8 +155,12 @@ class ExportDetailView(APIView):
     def _get(self, request, request_id: str):
         export = export_get(workspace=request.user.workspace, request_id=request_id)
         if export is None:
-            raise ApiError(f"no export {request_id!r}", code=ErrorCode.NOT_FOUND,
-                           field="requestId", status_code=404)
+            raise ApiError(
+                f"no export {request_id!r}",
+                code=ErrorCode.NOT_FOUND,
+                field="requestId",
+                status_code=404,
+            )
         return export
 
     @extend_schema(responses={200: ExportStateSerializer, 404: OpenApiResponse(ErrorSerializer)})
@@ -125,9 +168,14 @@ class ExportDetailView(APIView):
         """Status of an export: files and events written, progress, error."""
         return Response(export_state(export=self._get(request, request_id)))
 
-    @extend_schema(request=None, responses={202: ExportStateSerializer,
-                                            404: OpenApiResponse(ErrorSerializer),
-                                            409: OpenApiResponse(ErrorSerializer)})
+    @extend_schema(
+        request=None,
+        responses={
+            202: ExportStateSerializer,
+            404: OpenApiResponse(ErrorSerializer),
+            409: OpenApiResponse(ErrorSerializer),
+        },
+    )
     def delete(self, request, request_id: str):
         """Cancel an export: a running one stops after the file it is writing."""
         try:
@@ -144,7 +192,11 @@ class ExportDefinitionsView(APIView):
     def get(self, request):
         """Definitions whose events can be exported (``definitionIds`` of a request)."""
         workspace = request.user.workspace
-        definitions = list(export_definitions(workspace=workspace).select_related("channel")
-                           .prefetch_related("properties").order_by("kind", "definition_id"))
+        definitions = list(
+            export_definitions(workspace=workspace)
+            .select_related("channel")
+            .prefetch_related("properties")
+            .order_by("kind", "definition_id")
+        )
         enabled = definition_enabled_map(workspace=workspace, definitions=definitions)
         return Response([definition_json(d, enabled=enabled[d.pk]) for d in definitions])

@@ -51,12 +51,25 @@ logger = logging.getLogger(__name__)
 
 PART_SIZE = 8 * 1024 * 1024
 CONTENT_TYPE = "application/gzip"
-PERMANENT_CODES = frozenset({
-    "NoSuchBucket", "AccessDenied", "AllAccessDisabled", "InvalidAccessKeyId",
-    "InvalidBucketName", "SignatureDoesNotMatch", "AuthorizationHeaderMalformed",
-    "AccountProblem", "InvalidToken", "ExpiredToken", "PermanentRedirect", "InvalidClientTokenId",
-    "MalformedPolicyDocument", "InvalidParameterValue", "ValidationError",
-})
+PERMANENT_CODES = frozenset(
+    {
+        "NoSuchBucket",
+        "AccessDenied",
+        "AllAccessDisabled",
+        "InvalidAccessKeyId",
+        "InvalidBucketName",
+        "SignatureDoesNotMatch",
+        "AuthorizationHeaderMalformed",
+        "AccountProblem",
+        "InvalidToken",
+        "ExpiredToken",
+        "PermanentRedirect",
+        "InvalidClientTokenId",
+        "MalformedPolicyDocument",
+        "InvalidParameterValue",
+        "ValidationError",
+    }
+)
 
 
 class DestinationError(Exception):
@@ -72,33 +85,38 @@ def _error_code(exc: Exception) -> str:
 
 
 def _config() -> Config:
-    return Config(retries={"max_attempts": settings.CDP_EXPORT_S3_MAX_ATTEMPTS,
-                           "mode": "standard"},
-                  connect_timeout=10, read_timeout=120)
+    return Config(
+        retries={"max_attempts": settings.CDP_EXPORT_S3_MAX_ATTEMPTS, "mode": "standard"},
+        connect_timeout=10,
+        read_timeout=120,
+    )
 
 
-def s3_session(*, region: str, role_arn: str, external_id: str,
-               session_name: str) -> boto3.session.Session:
+def s3_session(
+    *, region: str, role_arn: str, external_id: str, session_name: str
+) -> boto3.session.Session:
     """Return a boto3 session: with ``role_arn``, credentials from STS AssumeRole (refreshed
     before they expire); else the default credential chain."""
     if not role_arn:
         return boto3.session.Session(region_name=region or None)
     sts = boto3.session.Session(region_name=region or None).client("sts", config=_config())
-    params = {"RoleArn": role_arn, "RoleSessionName": session_name[:64],
-              "DurationSeconds": 3600}
+    params = {"RoleArn": role_arn, "RoleSessionName": session_name[:64], "DurationSeconds": 3600}
     if external_id:
         params["ExternalId"] = external_id
 
     def fetch() -> dict:
         credentials = sts.assume_role(**params)["Credentials"]
-        return {"access_key": credentials["AccessKeyId"],
-                "secret_key": credentials["SecretAccessKey"],
-                "token": credentials["SessionToken"],
-                "expiry_time": credentials["Expiration"].isoformat()}
+        return {
+            "access_key": credentials["AccessKeyId"],
+            "secret_key": credentials["SecretAccessKey"],
+            "token": credentials["SessionToken"],
+            "expiry_time": credentials["Expiration"].isoformat(),
+        }
 
     core = botocore.session.Session()
     core._credentials = RefreshableCredentials.create_from_metadata(
-        metadata=fetch(), refresh_using=fetch, method="sts-assume-role")
+        metadata=fetch(), refresh_using=fetch, method="sts-assume-role"
+    )
     if region:
         core.set_config_variable("region", region)
     return boto3.session.Session(botocore_session=core)
@@ -107,14 +125,24 @@ def s3_session(*, region: str, role_arn: str, external_id: str,
 class S3Destination:
     """Files in ``bucket`` under ``prefix``."""
 
-    def __init__(self, *, bucket: str, prefix: str, tag: str, region: str = "",
-                 role_arn: str = "", external_id: str = "", session_name: str = "cdp-export"):
+    def __init__(
+        self,
+        *,
+        bucket: str,
+        prefix: str,
+        tag: str,
+        region: str = "",
+        role_arn: str = "",
+        external_id: str = "",
+        session_name: str = "cdp-export",
+    ):
         self.bucket = bucket
         self.prefix = prefix.strip("/")
         self.tag = tag  # the request id, in each object's metadata
         try:
-            session = s3_session(region=region, role_arn=role_arn, external_id=external_id,
-                                 session_name=session_name)
+            session = s3_session(
+                region=region, role_arn=role_arn, external_id=external_id, session_name=session_name
+            )
             self.client = session.client("s3", config=_config())
         except (BotoCoreError, ClientError) as exc:
             raise DestinationError(f"cannot get S3 credentials: {exc}") from exc
@@ -140,8 +168,9 @@ class S3Destination:
             except (BotoCoreError, ClientError) as exc:
                 if _error_code(exc) == "PreconditionFailed":
                     return self._existing(fileobj, key)
-                permanent = (_error_code(exc) in PERMANENT_CODES
-                             or isinstance(exc, NoCredentialsError | PartialCredentialsError))
+                permanent = _error_code(exc) in PERMANENT_CODES or isinstance(
+                    exc, NoCredentialsError | PartialCredentialsError
+                )
                 if permanent or attempt == attempts:
                     tries = "" if attempt == 1 else f" after {attempt} attempts"
                     raise DestinationError(
@@ -157,12 +186,15 @@ class S3Destination:
         try:
             found = self._own(key)
         except (BotoCoreError, ClientError) as exc:
-            raise DestinationError(f"{key} already exists in bucket {self.bucket} and cannot "
-                                   f"be read ({exc}); it was not overwritten") from exc
+            raise DestinationError(
+                f"{key} already exists in bucket {self.bucket} and cannot "
+                f"be read ({exc}); it was not overwritten"
+            ) from exc
         if found and found["ContentLength"] == size:
             return size
         raise FileExistsAtDestination(
-            f"{key} already exists in bucket {self.bucket}; it was not overwritten")
+            f"{key} already exists in bucket {self.bucket}; it was not overwritten"
+        )
 
     def _own(self, key: str) -> dict | None:
         """The HEAD answer of ``key`` when the object is this export's, else None (also when
@@ -178,25 +210,29 @@ class S3Destination:
     def _upload(self, fileobj: BinaryIO, key: str) -> int:
         fileobj.seek(0)
         upload_id = self.client.create_multipart_upload(
-            Bucket=self.bucket, Key=key, ContentType=CONTENT_TYPE,
-            Metadata={"cdp-export": self.tag})["UploadId"]
+            Bucket=self.bucket, Key=key, ContentType=CONTENT_TYPE, Metadata={"cdp-export": self.tag}
+        )["UploadId"]
         try:
             parts = []
             size = 0
             while chunk := fileobj.read(PART_SIZE):
                 number = len(parts) + 1
-                answer = self.client.upload_part(Bucket=self.bucket, Key=key, UploadId=upload_id,
-                                                 PartNumber=number, Body=chunk)
+                answer = self.client.upload_part(
+                    Bucket=self.bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=chunk
+                )
                 parts.append({"PartNumber": number, "ETag": answer["ETag"]})
                 size += len(chunk)
             self.client.complete_multipart_upload(
-                Bucket=self.bucket, Key=key, UploadId=upload_id,
-                MultipartUpload={"Parts": parts}, IfNoneMatch="*")
+                Bucket=self.bucket,
+                Key=key,
+                UploadId=upload_id,
+                MultipartUpload={"Parts": parts},
+                IfNoneMatch="*",
+            )
             return size
         except BaseException:
             try:
-                self.client.abort_multipart_upload(Bucket=self.bucket, Key=key,
-                                                   UploadId=upload_id)
+                self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
             except (BotoCoreError, ClientError) as exc:
                 logger.warning("could not abort the upload of %s: %s", key, exc)
             raise
@@ -208,14 +244,16 @@ class S3Destination:
             answer = self.client.list_multipart_uploads(Bucket=self.bucket, Prefix=key)
             for upload in answer.get("Uploads", []):
                 if upload["Key"] == key:
-                    self.client.abort_multipart_upload(Bucket=self.bucket, Key=key,
-                                                       UploadId=upload["UploadId"])
+                    self.client.abort_multipart_upload(
+                        Bucket=self.bucket, Key=key, UploadId=upload["UploadId"]
+                    )
             found = self._own(key)
             if found and found["ContentLength"] == size:
                 self.client.delete_object(Bucket=self.bucket, Key=key, IfMatch=found["ETag"])
         except (BotoCoreError, ClientError) as exc:
-            raise DestinationError(f"S3 clean-up of {key} in bucket {self.bucket} failed: "
-                                   f"{exc}") from exc
+            raise DestinationError(
+                f"S3 clean-up of {key} in bucket {self.bucket} failed: {exc}"
+            ) from exc
 
 
 class LocalDestination:

@@ -6,8 +6,14 @@ Kept free of Django imports: the writer's hot loop, ``events.inputs`` and the te
 from datetime import UTC, datetime
 
 # The mandatory fields, in the order every line starts with them ("occured" is spelled so).
-MANDATORY_FIELDS = ("definitionId", "eventId", "sessionId", "personId", "externalPersonId",
-                    "occuredTime")
+MANDATORY_FIELDS = (
+    "definitionId",
+    "eventId",
+    "sessionId",
+    "personId",
+    "externalPersonId",
+    "occuredTime",
+)
 # Added to events a flow caused when the request asks for enrichWithMomentsInfo.
 MOMENTS_FIELDS = ("campaignName", "elementName", "campaignStart", "flowElementId")
 MAX_LINES = 50_000
@@ -21,8 +27,9 @@ def export_time(value: datetime) -> str:
 
 def compact_time(text: str) -> str:
     """Turn an ``export_time`` string into ``yyyyMMddHHmmssSSS`` (for file names)."""
-    return (text[0:4] + text[5:7] + text[8:10] + text[11:13] + text[14:16] + text[17:19]
-            + text[20:23])
+    return (
+        text[0:4] + text[5:7] + text[8:10] + text[11:13] + text[14:16] + text[17:19] + text[20:23]
+    )
 
 
 def file_name(request_id: str, first: str, last: str, number: int = 1) -> str:
@@ -39,10 +46,10 @@ def next_file_name(request_id: str, first: str, last: str, previous: str | None)
     Files follow each other in time, so two share their first and last milliseconds only
     when every file between them does too: the file before is the only one to compare with.
     """
-    stem = file_name(request_id, first, last)[:-len(EXTENSION)]
+    stem = file_name(request_id, first, last)[: -len(EXTENSION)]
     number = 1
     if previous is not None and previous.startswith(stem) and previous.endswith(EXTENSION):
-        rest = previous[len(stem):-len(EXTENSION)]
+        rest = previous[len(stem) : -len(EXTENSION)]
         if not rest:
             number = 2
         elif rest[0] == "-" and rest[1:].isdigit():

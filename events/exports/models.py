@@ -32,20 +32,27 @@ class ExportRequest(models.Model):
         ADMIN = "admin", "Admin"
         SCHEDULE = "schedule", "Scheduled export"
 
-    request_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False,
-                                  verbose_name="request id")
+    request_id = models.UUIDField(
+        default=uuid.uuid4, unique=True, editable=False, verbose_name="request id"
+    )
     workspace = models.ForeignKey(
         "people.Workspace", on_delete=models.CASCADE, related_name="+", db_index=False
     )
     scheduled_export = models.ForeignKey(
-        "events.ScheduledExport", null=True, blank=True, on_delete=models.SET_NULL,
-        related_name="requests", db_index=False,
+        "events.ScheduledExport",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="requests",
+        db_index=False,
     )
     origin = models.CharField(max_length=8, choices=Origin.choices, default=Origin.API)
     start_time = models.DateTimeField(help_text="Events that occurred at or after this time…")
     end_time = models.DateTimeField(help_text="…and before this time (exclusive).")
     definition_ids = models.JSONField(
-        default=list, blank=True, verbose_name="definitions",
+        default=list,
+        blank=True,
+        verbose_name="definitions",
         help_text="Definition ids (codes) to export; empty exports every definition.",
     )
     destination = models.CharField(max_length=8, choices=Destination.choices)
@@ -53,12 +60,14 @@ class ExportRequest(models.Model):
     region = models.CharField(max_length=32, blank=True)
     path = models.CharField(max_length=512, blank=True, verbose_name="path prefix")
     role_arn = models.CharField(max_length=2048, blank=True, verbose_name="role ARN")
-    external_id = models.CharField(max_length=1224, blank=True,
-                                   help_text="External id required by the role, if any.")
+    external_id = models.CharField(
+        max_length=1224, blank=True, help_text="External id required by the role, if any."
+    )
     enrich_with_moments_info = models.BooleanField(
-        default=False, verbose_name="enrich with flow info",
+        default=False,
+        verbose_name="enrich with flow info",
         help_text="Events caused by a flow carry campaignName, elementName, campaignStart "
-                  "and flowElementId.",
+        "and flowElementId.",
     )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     error = models.TextField(blank=True)
@@ -73,8 +82,9 @@ class ExportRequest(models.Model):
     watermark_id = models.BigIntegerField(null=True, blank=True, editable=False)
     attempts = models.PositiveSmallIntegerField(default=0, help_text="Runs started.")
     run_token = models.UUIDField(null=True, blank=True, editable=False)
-    heartbeat_at = models.DateTimeField(null=True, blank=True,
-                                        help_text="Last sign of life of the running worker.")
+    heartbeat_at = models.DateTimeField(
+        null=True, blank=True, help_text="Last sign of life of the running worker."
+    )
     requeued_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -87,12 +97,16 @@ class ExportRequest(models.Model):
         indexes = [
             models.Index(fields=["workspace", "created_at"], name="export_ws_created_idx"),
             # The stale-run sweep reads only unfinished requests.
-            models.Index(fields=["heartbeat_at"], name="export_active_idx",
-                         condition=Q(status__in=["pending", "running"])),
+            models.Index(
+                fields=["heartbeat_at"],
+                name="export_active_idx",
+                condition=Q(status__in=["pending", "running"]),
+            ),
         ]
         constraints = [
-            models.CheckConstraint(condition=Q(end_time__gt=models.F("start_time")),
-                                   name="export_time_range_check"),
+            models.CheckConstraint(
+                condition=Q(end_time__gt=models.F("start_time")), name="export_time_range_check"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -123,8 +137,9 @@ class ExportFile(models.Model):
         WRITING = "writing", "Writing"
         DONE = "done", "Done"
 
-    request = models.ForeignKey(ExportRequest, on_delete=models.CASCADE, related_name="files",
-                                db_index=False)  # the (request, seq) constraint leads with it
+    request = models.ForeignKey(
+        ExportRequest, on_delete=models.CASCADE, related_name="files", db_index=False
+    )  # the (request, seq) constraint leads with it
     seq = models.PositiveIntegerField(verbose_name="number")
     name = models.CharField(max_length=255)
     key = models.CharField(max_length=1024, help_text="Object key or path under the folder.")
@@ -165,36 +180,51 @@ class ScheduledExport(models.Model):
     name = models.CharField(max_length=200)
     enabled = models.BooleanField(default=True)
     window = models.CharField(
-        max_length=16, choices=Window.choices, default=Window.PREVIOUS_DAY,
+        max_length=16,
+        choices=Window.choices,
+        default=Window.PREVIOUS_DAY,
         help_text="Which events each run exports, counted back from the run's time in the "
-                  "schedule's time zone.",
+        "schedule's time zone.",
     )
-    minute = models.CharField(max_length=240, default="0",
-                              help_text='Crontab minute: "0", "*/15", "0,30".')
+    minute = models.CharField(
+        max_length=240, default="0", help_text='Crontab minute: "0", "*/15", "0,30".'
+    )
     hour = models.CharField(max_length=96, default="2", help_text='Crontab hour: "2", "*".')
-    day_of_week = models.CharField(max_length=64, default="*",
-                                   help_text='Crontab day of week: "*", "1-5" (0 is Sunday).')
-    day_of_month = models.CharField(max_length=124, default="*",
-                                    help_text='Crontab day of month: "*", "1".')
-    month_of_year = models.CharField(max_length=64, default="*",
-                                     help_text='Crontab month: "*", "1,7".')
-    timezone = models.CharField(max_length=63, default="UTC",
-                                help_text="Time zone of the schedule and of the window.")
+    day_of_week = models.CharField(
+        max_length=64, default="*", help_text='Crontab day of week: "*", "1-5" (0 is Sunday).'
+    )
+    day_of_month = models.CharField(
+        max_length=124, default="*", help_text='Crontab day of month: "*", "1".'
+    )
+    month_of_year = models.CharField(
+        max_length=64, default="*", help_text='Crontab month: "*", "1,7".'
+    )
+    timezone = models.CharField(
+        max_length=63, default="UTC", help_text="Time zone of the schedule and of the window."
+    )
     definition_ids = models.JSONField(
-        default=list, blank=True, verbose_name="definitions",
+        default=list,
+        blank=True,
+        verbose_name="definitions",
         help_text="Definition ids (codes) to export; empty exports every definition.",
     )
-    bucket = models.CharField(max_length=63, blank=True,
-                              help_text="Empty: the server's default destination.")
+    bucket = models.CharField(
+        max_length=63, blank=True, help_text="Empty: the server's default destination."
+    )
     region = models.CharField(max_length=32, blank=True)
     path = models.CharField(max_length=512, blank=True, verbose_name="path prefix")
     role_arn = models.CharField(max_length=2048, blank=True, verbose_name="role ARN")
     external_id = models.CharField(max_length=1224, blank=True)
-    enrich_with_moments_info = models.BooleanField(default=False,
-                                                   verbose_name="enrich with flow info")
+    enrich_with_moments_info = models.BooleanField(
+        default=False, verbose_name="enrich with flow info"
+    )
     periodic_task = models.OneToOneField(
-        "django_celery_beat.PeriodicTask", null=True, blank=True, on_delete=models.SET_NULL,
-        related_name="+", editable=False,
+        "django_celery_beat.PeriodicTask",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
     )
     created_at = models.DateTimeField(auto_now_add=True)
     modified_at = models.DateTimeField(auto_now=True)
@@ -203,8 +233,9 @@ class ScheduledExport(models.Model):
         verbose_name = "scheduled export"
         ordering = ["workspace", "name"]
         constraints = [
-            models.UniqueConstraint(fields=["workspace", "name"],
-                                    name="scheduledexport_ws_name_uniq"),
+            models.UniqueConstraint(
+                fields=["workspace", "name"], name="scheduledexport_ws_name_uniq"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -212,5 +243,7 @@ class ScheduledExport(models.Model):
 
     @property
     def crontab_text(self) -> str:
-        return (f"{self.minute} {self.hour} {self.day_of_month} {self.month_of_year} "
-                f"{self.day_of_week} ({self.timezone})")
+        return (
+            f"{self.minute} {self.hour} {self.day_of_month} {self.month_of_year} "
+            f"{self.day_of_week} ({self.timezone})"
+        )

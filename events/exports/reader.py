@@ -66,9 +66,11 @@ class PeopleCache:
                 known = self.known = {}
                 missing = {row[2] for row in rows}
             known.update(dict.fromkeys(missing, "null"))
-            known.update((pk, orjson.dumps(external).decode())
-                         for pk, external in self.lookup(missing).items()
-                         if external is not None)
+            known.update(
+                (pk, orjson.dumps(external).decode())
+                for pk, external in self.lookup(missing).items()
+                if external is not None
+            )
         return rows, known
 
 
@@ -88,8 +90,12 @@ class _Prefetch:
     def __init__(self, sql: str, params, connect: dict, lines: int):
         self._queue: queue.Queue = queue.Queue(maxsize=QUEUED_CHUNKS)
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(sql, params, connect, lines),
-                                        name="cdp-export-reader", daemon=True)
+        self._thread = threading.Thread(
+            target=self._run,
+            args=(sql, params, connect, lines),
+            name="cdp-export-reader",
+            daemon=True,
+        )
         self._thread.start()
 
     def _put(self, item) -> bool:
@@ -104,6 +110,7 @@ class _Prefetch:
     def _run(self, sql: str, params, connect: dict, lines: int) -> None:
         try:
             with psycopg.connect(**connect) as database:
+
                 def lookup(ids):
                     # Server-side binding: the ids travel as one binary array.
                     return dict(psycopg.Cursor(database).execute(PEOPLE_SQL, [list(ids)]))
@@ -151,8 +158,7 @@ class ExportReader:
         self._prefetch: _Prefetch | None = None
         if connection.vendor == "postgresql":
             sql, params = export_rows(export=export, after=after).query.sql_with_params()
-            self._prefetch = _Prefetch(sql, params, connection.get_connection_params(),
-                                       self.lines)
+            self._prefetch = _Prefetch(sql, params, connection.get_connection_params(), self.lines)
         else:
             self._people = PeopleCache(lambda ids: person_external_ids(person_ids=ids))
 
@@ -161,8 +167,9 @@ class ExportReader:
         keyset ``after``, where the previous file ended."""
         if self._prefetch is not None:
             return self._prefetch.next_file()
-        rows = export_rows(export=self.export, after=after)[:self.lines].iterator(
-            chunk_size=CHUNK_ROWS)
+        rows = export_rows(export=self.export, after=after)[: self.lines].iterator(
+            chunk_size=CHUNK_ROWS
+        )
         return _file_chunks(lambda n: list(islice(rows, n)), self._people, self.lines)
 
     def close(self) -> None:

@@ -73,7 +73,8 @@ class _Run:
         """Update the request's row if this run still holds it, else raise ``LeaseLost``."""
         fields.setdefault("heartbeat_at", timezone.now())
         if not ExportRequest.objects.filter(pk=self.export.pk, run_token=self.token).update(
-                **fields):
+            **fields
+        ):
             raise LeaseLost(self.export.pk)
 
 
@@ -85,10 +86,18 @@ def export_run(*, export: ExportRequest) -> ExportRequest:
     token = uuid.uuid4()
     now = timezone.now()
     stale = now - timedelta(seconds=settings.CDP_EXPORT_STALE_SECONDS)
-    claimed = ExportRequest.objects.filter(pk=export.pk, cancel_requested=False).filter(
-        Q(status=Status.PENDING) | Q(status=Status.RUNNING, heartbeat_at__lt=stale)).update(
-        status=Status.RUNNING, run_token=token, heartbeat_at=now, requeued_at=None,
-        attempts=F("attempts") + 1, started_at=Coalesce("started_at", now))
+    claimed = (
+        ExportRequest.objects.filter(pk=export.pk, cancel_requested=False)
+        .filter(Q(status=Status.PENDING) | Q(status=Status.RUNNING, heartbeat_at__lt=stale))
+        .update(
+            status=Status.RUNNING,
+            run_token=token,
+            heartbeat_at=now,
+            requeued_at=None,
+            attempts=F("attempts") + 1,
+            started_at=Coalesce("started_at", now),
+        )
+    )
     export.refresh_from_db()
     if not claimed:
         return export
@@ -105,8 +114,7 @@ def export_run(*, export: ExportRequest) -> ExportRequest:
         logger.exception("export %s failed", export.pk)
         status, error = Status.FAILED, f"internal error: {exc.__class__.__name__}: {exc}"
     with suppress(LeaseLost):
-        run.update(status=status, error=error[:4000], finished_at=timezone.now(),
-                   run_token=None)
+        run.update(status=status, error=error[:4000], finished_at=timezone.now(), run_token=None)
     export.refresh_from_db()
     return export
 
@@ -115,13 +123,20 @@ def _destination(export: ExportRequest):
     if export.destination == ExportRequest.Destination.LOCAL:
         return LocalDestination(prefix=export.path, tag=str(export.request_id))
     if not settings.CDP_EXPORT_S3:
-        raise ExportFailure(f"{ErrorCode.S3_NOT_CONFIGURED}: S3 exports are not enabled on this "
-                            "server (set CDP_EXPORT_S3=1 with credentials, or send no bucket to "
-                            "use the server's default destination)")
-    return S3Destination(bucket=export.bucket, prefix=export.path, tag=str(export.request_id),
-                         region=export.region,
-                         role_arn=export.role_arn, external_id=export.external_id,
-                         session_name=f"cdp-export-{export.request_id}")
+        raise ExportFailure(
+            f"{ErrorCode.S3_NOT_CONFIGURED}: S3 exports are not enabled on this "
+            "server (set CDP_EXPORT_S3=1 with credentials, or send no bucket to "
+            "use the server's default destination)"
+        )
+    return S3Destination(
+        bucket=export.bucket,
+        prefix=export.path,
+        tag=str(export.request_id),
+        region=export.region,
+        role_arn=export.role_arn,
+        external_id=export.external_id,
+        session_name=f"cdp-export-{export.request_id}",
+    )
 
 
 def _write_all(run: _Run) -> str:
@@ -137,8 +152,11 @@ def _write_all(run: _Run) -> str:
     for stale in ExportFile.objects.filter(request=export, status=ExportFile.Status.WRITING):
         destination.discard(stale.key, stale.size)
         stale.delete()
-    last = (ExportFile.objects.filter(request=export, status=ExportFile.Status.DONE)
-            .order_by("-seq").first())
+    last = (
+        ExportFile.objects.filter(request=export, status=ExportFile.Status.DONE)
+        .order_by("-seq")
+        .first()
+    )
     after = (last.last_time, last.last_id) if last else None
     seq = last.seq if last else 0
     previous = last.name if last else None
@@ -148,8 +166,7 @@ def _write_all(run: _Run) -> str:
             # The next file is written while the previous one is published.
             with ExitStack() as stack:
                 temporary = stack.enter_context(destination.temporary())
-                written = write_file(chunks=reader.next_file(after), out=temporary,
-                                     lines=lines)
+                written = write_file(chunks=reader.next_file(after), out=temporary, lines=lines)
                 publisher.finish()
                 if ExportRequest.objects.filter(pk=export.pk, cancel_requested=True).exists():
                     return Status.CANCELLED
@@ -167,10 +184,12 @@ def _check_counts(export: ExportRequest) -> None:
     """Raise ``ExportFailure`` unless the finished files have distinct names and their lines
     add up to the events written and to the events the export's range holds now."""
     done = ExportFile.objects.filter(request=export, status=ExportFile.Status.DONE).aggregate(
-        files=Count("pk"), keys=Count("key", distinct=True), lines=Coalesce(Sum("events"), 0))
+        files=Count("pk"), keys=Count("key", distinct=True), lines=Coalesce(Sum("events"), 0)
+    )
     if done["keys"] != done["files"]:
-        raise ExportFailure(f"export_incomplete: {done['files']} files were written under only "
-                            f"{done['keys']} names")
+        raise ExportFailure(
+            f"export_incomplete: {done['files']} files were written under only {done['keys']} names"
+        )
     written = ExportRequest.objects.values_list("events_written", flat=True).get(pk=export.pk)
     events = export_events(export=export, after=None).count()
     if not done["lines"] == written == events:
@@ -178,21 +197,36 @@ def _check_counts(export: ExportRequest) -> None:
             f"export_incomplete: the {done['files']} files hold {done['lines']} lines but "
             f"{events} events of the export's range exist now; events were deleted (a person "
             "erased or merged) or stored late while the export ran, so the files are not one "
-            "consistent copy: submit the export again")
+            "consistent copy: submit the export again"
+        )
 
 
-def _record(run: _Run, destination, seq: int, after: tuple[datetime, int] | None,
-            written: WrittenFile, previous: str | None) -> ExportFile:
+def _record(
+    run: _Run,
+    destination,
+    seq: int,
+    after: tuple[datetime, int] | None,
+    written: WrittenFile,
+    previous: str | None,
+) -> ExportFile:
     """Record file ``seq`` as being written (before anything appears under its name), named
     after its first and last events and numbered after ``previous`` if it shares them."""
-    name = next_file_name(str(run.export.request_id), written.first_time, written.last_time,
-                          previous)
+    name = next_file_name(
+        str(run.export.request_id), written.first_time, written.last_time, previous
+    )
     run.update()
     return ExportFile.objects.create(
-        request=run.export, seq=seq, name=name, key=destination.key(name),
-        events=written.events, size=written.size, after_time=after[0] if after else None,
-        after_id=after[1] if after else None, last_time=event_time(event_id=written.last_id),
-        last_id=written.last_id)
+        request=run.export,
+        seq=seq,
+        name=name,
+        key=destination.key(name),
+        events=written.events,
+        size=written.size,
+        after_time=after[0] if after else None,
+        after_id=after[1] if after else None,
+        last_time=event_time(event_id=written.last_id),
+        last_id=written.last_id,
+    )
 
 
 class _Publisher:
@@ -228,12 +262,18 @@ class _Publisher:
             published = future.result()
         self.pending = None
         if published != record.size:
-            raise ExportFailure(f"export_incomplete: {record.key} holds {published} bytes at "
-                                f"the destination but {record.size} were written")
+            raise ExportFailure(
+                f"export_incomplete: {record.key} holds {published} bytes at "
+                f"the destination but {record.size} were written"
+            )
         with transaction.atomic():
-            ExportFile.objects.filter(pk=record.pk).update(status=ExportFile.Status.DONE,
-                                                           completed_at=timezone.now())
-            self.run.update(files_written=F("files_written") + 1,
-                            events_written=F("events_written") + record.events)
-        logger.info("export %s: file %s with %s events", self.run.export.pk, record.name,
-                    record.events)
+            ExportFile.objects.filter(pk=record.pk).update(
+                status=ExportFile.Status.DONE, completed_at=timezone.now()
+            )
+            self.run.update(
+                files_written=F("files_written") + 1,
+                events_written=F("events_written") + record.events,
+            )
+        logger.info(
+            "export %s: file %s with %s events", self.run.export.pk, record.name, record.events
+        )

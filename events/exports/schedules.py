@@ -25,10 +25,13 @@ from people.models import Workspace
 
 TASK = "events.exports.tasks.scheduled_export_run_task"
 Window = ScheduledExport.Window
-CRONTAB_FIELDS = {"minute": validators.minute_validator, "hour": validators.hour_validator,
-                  "day_of_week": validators.day_of_week_validator,
-                  "day_of_month": validators.day_of_month_validator,
-                  "month_of_year": validators.month_of_year_validator}
+CRONTAB_FIELDS = {
+    "minute": validators.minute_validator,
+    "hour": validators.hour_validator,
+    "day_of_week": validators.day_of_week_validator,
+    "day_of_month": validators.day_of_month_validator,
+    "month_of_year": validators.month_of_year_validator,
+}
 
 
 @dataclass(frozen=True)
@@ -71,15 +74,24 @@ def window_bounds(*, window: str, now: datetime, zone: str) -> tuple[datetime, d
         first = (last - timedelta(days=1)).replace(day=1)
     else:
         first, last = today - timedelta(days=1), today
-    return (datetime.combine(first, time(0), tzinfo=tz).astimezone(UTC),
-            datetime.combine(last, time(0), tzinfo=tz).astimezone(UTC))
+    return (
+        datetime.combine(first, time(0), tzinfo=tz).astimezone(UTC),
+        datetime.combine(last, time(0), tzinfo=tz).astimezone(UTC),
+    )
 
 
 def _spec(data: ScheduleInput, start: datetime, end: datetime) -> ExportSpec:
-    return ExportSpec(start_time=start, end_time=end, definition_ids=tuple(data.definition_ids),
-                      bucket=data.bucket, region=data.region, path=data.path,
-                      role_arn=data.role_arn, external_id=data.external_id,
-                      enrich_with_moments_info=data.enrich_with_moments_info)
+    return ExportSpec(
+        start_time=start,
+        end_time=end,
+        definition_ids=tuple(data.definition_ids),
+        bucket=data.bucket,
+        region=data.region,
+        path=data.path,
+        role_arn=data.role_arn,
+        external_id=data.external_id,
+        enrich_with_moments_info=data.enrich_with_moments_info,
+    )
 
 
 def scheduled_export_validate(*, workspace: Workspace, data: ScheduleInput) -> None:
@@ -97,8 +109,9 @@ def scheduled_export_validate(*, workspace: Workspace, data: ScheduleInput) -> N
     try:
         ZoneInfo(data.timezone)
     except (ZoneInfoNotFoundError, ValueError):
-        errors.append(FieldError("timezone", ErrorCode.INVALID,
-                                 "a time zone name such as Europe/Berlin"))
+        errors.append(
+            FieldError("timezone", ErrorCode.INVALID, "a time zone name such as Europe/Berlin")
+        )
     now = timezone.now()
     try:
         export_spec_validate(workspace=workspace, spec=_spec(data, now - timedelta(hours=1), now))
@@ -111,12 +124,12 @@ def scheduled_export_validate(*, workspace: Workspace, data: ScheduleInput) -> N
 def _periodic_task_sync(scheduled: ScheduledExport) -> None:
     """Point the schedule's beat task at its crontab, enabled as the schedule is."""
     crontab_fields = {name: getattr(scheduled, name) for name in CRONTAB_FIELDS}
-    crontab = CrontabSchedule.objects.filter(**crontab_fields,
-                                             timezone=scheduled.timezone).first()
+    crontab = CrontabSchedule.objects.filter(**crontab_fields, timezone=scheduled.timezone).first()
     if crontab is None:
         crontab = CrontabSchedule.objects.create(**crontab_fields, timezone=scheduled.timezone)
-    task = scheduled.periodic_task or PeriodicTask(name=f"scheduled-export-{scheduled.pk}",
-                                                   task=TASK)
+    task = scheduled.periodic_task or PeriodicTask(
+        name=f"scheduled-export-{scheduled.pk}", task=TASK
+    )
     task.crontab, task.interval = crontab, None
     task.kwargs = json.dumps({"scheduled_export_id": scheduled.pk})
     task.enabled = scheduled.enabled
@@ -138,8 +151,9 @@ def scheduled_export_create(*, workspace: Workspace, data: ScheduleInput) -> Sch
     return scheduled
 
 
-def scheduled_export_update(*, scheduled_export: ScheduledExport,
-                            data: ScheduleInput) -> ScheduledExport:
+def scheduled_export_update(
+    *, scheduled_export: ScheduledExport, data: ScheduleInput
+) -> ScheduledExport:
     """Change a scheduled export; its beat task follows."""
     scheduled_export_validate(workspace=scheduled_export.workspace, data=data)
     fields = asdict(data)
@@ -161,13 +175,19 @@ def scheduled_export_delete(*, scheduled_export: ScheduledExport) -> None:
             PeriodicTask.objects.filter(pk=task_id).delete()
 
 
-def scheduled_export_run(*, scheduled_export: ScheduledExport,
-                         now: datetime | None = None) -> ExportRequest:
+def scheduled_export_run(
+    *, scheduled_export: ScheduledExport, now: datetime | None = None
+) -> ExportRequest:
     """Submit this run's export request: the schedule's window before ``now``."""
-    start, end = window_bounds(window=scheduled_export.window, now=now or timezone.now(),
-                               zone=scheduled_export.timezone)
-    data = ScheduleInput(**{name: getattr(scheduled_export, name)
-                            for name in ScheduleInput.__dataclass_fields__})
-    return export_submit(workspace=scheduled_export.workspace, spec=_spec(data, start, end),
-                         origin=ExportRequest.Origin.SCHEDULE,
-                         scheduled_export=scheduled_export)
+    start, end = window_bounds(
+        window=scheduled_export.window, now=now or timezone.now(), zone=scheduled_export.timezone
+    )
+    data = ScheduleInput(
+        **{name: getattr(scheduled_export, name) for name in ScheduleInput.__dataclass_fields__}
+    )
+    return export_submit(
+        workspace=scheduled_export.workspace,
+        spec=_spec(data, start, end),
+        origin=ExportRequest.Origin.SCHEDULE,
+        scheduled_export=scheduled_export,
+    )

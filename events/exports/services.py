@@ -57,9 +57,14 @@ def _path_errors(path: str) -> list[FieldError]:
     segments = path.strip("/").split("/") if path.strip("/") else []
     for segment in segments:
         if segment in (".", "..") or not PATH_SEGMENT_RE.match(segment):
-            return [FieldError("path", ErrorCode.INVALID,
-                               "a relative prefix of names made of letters, digits and "
-                               "!_.*'()=- separated by single slashes")]
+            return [
+                FieldError(
+                    "path",
+                    ErrorCode.INVALID,
+                    "a relative prefix of names made of letters, digits and "
+                    "!_.*'()=- separated by single slashes",
+                )
+            ]
     return []
 
 
@@ -76,29 +81,48 @@ def export_spec_validate(*, workspace: Workspace, spec: ExportSpec) -> list[str]
         errors.append(FieldError("endTime", ErrorCode.INVALID, "must be after startTime"))
     codes = list(dict.fromkeys(spec.definition_ids))
     if len(codes) > MAX_DEFINITIONS:
-        errors.append(FieldError("definitionIds", ErrorCode.TOO_LONG,
-                                 f"at most {MAX_DEFINITIONS} definitions"))
+        errors.append(
+            FieldError(
+                "definitionIds", ErrorCode.TOO_LONG, f"at most {MAX_DEFINITIONS} definitions"
+            )
+        )
     elif codes:
-        known = set(definition_list(workspace=workspace).filter(definition_id__in=codes)
-                    .values_list("definition_id", flat=True))
+        known = set(
+            definition_list(workspace=workspace)
+            .filter(definition_id__in=codes)
+            .values_list("definition_id", flat=True)
+        )
         for i, code in enumerate(spec.definition_ids):
             if code not in known:
-                errors.append(FieldError(f"definitionIds[{i}]", ErrorCode.UNKNOWN_DEFINITION,
-                                         f"no definition {code!r} in this workspace"))
+                errors.append(
+                    FieldError(
+                        f"definitionIds[{i}]",
+                        ErrorCode.UNKNOWN_DEFINITION,
+                        f"no definition {code!r} in this workspace",
+                    )
+                )
                 break
     if spec.bucket and (not BUCKET_RE.match(spec.bucket) or ".." in spec.bucket):
-        errors.append(FieldError("bucket", ErrorCode.INVALID,
-                                 "an S3 bucket name: 3-63 lower-case letters, digits, dots "
-                                 "and hyphens"))
+        errors.append(
+            FieldError(
+                "bucket",
+                ErrorCode.INVALID,
+                "an S3 bucket name: 3-63 lower-case letters, digits, dots and hyphens",
+            )
+        )
     if spec.region and not REGION_RE.match(spec.region):
         errors.append(FieldError("region", ErrorCode.INVALID, "a region such as eu-central-1"))
     errors.extend(_path_errors(spec.path))
     if spec.role_arn and not ROLE_ARN_RE.match(spec.role_arn):
-        errors.append(FieldError("roleArn", ErrorCode.INVALID,
-                                 "an IAM role ARN: arn:aws:iam::<account>:role/<name>"))
+        errors.append(
+            FieldError(
+                "roleArn", ErrorCode.INVALID, "an IAM role ARN: arn:aws:iam::<account>:role/<name>"
+            )
+        )
     if spec.external_id and not EXTERNAL_ID_RE.match(spec.external_id):
-        errors.append(FieldError("externalId", ErrorCode.INVALID,
-                                 "2-1224 letters, digits and +=,.@:/-_"))
+        errors.append(
+            FieldError("externalId", ErrorCode.INVALID, "2-1224 letters, digits and +=,.@:/-_")
+        )
     elif spec.external_id and not spec.role_arn:
         errors.append(FieldError("externalId", ErrorCode.INVALID, "is used only with roleArn"))
     if errors:
@@ -106,9 +130,13 @@ def export_spec_validate(*, workspace: Workspace, spec: ExportSpec) -> list[str]
     return codes
 
 
-def export_submit(*, workspace: Workspace, spec: ExportSpec,
-                  origin: str = ExportRequest.Origin.API,
-                  scheduled_export: ScheduledExport | None = None) -> ExportRequest:
+def export_submit(
+    *,
+    workspace: Workspace,
+    spec: ExportSpec,
+    origin: str = ExportRequest.Origin.API,
+    scheduled_export: ScheduledExport | None = None,
+) -> ExportRequest:
     """Record an export request and queue its run after commit."""
     codes = export_spec_validate(workspace=workspace, spec=spec)
     prefix = spec.path.strip("/")
@@ -118,15 +146,23 @@ def export_submit(*, workspace: Workspace, spec: ExportSpec,
         # The server's own bucket or folder: each workspace in its own folder.
         prefix = f"{workspace.slug}/{prefix}" if prefix else workspace.slug
         bucket = settings.CDP_EXPORT_BUCKET
-        destination = (ExportRequest.Destination.S3 if bucket
-                       else ExportRequest.Destination.LOCAL)
+        destination = ExportRequest.Destination.S3 if bucket else ExportRequest.Destination.LOCAL
     exports_requeue_stale()
     export = ExportRequest.objects.create(
-        workspace=workspace, scheduled_export=scheduled_export, origin=origin,
-        start_time=spec.start_time, end_time=spec.end_time, definition_ids=codes,
-        destination=destination, bucket=bucket, region=spec.region, path=prefix,
-        role_arn=spec.role_arn, external_id=spec.external_id,
-        enrich_with_moments_info=spec.enrich_with_moments_info, heartbeat_at=timezone.now(),
+        workspace=workspace,
+        scheduled_export=scheduled_export,
+        origin=origin,
+        start_time=spec.start_time,
+        end_time=spec.end_time,
+        definition_ids=codes,
+        destination=destination,
+        bucket=bucket,
+        region=spec.region,
+        path=prefix,
+        role_arn=spec.role_arn,
+        external_id=spec.external_id,
+        enrich_with_moments_info=spec.enrich_with_moments_info,
+        heartbeat_at=timezone.now(),
     )
     transaction.on_commit(partial(_enqueue, export.pk))
     return export
@@ -147,8 +183,11 @@ def export_cancel(*, export: ExportRequest) -> ExportRequest:
     with transaction.atomic():
         row = ExportRequest.objects.select_for_update().get(pk=export.pk)
         if row.is_finished:
-            raise ServiceError(FieldError("requestId", ErrorCode.NOT_CANCELLABLE,
-                                          f"the export is already {row.status}"))
+            raise ServiceError(
+                FieldError(
+                    "requestId", ErrorCode.NOT_CANCELLABLE, f"the export is already {row.status}"
+                )
+            )
         if row.status == ExportRequest.Status.PENDING:
             row.status = ExportRequest.Status.CANCELLED
             row.finished_at = timezone.now()
@@ -165,18 +204,25 @@ def exports_requeue_stale(*, now: datetime | None = None) -> int:
     stale = now - timedelta(seconds=settings.CDP_EXPORT_STALE_SECONDS)
     unfinished = [ExportRequest.Status.PENDING, ExportRequest.Status.RUNNING]
     candidates = ExportRequest.objects.filter(status__in=unfinished, heartbeat_at__lt=stale).filter(
-        Q(requeued_at__isnull=True) | Q(requeued_at__lt=stale))
+        Q(requeued_at__isnull=True) | Q(requeued_at__lt=stale)
+    )
     queued = 0
     for export in candidates.only("pk", "cancel_requested", "attempts"):
-        still_stale = ExportRequest.objects.filter(pk=export.pk, status__in=unfinished,
-                                                   heartbeat_at__lt=stale)
+        still_stale = ExportRequest.objects.filter(
+            pk=export.pk, status__in=unfinished, heartbeat_at__lt=stale
+        )
         if export.cancel_requested:
-            still_stale.update(status=ExportRequest.Status.CANCELLED, finished_at=now,
-                               run_token=None)
+            still_stale.update(
+                status=ExportRequest.Status.CANCELLED, finished_at=now, run_token=None
+            )
         elif export.attempts >= settings.CDP_EXPORT_MAX_RUNS:
-            still_stale.update(status=ExportRequest.Status.FAILED, finished_at=now,
-                               run_token=None, error=f"{ErrorCode.EXPORT_INTERRUPTED}: the "
-                               f"export was interrupted {export.attempts} times")
+            still_stale.update(
+                status=ExportRequest.Status.FAILED,
+                finished_at=now,
+                run_token=None,
+                error=f"{ErrorCode.EXPORT_INTERRUPTED}: the "
+                f"export was interrupted {export.attempts} times",
+            )
         elif still_stale.update(requeued_at=now):
             logger.info("export %s is stale; queued again", export.pk)
             transaction.on_commit(partial(_enqueue, export.pk))

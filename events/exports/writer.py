@@ -84,9 +84,14 @@ class LineWriter:
         """Return the line of ``row`` (no newline), parsing and renaming as needed."""
         event_id, definition_pk, person_id, when, session_id, props, cause = row
         code = self.codes[definition_pk]
-        data = {"definitionId": code, "eventId": event_id,
-                "sessionId": orjson.loads(session_id), "personId": person_id,
-                "externalPersonId": orjson.loads(self.people[person_id]), "occuredTime": when}
+        data = {
+            "definitionId": code,
+            "eventId": event_id,
+            "sessionId": orjson.loads(session_id),
+            "personId": person_id,
+            "externalPersonId": orjson.loads(self.people[person_id]),
+            "occuredTime": when,
+        }
         reserved = self.reserved
         for key, value in orjson.loads(props or "{}").items():
             data[f"{code}_{key}" if key in reserved else key] = value
@@ -97,8 +102,9 @@ class LineWriter:
         return orjson.dumps(data).decode()
 
 
-def write_file(*, chunks: Iterable[tuple[list[Row], Mapping[int, str]]], out: BinaryIO,
-               lines: LineWriter) -> WrittenFile | None:
+def write_file(
+    *, chunks: Iterable[tuple[list[Row], Mapping[int, str]]], out: BinaryIO, lines: LineWriter
+) -> WrittenFile | None:
     """Write the rows of ``chunks`` (in occurred time, id order, each chunk with its people's
     external ids as JSON text) to ``out`` as one gzip file; return what was written, or None
     when there were no rows (``out`` is then left empty)."""
@@ -115,9 +121,11 @@ def write_file(*, chunks: Iterable[tuple[list[Row], Mapping[int, str]]], out: Bi
             if (enrich and cause is not None) or collides(props):
                 parts.append(lines.line(row) + "\n")
                 continue
-            line = (f'{{"definitionId":{codes[definition_pk]},"eventId":{event_id},'
-                    f'"sessionId":{session_id},"personId":{person_id},'
-                    f'"externalPersonId":{people[person_id]},"occuredTime":"{when}"')
+            line = (
+                f'{{"definitionId":{codes[definition_pk]},"eventId":{event_id},'
+                f'"sessionId":{session_id},"personId":{person_id},'
+                f'"externalPersonId":{people[person_id]},"occuredTime":"{when}"'
+            )
             # The properties' text follows as the database gave it, its "{" made a ",".
             parts.append(f"{line}}}\n" if props == "{}" else f"{line},{props[1:]}\n")
         if row is not None and not count:
@@ -130,5 +138,4 @@ def write_file(*, chunks: Iterable[tuple[list[Row], Mapping[int, str]]], out: Bi
     size += out.write(compressor.compress("".join(parts).encode()))
     size += out.write(compressor.flush())
     out.flush()
-    return WrittenFile(events=count, size=size, first_time=first, last_time=row[3],
-                       last_id=row[0])
+    return WrittenFile(events=count, size=size, first_time=first, last_time=row[3], last_id=row[0])

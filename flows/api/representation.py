@@ -19,27 +19,44 @@ def _iso(value):
 
 def spec_json(spec: FlowSpec) -> dict:
     return {
-        "name": spec.name, "description": spec.description,
-        "startsTime": _iso(spec.starts_at), "endsTime": _iso(spec.ends_at),
-        "reentry": spec.reentry, "reentryInterval": duration_json(spec.reentry_interval),
+        "name": spec.name,
+        "description": spec.description,
+        "startsTime": _iso(spec.starts_at),
+        "endsTime": _iso(spec.ends_at),
+        "reentry": spec.reentry,
+        "reentryInterval": duration_json(spec.reentry_interval),
         "exitSegmentId": spec.exit_segment_id,
-        "elements": [{"key": e.key, "kind": e.kind, "label": e.label,
-                      "config": config_public(e.kind, e.config),
-                      "positionX": e.position_x, "positionY": e.position_y}
-                     for e in spec.elements],
-        "edges": [{"source": e.source, "target": e.target, "outcome": e.outcome}
-                  for e in spec.edges],
+        "elements": [
+            {
+                "key": e.key,
+                "kind": e.kind,
+                "label": e.label,
+                "config": config_public(e.kind, e.config),
+                "positionX": e.position_x,
+                "positionY": e.position_y,
+            }
+            for e in spec.elements
+        ],
+        "edges": [
+            {"source": e.source, "target": e.target, "outcome": e.outcome} for e in spec.edges
+        ],
     }
 
 
 def flow_summary_json(flow: Flow) -> dict:
     return {
-        "id": flow.pk, "name": flow.name, "description": flow.description,
-        "status": flow.status, "startsTime": _iso(flow.starts_at),
-        "endsTime": _iso(flow.ends_at), "reentry": flow.reentry,
+        "id": flow.pk,
+        "name": flow.name,
+        "description": flow.description,
+        "status": flow.status,
+        "startsTime": _iso(flow.starts_at),
+        "endsTime": _iso(flow.ends_at),
+        "reentry": flow.reentry,
         "reentryInterval": duration_json(flow.reentry_interval),
-        "exitSegmentId": flow.exit_segment_id, "createdTime": _iso(flow.created_at),
-        "modifiedTime": _iso(flow.modified_at), "activatedTime": _iso(flow.activated_at),
+        "exitSegmentId": flow.exit_segment_id,
+        "createdTime": _iso(flow.created_at),
+        "modifiedTime": _iso(flow.modified_at),
+        "activatedTime": _iso(flow.activated_at),
     }
 
 
@@ -49,10 +66,16 @@ def flow_json(flow: Flow, spec: FlowSpec) -> dict:
 
 def run_json(run: FlowRun) -> dict:
     return {
-        "id": run.pk, "flowId": run.flow_id, "personId": run.person_id, "state": run.state,
+        "id": run.pk,
+        "flowId": run.flow_id,
+        "personId": run.person_id,
+        "state": run.state,
         "currentElement": run.current_element.key if run.current_element else None,
-        "stepNo": run.step_no, "context": run.context, "resumeTime": _iso(run.resume_at),
-        "enteredTime": _iso(run.entered_at), "finishedTime": _iso(run.finished_at),
+        "stepNo": run.step_no,
+        "context": run.context,
+        "resumeTime": _iso(run.resume_at),
+        "enteredTime": _iso(run.entered_at),
+        "finishedTime": _iso(run.finished_at),
         "exitReason": run.exit_reason or None,
     }
 
@@ -61,8 +84,14 @@ def spec_from_data(data: dict, base: FlowSpec | None = None) -> FlowSpec:
     """Return the ``FlowSpec`` a checked request body describes, over ``base`` (a PATCH
     changes only the fields it names)."""
     changes = {}
-    simple = {"name": "name", "description": "description", "startsTime": "starts_at",
-              "endsTime": "ends_at", "reentry": "reentry", "exitSegmentId": "exit_segment_id"}
+    simple = {
+        "name": "name",
+        "description": "description",
+        "startsTime": "starts_at",
+        "endsTime": "ends_at",
+        "reentry": "reentry",
+        "exitSegmentId": "exit_segment_id",
+    }
     for api_name, field in simple.items():
         if api_name in data:
             changes[field] = data[api_name]
@@ -70,16 +99,25 @@ def spec_from_data(data: dict, base: FlowSpec | None = None) -> FlowSpec:
         changes["reentry_interval"] = None  # once has no interval: switching to it clears it
     if "reentryInterval" in data:
         raw = data["reentryInterval"]
-        changes["reentry_interval"] = (None if raw is None else
-                                       duration(raw, "reentryInterval", max_days=3650))
+        changes["reentry_interval"] = (
+            None if raw is None else duration(raw, "reentryInterval", max_days=3650)
+        )
     if "elements" in data:
         changes["elements"] = tuple(
-            ElementInput(key=e["key"], kind=e["kind"], config=e.get("config", {}),
-                         label=e.get("label", ""), position_x=e.get("positionX", 0),
-                         position_y=e.get("positionY", 0)) for e in data["elements"])
-        changes["edges"] = tuple(EdgeInput(source=e["source"], target=e["target"],
-                                           outcome=e.get("outcome", "next"))
-                                 for e in data.get("edges", []))
+            ElementInput(
+                key=e["key"],
+                kind=e["kind"],
+                config=e.get("config", {}),
+                label=e.get("label", ""),
+                position_x=e.get("positionX", 0),
+                position_y=e.get("positionY", 0),
+            )
+            for e in data["elements"]
+        )
+        changes["edges"] = tuple(
+            EdgeInput(source=e["source"], target=e["target"], outcome=e.get("outcome", "next"))
+            for e in data.get("edges", [])
+        )
     if base is None:
         return FlowSpec(**{"name": "", **changes})
     return replace(base, **changes)

@@ -15,18 +15,22 @@ class FlowElementSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=FlowElement.Kind.values)
     label = serializers.CharField(required=False, allow_blank=True, max_length=200)
     config = serializers.JSONField(
-        required=False, help_text="The kind's settings; formats in the README (Flows).")
-    positionX = serializers.IntegerField(required=False, min_value=-MAX_POSITION,
-                                         max_value=MAX_POSITION)
-    positionY = serializers.IntegerField(required=False, min_value=-MAX_POSITION,
-                                         max_value=MAX_POSITION)
+        required=False, help_text="The kind's settings; formats in the README (Flows)."
+    )
+    positionX = serializers.IntegerField(
+        required=False, min_value=-MAX_POSITION, max_value=MAX_POSITION
+    )
+    positionY = serializers.IntegerField(
+        required=False, min_value=-MAX_POSITION, max_value=MAX_POSITION
+    )
 
 
 class FlowEdgeSerializer(serializers.Serializer):
     source = serializers.CharField(max_length=32, help_text="Key of the element it leaves.")
     target = serializers.CharField(max_length=32, help_text="Key of the element it enters.")
-    outcome = serializers.ChoiceField(choices=FlowEdge.Outcome.values, required=False,
-                                      help_text="next; met / timeout; yes / no.")
+    outcome = serializers.ChoiceField(
+        choices=FlowEdge.Outcome.values, required=False, help_text="next; met / timeout; yes / no."
+    )
 
 
 class FlowPatchSerializer(serializers.Serializer):
@@ -35,10 +39,12 @@ class FlowPatchSerializer(serializers.Serializer):
     startsTime = serializers.DateTimeField(required=False, allow_null=True)
     endsTime = serializers.DateTimeField(required=False, allow_null=True)
     reentry = serializers.ChoiceField(choices=Flow.Reentry.values, required=False)
-    reentryInterval = serializers.JSONField(required=False, allow_null=True,
-                                            help_text=DURATION_HELP)
-    exitSegmentId = serializers.IntegerField(required=False, allow_null=True, min_value=1,
-                                             max_value=MAX_ID)
+    reentryInterval = serializers.JSONField(
+        required=False, allow_null=True, help_text=DURATION_HELP
+    )
+    exitSegmentId = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=MAX_ID
+    )
     elements = FlowElementSerializer(many=True, required=False, max_length=100)
     edges = FlowEdgeSerializer(many=True, required=False, max_length=300)
 
@@ -46,7 +52,8 @@ class FlowPatchSerializer(serializers.Serializer):
         if ("elements" in attrs) != ("edges" in attrs):
             missing = "edges" if "elements" in attrs else "elements"
             raise serializers.ValidationError(
-                {missing: "send elements and edges together: the graph is replaced as a whole"})
+                {missing: "send elements and edges together: the graph is replaced as a whole"}
+            )
         return attrs
 
 
@@ -92,8 +99,10 @@ class FlowTemplateSerializer(serializers.Serializer):
     key = serializers.CharField()
     name = serializers.CharField()
     description = serializers.CharField()
-    requires = serializers.ListField(child=serializers.CharField(),
-                                     help_text="Event definitions the flow uses.")
-    missing = serializers.ListField(child=serializers.CharField(),
-                                    help_text="What this workspace lacks to activate it.")
+    requires = serializers.ListField(
+        child=serializers.CharField(), help_text="Event definitions the flow uses."
+    )
+    missing = serializers.ListField(
+        child=serializers.CharField(), help_text="What this workspace lacks to activate it."
+    )
     flow = serializers.JSONField(help_text="A body for POST /api/v1/flows.")

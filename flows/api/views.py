@@ -49,8 +49,7 @@ from flows.templates import TEMPLATES, template_resolve
 from people.api.views import PeoplePagination
 from people.selectors import person_list
 
-CONFLICTS = {FlowErrorCode.FLOW_STATE, FlowErrorCode.FLOW_NOT_EDITABLE,
-             FlowErrorCode.RUNS_WAITING}
+CONFLICTS = {FlowErrorCode.FLOW_STATE, FlowErrorCode.FLOW_NOT_EDITABLE, FlowErrorCode.RUNS_WAITING}
 
 
 def _flow(request, flow_id: int) -> Flow:
@@ -66,35 +65,45 @@ def _answer(exc: ServiceError) -> Response:
 
 
 def _state_param(choices) -> OpenApiParameter:
-    return OpenApiParameter("state", str, enum=list(choices),
-                            description="Only runs in this state.")
+    return OpenApiParameter(
+        "state", str, enum=list(choices), description="Only runs in this state."
+    )
 
 
 def _state(request) -> str | None:
     state = request.GET.get("state") or None
     if state is not None and state not in FlowRun.State.values:
-        raise ApiError("state is one of " + ", ".join(FlowRun.State.values),
-                       code=ErrorCode.INVALID, field="state")
+        raise ApiError(
+            "state is one of " + ", ".join(FlowRun.State.values),
+            code=ErrorCode.INVALID,
+            field="state",
+        )
     return state
 
 
 class FlowListCreateView(APIView):
     permission_classes = [SecretKeyRequired]
 
-    @extend_schema(parameters=[OpenApiParameter("status", str, enum=Flow.Status.values)],
-                   responses={200: FlowSummarySerializer(many=True),
-                              400: OpenApiResponse(ErrorSerializer)})
+    @extend_schema(
+        parameters=[OpenApiParameter("status", str, enum=Flow.Status.values)],
+        responses={200: FlowSummarySerializer(many=True), 400: OpenApiResponse(ErrorSerializer)},
+    )
     def get(self, request):
         """The workspace's flows (without their graphs), by name."""
         wanted = request.GET.get("status") or None
         if wanted is not None and wanted not in Flow.Status.values:
-            raise ApiError("status is one of " + ", ".join(Flow.Status.values),
-                           code=ErrorCode.INVALID, field="status")
+            raise ApiError(
+                "status is one of " + ", ".join(Flow.Status.values),
+                code=ErrorCode.INVALID,
+                field="status",
+            )
         flows = flow_list(workspace=request.user.workspace, status=wanted)
         return Response([flow_summary_json(f) for f in flows])
 
-    @extend_schema(request=FlowInSerializer,
-                   responses={201: FlowOutSerializer, 400: OpenApiResponse(ErrorSerializer)})
+    @extend_schema(
+        request=FlowInSerializer,
+        responses={201: FlowOutSerializer, 400: OpenApiResponse(ErrorSerializer)},
+    )
     def post(self, request):
         """Create a draft flow with its elements and edges."""
         serializer = FlowInSerializer(data=request.data)
@@ -104,8 +113,7 @@ class FlowListCreateView(APIView):
             flow = flow_create(workspace=request.user.workspace, spec=spec)
         except ServiceError as exc:
             return _answer(exc)
-        return Response(flow_json(flow, flow_spec_get(flow=flow)),
-                        status=status.HTTP_201_CREATED)
+        return Response(flow_json(flow, flow_spec_get(flow=flow)), status=status.HTTP_201_CREATED)
 
 
 class FlowDetailView(APIView):
@@ -116,9 +124,14 @@ class FlowDetailView(APIView):
         flow = _flow(request, flow_id)
         return Response(flow_json(flow, flow_spec_get(flow=flow)))
 
-    @extend_schema(request=FlowPatchSerializer,
-                   responses={200: FlowOutSerializer, 400: OpenApiResponse(ErrorSerializer),
-                              409: OpenApiResponse(ErrorSerializer)})
+    @extend_schema(
+        request=FlowPatchSerializer,
+        responses={
+            200: FlowOutSerializer,
+            400: OpenApiResponse(ErrorSerializer),
+            409: OpenApiResponse(ErrorSerializer),
+        },
+    )
     def patch(self, request, flow_id: int):
         """Change settings and/or replace the graph (elements and edges together). An active
         flow takes only a new name, description, labels and positions: pause it first."""
@@ -133,8 +146,13 @@ class FlowDetailView(APIView):
         flow.refresh_from_db()
         return Response(flow_json(flow, flow_spec_get(flow=flow)))
 
-    @extend_schema(responses={204: None, 404: OpenApiResponse(ErrorSerializer),
-                              409: OpenApiResponse(ErrorSerializer)})
+    @extend_schema(
+        responses={
+            204: None,
+            404: OpenApiResponse(ErrorSerializer),
+            409: OpenApiResponse(ErrorSerializer),
+        }
+    )
     def delete(self, request, flow_id: int):
         """Delete a draft or finished flow and its runs."""
         try:
@@ -148,10 +166,15 @@ class _FlowMoveView(APIView):
     permission_classes = [SecretKeyRequired]
     service = None
 
-    @extend_schema(request=None,
-                   responses={200: FlowOutSerializer, 400: OpenApiResponse(ErrorSerializer),
-                              404: OpenApiResponse(ErrorSerializer),
-                              409: OpenApiResponse(ErrorSerializer)})
+    @extend_schema(
+        request=None,
+        responses={
+            200: FlowOutSerializer,
+            400: OpenApiResponse(ErrorSerializer),
+            404: OpenApiResponse(ErrorSerializer),
+            409: OpenApiResponse(ErrorSerializer),
+        },
+    )
     def post(self, request, flow_id: int):
         try:
             flow = type(self).service(flow=_flow(request, flow_id))
@@ -189,9 +212,10 @@ class FlowRunsView(generics.GenericAPIView):
     pagination_class = PeoplePagination
     serializer_class = FlowRunSerializer
 
-    @extend_schema(parameters=[_state_param(FlowRun.State.values)],
-                   responses={200: FlowRunSerializer(many=True),
-                              400: OpenApiResponse(ErrorSerializer)})
+    @extend_schema(
+        parameters=[_state_param(FlowRun.State.values)],
+        responses={200: FlowRunSerializer(many=True), 400: OpenApiResponse(ErrorSerializer)},
+    )
     def get(self, request, flow_id: int):
         """Runs of a flow, newest first."""
         runs = flow_runs(flow=_flow(request, flow_id), state=_state(request))
@@ -203,8 +227,9 @@ class PersonFlowRunsView(generics.GenericAPIView):
     pagination_class = PeoplePagination
     serializer_class = FlowRunSerializer
 
-    @extend_schema(responses={200: FlowRunSerializer(many=True),
-                              404: OpenApiResponse(ErrorSerializer)})
+    @extend_schema(
+        responses={200: FlowRunSerializer(many=True), 404: OpenApiResponse(ErrorSerializer)}
+    )
     def get(self, request, person_id: int):
         """A person's runs in every flow of the workspace, newest first."""
         person = get_object_or_404(person_list(workspace=request.user.workspace), pk=person_id)
@@ -222,8 +247,14 @@ class FlowTemplatesView(APIView):
         answer = []
         for template in TEMPLATES:
             resolved = template_resolve(template=template, workspace=request.user.workspace)
-            answer.append({"key": template.key, "name": template.name,
-                           "description": template.description,
-                           "requires": list(template.requires),
-                           "missing": list(resolved.missing), "flow": spec_json(resolved.spec)})
+            answer.append(
+                {
+                    "key": template.key,
+                    "name": template.name,
+                    "description": template.description,
+                    "requires": list(template.requires),
+                    "missing": list(resolved.missing),
+                    "flow": spec_json(resolved.spec),
+                }
+            )
         return Response(answer)

@@ -34,13 +34,21 @@ from flows.models import FlowElement
 K = FlowElement.Kind
 # The exits each kind needs (values of ``FlowEdge.Outcome``).
 OUTCOMES: dict[str, tuple[str, ...]] = {
-    "trigger": ("next",), "wait": ("next",), "wait_for_event": ("met", "timeout"),
-    "branch": ("yes", "no"), "action": ("next",), "end": (),
+    "trigger": ("next",),
+    "wait": ("next",),
+    "wait_for_event": ("met", "timeout"),
+    "branch": ("yes", "no"),
+    "action": ("next",),
+    "end": (),
 }
 MAX_CONFIG_BYTES = 65_536
-_VALIDATORS = {K.TRIGGER: trigger_validate, K.WAIT: wait_validate,
-               K.WAIT_FOR_EVENT: wait_for_event_validate, K.BRANCH: branch_validate,
-               K.ACTION: action_validate}
+_VALIDATORS = {
+    K.TRIGGER: trigger_validate,
+    K.WAIT: wait_validate,
+    K.WAIT_FOR_EVENT: wait_for_event_validate,
+    K.BRANCH: branch_validate,
+    K.ACTION: action_validate,
+}
 
 
 def element_config_validate(*, kind: str, config, path: str, context: Context) -> set[str]:
@@ -58,5 +66,11 @@ def element_config_validate(*, kind: str, config, path: str, context: Context) -
     return _VALIDATORS[kind](config, path, context)
 
 
-__all__ = ["OUTCOMES", "Context", "config_public", "duration_json", "element_config_validate",
-           "webhook_prepare"]
+__all__ = [
+    "OUTCOMES",
+    "Context",
+    "config_public",
+    "duration_json",
+    "element_config_validate",
+    "webhook_prepare",
+]

@@ -46,8 +46,16 @@ from flows.errors import ErrorCode, FieldError, FlowErrorCode, ServiceError
 from people.models import AttributeDefinition, Person
 from people.services import STANDARD_ATTRIBUTES, attributes_validate, date_or_none
 
-ACTIONS = ("tag_add", "tag_remove", "attribute_set", "score_change", "webhook", "email",
-           "event_record", "segment_add")
+ACTIONS = (
+    "tag_add",
+    "tag_remove",
+    "attribute_set",
+    "score_change",
+    "webhook",
+    "email",
+    "event_record",
+    "segment_add",
+)
 MAX_SCORE_CHANGE = 1_000_000
 MAX_URL = 2000
 MAX_SECRET = 256
@@ -69,17 +77,24 @@ def template_check(value, path: str, *, what: str, max_length: int) -> None:
     text(value, path, max_length=max_length, what=what)
     forbidden = FORBIDDEN_TAG.search(value)
     if forbidden:
-        raise fail(path, f"the {{% {forbidden.group(1)} %}} tag is not available in flow "
-                   "templates", FlowErrorCode.INVALID_TEMPLATE)
+        raise fail(
+            path,
+            f"the {{% {forbidden.group(1)} %}} tag is not available in flow templates",
+            FlowErrorCode.INVALID_TEMPLATE,
+        )
     try:
         template_engine().from_string(value)
     except TemplateSyntaxError as exc:
         reason = str(exc).splitlines()[0].strip() if str(exc).strip() else "a tag is broken"
-        raise fail(path, f"the template does not compile: {reason}",
-                   FlowErrorCode.INVALID_TEMPLATE) from exc
+        raise fail(
+            path, f"the template does not compile: {reason}", FlowErrorCode.INVALID_TEMPLATE
+        ) from exc
     except Exception as exc:  # a template that breaks the parser otherwise is still input
-        raise fail(path, "the template cannot be read; check its {{ }} and {% %} tags",
-                   FlowErrorCode.INVALID_TEMPLATE) from exc
+        raise fail(
+            path,
+            "the template cannot be read; check its {{ }} and {% %} tags",
+            FlowErrorCode.INVALID_TEMPLATE,
+        ) from exc
 
 
 def _payload_templates(value, path: str) -> None:
@@ -98,8 +113,9 @@ def _attribute_set(config: dict, path: str, ctx: Context) -> None:
     only_keys(config, path, ("action", "attribute", "value"))
     name, value = config.get("attribute"), config.get("value")
     if "value" not in config:
-        raise fail(f"{path}.value", "give the value to set (null clears the attribute)",
-                   ErrorCode.REQUIRED)
+        raise fail(
+            f"{path}.value", "give the value to set (null clears the attribute)", ErrorCode.REQUIRED
+        )
     if name in STANDARD_ATTRIBUTES:
         field = Person._meta.get_field(STANDARD_ATTRIBUTES[name])
         if value is None:
@@ -114,17 +130,24 @@ def _attribute_set(config: dict, path: str, ctx: Context) -> None:
         if not ok:
             raise fail(f"{path}.value", f"{name} takes {hint}", ErrorCode.INVALID_TYPE)
         return
-    known = isinstance(name, str) and AttributeDefinition.objects.filter(
-        workspace=ctx.workspace, key=name).exists()
+    known = (
+        isinstance(name, str)
+        and AttributeDefinition.objects.filter(workspace=ctx.workspace, key=name).exists()
+    )
     if not known:
-        raise fail(f"{path}.attribute", f"there is no attribute {name!r}: use a standard one ("
-                   + ", ".join(STANDARD_ATTRIBUTES) + ") or the key of a custom attribute",
-                   ErrorCode.UNKNOWN_PROPERTY)
+        raise fail(
+            f"{path}.attribute",
+            f"there is no attribute {name!r}: use a standard one ("
+            + ", ".join(STANDARD_ATTRIBUTES)
+            + ") or the key of a custom attribute",
+            ErrorCode.UNKNOWN_PROPERTY,
+        )
     try:
         attributes_validate(workspace=ctx.workspace, attributes={name: value}, field="value")
     except ServiceError as exc:
-        raise ServiceError([FieldError(f"{path}.value", e.code, f"{name} {e.message}")
-                            for e in exc.errors]) from exc
+        raise ServiceError(
+            [FieldError(f"{path}.value", e.code, f"{name} {e.message}") for e in exc.errors]
+        ) from exc
 
 
 def _webhook(config: dict, path: str) -> None:
@@ -156,10 +179,12 @@ def _email(config: dict, path: str) -> None:
         try:
             validate_email(to if isinstance(to, str) else "")
         except ValidationError as exc:
-            raise fail(f"{path}.to", '"person" (their email identifier) or an email '
-                       "address") from exc
-    template_check(config.get("subject"), f"{path}.subject", what="a subject",
-                   max_length=MAX_SUBJECT)
+            raise fail(
+                f"{path}.to", '"person" (their email identifier) or an email address'
+            ) from exc
+    template_check(
+        config.get("subject"), f"{path}.subject", what="a subject", max_length=MAX_SUBJECT
+    )
     if "\n" in config["subject"] or "\r" in config["subject"]:
         raise fail(f"{path}.subject", "a subject is one line")
     template_check(config.get("body"), f"{path}.body", what="a body", max_length=MAX_BODY)
@@ -169,8 +194,11 @@ def _event_record(config: dict, path: str, ctx: Context) -> set[str]:
     only_keys(config, path, ("action", "event", "properties"))
     definition = definition_of(config.get("event"), f"{path}.event", ctx)
     if definition.kind != EventDefinition.Kind.CUSTOM:
-        raise fail(f"{path}.event", f"{definition.definition_id} is a built-in event; a flow "
-                   "records custom events (c_…)", ErrorCode.CUSTOM_PREFIX)
+        raise fail(
+            f"{path}.event",
+            f"{definition.definition_id} is a built-in event; a flow records custom events (c_…)",
+            ErrorCode.CUSTOM_PREFIX,
+        )
     properties = config.get("properties", {})
     errors = ctx.catalogue.validators[definition.definition_id].validate(properties)
     if errors:
@@ -189,8 +217,13 @@ def action_validate(config: dict, path: str, ctx: Context) -> set[str]:
         _attribute_set(config, path, ctx)
     elif action == "score_change":
         only_keys(config, path, ("action", "by"))
-        by = whole_number(config.get("by"), f"{path}.by", low=-MAX_SCORE_CHANGE,
-                          high=MAX_SCORE_CHANGE, what="the points to add (negative removes)")
+        by = whole_number(
+            config.get("by"),
+            f"{path}.by",
+            low=-MAX_SCORE_CHANGE,
+            high=MAX_SCORE_CHANGE,
+            what="the points to add (negative removes)",
+        )
         if by == 0:
             raise fail(f"{path}.by", "give the points to add (negative removes), not 0")
     elif action == "webhook":

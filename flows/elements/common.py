@@ -41,8 +41,14 @@ def fail(path: str, message: str, code: str = FlowErrorCode.INVALID_CONFIG) -> S
 def remap(exc: ServiceError, old: str, new: str) -> ServiceError:
     """Return ``exc`` with field paths starting ``old`` moved under ``new`` (errors of a
     segment rule tree checked on behalf of an element)."""
-    return ServiceError([FieldError(new + e.field[len(old):] if e.field.startswith(old) else new,
-                                    e.code, e.message) for e in exc.errors])
+    return ServiceError(
+        [
+            FieldError(
+                new + e.field[len(old) :] if e.field.startswith(old) else new, e.code, e.message
+            )
+            for e in exc.errors
+        ]
+    )
 
 
 def require_object(raw, path: str, example: str) -> dict:
@@ -56,12 +62,15 @@ def only_keys(raw: dict, path: str, allowed: Iterable[str]) -> None:
     allowed = tuple(allowed)
     for key in raw:
         if key not in allowed:
-            raise fail(f"{path}.{key}", f"unknown setting {key!r}; this element takes "
-                       + ", ".join(allowed))
+            raise fail(
+                f"{path}.{key}",
+                f"unknown setting {key!r}; this element takes " + ", ".join(allowed),
+            )
 
 
-def require_list(raw, path: str, *, what: str, max_items: int = MAX_LIST,
-                 allow_empty: bool = True) -> list:
+def require_list(
+    raw, path: str, *, what: str, max_items: int = MAX_LIST, allow_empty: bool = True
+) -> list:
     if raw is None and allow_empty:
         return []
     if not isinstance(raw, list):
@@ -94,8 +103,10 @@ def duration(raw, path: str, *, max_days: int = 365, min_minutes: int = 1) -> ti
     only_keys(raw, path, DURATION_UNITS)
     if not raw:
         raise fail(path, f"give a duration, for example {example}")
-    seconds = sum(whole_number(value, f"{path}.{unit}", low=0, high=max_days * 86400)
-                  * DURATION_UNITS[unit] for unit, value in raw.items())
+    seconds = sum(
+        whole_number(value, f"{path}.{unit}", low=0, high=max_days * 86400) * DURATION_UNITS[unit]
+        for unit, value in raw.items()
+    )
     if seconds < min_minutes * 60 or seconds > max_days * 86400:
         low = f"{min_minutes} minute" + ("s" if min_minutes > 1 else "")
         raise fail(path, f"the duration must be at least {low} and at most {max_days} days")
@@ -130,12 +141,19 @@ def definition_of(code, path: str, ctx: Context) -> EventDefinition:
     """Return the workspace's definition ``code`` (with the enable check when activating)."""
     definition = ctx.catalogue.definitions.get(code) if isinstance(code, str) else None
     if definition is None:
-        raise fail(path, f"there is no event {code!r} in this workspace; check the spelling "
-                   "or create the definition first", ErrorCode.UNKNOWN_DEFINITION)
+        raise fail(
+            path,
+            f"there is no event {code!r} in this workspace; check the spelling "
+            "or create the definition first",
+            ErrorCode.UNKNOWN_DEFINITION,
+        )
     if ctx.activating and not ctx.catalogue.enabled.get(definition.pk, False):
-        raise fail(path, f"{code} is switched off for this workspace; switch it on under "
-                   "event definitions before activating the flow",
-                   ErrorCode.DEFINITION_DISABLED)
+        raise fail(
+            path,
+            f"{code} is switched off for this workspace; switch it on under "
+            "event definitions before activating the flow",
+            ErrorCode.DEFINITION_DISABLED,
+        )
     return definition
 
 

@@ -41,11 +41,18 @@ def segment_of(segment_id, path: str, ctx: Context, *, static_only: bool = False
     if isinstance(segment_id, int) and not isinstance(segment_id, bool):
         found = Segment.objects.filter(workspace=ctx.workspace, pk=segment_id).first()
     if found is None:
-        raise fail(path, f"there is no segment {segment_id!r} in this workspace",
-                   SegmentErrorCode.UNKNOWN_SEGMENT)
+        raise fail(
+            path,
+            f"there is no segment {segment_id!r} in this workspace",
+            SegmentErrorCode.UNKNOWN_SEGMENT,
+        )
     if static_only and found.is_dynamic:
-        raise fail(path, f"segment {found.name!r} is dynamic: its members follow its rules; "
-                   "choose a static segment", SegmentErrorCode.SEGMENT_KIND)
+        raise fail(
+            path,
+            f"segment {found.name!r} is dynamic: its members follow its rules; "
+            "choose a static segment",
+            SegmentErrorCode.SEGMENT_KIND,
+        )
     return found
 
 
@@ -74,20 +81,31 @@ def _instant(value, path: str, ctx: Context) -> datetime:
     if not 2000 <= parsed.year <= 2200:  # before any conversion: year 1 would overflow
         raise fail(path, "give a date-time between the years 2000 and 2200")
     if ctx.activating and parsed <= ctx.now:
-        raise fail(path, f"the scheduled time {value} has passed; choose a later one",
-                   FlowErrorCode.SCHEDULE_PASSED)
+        raise fail(
+            path,
+            f"the scheduled time {value} has passed; choose a later one",
+            FlowErrorCode.SCHEDULE_PASSED,
+        )
     return parsed
 
 
 def _cron(value, path: str) -> None:
     fields = value.split() if isinstance(value, str) and len(value) <= 100 else []
     if len(fields) != 5:
-        raise fail(path, 'give five crontab fields "minute hour day-of-month month '
-                   'day-of-week", for example "0 9 * * 1" (Mondays at 09:00 UTC)')
+        raise fail(
+            path,
+            'give five crontab fields "minute hour day-of-month month '
+            'day-of-week", for example "0 9 * * 1" (Mondays at 09:00 UTC)',
+        )
     minute, hour, day_of_month, month, day_of_week = fields
     try:
-        crontab(minute=minute, hour=hour, day_of_month=day_of_month, month_of_year=month,
-                day_of_week=day_of_week)
+        crontab(
+            minute=minute,
+            hour=hour,
+            day_of_month=day_of_month,
+            month_of_year=month,
+            day_of_week=day_of_week,
+        )
     except Exception as exc:  # celery raises ValueError and its own parse errors
         raise fail(path, f"the crontab {value!r} cannot be used: {exc}") from exc
 
@@ -107,8 +125,11 @@ def trigger_validate(config: dict, path: str, ctx: Context) -> set[str]:
     segment = segment_of(config.get("segment"), f"{path}.segment", ctx)
     given = [key for key in SCHEDULE_KINDS if key in config]
     if len(given) != 1:
-        raise fail(path, 'a schedule has one of "at" (once, a date-time), "every" '
-                   '(recurring, e.g. {"days": 1}) or "cron" (recurring, e.g. "0 9 * * 1")')
+        raise fail(
+            path,
+            'a schedule has one of "at" (once, a date-time), "every" '
+            '(recurring, e.g. {"days": 1}) or "cron" (recurring, e.g. "0 9 * * 1")',
+        )
     if given[0] == "at":
         _instant(config["at"], f"{path}.at", ctx)
     elif given[0] == "every":

@@ -31,14 +31,14 @@ NOT_OCCURRED_ALONE = (
     '"not occurred" cannot stand alone: with no "occurred" event to wait for, the element '
     "could only be decided when the time runs out, which is a plain wait. Pair it with the "
     'event it follows, e.g. "chose tickets" (occurred), then "checkout" (not occurred) '
-    'within a day; or use a wait followed by a branch on "event not occurred".')
+    'within a day; or use a wait followed by a branch on "event not occurred".'
+)
 
 
 def wait_validate(config: dict, path: str, ctx: Context) -> set[str]:
     only_keys(config, path, ("duration",))
     if "duration" not in config:
-        raise fail(f"{path}.duration", 'give the time to wait, e.g. {"hours": 1, '
-                   '"minutes": 30}')
+        raise fail(f"{path}.duration", 'give the time to wait, e.g. {"hours": 1, "minutes": 30}')
     duration(config["duration"], f"{path}.duration")
     return set()
 
@@ -48,32 +48,43 @@ def _count(raw, path: str) -> None:
     only_keys(raw, path, ("operator", "value"))
     operator = raw.get("operator")
     if operator not in (">=", ">", "="):
-        raise fail(f"{path}.operator", 'compare the count with ">=", ">" or "=" (waiting '
-                   'for fewer events than one is waiting for none: use notOccurred)')
+        raise fail(
+            f"{path}.operator",
+            'compare the count with ">=", ">" or "=" (waiting '
+            "for fewer events than one is waiting for none: use notOccurred)",
+        )
     low = 0 if operator == ">" else 1
-    whole_number(raw.get("value"), f"{path}.value", low=low, high=MAX_COUNT,
-                 what="the number of events")
+    whole_number(
+        raw.get("value"), f"{path}.value", low=low, high=MAX_COUNT, what="the number of events"
+    )
 
 
 def wait_for_event_validate(config: dict, path: str, ctx: Context) -> set[str]:
     only_keys(config, path, ("occurred", "notOccurred", "within"))
-    occurred = require_list(config.get("occurred"), f"{path}.occurred",
-                            what="events that should occur")
-    not_occurred = require_list(config.get("notOccurred"), f"{path}.notOccurred",
-                                what="events that should not occur")
+    occurred = require_list(
+        config.get("occurred"), f"{path}.occurred", what="events that should occur"
+    )
+    not_occurred = require_list(
+        config.get("notOccurred"), f"{path}.notOccurred", what="events that should not occur"
+    )
     if not occurred:
         if not_occurred:
-            raise fail(f"{path}.notOccurred", NOT_OCCURRED_ALONE,
-                       FlowErrorCode.NOT_OCCURRED_ALONE)
-        raise fail(f"{path}.occurred", 'name at least one event to wait for, e.g. '
-                   '[{"event": "c_checkout"}]')
+            raise fail(f"{path}.notOccurred", NOT_OCCURRED_ALONE, FlowErrorCode.NOT_OCCURRED_ALONE)
+        raise fail(
+            f"{path}.occurred",
+            'name at least one event to wait for, e.g. [{"event": "c_checkout"}]',
+        )
     if "within" not in config:
-        raise fail(f"{path}.within", 'give how long to wait at most, e.g. {"days": 1}; '
-                   "the timeout exit is taken after that")
+        raise fail(
+            f"{path}.within",
+            'give how long to wait at most, e.g. {"days": 1}; the timeout exit is taken after that',
+        )
     duration(config["within"], f"{path}.within")
     dependencies: set[str] = set()
-    for key, items, allowed in (("occurred", occurred, ("event", "where", "count")),
-                                ("notOccurred", not_occurred, ("event", "where"))):
+    for key, items, allowed in (
+        ("occurred", occurred, ("event", "where", "count")),
+        ("notOccurred", not_occurred, ("event", "where")),
+    ):
         for i, item in enumerate(items):
             at = f"{path}.{key}[{i}]"
             item = require_object(item, at, '{"event": "c_checkout"}')

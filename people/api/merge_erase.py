@@ -26,15 +26,21 @@ from people.selectors import person_list
 
 
 class MergeSerializer(serializers.Serializer):
-    personId = serializers.IntegerField(min_value=1, max_value=MAX_ID,
-                                        help_text="The person merged into the path person "
-                                                  "and deleted.")
+    personId = serializers.IntegerField(
+        min_value=1,
+        max_value=MAX_ID,
+        help_text="The person merged into the path person and deleted.",
+    )
 
 
 class EraseSerializer(serializers.Serializer):
-    reason = serializers.CharField(required=False, allow_blank=True, default="",
-                                   max_length=MAX_REASON,
-                                   help_text="Ticket or request reference for the audit log.")
+    reason = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=MAX_REASON,
+        help_text="Ticket or request reference for the audit log.",
+    )
 
 
 class ErasedSerializer(serializers.Serializer):
@@ -56,9 +62,14 @@ def _not_found_is_404(exc: ServiceError) -> Response:
 class PersonMergeView(APIView):
     permission_classes = [SecretKeyRequired]
 
-    @extend_schema(request=MergeSerializer,
-                   responses={200: PersonOutSerializer, 400: OpenApiResponse(ErrorSerializer),
-                              404: OpenApiResponse(ErrorSerializer)})
+    @extend_schema(
+        request=MergeSerializer,
+        responses={
+            200: PersonOutSerializer,
+            400: OpenApiResponse(ErrorSerializer),
+            404: OpenApiResponse(ErrorSerializer),
+        },
+    )
     def post(self, request, person_id: int):
         """Merge person ``personId`` into this person, who survives with everything of both:
         identifiers, events, aggregates, tags, blank attributes, score."""
@@ -69,8 +80,12 @@ class PersonMergeView(APIView):
         workspace = request.user.workspace
         merged = person_list(workspace=workspace).filter(pk=merged_id).first()
         if merged is None:
-            raise ApiError(f"no person with id {merged_id}", code=ErrorCode.PERSON_NOT_FOUND,
-                           field="personId", status_code=404)
+            raise ApiError(
+                f"no person with id {merged_id}",
+                code=ErrorCode.PERSON_NOT_FOUND,
+                field="personId",
+                status_code=404,
+            )
         try:
             person = persons_merge(workspace=workspace, survivor=survivor, merged=merged)
         except ServiceError as exc:
@@ -81,9 +96,14 @@ class PersonMergeView(APIView):
 class PersonEraseView(APIView):
     permission_classes = [SecretKeyRequired]
 
-    @extend_schema(request=EraseSerializer,
-                   responses={200: ErasedSerializer, 400: OpenApiResponse(ErrorSerializer),
-                              404: OpenApiResponse(ErrorSerializer)})
+    @extend_schema(
+        request=EraseSerializer,
+        responses={
+            200: ErasedSerializer,
+            400: OpenApiResponse(ErrorSerializer),
+            404: OpenApiResponse(ErrorSerializer),
+        },
+    )
     def post(self, request, person_id: int):
         """Erase the person (GDPR): identifiers, attributes, tags, events and aggregates are
         deleted, and the erasure is written to the audit log."""
@@ -93,9 +113,15 @@ class PersonEraseView(APIView):
         key = request.user.api_key
         requested_by = f"API key {key.prefix}…" + (f" ({key.name})" if key.name else "")
         try:
-            record = person_erase(person=person, requested_by=requested_by,
-                                  reason=serializer.validated_data["reason"])
+            record = person_erase(
+                person=person, requested_by=requested_by, reason=serializer.validated_data["reason"]
+            )
         except ServiceError as exc:
             return _not_found_is_404(exc)
-        return Response({"erased": record.erased_person_id, "events": record.events_deleted,
-                         "identifiers": record.identifiers_deleted})
+        return Response(
+            {
+                "erased": record.erased_person_id,
+                "events": record.events_deleted,
+                "identifiers": record.identifiers_deleted,
+            }
+        )

@@ -9,8 +9,7 @@ def person_json(person: Person) -> dict:
     attributes = {}
     for api_name, field in STANDARD_ATTRIBUTES.items():
         value = getattr(person, field)
-        attributes[api_name] = value.isoformat() if hasattr(value, "isoformat") else (
-            value or None)
+        attributes[api_name] = value.isoformat() if hasattr(value, "isoformat") else (value or None)
     return {
         "id": person.pk,
         "externalId": person.external_id,

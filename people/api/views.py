@@ -28,16 +28,17 @@ from people.services import (
 
 
 class PersonInSerializer(serializers.Serializer):
-    externalId = serializers.CharField(required=False, allow_null=True,
-                                       max_length=255)
-    identifiers = serializers.DictField(child=serializers.CharField(), required=False,
-                                        default=dict)
-    attributes = serializers.DictField(required=False, default=dict,
-                                       help_text="Standard attributes: " + ", ".join(
-                                           STANDARD_ATTRIBUTES))
+    externalId = serializers.CharField(required=False, allow_null=True, max_length=255)
+    identifiers = serializers.DictField(child=serializers.CharField(), required=False, default=dict)
+    attributes = serializers.DictField(
+        required=False,
+        default=dict,
+        help_text="Standard attributes: " + ", ".join(STANDARD_ATTRIBUTES),
+    )
     customAttributes = serializers.DictField(required=False, default=dict)
-    tags = serializers.ListField(child=serializers.CharField(max_length=64), required=False,
-                                 default=list)
+    tags = serializers.ListField(
+        child=serializers.CharField(max_length=64), required=False, default=list
+    )
 
 
 class PersonPatchSerializer(serializers.Serializer):
@@ -74,8 +75,11 @@ class AttributeDefinitionSerializer(serializers.Serializer):
 def _unknown_standard(attributes: dict) -> None:
     unknown = sorted(set(attributes) - set(STANDARD_ATTRIBUTES))
     if unknown:
-        raise ApiError("unknown standard attribute; custom ones go in customAttributes",
-                       code=ErrorCode.UNKNOWN_PROPERTY, field=f"attributes.{unknown[0]}")
+        raise ApiError(
+            "unknown standard attribute; custom ones go in customAttributes",
+            code=ErrorCode.UNKNOWN_PROPERTY,
+            field=f"attributes.{unknown[0]}",
+        )
 
 
 class PeoplePagination(LimitOffsetPagination):
@@ -88,28 +92,38 @@ class PersonListCreateView(generics.GenericAPIView):
     pagination_class = PeoplePagination
     serializer_class = PersonOutSerializer
 
-    @extend_schema(parameters=[OpenApiParameter("q", str, description="search identifiers, "
-                                                "external id and names")],
-                   responses={200: PersonOutSerializer(many=True)})
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("q", str, description="search identifiers, external id and names")
+        ],
+        responses={200: PersonOutSerializer(many=True)},
+    )
     def get(self, request):
         workspace = request.user.workspace
         q = request.GET.get("q", "")
-        query = person_search(workspace=workspace, query=q) if q else person_list(
-            workspace=workspace)
+        query = (
+            person_search(workspace=workspace, query=q) if q else person_list(workspace=workspace)
+        )
         page = self.paginate_queryset(query.order_by("-id"))
         return self.get_paginated_response([person_json(p) for p in page])
 
-    @extend_schema(request=PersonInSerializer,
-                   responses={201: PersonOutSerializer, 400: OpenApiResponse(ErrorSerializer)})
+    @extend_schema(
+        request=PersonInSerializer,
+        responses={201: PersonOutSerializer, 400: OpenApiResponse(ErrorSerializer)},
+    )
     def post(self, request):
         serializer = PersonInSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         _unknown_standard(data["attributes"])
-        person = person_create(workspace=request.user.workspace,
-                               external_id=data.get("externalId"),
-                               identifiers=data["identifiers"], standard=data["attributes"],
-                               attributes=data["customAttributes"], tags=data["tags"])
+        person = person_create(
+            workspace=request.user.workspace,
+            external_id=data.get("externalId"),
+            identifiers=data["identifiers"],
+            standard=data["attributes"],
+            attributes=data["customAttributes"],
+            tags=data["tags"],
+        )
         return Response(person_json(person), status=status.HTTP_201_CREATED)
 
 
@@ -124,8 +138,10 @@ class PersonDetailView(APIView):
     def get(self, request, person_id: int):
         return Response(person_json(_person(request, person_id)))
 
-    @extend_schema(request=PersonPatchSerializer,
-                   responses={200: PersonOutSerializer, 400: OpenApiResponse(ErrorSerializer)})
+    @extend_schema(
+        request=PersonPatchSerializer,
+        responses={200: PersonOutSerializer, 400: OpenApiResponse(ErrorSerializer)},
+    )
     def patch(self, request, person_id: int):
         """Update standard attributes and custom attributes (``null`` removes one)."""
         person = _person(request, person_id)
@@ -133,19 +149,27 @@ class PersonDetailView(APIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         _unknown_standard(data["attributes"])
-        person_update(person=person, standard=data["attributes"],
-                      attributes=data["customAttributes"])
+        person_update(
+            person=person, standard=data["attributes"], attributes=data["customAttributes"]
+        )
         return Response(person_json(_person(request, person_id)))
 
 
 class PersonLookupView(APIView):
     permission_classes = [SecretKeyRequired]
 
-    @extend_schema(parameters=[
-        OpenApiParameter("type", str, required=True,
-                         description="email, phone, push, anonymous_id, external_id, …"),
-        OpenApiParameter("value", str, required=True)],
-        responses={200: PersonOutSerializer, 404: OpenApiResponse(ErrorSerializer)})
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "type",
+                str,
+                required=True,
+                description="email, phone, push, anonymous_id, external_id, …",
+            ),
+            OpenApiParameter("value", str, required=True),
+        ],
+        responses={200: PersonOutSerializer, 404: OpenApiResponse(ErrorSerializer)},
+    )
     def get(self, request):
         """The person with an identifier, e.g. ``?type=email&value=ann@example.com``."""
         type_, value = request.GET.get("type"), request.GET.get("value")
@@ -155,8 +179,12 @@ class PersonLookupView(APIView):
             raise ApiError("is required", code=ErrorCode.REQUIRED, field="value")
         person = person_lookup(workspace=request.user.workspace, type=type_, value=value)
         if person is None:
-            raise ApiError("no person has this identifier", code=ErrorCode.PERSON_NOT_FOUND,
-                           field="value", status_code=404)
+            raise ApiError(
+                "no person has this identifier",
+                code=ErrorCode.PERSON_NOT_FOUND,
+                field="value",
+                status_code=404,
+            )
         return Response(person_json(person))
 
 
@@ -168,14 +196,19 @@ class PersonIdentifiersView(APIView):
         person = _person(request, person_id)
         return Response([{"type": i.type, "value": i.value} for i in person.identifiers.all()])
 
-    @extend_schema(request=IdentifierSerializer,
-                   responses={201: PersonOutSerializer, 400: OpenApiResponse(ErrorSerializer)})
+    @extend_schema(
+        request=IdentifierSerializer,
+        responses={201: PersonOutSerializer, 400: OpenApiResponse(ErrorSerializer)},
+    )
     def post(self, request, person_id: int):
         person = _person(request, person_id)
         serializer = IdentifierSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        identifier_add(person=person, type=serializer.validated_data["type"],
-                       value=serializer.validated_data["value"])
+        identifier_add(
+            person=person,
+            type=serializer.validated_data["type"],
+            value=serializer.validated_data["value"],
+        )
         return Response(person_json(_person(request, person_id)), status=201)
 
     @extend_schema(request=IdentifierSerializer, responses={200: PersonOutSerializer})
@@ -183,8 +216,11 @@ class PersonIdentifiersView(APIView):
         person = _person(request, person_id)
         serializer = IdentifierSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        identifier_remove(person=person, type=serializer.validated_data["type"],
-                          value=serializer.validated_data["value"])
+        identifier_remove(
+            person=person,
+            type=serializer.validated_data["type"],
+            value=serializer.validated_data["value"],
+        )
         return Response(person_json(_person(request, person_id)))
 
 
@@ -218,18 +254,19 @@ class AttributeDefinitionsView(APIView):
         query = AttributeDefinition.objects.filter(workspace=request.user.workspace)
         return Response([{"key": a.key, "name": a.name, "type": a.type} for a in query])
 
-    @extend_schema(request=AttributeDefinitionSerializer,
-                   responses={201: AttributeDefinitionSerializer,
-                              400: OpenApiResponse(ErrorSerializer)})
+    @extend_schema(
+        request=AttributeDefinitionSerializer,
+        responses={201: AttributeDefinitionSerializer, 400: OpenApiResponse(ErrorSerializer)},
+    )
     def post(self, request):
         serializer = AttributeDefinitionSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        if AttributeDefinition.objects.filter(workspace=request.user.workspace,
-                                              key=data["key"]).exists():
-            raise ApiError("an attribute with this key exists", code=ErrorCode.DUPLICATE,
-                           field="key")
+        if AttributeDefinition.objects.filter(
+            workspace=request.user.workspace, key=data["key"]
+        ).exists():
+            raise ApiError(
+                "an attribute with this key exists", code=ErrorCode.DUPLICATE, field="key"
+            )
         item = attribute_definition_create(workspace=request.user.workspace, **data)
         return Response({"key": item.key, "name": item.name, "type": item.type}, status=201)
-
-

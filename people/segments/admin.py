@@ -36,15 +36,17 @@ ACTIVE = (Segment.RefreshStatus.QUEUED, Segment.RefreshStatus.RUNNING)
 
 class SegmentForm(forms.ModelForm):
     template = forms.ChoiceField(
-        required=False, label="Start from",
+        required=False,
+        label="Start from",
         choices=[("", "—")] + [(t.key, t.name) for t in TEMPLATES],
-        help_text="Loads the rules of a ready-made segment into the builder.")
+        help_text="Loads the rules of a ready-made segment into the builder.",
+    )
 
     class Meta:
         model = Segment
         fields = ("workspace", "name", "description", "kind", "rules")
         widgets = {"rules": forms.Textarea(attrs={"rows": 14, "cols": 90})}
-        help_texts = {"rules": "Built with the editor below; \"Show JSON\" shows the tree."}
+        help_texts = {"rules": 'Built with the editor below; "Show JSON" shows the tree.'}
 
 
 def refresh_text(state: dict) -> str:
@@ -56,25 +58,39 @@ def refresh_text(state: dict) -> str:
     if state["status"] == Segment.RefreshStatus.RUNNING:
         return f"Refreshing… {state['progress']}%"
     when = state["lastRefreshedTime"]
-    return (f"{state['memberCount']} members, refreshed {when[:19].replace('T', ' ')} UTC"
-            if when else f"{state['memberCount']} members, never refreshed")
+    return (
+        f"{state['memberCount']} members, refreshed {when[:19].replace('T', ' ')} UTC"
+        if when
+        else f"{state['memberCount']} members, never refreshed"
+    )
 
 
 @admin.register(Segment)
 class SegmentAdmin(WorkspaceScopedAdmin):
     form = SegmentForm
     change_form_template = "admin/people/segment/change_form.html"
-    list_display = ("name", "kind", "member_count", "refresh_column", "last_refreshed_at",
-                    "workspace")
+    list_display = (
+        "name",
+        "kind",
+        "member_count",
+        "refresh_column",
+        "last_refreshed_at",
+        "workspace",
+    )
     list_filter = ("kind", "refresh_status")
     list_select_related = ("workspace",)
     search_fields = ("name", "description")
-    readonly_fields = ("member_count", "refresh_panel", "newest_members", "last_refreshed_at",
-                       "created_at", "modified_at")
+    readonly_fields = (
+        "member_count",
+        "refresh_panel",
+        "newest_members",
+        "last_refreshed_at",
+        "created_at",
+        "modified_at",
+    )
     actions = ["refresh_now", "export_members"]
     delete_confirmation_template = "admin/people/segment/delete_confirmation.html"
-    delete_selected_confirmation_template = (
-        "admin/people/segment/delete_selected_confirmation.html")
+    delete_selected_confirmation_template = "admin/people/segment/delete_selected_confirmation.html"
 
     def get_fieldsets(self, request, obj=None):
         main = ["workspace", "name", "description", "kind"]
@@ -89,8 +105,13 @@ class SegmentAdmin(WorkspaceScopedAdmin):
                 members.remove("refresh_panel")  # its members change only through its list
             fieldsets += [
                 ("Members", {"fields": members}),
-                ("History", {"fields": ["last_refreshed_at", "created_at", "modified_at"],
-                             "classes": ["collapse"]}),
+                (
+                    "History",
+                    {
+                        "fields": ["last_refreshed_at", "created_at", "modified_at"],
+                        "classes": ["collapse"],
+                    },
+                ),
             ]
         if self.hides_workspace(request, obj):
             return strip_fields(fieldsets, ["workspace"])
@@ -108,21 +129,35 @@ class SegmentAdmin(WorkspaceScopedAdmin):
             return admin_views.json_admin_view(self, view)
 
         return [
-            path("builder/catalogue/", json_view(admin_views.catalogue_view),
-                 name="people_segment_builder_catalogue"),
-            path("builder/preview/", json_view(admin_views.preview_view),
-                 name="people_segment_builder_preview"),
-            path("<path:object_id>/refresh/", json_view(admin_views.refresh_view),
-                 name="people_segment_refresh"),
-            path("<path:object_id>/refresh/status/", json_view(admin_views.refresh_status_view),
-                 name="people_segment_refresh_status"),
-            path("<path:object_id>/members.csv", json_view(admin_views.members_csv_view),
-                 name="people_segment_members_csv"),
+            path(
+                "builder/catalogue/",
+                json_view(admin_views.catalogue_view),
+                name="people_segment_builder_catalogue",
+            ),
+            path(
+                "builder/preview/",
+                json_view(admin_views.preview_view),
+                name="people_segment_builder_preview",
+            ),
+            path(
+                "<path:object_id>/refresh/",
+                json_view(admin_views.refresh_view),
+                name="people_segment_refresh",
+            ),
+            path(
+                "<path:object_id>/refresh/status/",
+                json_view(admin_views.refresh_status_view),
+                name="people_segment_refresh_status",
+            ),
+            path(
+                "<path:object_id>/members.csv",
+                json_view(admin_views.members_csv_view),
+                name="people_segment_members_csv",
+            ),
             *super().get_urls(),
         ]
 
-    def render_change_form(self, request, context, add=False, change=False, form_url="",
-                           obj=None):
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         context["builder_config"] = {
             "catalogueUrl": reverse("admin:people_segment_builder_catalogue"),
             "previewUrl": reverse("admin:people_segment_builder_preview"),
@@ -137,13 +172,20 @@ class SegmentAdmin(WorkspaceScopedAdmin):
         if not change and not rules and data.get("template"):
             rules = template_get(data["template"]).rules
         if change:
-            saved = segment_update(segment=obj, name=data["name"],
-                                   description=data.get("description", ""),
-                                   rules=rules if obj.is_dynamic else None)
+            saved = segment_update(
+                segment=obj,
+                name=data["name"],
+                description=data.get("description", ""),
+                rules=rules if obj.is_dynamic else None,
+            )
         else:
-            saved = segment_create(workspace=self.target_workspace(request, form),
-                                   name=data["name"], kind=data["kind"], rules=rules or None,
-                                   description=data.get("description", ""))
+            saved = segment_create(
+                workspace=self.target_workspace(request, form),
+                name=data["name"],
+                kind=data["kind"],
+                rules=rules or None,
+                description=data.get("description", ""),
+            )
         obj.pk, obj.workspace_id = saved.pk, saved.workspace_id
 
     def save_related(self, request, form, formsets, change):
@@ -178,9 +220,12 @@ class SegmentAdmin(WorkspaceScopedAdmin):
             except ServiceError as exc:
                 self.message_service_error(request, exc)
                 continue
-            self.message_user(request, f"{segment.name}: {result.member_count} members "
-                              f"({len(result.entered)} entered, {len(result.exited)} left)",
-                              messages.SUCCESS)
+            self.message_user(
+                request,
+                f"{segment.name}: {result.member_count} members "
+                f"({len(result.entered)} entered, {len(result.exited)} left)",
+                messages.SUCCESS,
+            )
 
     @admin.action(description="Export members (CSV)")
     def export_members(self, request, queryset):
@@ -193,10 +238,14 @@ class SegmentAdmin(WorkspaceScopedAdmin):
             percent = segment_refresh_percent(obj)
             return format_html(
                 '<progress class="cdp-progress" max="100" value="{}"></progress> {} {}%',
-                percent, obj.get_refresh_status_display(), percent)
+                percent,
+                obj.get_refresh_status_display(),
+                percent,
+            )
         if obj.refresh_status == Segment.RefreshStatus.FAILED:
-            return format_html('<span class="cdp-refresh-failed" title="{}">Failed</span>',
-                               obj.refresh_error)
+            return format_html(
+                '<span class="cdp-refresh-failed" title="{}">Failed</span>', obj.refresh_error
+            )
         return obj.get_refresh_status_display()
 
     @admin.display(description="refresh")
@@ -211,21 +260,35 @@ class SegmentAdmin(WorkspaceScopedAdmin):
             '<progress id="cdp-refresh-progress" max="100" value="{}"{}></progress> '
             '<span id="cdp-refresh-text">{}</span></div>',
             reverse("admin:people_segment_refresh", args=[obj.pk]),
-            reverse("admin:people_segment_refresh_status", args=[obj.pk]), state["status"],
-            segment_refresh_percent(obj) if active else 0, "" if active else " hidden",
-            refresh_text(state))
+            reverse("admin:people_segment_refresh_status", args=[obj.pk]),
+            state["status"],
+            segment_refresh_percent(obj) if active else 0,
+            "" if active else " hidden",
+            refresh_text(state),
+        )
 
     @admin.display(description="newest members")
     def newest_members(self, obj) -> str:
-        rows = (SegmentMembership.objects.filter(segment=obj, exited_at__isnull=True)
-                .select_related("person").order_by("-entered_at", "-id")[:NEWEST_MEMBERS])
-        links = format_html_join(", ", '<a href="{}">{}</a>', (
-            (reverse("admin:people_person_change", args=[m.person_id]), str(m.person))
-            for m in rows))
+        rows = (
+            SegmentMembership.objects.filter(segment=obj, exited_at__isnull=True)
+            .select_related("person")
+            .order_by("-entered_at", "-id")[:NEWEST_MEMBERS]
+        )
+        links = format_html_join(
+            ", ",
+            '<a href="{}">{}</a>',
+            (
+                (reverse("admin:people_person_change", args=[m.person_id]), str(m.person))
+                for m in rows
+            ),
+        )
         people = reverse("admin:people_person_changelist")
         return format_html(
             '<div class="cdp-members">{}</div><p class="cdp-members-links">'
             '<a href="{}?segment={}" id="cdp-all-members">All members</a> · '
             '<a href="{}" id="cdp-members-csv">Export CSV</a></p>',
-            links or "—", people, obj.pk,
-            reverse("admin:people_segment_members_csv", args=[obj.pk]))
+            links or "—",
+            people,
+            obj.pk,
+            reverse("admin:people_segment_members_csv", args=[obj.pk]),
+        )

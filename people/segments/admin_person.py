@@ -29,11 +29,13 @@ class SegmentFilter(admin.SimpleListFilter):
     parameter_name = "segment"
 
     def lookups(self, request, model_admin):
-        segments = scope_queryset(Segment.objects.select_related("workspace")
-                                  .order_by("name", "pk"), request)[:200]
+        segments = scope_queryset(
+            Segment.objects.select_related("workspace").order_by("name", "pk"), request
+        )[:200]
         several = default_workspace(request) is None
-        return [(str(s.pk), f"{s.name} ({s.workspace.name})" if several else s.name)
-                for s in segments]
+        return [
+            (str(s.pk), f"{s.name} ({s.workspace.name})" if several else s.name) for s in segments
+        ]
 
     def queryset(self, request, queryset):
         value = self.value()
@@ -48,20 +50,27 @@ class SegmentFilter(admin.SimpleListFilter):
 
 def person_segments_context(request: HttpRequest, person: Person) -> dict:
     """Return the Segments section of ``person``'s page (empty without segment permissions)."""
-    if not (request.user.has_perm("people.view_segment")
-            or request.user.has_perm("people.change_segment")):
+    if not (
+        request.user.has_perm("people.view_segment")
+        or request.user.has_perm("people.change_segment")
+    ):
         return {}
-    current = SegmentMembership.objects.filter(segment=OuterRef("pk"), person=person,
-                                               exited_at__isnull=True)
-    segments = (Segment.objects.filter(workspace_id=person.workspace_id)
-                .annotate(is_member=Exists(current),
-                          entered_at=Subquery(current.values("entered_at")[:1]))
-                .order_by("-is_member", "name", "pk"))
+    current = SegmentMembership.objects.filter(
+        segment=OuterRef("pk"), person=person, exited_at__isnull=True
+    )
+    segments = (
+        Segment.objects.filter(workspace_id=person.workspace_id)
+        .annotate(is_member=Exists(current), entered_at=Subquery(current.values("entered_at")[:1]))
+        .order_by("-is_member", "name", "pk")
+    )
     rows = []
     for segment in segments[:MAX_SEGMENTS]:
-        row = {"segment": segment, "member": segment.is_member,
-               "entered_at": segment.entered_at,
-               "url": reverse("admin:people_segment_change", args=[segment.pk])}
+        row = {
+            "segment": segment,
+            "member": segment.is_member,
+            "entered_at": segment.entered_at,
+            "url": reverse("admin:people_segment_change", args=[segment.pk]),
+        }
         try:
             explanation = segment_explain(segment=segment, person=person)
         except ServiceError as exc:

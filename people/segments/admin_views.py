@@ -40,8 +40,9 @@ class _Refused(Exception):
 
 
 def _error(status: int, code: str, message: str, field: str | None = None) -> JsonResponse:
-    return JsonResponse({"error": {"code": str(code), "message": message, "field": field}},
-                        status=status)
+    return JsonResponse(
+        {"error": {"code": str(code), "message": message, "field": field}}, status=status
+    )
 
 
 def json_admin_view(model_admin, view):
@@ -79,11 +80,13 @@ def _target(request: HttpRequest, model_admin) -> tuple[Workspace, Segment | Non
         return segment.workspace, segment
     wanted = request.GET.get("workspace", "")
     if wanted:
-        workspace = (user_workspaces(request).filter(pk=text_id(wanted)).first()
-                     if text_id(wanted) is not None else None)
+        workspace = (
+            user_workspaces(request).filter(pk=text_id(wanted)).first()
+            if text_id(wanted) is not None
+            else None
+        )
         if workspace is None:
-            raise _Refused(404, "not_found", "there is no such workspace among yours",
-                           "workspace")
+            raise _Refused(404, "not_found", "there is no such workspace among yours", "workspace")
         return workspace, None
     workspace = default_workspace(request)
     if workspace is None:
@@ -95,8 +98,9 @@ def catalogue_view(request: HttpRequest, model_admin) -> JsonResponse:
     """GET: what the builder offers in the workspace (see ``segment_builder_catalogue``)."""
     _method(request, "GET")
     workspace, segment = _target(request, model_admin)
-    allowed = (model_admin.has_view_or_change_permission(request, segment)
-               or (segment is None and model_admin.has_add_permission(request)))
+    allowed = model_admin.has_view_or_change_permission(request, segment) or (
+        segment is None and model_admin.has_add_permission(request)
+    )
     if not allowed:
         raise _Refused(403, "forbidden", "you may not view segments")
     return JsonResponse(segment_builder_catalogue(workspace=workspace, segment=segment))
@@ -108,8 +112,11 @@ def preview_view(request: HttpRequest, model_admin) -> JsonResponse:
     (including cycles through other segments)."""
     _method(request, "POST")
     workspace, segment = _target(request, model_admin)
-    allowed = (model_admin.has_change_permission(request, segment) if segment is not None
-               else model_admin.has_add_permission(request))
+    allowed = (
+        model_admin.has_change_permission(request, segment)
+        if segment is not None
+        else model_admin.has_add_permission(request)
+    )
     if not allowed:
         raise _Refused(403, "forbidden", "you may not edit segments")
     try:
@@ -130,9 +137,12 @@ def preview_view(request: HttpRequest, model_admin) -> JsonResponse:
         return _error(400, first.code, first.message, first.field)
     except (DataError, OverflowError) as exc:  # OverflowError: SQLite, beyond 64 bits
         logger.info("segment preview refused by the database: %s", exc)
-        return _error(400, SegmentErrorCode.INVALID_VALUE,
-                      "a value cannot be compared by the database (a number too large, or "
-                      "a NUL character)", "rules")
+        return _error(
+            400,
+            SegmentErrorCode.INVALID_VALUE,
+            "a value cannot be compared by the database (a number too large, or a NUL character)",
+            "rules",
+        )
     return JsonResponse({"count": count})
 
 
@@ -144,8 +154,11 @@ def refresh_view(request: HttpRequest, model_admin, object_id: str) -> JsonRespo
     if not model_admin.has_change_permission(request, segment):
         raise _Refused(403, "forbidden", "you may not refresh segments")
     if not segment.is_dynamic:
-        raise _Refused(400, SegmentErrorCode.SEGMENT_KIND,
-                       "a static segment changes only through its list of members")
+        raise _Refused(
+            400,
+            SegmentErrorCode.SEGMENT_KIND,
+            "a static segment changes only through its list of members",
+        )
     try:
         segment_refresh_queue(segment=segment)
     except Exception:
@@ -172,16 +185,19 @@ class _Echo:
 
 def members_csv_response(segments: dict[int, str]) -> StreamingHttpResponse:
     """Stream the current members of ``segments`` (id → name), rows read in chunks."""
-    rows = (SegmentMembership.objects.filter(segment_id__in=segments, exited_at__isnull=True)
-            .order_by("segment_id", "person_id")
-            .values_list("segment_id", "person_id", "person__external_id", "entered_at"))
+    rows = (
+        SegmentMembership.objects.filter(segment_id__in=segments, exited_at__isnull=True)
+        .order_by("segment_id", "person_id")
+        .values_list("segment_id", "person_id", "person__external_id", "entered_at")
+    )
     writer = csvfile.writer(_Echo())
 
     def lines():
         yield writer.writerow(["segment", "person_id", "external_id", "entered_at"])
         for segment_id, person_id, external_id, entered in rows.iterator(chunk_size=5000):
-            yield writer.writerow([segments[segment_id], person_id, external_id or "",
-                                   entered.isoformat()])
+            yield writer.writerow(
+                [segments[segment_id], person_id, external_id or "", entered.isoformat()]
+            )
 
     response = StreamingHttpResponse(lines(), content_type="text/csv")
     response["Content-Disposition"] = 'attachment; filename="segment-members.csv"'

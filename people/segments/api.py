@@ -43,27 +43,39 @@ def _iso(value):
 
 def segment_json(segment: Segment) -> dict:
     return {
-        "id": segment.pk, "name": segment.name, "description": segment.description,
-        "kind": segment.kind, "rules": segment.rules or None,
-        "memberCount": segment.member_count, "refreshStatus": segment.refresh_status,
-        "refreshProgress": segment.refresh_progress, "refreshError": segment.refresh_error or None,
+        "id": segment.pk,
+        "name": segment.name,
+        "description": segment.description,
+        "kind": segment.kind,
+        "rules": segment.rules or None,
+        "memberCount": segment.member_count,
+        "refreshStatus": segment.refresh_status,
+        "refreshProgress": segment.refresh_progress,
+        "refreshError": segment.refresh_error or None,
         "lastRefreshedTime": _iso(segment.last_refreshed_at),
-        "createdTime": _iso(segment.created_at), "modifiedTime": _iso(segment.modified_at),
+        "createdTime": _iso(segment.created_at),
+        "modifiedTime": _iso(segment.modified_at),
     }
 
 
 def outcome_json(outcome: Outcome) -> dict:
-    return {"path": outcome.path, "met": outcome.met, "figure": outcome.figure,
-            "conditions": [outcome_json(child) for child in outcome.children]}
+    return {
+        "path": outcome.path,
+        "met": outcome.met,
+        "figure": outcome.figure,
+        "conditions": [outcome_json(child) for child in outcome.children],
+    }
 
 
 class SegmentInSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
-    description = serializers.CharField(required=False, allow_blank=True, default="",
-                                        max_length=5000)
+    description = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=5000
+    )
     kind = serializers.ChoiceField(choices=Segment.Kind.values, default=Segment.Kind.DYNAMIC)
-    rules = serializers.JSONField(required=False, default=None,
-                                  help_text='{"all"|"any"|"none": [conditions or groups]}')
+    rules = serializers.JSONField(
+        required=False, default=None, help_text='{"all"|"any"|"none": [conditions or groups]}'
+    )
 
 
 class SegmentPatchSerializer(serializers.Serializer):
@@ -95,9 +107,13 @@ class CountSerializer(serializers.Serializer):
 class MembersAddedSerializer(serializers.Serializer):
     count = serializers.IntegerField(help_text="People added.")
     unmatched = serializers.IntegerField(help_text="CSV rows that named nobody.")
-    invalid = ErrorDetailSerializer(many=True, help_text=(
-        "CSV values that are not identifiers of their column's type (the first 20), each "
-        "naming its line and column."))
+    invalid = ErrorDetailSerializer(
+        many=True,
+        help_text=(
+            "CSV values that are not identifiers of their column's type (the first 20), each "
+            "naming its line and column."
+        ),
+    )
 
 
 class MemberSerializer(serializers.Serializer):
@@ -123,12 +139,17 @@ class SegmentTemplateSerializer(serializers.Serializer):
 
 
 class MembersChangeSerializer(serializers.Serializer):
-    personIds = serializers.ListField(child=serializers.IntegerField(min_value=1,
-                                                                     max_value=MAX_ID),
-                                      required=False, max_length=10_000)
-    csv = serializers.CharField(required=False, max_length=5_000_000,
-                                help_text="Header of identifier types (email, phone, "
-                                          "external_id…), then one person per line.")
+    personIds = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
+        required=False,
+        max_length=10_000,
+    )
+    csv = serializers.CharField(
+        required=False,
+        max_length=5_000_000,
+        help_text="Header of identifier types (email, phone, "
+        "external_id…), then one person per line.",
+    )
 
 
 def _segment(request, segment_id: int) -> Segment:
@@ -145,16 +166,22 @@ class SegmentListCreateView(APIView):
     def get(self, request):
         return Response([segment_json(s) for s in segment_list(workspace=request.user.workspace)])
 
-    @extend_schema(request=SegmentInSerializer,
-                   responses={201: SegmentOutSerializer, 400: OpenApiResponse(ErrorSerializer)})
+    @extend_schema(
+        request=SegmentInSerializer,
+        responses={201: SegmentOutSerializer, 400: OpenApiResponse(ErrorSerializer)},
+    )
     def post(self, request):
         """Create a segment; a dynamic one is refreshed right after."""
         serializer = SegmentInSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        segment = segment_create(workspace=request.user.workspace, name=data["name"],
-                                 kind=data["kind"], rules=data["rules"],
-                                 description=data["description"])
+        segment = segment_create(
+            workspace=request.user.workspace,
+            name=data["name"],
+            kind=data["kind"],
+            rules=data["rules"],
+            description=data["description"],
+        )
         segment.refresh_from_db()
         return Response(segment_json(segment), status=status.HTTP_201_CREATED)
 
@@ -166,8 +193,10 @@ class SegmentDetailView(APIView):
     def get(self, request, segment_id: int):
         return Response(segment_json(_segment(request, segment_id)))
 
-    @extend_schema(request=SegmentPatchSerializer,
-                   responses={200: SegmentOutSerializer, 400: OpenApiResponse(ErrorSerializer)})
+    @extend_schema(
+        request=SegmentPatchSerializer,
+        responses={200: SegmentOutSerializer, 400: OpenApiResponse(ErrorSerializer)},
+    )
     def patch(self, request, segment_id: int):
         """Rename, describe or change the rules (a refresh follows a rules change)."""
         segment = _segment(request, segment_id)
@@ -177,8 +206,13 @@ class SegmentDetailView(APIView):
         segment.refresh_from_db()
         return Response(segment_json(segment))
 
-    @extend_schema(responses={204: None, 404: OpenApiResponse(ErrorSerializer),
-                              409: OpenApiResponse(ErrorSerializer)})
+    @extend_schema(
+        responses={
+            204: None,
+            404: OpenApiResponse(ErrorSerializer),
+            409: OpenApiResponse(ErrorSerializer),
+        }
+    )
     def delete(self, request, segment_id: int):
         """Delete an unused segment; 409 names what still uses it (segments, flows)."""
         try:
@@ -191,14 +225,21 @@ class SegmentDetailView(APIView):
 class SegmentPreviewView(APIView):
     permission_classes = [SecretKeyRequired]
 
-    @extend_schema(request=PreviewSerializer,
-                   responses={200: CountSerializer, 400: OpenApiResponse(ErrorSerializer)})
+    @extend_schema(
+        request=PreviewSerializer,
+        responses={200: CountSerializer, 400: OpenApiResponse(ErrorSerializer)},
+    )
     def post(self, request):
         """Count the people an unsaved rule tree selects now."""
         serializer = PreviewSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        return Response({"count": segment_preview(workspace=request.user.workspace,
-                                                  rules=serializer.validated_data["rules"])})
+        return Response(
+            {
+                "count": segment_preview(
+                    workspace=request.user.workspace, rules=serializer.validated_data["rules"]
+                )
+            }
+        )
 
 
 class SegmentRefreshView(APIView):
@@ -221,12 +262,21 @@ class SegmentMembersView(generics.GenericAPIView):
     @extend_schema(responses={200: MemberSerializer(many=True)})
     def get(self, request, segment_id: int):
         page = self.paginate_queryset(segment_members(segment=_segment(request, segment_id)))
-        return self.get_paginated_response([
-            {"personId": m.person_id, "externalId": m.person.external_id,
-             "enteredTime": _iso(m.entered_at)} for m in page])
+        return self.get_paginated_response(
+            [
+                {
+                    "personId": m.person_id,
+                    "externalId": m.person.external_id,
+                    "enteredTime": _iso(m.entered_at),
+                }
+                for m in page
+            ]
+        )
 
-    @extend_schema(request=MembersChangeSerializer,
-                   responses={200: MembersAddedSerializer, 400: OpenApiResponse(ErrorSerializer)})
+    @extend_schema(
+        request=MembersChangeSerializer,
+        responses={200: MembersAddedSerializer, 400: OpenApiResponse(ErrorSerializer)},
+    )
     def post(self, request, segment_id: int):
         """Add people to a static segment by id or from a CSV of identifiers."""
         segment = _segment(request, segment_id)
@@ -239,8 +289,13 @@ class SegmentMembersView(generics.GenericAPIView):
         if data.get("csv"):
             result = segment_members_import(segment=segment, csv_text=data["csv"])
             added, unmatched, invalid = added + result.added, result.unmatched, result.invalid
-        return Response({"count": added, "unmatched": unmatched,
-                         "invalid": [error.as_dict() for error in invalid]})
+        return Response(
+            {
+                "count": added,
+                "unmatched": unmatched,
+                "invalid": [error.as_dict() for error in invalid],
+            }
+        )
 
     @extend_schema(request=MembersChangeSerializer, responses={200: CountSerializer})
     def delete(self, request, segment_id: int):
@@ -248,9 +303,9 @@ class SegmentMembersView(generics.GenericAPIView):
         segment = _segment(request, segment_id)
         serializer = MembersChangeSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        removed = segment_members_remove(segment=segment,
-                                         person_ids=serializer.validated_data.get("personIds",
-                                                                                  []))
+        removed = segment_members_remove(
+            segment=segment, person_ids=serializer.validated_data.get("personIds", [])
+        )
         return Response({"count": len(removed)})
 
 
@@ -261,13 +316,19 @@ class SegmentMemberView(APIView):
     def get(self, request, segment_id: int, person_id: int):
         """Is this person a member, and why (or why not): every condition with its figure."""
         segment = _segment(request, segment_id)
-        person: Person = get_object_or_404(person_list(workspace=request.user.workspace),
-                                           pk=person_id)
+        person: Person = get_object_or_404(
+            person_list(workspace=request.user.workspace), pk=person_id
+        )
         explanation = segment_explain(segment=segment, person=person)
-        return Response({"personId": person.pk, "member": explanation.member,
-                         "qualifies": explanation.qualifies,
-                         "enteredTime": _iso(explanation.entered_at),
-                         "explanation": outcome_json(explanation.outcome)})
+        return Response(
+            {
+                "personId": person.pk,
+                "member": explanation.member,
+                "qualifies": explanation.qualifies,
+                "enteredTime": _iso(explanation.entered_at),
+                "explanation": outcome_json(explanation.outcome),
+            }
+        )
 
 
 class SegmentTemplatesView(APIView):
@@ -276,5 +337,15 @@ class SegmentTemplatesView(APIView):
     @extend_schema(responses={200: SegmentTemplateSerializer(many=True)})
     def get(self, request):
         """Ready-made rule trees to start from (adjust the example values)."""
-        return Response([{"key": t.key, "name": t.name, "description": t.description,
-                          "rules": t.rules, "requires": list(t.requires)} for t in TEMPLATES])
+        return Response(
+            [
+                {
+                    "key": t.key,
+                    "name": t.name,
+                    "description": t.description,
+                    "rules": t.rules,
+                    "requires": list(t.requires),
+                }
+                for t in TEMPLATES
+            ]
+        )

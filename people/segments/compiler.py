@@ -70,11 +70,15 @@ def ids_in(name: str, ids) -> Q:
     return Q(**{f"{name}__in": ids})
 
 
-def people_matching(*, workspace_id: int, tree: c.Group, now: datetime,
-                    person_ids=None) -> QuerySet[Person]:
+def people_matching(
+    *, workspace_id: int, tree: c.Group, now: datetime, person_ids=None
+) -> QuerySet[Person]:
     """Return the people of the workspace (of ``person_ids`` when given) the tree selects."""
-    ctx = Context(workspace_id=workspace_id, now=now,
-                  person_ids=tuple(person_ids) if person_ids is not None else None)
+    ctx = Context(
+        workspace_id=workspace_id,
+        now=now,
+        person_ids=tuple(person_ids) if person_ids is not None else None,
+    )
     query = Person.objects.filter(workspace_id=workspace_id)
     if ctx.person_ids is not None:
         query = query.filter(ids_in("pk", ctx.person_ids))
@@ -133,14 +137,16 @@ def compile_node(node, ctx: Context) -> Q:
     if isinstance(node, c.AttributeCondition):
         if node.column:
             return column_q(node.column, node.value_type, node.operator, node.value, ctx.now)
-        return json_q("attributes", node.custom_key, node.value_type, node.operator,
-                      node.value, ctx.now)
+        return json_q(
+            "attributes", node.custom_key, node.value_type, node.operator, node.value, ctx.now
+        )
     if isinstance(node, c.TagCondition):
         q = Q(Exists(PersonTag.objects.filter(person_id=OuterRef("pk"), name=node.name)))
         return q if node.has else ~q
     if isinstance(node, c.IdentifierCondition):
-        q = Q(Exists(Identifier.objects.filter(person_id=OuterRef("pk"),
-                                               type=node.identifier_type)))
+        q = Q(
+            Exists(Identifier.objects.filter(person_id=OuterRef("pk"), type=node.identifier_type))
+        )
         return q if node.has else ~q
     if isinstance(node, c.EventCondition):
         q = event_q(node, ctx)
@@ -154,6 +160,7 @@ def compile_node(node, ctx: Context) -> Q:
 
 
 # Profile ----------------------------------------------------------------------------------------
+
 
 def column_q(column: str, value_type: str, op: str, value, now: datetime) -> Q:
     """A condition on a standard column of Person."""
@@ -173,9 +180,17 @@ def column_q(column: str, value_type: str, op: str, value, now: datetime) -> Q:
     if op == "within_last_days":
         today = now.date()
         return Q(**{f"{column}__range": (today - timedelta(days=value), today)})
-    lookup = {"equals": "exact", "contains": "icontains", "starts_with": "istartswith",
-              "in": "in", "gt": "gt", "lt": "lt", "before": "lt", "after": "gt",
-              "between": "range"}[op]
+    lookup = {
+        "equals": "exact",
+        "contains": "icontains",
+        "starts_with": "istartswith",
+        "in": "in",
+        "gt": "gt",
+        "lt": "lt",
+        "before": "lt",
+        "after": "gt",
+        "between": "range",
+    }[op]
     return Q(**{f"{column}__{lookup}": value})
 
 
@@ -203,22 +218,31 @@ def json_q(column: str, key: str, value_type: str, op: str, value, now: datetime
         if op == "within_last_days":
             today = now.date()
             op, value = "between", (today - timedelta(days=value), today)
-        value = tuple(v.isoformat() for v in value) if isinstance(value, tuple) else (
-            value.isoformat())
+        value = (
+            tuple(v.isoformat() for v in value) if isinstance(value, tuple) else (value.isoformat())
+        )
     if op == "between":
         return present & Q(GreaterThanOrEqual(lhs, value[0])) & Q(LessThanOrEqual(lhs, value[1]))
-    lookup = {"equals": Exact, "contains": IContains, "starts_with": IStartsWith, "in": In,
-              "gt": GreaterThan, "lt": LessThan, "before": LessThan, "after": GreaterThan}[op]
+    lookup = {
+        "equals": Exact,
+        "contains": IContains,
+        "starts_with": IStartsWith,
+        "in": In,
+        "gt": GreaterThan,
+        "lt": LessThan,
+        "before": LessThan,
+        "after": GreaterThan,
+    }[op]
     return present & Q(lookup(lhs, list(value) if op == "in" else value))
 
 
 # Behaviour --------------------------------------------------------------------------------------
 
+
 def event_rows(node: c.EventCondition, ctx: Context) -> QuerySet[Event]:
     """Return the events a condition counts (all people, or ``ctx.person_ids``)."""
     if ctx.person_ids is None:
-        rows = Event.objects.filter(workspace_id=ctx.workspace_id,
-                                    definition_id=node.definition_pk)
+        rows = Event.objects.filter(workspace_id=ctx.workspace_id, definition_id=node.definition_pk)
     else:
         # A person's events are in the person's workspace: without the workspace test the
         # (person, definition, time) index answers a few people's counts on its own.
@@ -229,8 +253,9 @@ def event_rows(node: c.EventCondition, ctx: Context) -> QuerySet[Event]:
     if end is not None:
         rows = rows.filter(occurred_at__lt=end)
     for item in node.filters:
-        rows = rows.filter(json_q("properties", item.key, item.value_type, item.operator,
-                                  item.value, ctx.now))
+        rows = rows.filter(
+            json_q("properties", item.key, item.value_type, item.operator, item.value, ctx.now)
+        )
     return rows
 
 
@@ -243,8 +268,9 @@ def event_q(node: c.EventCondition, ctx: Context) -> Q:
     """People whose count of matching events satisfies the comparison."""
     op, n = node.count_operator, node.count
     if uses_aggregates(node):
-        rows = EventAggregate.objects.filter(workspace_id=ctx.workspace_id,
-                                             definition_id=node.definition_pk)
+        rows = EventAggregate.objects.filter(
+            workspace_id=ctx.workspace_id, definition_id=node.definition_pk
+        )
         counted, field = rows, "count"
     else:
         rows = event_rows(node, ctx)
@@ -265,13 +291,20 @@ def event_q(node: c.EventCondition, ctx: Context) -> Q:
 
 def aggregate_q(node: c.AggregateCondition, ctx: Context) -> Q:
     """A condition on the person × definition aggregate (no row: never happened)."""
-    rows = EventAggregate.objects.filter(workspace_id=ctx.workspace_id,
-                                         definition_id=node.definition_pk)
+    rows = EventAggregate.objects.filter(
+        workspace_id=ctx.workspace_id, definition_id=node.definition_pk
+    )
     if node.field == "count":
         as_event = c.EventCondition(
-            path=node.path, definition_pk=node.definition_pk,
-            definition_code=node.definition_code, occurred=True, count_operator=node.operator,
-            count=node.value, window=c.Window(), filters=())
+            path=node.path,
+            definition_pk=node.definition_pk,
+            definition_code=node.definition_code,
+            occurred=True,
+            count_operator=node.operator,
+            count=node.value,
+            window=c.Window(),
+            filters=(),
+        )
         return event_q(as_event, ctx)
     field, op, value = node.field, node.operator, node.value
     if op == "older_than_days":
@@ -289,5 +322,10 @@ def segment_q(node: c.SegmentCondition, ctx: Context) -> Q:
         return compile_node(node.inner, ctx)
     from people.segments.models import SegmentMembership
 
-    return Q(Exists(SegmentMembership.objects.filter(
-        segment_id=node.segment_id, person_id=OuterRef("pk"), exited_at__isnull=True)))
+    return Q(
+        Exists(
+            SegmentMembership.objects.filter(
+                segment_id=node.segment_id, person_id=OuterRef("pk"), exited_at__isnull=True
+            )
+        )
+    )

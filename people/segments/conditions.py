@@ -26,18 +26,33 @@ OPERATORS = {
 COUNT_OPERATORS = ("=", ">=", "<=", ">", "<")
 AGGREGATE_TIME_OPERATORS = ("older_than_days", "newer_than_days", "before", "after")
 OPERATOR_WORDS = {
-    "equals": "is", "not_equals": "is not", "contains": "contains", "starts_with": "starts with",
-    "in": "is one of", "is_set": "is set", "is_not_set": "is not set", "gt": "is greater than",
-    "lt": "is less than", "between": "is between", "before": "is before", "after": "is after",
-    "within_last_days": "is within the last N days", "older_than_days": "is older than N days",
+    "equals": "is",
+    "not_equals": "is not",
+    "contains": "contains",
+    "starts_with": "starts with",
+    "in": "is one of",
+    "is_set": "is set",
+    "is_not_set": "is not set",
+    "gt": "is greater than",
+    "lt": "is less than",
+    "between": "is between",
+    "before": "is before",
+    "after": "is after",
+    "within_last_days": "is within the last N days",
+    "older_than_days": "is older than N days",
     "newer_than_days": "is within the last N days",
 }
 
 
 def count_holds(operator: str, actual: int, wanted: int) -> bool:
     """Return whether ``actual <operator> wanted`` (the count comparisons of event rules)."""
-    return {"=": actual == wanted, ">=": actual >= wanted, "<=": actual <= wanted,
-            ">": actual > wanted, "<": actual < wanted}[operator]
+    return {
+        "=": actual == wanted,
+        ">=": actual >= wanted,
+        "<=": actual <= wanted,
+        ">": actual > wanted,
+        "<": actual < wanted,
+    }[operator]
 
 
 def day_start(day: date) -> datetime:

@@ -29,13 +29,16 @@ class Segment(models.Model):
     description = models.TextField(blank=True)
     kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.DYNAMIC)
     rules = models.JSONField(
-        default=dict, blank=True,
+        default=dict,
+        blank=True,
         help_text='Rule tree: {"all"|"any"|"none": [conditions or nested groups]}.',
     )
     dependencies = models.JSONField(
-        default=list, blank=True, editable=False,
+        default=list,
+        blank=True,
+        editable=False,
         help_text="What the rules read (definitions, attributes, tags…), derived on save; "
-                  "decides which changes re-evaluate this segment.",
+        "decides which changes re-evaluate this segment.",
     )
     refresh_status = models.CharField(
         max_length=8, choices=RefreshStatus.choices, default=RefreshStatus.IDLE
@@ -74,16 +77,25 @@ class SegmentMembership(models.Model):
     # segment's row lock; an erasure takes the workspace's segment locks before it deletes
     # (``people.erasure``), so no stay is opened for a person being erased.
     workspace = models.ForeignKey(
-        "people.Workspace", on_delete=models.CASCADE, related_name="+", db_index=False,
+        "people.Workspace",
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
         db_constraint=False,
     )
     segment = models.ForeignKey(
-        Segment, on_delete=models.CASCADE, related_name="memberships", db_index=False,
+        Segment,
+        on_delete=models.CASCADE,
+        related_name="memberships",
+        db_index=False,
         db_constraint=False,
     )
     person = models.ForeignKey(
-        "people.Person", on_delete=models.CASCADE, related_name="segment_memberships",
-        db_index=False, db_constraint=False,
+        "people.Person",
+        on_delete=models.CASCADE,
+        related_name="segment_memberships",
+        db_index=False,
+        db_constraint=False,
     )
     entered_at = models.DateTimeField()
     exited_at = models.DateTimeField(null=True, blank=True)
@@ -95,7 +107,8 @@ class SegmentMembership(models.Model):
             # One current stay per person; it also serves "members of a segment" and
             # "is this person a member" lookups.
             models.UniqueConstraint(
-                fields=["segment", "person"], condition=Q(exited_at__isnull=True),
+                fields=["segment", "person"],
+                condition=Q(exited_at__isnull=True),
                 name="membership_current_uniq",
             ),
         ]

@@ -54,8 +54,9 @@ class RefreshResult:
     member_count: int
 
 
-def _diff(segment: Segment, audience: QuerySet[Person], tree, now: datetime,
-          progress=None) -> tuple[list[int], list[int]]:
+def _diff(
+    segment: Segment, audience: QuerySet[Person], tree, now: datetime, progress=None
+) -> tuple[list[int], list[int]]:
     """Make the current rows of ``segment`` equal ``audience``."""
     table = connection.ops.quote_name(SegmentMembership._meta.db_table)
     sql, params = audience.order_by().values(member_id=F("pk")).query.sql_with_params()
@@ -78,11 +79,12 @@ def _diff(segment: Segment, audience: QuerySet[Person], tree, now: datetime,
         if progress:
             progress(50)
         for start in range(0, len(exited), CLOSE_CHUNK):
-            chunk = exited[start:start + CLOSE_CHUNK]
+            chunk = exited[start : start + CLOSE_CHUNK]
             cursor.execute(
                 f"UPDATE {table} SET exited_at = %s WHERE segment_id = %s"
                 f" AND exited_at IS NULL AND person_id IN ({', '.join(['%s'] * len(chunk))})",
-                [now, segment.pk, *chunk])
+                [now, segment.pk, *chunk],
+            )
         if progress:
             progress(60)
         # No ON CONFLICT: every writer of stays holds the segment's lock, so the difference
@@ -93,7 +95,8 @@ def _diff(segment: Segment, audience: QuerySet[Person], tree, now: datetime,
             f" SELECT %s, %s, came.member_id, %s FROM"
             f" (SELECT member_id FROM {scratch} EXCEPT {current}) came"
             f" ORDER BY came.member_id RETURNING person_id",
-            [segment.workspace_id, segment.pk, now, segment.pk])
+            [segment.workspace_id, segment.pk, now, segment.pk],
+        )
         entered = [row[0] for row in cursor.fetchall()]
         cursor.execute(f"DROP TABLE {scratch}")
     if progress:
@@ -101,13 +104,18 @@ def _diff(segment: Segment, audience: QuerySet[Person], tree, now: datetime,
     return sorted(entered), sorted(exited)
 
 
-def segment_changes_announce(*, segment: Segment, entered: list[int],
-                             exited: list[int]) -> None:
+def segment_changes_announce(*, segment: Segment, entered: list[int], exited: list[int]) -> None:
     """Tell subscribers (flows) who entered and left, after commit, through the outbox."""
     for start in range(0, max(len(entered), len(exited)), ANNOUNCE_CHUNK):
-        outbox_write(workspace=segment.workspace, topic=CHANGED_TOPIC, payload={
-            "segment_id": segment.pk, "entered": entered[start:start + ANNOUNCE_CHUNK],
-            "exited": exited[start:start + ANNOUNCE_CHUNK]})
+        outbox_write(
+            workspace=segment.workspace,
+            topic=CHANGED_TOPIC,
+            payload={
+                "segment_id": segment.pk,
+                "entered": entered[start : start + ANNOUNCE_CHUNK],
+                "exited": exited[start : start + ANNOUNCE_CHUNK],
+            },
+        )
 
 
 def segment_refresh(*, segment: Segment, now: datetime | None = None) -> RefreshResult:
@@ -118,37 +126,51 @@ def segment_refresh(*, segment: Segment, now: datetime | None = None) -> Refresh
     """
     now = now or timezone.now()
     Segment.objects.filter(pk=segment.pk).update(
-        refresh_status=Segment.RefreshStatus.RUNNING, refresh_progress=0, refresh_error="")
+        refresh_status=Segment.RefreshStatus.RUNNING, refresh_progress=0, refresh_error=""
+    )
     _progress(segment.pk, 5)
     try:
         with transaction.atomic():
-            locked = (Segment.objects.select_for_update(of=("self",))
-                      .select_related("workspace").get(pk=segment.pk))
+            locked = (
+                Segment.objects.select_for_update(of=("self",))
+                .select_related("workspace")
+                .get(pk=segment.pk)
+            )
             entered, exited = [], []
             if locked.is_dynamic:
-                checked = rules_validate(workspace=locked.workspace, rules=locked.rules,
-                                         segment_id=locked.pk)
-                audience = people_matching(workspace_id=locked.workspace_id, tree=checked.tree,
-                                           now=now)
-                entered, exited = _diff(locked, audience, checked.tree, now,
-                                        progress=lambda p: _progress(locked.pk, p))
-            count = SegmentMembership.objects.filter(segment=locked,
-                                                     exited_at__isnull=True).count()
+                checked = rules_validate(
+                    workspace=locked.workspace, rules=locked.rules, segment_id=locked.pk
+                )
+                audience = people_matching(
+                    workspace_id=locked.workspace_id, tree=checked.tree, now=now
+                )
+                entered, exited = _diff(
+                    locked, audience, checked.tree, now, progress=lambda p: _progress(locked.pk, p)
+                )
+            count = SegmentMembership.objects.filter(segment=locked, exited_at__isnull=True).count()
             Segment.objects.filter(pk=locked.pk).update(
-                member_count=count, last_refreshed_at=now, refresh_progress=100,
-                refresh_status=Segment.RefreshStatus.IDLE)
+                member_count=count,
+                last_refreshed_at=now,
+                refresh_progress=100,
+                refresh_status=Segment.RefreshStatus.IDLE,
+            )
             cache.delete(PROGRESS_KEY.format(locked.pk))
             segment_changes_announce(segment=locked, entered=entered, exited=exited)
     except Exception as exc:
-        message = "; ".join(e.message for e in exc.errors) if isinstance(
-            exc, ServiceError) else f"{type(exc).__name__}: {exc}"
+        message = (
+            "; ".join(e.message for e in exc.errors)
+            if isinstance(exc, ServiceError)
+            else f"{type(exc).__name__}: {exc}"
+        )
         Segment.objects.filter(pk=segment.pk).update(
-            refresh_status=Segment.RefreshStatus.FAILED, refresh_error=message[:500])
+            refresh_status=Segment.RefreshStatus.FAILED, refresh_error=message[:500]
+        )
         raise
     if connection.vendor == "postgresql" and len(entered) + len(exited) >= ANALYZE_AFTER:
         # Fresh statistics after a large change: with the old ones, looking up a batch's
         # people in the memberships planned as a scan of the segment (1.2 s instead of 30 ms).
         with connection.cursor() as cursor:
             cursor.execute(f"ANALYZE {connection.ops.quote_name(SegmentMembership._meta.db_table)}")
-    return RefreshResult(segment_id=segment.pk, entered=tuple(entered), exited=tuple(exited),
-                         member_count=count)
+    return RefreshResult(
+        segment_id=segment.pk, entered=tuple(entered), exited=tuple(exited), member_count=count
+    )

@@ -22,16 +22,24 @@ def segment_get(*, workspace: Workspace, segment_id: int) -> Segment | None:
 
 def segment_members(*, segment: Segment) -> QuerySet[SegmentMembership]:
     """Current memberships, newest person first (the partial unique index serves this)."""
-    return (SegmentMembership.objects.filter(segment=segment, exited_at__isnull=True)
-            .select_related("person").order_by("-person_id"))
+    return (
+        SegmentMembership.objects.filter(segment=segment, exited_at__isnull=True)
+        .select_related("person")
+        .order_by("-person_id")
+    )
 
 
 def segment_usages(*, segment: Segment) -> list[str]:
     """Describe what keeps ``segment`` from being deleted: other segments that include it,
     and what the registered providers report (flows that name it); empty when unused."""
     marker = f"segment:{segment.pk}"
-    names = [s.name for s in Segment.objects.filter(workspace_id=segment.workspace_id)
-             .exclude(pk=segment.pk).only("name", "dependencies") if marker in s.dependencies]
+    names = [
+        s.name
+        for s in Segment.objects.filter(workspace_id=segment.workspace_id)
+        .exclude(pk=segment.pk)
+        .only("name", "dependencies")
+        if marker in s.dependencies
+    ]
     usages = [f"segment {name!r} includes it" for name in sorted(names)]
     for provider in SEGMENT_USAGE_PROVIDERS:
         usages.extend(provider(segment))
@@ -45,8 +53,9 @@ SEGMENT_USAGE_PROVIDERS: list = []
 def segments_using_definition(definition) -> list[str]:
     """Describe segments whose rules read ``definition`` (``events.selectors`` usage hook)."""
     marker = f"event:{definition.pk}"
-    names = [s.name for s in Segment.objects.only("name", "dependencies")
-             if marker in s.dependencies]
+    names = [
+        s.name for s in Segment.objects.only("name", "dependencies") if marker in s.dependencies
+    ]
     return [f"segment {name!r} uses it" for name in sorted(names)]
 
 
@@ -58,16 +67,28 @@ def segment_refresh_state(*, segment: Segment) -> dict:
     """
     from people.segments.refresh import refresh_progress_get
 
-    segment.refresh_from_db(fields=["refresh_status", "refresh_progress", "refresh_error",
-                                    "member_count", "last_refreshed_at"])
+    segment.refresh_from_db(
+        fields=[
+            "refresh_status",
+            "refresh_progress",
+            "refresh_error",
+            "member_count",
+            "last_refreshed_at",
+        ]
+    )
     status, progress = segment.refresh_status, segment.refresh_progress
     live = refresh_progress_get(segment.pk) if status == Segment.RefreshStatus.RUNNING else None
     if live is not None:
         progress = live
-    return {"status": status, "progress": progress, "error": segment.refresh_error or None,
-            "memberCount": segment.member_count,
-            "lastRefreshedTime": (segment.last_refreshed_at.isoformat()
-                                  if segment.last_refreshed_at else None)}
+    return {
+        "status": status,
+        "progress": progress,
+        "error": segment.refresh_error or None,
+        "memberCount": segment.member_count,
+        "lastRefreshedTime": (
+            segment.last_refreshed_at.isoformat() if segment.last_refreshed_at else None
+        ),
+    }
 
 
 def segment_refresh_percent(segment: Segment) -> int:
@@ -97,26 +118,29 @@ def _definitions_json(workspace: Workspace) -> list[dict]:
     channel_ids = {d.channel_id for d in definitions if d.channel_id}
     shared: dict[int, list] = {}
     for prop in PropertyDefinition.objects.filter(
-            scope=PropertyDefinition.Scope.GLOBAL,
-            definition__channel_id__in=channel_ids).select_related("definition"):
+        scope=PropertyDefinition.Scope.GLOBAL, definition__channel_id__in=channel_ids
+    ).select_related("definition"):
         shared.setdefault(prop.definition.channel_id, []).append(prop)
     enabled = definition_enabled_map(workspace=workspace, definitions=definitions)
     result = []
     for definition in sorted(definitions, key=lambda d: (d.name.lower(), d.definition_id)):
         properties = {p.key: p for p in definition.properties.all()}
         properties.update({p.key: p for p in shared.get(definition.channel_id, [])})
-        result.append({
-            "id": definition.definition_id, "name": definition.name,
-            "enabled": enabled[definition.pk],
-            "properties": [{"key": p.key, "name": p.name or p.key,
-                            "type": PROPERTY_TYPES[p.type]}
-                           for p in sorted(properties.values(), key=lambda p: p.key.lower())],
-        })
+        result.append(
+            {
+                "id": definition.definition_id,
+                "name": definition.name,
+                "enabled": enabled[definition.pk],
+                "properties": [
+                    {"key": p.key, "name": p.name or p.key, "type": PROPERTY_TYPES[p.type]}
+                    for p in sorted(properties.values(), key=lambda p: p.key.lower())
+                ],
+            }
+        )
     return result
 
 
-def segment_builder_catalogue(*, workspace: Workspace,
-                              segment: Segment | None = None) -> dict:
+def segment_builder_catalogue(*, workspace: Workspace, segment: Segment | None = None) -> dict:
     """Return what the admin's rule builder offers for ``workspace``: fields, operators per
     value type (with their words), definitions with properties, custom attributes, other
     segments (not ``segment``, the one being edited), identifier types, tags in use and the
@@ -124,28 +148,45 @@ def segment_builder_catalogue(*, workspace: Workspace,
     others = segment_list(workspace=workspace)
     if segment is not None:
         others = others.exclude(pk=segment.pk)
-    tags = (PersonTag.objects.filter(workspace=workspace).order_by("name")
-            .values_list("name", flat=True).distinct()[:200])
+    tags = (
+        PersonTag.objects.filter(workspace=workspace)
+        .order_by("name")
+        .values_list("name", flat=True)
+        .distinct()[:200]
+    )
     return {
         "workspace": {"id": workspace.pk, "name": workspace.name},
-        "groupOperators": [{"value": "all", "label": "all of"},
-                           {"value": "any", "label": "any of"},
-                           {"value": "none", "label": "none of"}],
+        "groupOperators": [
+            {"value": "all", "label": "all of"},
+            {"value": "any", "label": "any of"},
+            {"value": "none", "label": "none of"},
+        ],
         "operators": {kind: _choices(ops) for kind, ops in c.OPERATORS.items()},
         "countOperators": list(c.COUNT_OPERATORS),
-        "aggregateFields": [{"value": key, "label": label} for key, label in zip(
-            AGGREGATE_FIELDS, ("first time", "last time", "count"), strict=True)],
+        "aggregateFields": [
+            {"value": key, "label": label}
+            for key, label in zip(
+                AGGREGATE_FIELDS, ("first time", "last time", "count"), strict=True
+            )
+        ],
         "aggregateTimeOperators": _choices(c.AGGREGATE_TIME_OPERATORS),
-        "fields": [{"key": key, "label": str(Person._meta.get_field(column).verbose_name),
-                    "type": value_type}
-                   for key, (column, value_type) in STANDARD_FIELDS.items()],
-        "customAttributes": [{"key": a.key, "label": a.name or a.key, "type": a.type}
-                             for a in AttributeDefinition.objects.filter(workspace=workspace)
-                             .order_by("key")],
+        "fields": [
+            {
+                "key": key,
+                "label": str(Person._meta.get_field(column).verbose_name),
+                "type": value_type,
+            }
+            for key, (column, value_type) in STANDARD_FIELDS.items()
+        ],
+        "customAttributes": [
+            {"key": a.key, "label": a.name or a.key, "type": a.type}
+            for a in AttributeDefinition.objects.filter(workspace=workspace).order_by("key")
+        ],
         "definitions": _definitions_json(workspace),
         "segments": [{"id": s.pk, "name": s.name, "kind": s.kind} for s in others],
-        "identifierTypes": [{"value": value, "label": label}
-                            for value, label in Identifier.Type.choices],
+        "identifierTypes": [
+            {"value": value, "label": label} for value, label in Identifier.Type.choices
+        ],
         "tags": list(tags),
         "templates": [{"key": t.key, "name": t.name, "rules": t.rules} for t in TEMPLATES],
     }

@@ -66,9 +66,12 @@ def _scalar(value_type: str, value, field: str):
         return value
     if value_type == c.DATE:
         return _date(value, field)
-    return (parse_instant(value, field, end=False), parse_instant(value, field, end=True)
-            if isinstance(value, str) and len(value) == 10
-            else parse_instant(value, field, end=False) + timedelta(microseconds=1))
+    return (
+        parse_instant(value, field, end=False),
+        parse_instant(value, field, end=True)
+        if isinstance(value, str) and len(value) == 10
+        else parse_instant(value, field, end=False) + timedelta(microseconds=1),
+    )
 
 
 def check_value(value_type: str, operator: str, value, field: str):

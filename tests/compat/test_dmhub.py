@@ -19,21 +19,40 @@ SEED_POST = {
     "source": "人民广场",
     "touter": "t00001",
 }
-SEED_KEYS = {"id", "customerId", "event", "targetId", "targetName", "date", "source", "score",
-             "tag", "campaign", "campaignName", "contentName", "externalId", "lastUpdated",
-             "touter"}
+SEED_KEYS = {
+    "id",
+    "customerId",
+    "event",
+    "targetId",
+    "targetName",
+    "date",
+    "source",
+    "score",
+    "tag",
+    "campaign",
+    "campaignName",
+    "contentName",
+    "externalId",
+    "lastUpdated",
+    "touter",
+}
 
 
 @pytest.fixture
 def setup(workspace):
-    definition_create(workspace=workspace, definition_id="c_apply_card", name="Apply for card",
-                      properties=[PropertyInput("touter", "Field agent")])
+    definition_create(
+        workspace=workspace,
+        definition_id="c_apply_card",
+        name="Apply for card",
+        properties=[PropertyInput("touter", "Field agent")],
+    )
     return person_create(workspace=workspace, external_id="123456")
 
 
 def create(client, key, body):
-    return client.post(f"/v1/customerevents?access_token={key}", body,
-                       content_type="application/json")
+    return client.post(
+        f"/v1/customerevents?access_token={key}", body, content_type="application/json"
+    )
 
 
 def test_seed_post_stores_the_event_and_answers_the_seed_shape(client, secret_key, setup):
@@ -70,8 +89,9 @@ def test_repeat_without_external_id_dedupes_by_date_customer_event(client, secre
 def test_external_id_dedupes(client, secret_key, setup):
     """With externalId, a repeat at another date is still the same event."""
     first = create(client, secret_key, {**SEED_POST, "externalId": "ord-1"}).json()
-    second = create(client, secret_key, {**SEED_POST, "externalId": "ord-1",
-                                         "date": "2017-06-08T00:00:00Z"}).json()
+    second = create(
+        client, secret_key, {**SEED_POST, "externalId": "ord-1", "date": "2017-06-08T00:00:00Z"}
+    ).json()
     assert first["id"] == second["id"]
     assert Event.objects.count() == 1
 
@@ -88,10 +108,16 @@ def test_get_by_id_with_partition(client, secret_key, setup):
 def _seed_history(workspace, person):
     """Events of c_apply_card and c_visit over the years, for the query tests."""
     definition_create(workspace=workspace, definition_id="c_visit", name="Visit")
-    events = [EventInput("c_apply_card", PersonRef(id=person.pk), f"{y}-03-01T00:00:00Z",
-                         {"touter": f"t{y}"}) for y in (2015, 2016, 2017, 2019, 2020)]
-    events += [EventInput("c_visit", PersonRef(id=person.pk), f"2020-0{m}-01T00:00:00Z")
-               for m in range(1, 6)]
+    events = [
+        EventInput(
+            "c_apply_card", PersonRef(id=person.pk), f"{y}-03-01T00:00:00Z", {"touter": f"t{y}"}
+        )
+        for y in (2015, 2016, 2017, 2019, 2020)
+    ]
+    events += [
+        EventInput("c_visit", PersonRef(id=person.pk), f"2020-0{m}-01T00:00:00Z")
+        for m in range(1, 6)
+    ]
     return events_ingest(workspace=workspace, events=events, origin="api")
 
 
@@ -110,8 +136,7 @@ def test_query_parameters(client, secret_key, workspace, setup):
     assert len(default) == 7  # the default table: 2018 on
     assert {e["date"][:4] for e in default} == {"2019", "2020"}
     assert [e["touter"] for e in query(client, secret_key, partition="2017")] == ["t2017"]
-    assert {e["touter"] for e in query(client, secret_key, partition="2016")} == {"t2015",
-                                                                                "t2016"}
+    assert {e["touter"] for e in query(client, secret_key, partition="2016")} == {"t2015", "t2016"}
     assert len(query(client, secret_key, event="c_visit")) == 5
     assert len(query(client, secret_key, event="c_visit,c_apply_card")) == 7
     assert len(query(client, secret_key, customerId="123456")) == 7
@@ -128,11 +153,16 @@ def test_query_parameters(client, secret_key, workspace, setup):
 
 def test_query_errors_name_the_parameter(client, secret_key, setup):
     """max above 1,000, a bad sidx or a malformed lastUpdatedFrom answer 400 naming it."""
-    for params, field in (({"max": "1001"}, "max"), ({"sidx": "nope"}, "sidx"),
-                          ({"lastUpdatedFrom": "yesterday"}, "lastUpdatedFrom"),
-                          ({"partition": "x"}, "partition"), ({"partition": "²⁰¹⁷"}, "partition"),
-                          ({"max": "¹"}, "max"), ({"page": "9" * 30}, "page"),
-                          ({"page": str(10**18)}, "page")):
+    for params, field in (
+        ({"max": "1001"}, "max"),
+        ({"sidx": "nope"}, "sidx"),
+        ({"lastUpdatedFrom": "yesterday"}, "lastUpdatedFrom"),
+        ({"partition": "x"}, "partition"),
+        ({"partition": "²⁰¹⁷"}, "partition"),
+        ({"max": "¹"}, "max"),
+        ({"page": "9" * 30}, "page"),
+        ({"page": str(10**18)}, "page"),
+    ):
         response = client.get("/v1/customerevents", {"access_token": secret_key, **params})
         assert response.status_code == 400
         assert response.json()["error"]["field"] == field
@@ -177,9 +207,16 @@ def _many(workspace, person, n: int):
     order of their dates (so date order and lastUpdated order differ)."""
     from datetime import UTC, datetime, timedelta
 
-    events = [EventInput("c_apply_card", PersonRef(id=person.pk),
-                         f"2020-01-{day:02d}T00:00:00Z", {"touter": f"t{day}"},
-                         external_id=f"x-{day}") for day in range(1, n + 1)]
+    events = [
+        EventInput(
+            "c_apply_card",
+            PersonRef(id=person.pk),
+            f"2020-01-{day:02d}T00:00:00Z",
+            {"touter": f"t{day}"},
+            external_id=f"x-{day}",
+        )
+        for day in range(1, n + 1)
+    ]
     events_ingest(workspace=workspace, events=events, origin="api")
     base = datetime(2024, 6, 1, tzinfo=UTC)
     for event in Event.objects.filter(workspace=workspace):
@@ -201,8 +238,7 @@ def test_max_defaults_to_20_with_more_stored(client, secret_key, workspace, setu
     assert len(query(client, secret_key, page="2")) == 5
 
 
-def test_sidx_last_updated_as_in_the_seed_with_default_sord(client, secret_key, workspace,
-                                                           setup):
+def test_sidx_last_updated_as_in_the_seed_with_default_sord(client, secret_key, workspace, setup):
     """The seed's own example sidx=lastUpdated sorts by the time the event reached the
     platform; without sord the order is ascending, sord=desc reverses it."""
     _many(workspace, setup, 5)
@@ -215,15 +251,21 @@ def test_sidx_last_updated_as_in_the_seed_with_default_sord(client, secret_key, 
     descending = query(client, secret_key, sidx="lastUpdated", sord="desc")
     assert [e["id"] for e in descending] == [e["id"] for e in reversed(ascending)]
     assert [e["id"] for e in query(client, secret_key, sidx="lastUpdated", sord="asc")] == [
-        e["id"] for e in ascending]
+        e["id"] for e in ascending
+    ]
 
 
 def test_last_updated_bounds_exclude_events_outside_them(client, secret_key, workspace, setup):
     """lastUpdatedFrom and lastUpdatedTo are inclusive bounds: events received before
     the one or after the other are left out."""
     _many(workspace, setup, 5)  # received 2024-06-01T00:00Z (t5) … 00:04Z (t1)
-    inside = query(client, secret_key, lastUpdatedFrom="2024-06-01T00:01:00Z",
-                   lastUpdatedTo="2024-06-01T00:03:00Z", sidx="lastUpdated")
+    inside = query(
+        client,
+        secret_key,
+        lastUpdatedFrom="2024-06-01T00:01:00Z",
+        lastUpdatedTo="2024-06-01T00:03:00Z",
+        sidx="lastUpdated",
+    )
     assert [e["touter"] for e in inside] == ["t4", "t3", "t2"]
     after = query(client, secret_key, lastUpdatedFrom="2024-06-01T00:03:30Z")
     assert {e["touter"] for e in after} == {"t1"}
@@ -232,14 +274,18 @@ def test_last_updated_bounds_exclude_events_outside_them(client, secret_key, wor
     assert query(client, secret_key, lastUpdatedFrom="2024-06-02T00:00:00Z") == []
 
 
-@pytest.mark.parametrize(("field", "value"), [
-    ("customerId", "12\u00003456"),
-    ("targetName", "gold\u0000card"),
-    ("touter", "t\u00001"),
-    ("externalId", "x\u0000"),
-])
-def test_nul_characters_are_a_field_error_not_a_server_error(client, secret_key, setup, field,
-                                                             value):
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("customerId", "12\u00003456"),
+        ("targetName", "gold\u0000card"),
+        ("touter", "t\u00001"),
+        ("externalId", "x\u0000"),
+    ],
+)
+def test_nul_characters_are_a_field_error_not_a_server_error(
+    client, secret_key, setup, field, value
+):
     """PostgreSQL cannot store NUL characters: a value holding one is refused with a JSON 400
     naming the field, and nothing is stored."""
     response = create(client, secret_key, {**SEED_POST, field: value})
@@ -249,8 +295,9 @@ def test_nul_characters_are_a_field_error_not_a_server_error(client, secret_key,
 
 
 @pytest.mark.parametrize("customer_id", ["0¹", "²", "9" * 30, 10**30])
-def test_customer_ids_that_are_not_plain_numbers_are_external_ids(client, secret_key, setup,
-                                                                   customer_id):
+def test_customer_ids_that_are_not_plain_numbers_are_external_ids(
+    client, secret_key, setup, customer_id
+):
     """Digits that are not ASCII (which ``int`` refuses) or beyond the id range name an
     external id: nobody has it, so 404 person_not_found, not a server error; on query, no
     events."""

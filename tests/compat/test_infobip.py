@@ -12,31 +12,42 @@ URL = "/peopleevents/1/persons/{person}/definitions/{definition}/events"
 
 @pytest.fixture
 def definition(workspace):
-    return definition_create(workspace=workspace, definition_id="c_ticket_closed",
-                             name="Support ticket closed",
-                             properties=[PropertyInput("ticketNumber", type="number"),
-                                         PropertyInput("closedBy")])
+    return definition_create(
+        workspace=workspace,
+        definition_id="c_ticket_closed",
+        name="Support ticket closed",
+        properties=[PropertyInput("ticketNumber", type="number"), PropertyInput("closedBy")],
+    )
 
 
 @pytest.fixture
 def person(workspace):
-    return person_create(workspace=workspace, external_id="CS26_342",
-                         identifiers={"email": "ann@example.com", "phone": "+385 91 234 5678",
-                                      "push": "reg-123"})
+    return person_create(
+        workspace=workspace,
+        external_id="CS26_342",
+        identifiers={"email": "ann@example.com", "phone": "+385 91 234 5678", "push": "reg-123"},
+    )
 
 
 def post(client, person_id, definition_id, body, **headers):
-    return client.post(URL.format(person=person_id, definition=definition_id), body,
-                       content_type="application/json", **headers)
+    return client.post(
+        URL.format(person=person_id, definition=definition_id),
+        body,
+        content_type="application/json",
+        **headers,
+    )
 
 
-@pytest.mark.parametrize("person_id", ["ann@example.com", "CS26_342", "+385912345678",
-                                       "reg-123"])
+@pytest.mark.parametrize("person_id", ["ann@example.com", "CS26_342", "+385912345678", "reg-123"])
 def test_seed_request_is_stored_for_any_identifier(app_client, definition, person, person_id):
     """The seed's POST with properties stores the event on the person named by any
     identifier (email, external id, phone, push registration id)."""
-    response = post(app_client, person_id, "c_ticket_closed",
-                    {"properties": {"ticketNumber": 1234, "closedBy": "agent-7"}})
+    response = post(
+        app_client,
+        person_id,
+        "c_ticket_closed",
+        {"properties": {"ticketNumber": 1234, "closedBy": "agent-7"}},
+    )
     assert response.status_code == 200, response.content
     event = Event.objects.get(pk=response.json()["eventId"])
     assert event.person_id == person.pk
@@ -75,11 +86,11 @@ def test_unknown_person_is_an_error_not_created(app_client, definition, person):
 
 def test_quoted_number_is_rejected_naming_the_property(app_client, definition, person):
     """Strings are quoted and numbers are not: "1234" for a number property is an error."""
-    response = post(app_client, "CS26_342", "c_ticket_closed",
-                    {"properties": {"ticketNumber": "1234"}})
+    response = post(
+        app_client, "CS26_342", "c_ticket_closed", {"properties": {"ticketNumber": "1234"}}
+    )
     assert response.status_code == 400
-    assert "properties.ticketNumber" in response.json()["requestError"]["serviceException"][
-        "text"]
+    assert "properties.ticketNumber" in response.json()["requestError"]["serviceException"]["text"]
 
 
 def test_missing_or_wrong_key_is_unauthorized(client, definition, person):
@@ -87,17 +98,20 @@ def test_missing_or_wrong_key_is_unauthorized(client, definition, person):
     for headers in ({}, {"HTTP_AUTHORIZATION": "App nope"}):
         response = post(client, "CS26_342", "c_ticket_closed", {"properties": {}}, **headers)
         assert response.status_code == 401
-        assert (response.json()["requestError"]["serviceException"]["messageId"]
-                == "UNAUTHORIZED")
+        assert response.json()["requestError"]["serviceException"]["messageId"] == "UNAUTHORIZED"
 
 
-@pytest.mark.parametrize(("person_id", "body", "named"), [
-    ("CS26_342", {"properties": {"closedBy": "agent\u00007"}}, "properties.closedBy"),
-    ("CS26_342", {"properties": {"closed\u0000By": "agent-7"}}, "properties.closed\u0000By"),
-    ("CS26%00", {"properties": {"closedBy": "agent-7"}}, "personId"),
-])
-def test_nul_characters_are_refused_naming_the_place(app_client, definition, person, person_id,
-                                                     body, named):
+@pytest.mark.parametrize(
+    ("person_id", "body", "named"),
+    [
+        ("CS26_342", {"properties": {"closedBy": "agent\u00007"}}, "properties.closedBy"),
+        ("CS26_342", {"properties": {"closed\u0000By": "agent-7"}}, "properties.closed\u0000By"),
+        ("CS26%00", {"properties": {"closedBy": "agent-7"}}, "personId"),
+    ],
+)
+def test_nul_characters_are_refused_naming_the_place(
+    app_client, definition, person, person_id, body, named
+):
     """PostgreSQL cannot store NUL characters: a value, key or person id holding one is a 400
     naming where it is, never a server error, and nothing is stored."""
     response = post(app_client, person_id, "c_ticket_closed", body)

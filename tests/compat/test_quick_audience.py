@@ -13,22 +13,29 @@ pytestmark = pytest.mark.django_db
 EVENTS_URL = "/quickaudience/v1/event-messages"
 USERS_URL = "/quickaudience/v1/user-messages"
 # The seed's user identity example, verbatim.
-SEED_USER_MESSAGES = ('[{"customerId":"customer001","customerIdList":[{"customerId":'
-                      '"13888888888","idMapping":"mobile"}],"organizationId":'
-                      '"56621289-820e-433a-9947-xxxxxxxxx","v":1}]')
+SEED_USER_MESSAGES = (
+    '[{"customerId":"customer001","customerIdList":[{"customerId":'
+    '"13888888888","idMapping":"mobile"}],"organizationId":'
+    '"56621289-820e-433a-9947-xxxxxxxxx","v":1}]'
+)
 
 
 @pytest.fixture
 def channel(workspace):
-    return Channel.objects.create(workspace=workspace, name="Shop app", app_type="app",
-                                  app_key="eventsource001")
+    return Channel.objects.create(
+        workspace=workspace, name="Shop app", app_type="app", app_key="eventsource001"
+    )
 
 
 @pytest.fixture
 def definition(workspace, channel):
-    return definition_create(workspace=workspace, definition_id="c_event001", name="Event 001",
-                             channel=channel,
-                             properties=[PropertyInput("key1"), PropertyInput("key2")])
+    return definition_create(
+        workspace=workspace,
+        definition_id="c_event001",
+        name="Event 001",
+        channel=channel,
+        properties=[PropertyInput("key1"), PropertyInput("key2")],
+    )
 
 
 def seed_event_message(**overrides) -> dict:
@@ -41,8 +48,10 @@ def seed_event_message(**overrides) -> dict:
         "eventCode": "event001",
         "eventTime": 1651114368518,
         "extendAttributes": {"key1": "value1", "key2": "123456", "outBizId": "biz-0001"},
-        "customerIdList": [{"customerId": "13888888888", "idMapping": "mobile"},
-                           {"customerId": "xxxxx@alibaba.com", "idMapping": "email"}],
+        "customerIdList": [
+            {"customerId": "13888888888", "idMapping": "mobile"},
+            {"customerId": "xxxxx@alibaba.com", "idMapping": "email"},
+        ],
         "v": 1,
     }
     message.update(overrides)
@@ -75,8 +84,7 @@ def test_seed_event_message_as_sdk_string(app_client, definition):
     assert event.properties == {"key1": "value1", "key2": "123456"}
     assert int(event.occurred_at.timestamp() * 1000) == 1651114368518
     assert event.person.external_id == "customer001"
-    identifiers = set(Identifier.objects.filter(person=event.person)
-                      .values_list("type", "value"))
+    identifiers = set(Identifier.objects.filter(person=event.person).values_list("type", "value"))
     assert identifiers == {("mobile", "13888888888"), ("email", "xxxxx@alibaba.com")}
 
 
@@ -95,8 +103,7 @@ def test_missing_out_biz_id_and_unknown_channel_are_rejected(app_client, definit
     of the same call is still stored, and errorDesc names the bad ones by index."""
     good = seed_event_message()
     no_biz = seed_event_message(extendAttributes={"key1": "x"})
-    bad_channel = seed_event_message(eventSourceCode="nope",
-                                     extendAttributes={"outBizId": "biz-9"})
+    bad_channel = seed_event_message(eventSourceCode="nope", extendAttributes={"outBizId": "biz-9"})
     answer = post(app_client, EVENTS_URL, [good, no_biz, bad_channel]).json()
     assert_answer_shape(answer)
     assert answer["success"] is False
@@ -121,8 +128,9 @@ def test_malformed_body_and_bad_key(app_client, client, definition):
     response = post(app_client, EVENTS_URL, {"something": 1})
     assert response.status_code == 400
     assert_answer_shape(response.json())
-    response = client.post(EVENTS_URL, "[]", content_type="application/json",
-                           HTTP_AUTHORIZATION="App wrong")
+    response = client.post(
+        EVENTS_URL, "[]", content_type="application/json", HTTP_AUTHORIZATION="App wrong"
+    )
     assert response.status_code == 401
     assert response.json()["errorDesc"] == "Authentication failed!"
 
@@ -137,8 +145,12 @@ def test_seed_user_identity_message(app_client):
     person = Person.objects.get(external_id="customer001")
     assert set(person.identifiers.values_list("type", "value")) == {("mobile", "13888888888")}
     assert post(app_client, USERS_URL, body).json()["success"] is True
-    more = [{"customerId": "customer001",
-             "customerIdList": [{"customerId": "c1@example.com", "idMapping": "email"}]}]
+    more = [
+        {
+            "customerId": "customer001",
+            "customerIdList": [{"customerId": "c1@example.com", "idMapping": "email"}],
+        }
+    ]
     assert post(app_client, USERS_URL, more).json()["success"] is True
     assert Person.objects.count() == 1
     assert person.identifiers.count() == 2
@@ -161,8 +173,11 @@ def test_event_source_code_is_optional(app_client, definition):
     task calculation is not restricted by the channel": the message is stored."""
     message = seed_event_message()
     del message["eventSourceCode"]
-    answer = post(app_client, EVENTS_URL, [message, seed_event_message(
-        eventSourceCode=None, extendAttributes={"outBizId": "biz-2"})]).json()
+    answer = post(
+        app_client,
+        EVENTS_URL,
+        [message, seed_event_message(eventSourceCode=None, extendAttributes={"outBizId": "biz-2"})],
+    ).json()
     assert answer["success"] is True, answer
     assert Event.objects.count() == 2
     assert set(Event.objects.values_list("source", flat=True)) == {""}
@@ -172,12 +187,14 @@ def test_event_source_code_of_another_channel_is_rejected(app_client, workspace,
     """A definition bound to one channel is refused under another channel's APP_KEY (in QA's
     answer shape, naming the message), and kept in the ingestion log; a definition without a
     channel is accepted under any known APP_KEY."""
-    Channel.objects.create(workspace=workspace, name="Mini program", app_type="mini_program",
-                           app_key="mini001")
+    Channel.objects.create(
+        workspace=workspace, name="Mini program", app_type="mini_program", app_key="mini001"
+    )
     definition_create(workspace=workspace, definition_id="c_free", name="Free")
     wrong = seed_event_message(eventSourceCode="mini001")
-    free = seed_event_message(eventSourceCode="mini001", eventCode="c_free",
-                              extendAttributes={"outBizId": "biz-free"})
+    free = seed_event_message(
+        eventSourceCode="mini001", eventCode="c_free", extendAttributes={"outBizId": "biz-free"}
+    )
     right = seed_event_message(extendAttributes={"key1": "v", "outBizId": "biz-right"})
     response = post(app_client, EVENTS_URL, [wrong, free, right])
     assert response.status_code == 200
@@ -189,7 +206,9 @@ def test_event_source_code_of_another_channel_is_rejected(app_client, workspace,
     assert "another channel" in answer["errorDesc"]
     assert answer["data"]["rejected"] == [0]
     assert set(Event.objects.values_list("external_id", "source")) == {
-        ("biz-free", "mini001"), ("biz-right", "eventsource001")}
+        ("biz-free", "mini001"),
+        ("biz-right", "eventsource001"),
+    }
     entry = IngestionLogEntry.objects.get()
     assert (entry.endpoint, entry.field) == ("quick_audience", "[0].eventSourceCode")
     assert entry.payload == wrong
@@ -198,28 +217,48 @@ def test_event_source_code_of_another_channel_is_rejected(app_client, workspace,
 def test_seed_id_mapping_names_mac_org_and_weibo_id_org(app_client, definition):
     """The seed's idMapping list names the MAC address mac_org and the Weibo id weibo_id_org:
     both are accepted, in event and identity reports, as the mac and weibo_id types."""
-    message = seed_event_message(customerIdList=[
-        {"customerId": "AA-BB-CC-DD-EE-FF", "idMapping": "mac_org"},
-        {"customerId": "wb-123", "idMapping": "weibo_id_org"}])
+    message = seed_event_message(
+        customerIdList=[
+            {"customerId": "AA-BB-CC-DD-EE-FF", "idMapping": "mac_org"},
+            {"customerId": "wb-123", "idMapping": "weibo_id_org"},
+        ]
+    )
     assert post(app_client, EVENTS_URL, [message]).json()["success"] is True
     person = Event.objects.get().person
     assert set(person.identifiers.values_list("type", "value")) == {
-        ("mac", "aa:bb:cc:dd:ee:ff"), ("weibo_id", "wb-123")}
-    users = [{"customerId": "customer002", "customerIdList": [
-        {"customerId": "11:22:33:44:55:66", "idMapping": "mac_org"},
-        {"customerId": "wb-456", "idMapping": "weibo_id_org"}], "v": 1}]
-    answer = post(app_client, USERS_URL,
-                  {"customerMessageModelListStr": orjson.dumps(users).decode()}).json()
+        ("mac", "aa:bb:cc:dd:ee:ff"),
+        ("weibo_id", "wb-123"),
+    }
+    users = [
+        {
+            "customerId": "customer002",
+            "customerIdList": [
+                {"customerId": "11:22:33:44:55:66", "idMapping": "mac_org"},
+                {"customerId": "wb-456", "idMapping": "weibo_id_org"},
+            ],
+            "v": 1,
+        }
+    ]
+    answer = post(
+        app_client, USERS_URL, {"customerMessageModelListStr": orjson.dumps(users).decode()}
+    ).json()
     assert answer["success"] is True, answer
     other = Person.objects.get(external_id="customer002")
     assert set(other.identifiers.values_list("type", "value")) == {
-        ("mac", "11:22:33:44:55:66"), ("weibo_id", "wb-456")}
+        ("mac", "11:22:33:44:55:66"),
+        ("weibo_id", "wb-456"),
+    }
 
 
 def test_user_identity_report_allows_100_messages_and_refuses_101(app_client):
     """The seed: "The batch size limit is 100" for the identity report too."""
-    users = [{"customerId": f"c{i}", "customerIdList": [
-        {"customerId": f"u{i}@example.com", "idMapping": "email"}]} for i in range(101)]
+    users = [
+        {
+            "customerId": f"c{i}",
+            "customerIdList": [{"customerId": f"u{i}@example.com", "idMapping": "email"}],
+        }
+        for i in range(101)
+    ]
     response = post(app_client, USERS_URL, users)
     assert response.status_code == 400
     answer = response.json()
@@ -241,22 +280,29 @@ def test_openapi_lists_the_error_answers_of_quick_audience(client):
         assert {"success", "errorCode", "errorDesc", "traceId"} <= set(ref["properties"])
 
 
-@pytest.mark.parametrize(("overrides", "named"), [
-    ({"customerId": "customer\u0000001"}, "[0].customerId"),
-    ({"eventCode": "event\u0000"}, "[0].eventCode"),
-    ({"extendAttributes": {"key1": "v\u0000"}}, "[0].extendAttributes.key1"),
-    ({"customerIdList": [{"customerId": "1\u0000", "idMapping": "mobile"}]},
-     "[0].customerIdList[0].customerId"),
-])
-def test_nul_characters_are_refused_naming_the_place(client, secret_key, definition, overrides,
-                                                     named):
+@pytest.mark.parametrize(
+    ("overrides", "named"),
+    [
+        ({"customerId": "customer\u0000001"}, "[0].customerId"),
+        ({"eventCode": "event\u0000"}, "[0].eventCode"),
+        ({"extendAttributes": {"key1": "v\u0000"}}, "[0].extendAttributes.key1"),
+        (
+            {"customerIdList": [{"customerId": "1\u0000", "idMapping": "mobile"}]},
+            "[0].customerIdList[0].customerId",
+        ),
+    ],
+)
+def test_nul_characters_are_refused_naming_the_place(
+    client, secret_key, definition, overrides, named
+):
     """PostgreSQL cannot store NUL characters: an event message holding one, sent as an array
     or in the SDK's string wrapper, is answered 400 naming where it is; nothing is stored."""
     headers = {"HTTP_AUTHORIZATION": f"Bearer {secret_key}"}
     messages = orjson.dumps([seed_event_message(**overrides)])
-    for body, prefix in ((messages, ""),
-                         (orjson.dumps({"eventMessageModelListStr": messages.decode()}),
-                          "eventMessageModelListStr")):
+    for body, prefix in (
+        (messages, ""),
+        (orjson.dumps({"eventMessageModelListStr": messages.decode()}), "eventMessageModelListStr"),
+    ):
         response = client.post(EVENTS_URL, body, content_type="application/json", **headers)
         assert response.status_code == 400, response.content
         answer = response.json()

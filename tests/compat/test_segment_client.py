@@ -38,8 +38,11 @@ def client_log(caplog):
     caplog.set_level(logging.DEBUG, logger="backoff")
 
     def problems():
-        return [r for r in caplog.records if r.name in {"rudderstack", "backoff"}
-                and r.levelno >= logging.INFO]
+        return [
+            r
+            for r in caplog.records
+            if r.name in {"rudderstack", "backoff"} and r.levelno >= logging.INFO
+        ]
 
     return problems
 
@@ -52,8 +55,13 @@ def errors():
 @pytest.fixture
 def rudder(live_server, secret_key, errors):
     """A client as an application would configure it, pointed at the live server."""
-    client = Client(write_key=secret_key, host=live_server.url, max_retries=2,
-                    upload_interval=0.1, on_error=lambda exc, batch: errors.append(exc))
+    client = Client(
+        write_key=secret_key,
+        host=live_server.url,
+        max_retries=2,
+        upload_interval=0.1,
+        on_error=lambda exc, batch: errors.append(exc),
+    )
     yield client
     client.shutdown()
 
@@ -65,18 +73,34 @@ def page_view_enabled(workspace):
     return page_view
 
 
-def test_client_track_identify_page_are_stored(rudder, workspace, page_view_enabled, errors,
-                                               client_log):
+def test_client_track_identify_page_are_stored(
+    rudder, workspace, page_view_enabled, errors, client_log
+):
     """identify, track, page, screen and group from the client arrive in gzipped batches and
     are stored: the person with traits and custom attribute, the events with their
     properties and message ids; the client reports no error and retries nothing."""
     attribute_definition_create(workspace=workspace, key="plan", name="Plan", type="text")
-    rudder.identify(user_id="u-100", anonymous_id="anon-100", traits={
-        "firstName": "Ada", "lastName": "Lovelace", "email": "Ada@Example.com", "plan": "pro"})
-    rudder.track(user_id="u-100", event="Order Completed", message_id="order-1",
-                 properties={"orderId": "o-1", "total": 42.5})
-    rudder.page(user_id="u-100", name="Home", properties={
-        "url": "https://shop.example.com/", "path": "/", "title": "Shop"})
+    rudder.identify(
+        user_id="u-100",
+        anonymous_id="anon-100",
+        traits={
+            "firstName": "Ada",
+            "lastName": "Lovelace",
+            "email": "Ada@Example.com",
+            "plan": "pro",
+        },
+    )
+    rudder.track(
+        user_id="u-100",
+        event="Order Completed",
+        message_id="order-1",
+        properties={"orderId": "o-1", "total": 42.5},
+    )
+    rudder.page(
+        user_id="u-100",
+        name="Home",
+        properties={"url": "https://shop.example.com/", "path": "/", "title": "Shop"},
+    )
     rudder.screen(anonymous_id="anon-100", name="Basket")
     rudder.group(user_id="u-100", group_id="acme-corp", traits={"name": "Acme"})
     rudder.flush()
@@ -87,17 +111,21 @@ def test_client_track_identify_page_are_stored(rudder, workspace, page_view_enab
     assert (ada.external_id, ada.first_name, ada.last_name) == ("u-100", "Ada", "Lovelace")
     assert ada.attributes == {"plan": "pro"}
     assert set(Identifier.objects.filter(person=ada).values_list("type", "value")) == {
-        ("email", "ada@example.com"), ("anonymous_id", "anon-100")}
+        ("email", "ada@example.com"),
+        ("anonymous_id", "anon-100"),
+    }
     assert list(ada.tags.values_list("name", flat=True)) == ["group:acme-corp"]
     events = {e.definition.definition_id: e for e in Event.objects.filter(person=ada)}
     assert set(events) == {"c_order_completed", "pageView", "c_screen_viewed"}
     order = events["c_order_completed"]
-    assert (order.external_id, order.properties) == ("order-1", {"orderId": "o-1",
-                                                                 "total": 42.5})
+    assert (order.external_id, order.properties) == ("order-1", {"orderId": "o-1", "total": 42.5})
     assert order.source == "analytics-python"
     assert events["pageView"].properties == {
-        "url": "https://shop.example.com/", "path": "/", "pageTitle": "Shop",
-        "domain": "shop.example.com"}
+        "url": "https://shop.example.com/",
+        "path": "/",
+        "pageTitle": "Shop",
+        "domain": "shop.example.com",
+    }
     assert events["c_screen_viewed"].properties == {"name": "Basket"}
     assert not IngestionLogEntry.objects.exists()
 
@@ -105,8 +133,9 @@ def test_client_track_identify_page_are_stored(rudder, workspace, page_view_enab
 def test_client_retry_of_the_same_message_is_stored_once(rudder, errors, client_log):
     """The client resending a message (same messageId) does not store it twice."""
     for _ in range(2):
-        rudder.track(user_id=7, event="Signed Up", message_id="signup-7",
-                     properties={"plan": "free"})
+        rudder.track(
+            user_id=7, event="Signed Up", message_id="signup-7", properties={"plan": "free"}
+        )
         rudder.flush()
     assert errors == []
     assert client_log() == []
@@ -143,8 +172,13 @@ def test_client_module_api(live_server, secret_key, client_log):
 def test_client_gets_the_error_of_a_wrong_key(live_server, errors, client_log):
     """A wrong key reaches ``on_error`` as the client's APIError with our code and message,
     and the client gives up at once (a 4xx is final for it)."""
-    client = Client(write_key="wrong", host=live_server.url, max_retries=3,
-                    upload_interval=0.1, on_error=lambda exc, batch: errors.append(exc))
+    client = Client(
+        write_key="wrong",
+        host=live_server.url,
+        max_retries=3,
+        upload_interval=0.1,
+        on_error=lambda exc, batch: errors.append(exc),
+    )
     client.track(user_id="u-1", event="Signed Up")
     client.flush()
     client.shutdown()
@@ -152,13 +186,13 @@ def test_client_gets_the_error_of_a_wrong_key(live_server, errors, client_log):
     assert isinstance(error, APIError)
     assert (error.status, error.code) == (401, "unauthorized")
     assert any("error uploading" in r.getMessage() for r in client_log())
-    assert not [r for r in client_log() if r.name == "backoff" and "Backing off" in
-                r.getMessage()]
+    assert not [r for r in client_log() if r.name == "backoff" and "Backing off" in r.getMessage()]
     assert not Event.objects.exists()
 
 
-def test_client_batch_over_500_kb_is_stored(live_server, secret_key, errors, client_log,
-                                            monkeypatch):
+def test_client_batch_over_500_kb_is_stored(
+    live_server, secret_key, errors, client_log, monkeypatch
+):
     """The client batches up to its 4 MB limit (``BATCH_SIZE_LIMIT``): 40 messages of 20 KB
     leave in one gzipped batch of about 800 KB, over Segment's 500 KB, and with the default
     ``CDP_SEGMENT_MAX_BATCH_BYTES`` every event is stored (a refused batch would be dropped
@@ -170,12 +204,18 @@ def test_client_batch_over_500_kb_is_stored(live_server, secret_key, errors, cli
         return request.post(*args, batch=batch, **kwargs)
 
     monkeypatch.setattr(consumer, "post", post)
-    client = Client(write_key=secret_key, host=live_server.url, max_retries=0,
-                    upload_interval=2, on_error=lambda exc, batch: errors.append(exc))
+    client = Client(
+        write_key=secret_key,
+        host=live_server.url,
+        max_retries=0,
+        upload_interval=2,
+        on_error=lambda exc, batch: errors.append(exc),
+    )
     properties = {key: "x" * 4000 for key in "abcde"}  # 20 KB a message
     for i in range(40):
-        client.track(user_id="u-big", event="Chunk Sent", message_id=f"chunk-{i}",
-                     properties=properties)
+        client.track(
+            user_id="u-big", event="Chunk Sent", message_id=f"chunk-{i}", properties=properties
+        )
     client.flush()
     client.shutdown()
     assert errors == []

@@ -33,19 +33,30 @@ def marketer_client(workspace):
 @pytest.fixture
 def signup(workspace):
     """A custom definition with two properties."""
-    return definition_create(workspace=workspace, definition_id="c_signup", name="Signup",
-                             properties=[PropertyInput(key="plan", type="text"),
-                                         PropertyInput(key="seats", type="number")])
+    return definition_create(
+        workspace=workspace,
+        definition_id="c_signup",
+        name="Signup",
+        properties=[
+            PropertyInput(key="plan", type="text"),
+            PropertyInput(key="seats", type="number"),
+        ],
+    )
 
 
 def add_definition_data(client, definition_id="c_trial", properties=()):
     """Return the add form filled in with ``properties`` as ``(key, type)`` rows."""
-    data = form_data(client.get(admin_url("events_eventdefinition_add")),
-                     "eventdefinition_form")
+    data = form_data(client.get(admin_url("events_eventdefinition_add")), "eventdefinition_form")
     data.update(definition_id=[definition_id], name=["Trial started"])
     for i, (key, type_) in enumerate(properties):
-        data.update({f"properties-{i}-key": [key], f"properties-{i}-name": [key],
-                     f"properties-{i}-type": [type_], f"properties-{i}-scope": ["event"]})
+        data.update(
+            {
+                f"properties-{i}-key": [key],
+                f"properties-{i}-name": [key],
+                f"properties-{i}-type": [type_],
+                f"properties-{i}-scope": ["event"],
+            }
+        )
     data["properties-TOTAL_FORMS"] = [str(max(len(properties), 1))]
     return data
 
@@ -54,35 +65,36 @@ def add_definition_data(client, definition_id="c_trial", properties=()):
 
 
 def test_staff_user_sees_only_definitions_and_events_of_their_workspace(
-        workspace, other_workspace, marketer_client, signup):
+    workspace, other_workspace, marketer_client, signup
+):
     """Another workspace's custom definitions, events and channels are invisible: not listed,
     not openable, not offered as choices."""
-    theirs = definition_create(workspace=other_workspace, definition_id="c_secret",
-                               name="Secret")
+    theirs = definition_create(workspace=other_workspace, definition_id="c_secret", name="Secret")
     mine_person = make_person(workspace, "Alice")
     their_person = make_person(other_workspace, "Bruno")
     send_events(workspace, mine_person, "c_signup", [{"plan": "pro"}])
     send_events(other_workspace, their_person, "c_secret", [{}])
     Channel.objects.create(workspace=workspace, name="Shop app", app_type="app", app_key="a1")
-    Channel.objects.create(workspace=other_workspace, name="Rival app", app_type="app",
-                           app_key="b1")
+    Channel.objects.create(
+        workspace=other_workspace, name="Rival app", app_type="app", app_key="b1"
+    )
 
-    definitions = marketer_client.get(admin_url("events_eventdefinition_changelist"),
-                                      {"all": ""})
+    definitions = marketer_client.get(admin_url("events_eventdefinition_changelist"), {"all": ""})
     codes = {d.definition_id for d in changelist_rows(definitions)}
     assert "c_signup" in codes
     assert "itemViewed" in codes  # the built-in catalogue is shared, read-only
     assert "c_secret" not in codes
-    assert marketer_client.get(
-        admin_url("events_eventdefinition_change", theirs.pk)).status_code == 302
+    assert (
+        marketer_client.get(admin_url("events_eventdefinition_change", theirs.pk)).status_code
+        == 302
+    )
 
     events = marketer_client.get(admin_url("events_event_changelist"))
     assert {e.person_id for e in changelist_rows(events)} == {mine_person.pk}
     assert "Bruno" not in page_text(events)
     assert "Secret" not in page_text(events)  # nor in the definition filter
     their_event = Event.objects.get(person=their_person)
-    assert marketer_client.get(
-        admin_url("events_event_change", their_event.pk)).status_code == 302
+    assert marketer_client.get(admin_url("events_event_change", their_event.pk)).status_code == 302
 
     add = marketer_client.get(admin_url("events_eventdefinition_add"))
     channels = [str(c) for c in add.context["adminform"].form.fields["channel"].queryset]
@@ -98,8 +110,12 @@ def test_built_in_definitions_are_read_only(workspace, marketer_client):
     assert page.status_code == 200
     assert page.context["title"].startswith("View")
     assert marketer_client.post(url, {"name": "Hacked"}).status_code == 403
-    assert marketer_client.post(admin_url("events_eventdefinition_delete", builtin.pk),
-                                {"post": "yes"}).status_code == 403
+    assert (
+        marketer_client.post(
+            admin_url("events_eventdefinition_delete", builtin.pk), {"post": "yes"}
+        ).status_code
+        == 403
+    )
     builtin.refresh_from_db()
     assert builtin.name == "Item viewed"
 
@@ -112,21 +128,21 @@ def test_custom_definition_id_must_start_with_c_(workspace, marketer_client):
     data = add_definition_data(marketer_client, definition_id="signup")
     response = marketer_client.post(admin_url("events_eventdefinition_add"), data)
     assert response.status_code == 200
-    assert "custom definition ids must start with c_ (for example c_signup)" in page_text(
-        response)
+    assert "custom definition ids must start with c_ (for example c_signup)" in page_text(response)
     assert not EventDefinition.objects.filter(workspace=workspace).exists()
 
 
 def test_definition_created_with_properties(workspace, marketer_client):
     """A valid definition and its properties are created in the user's workspace."""
-    data = add_definition_data(marketer_client, properties=[("plan", "text"),
-                                                            ("seats", "number")])
+    data = add_definition_data(marketer_client, properties=[("plan", "text"), ("seats", "number")])
     response = marketer_client.post(admin_url("events_eventdefinition_add"), data)
     assert response.status_code == 302, page_text(response)
     definition = EventDefinition.objects.get(definition_id="c_trial")
     assert definition.workspace == workspace
     assert list(definition.properties.values_list("key", "type")) == [
-        ("plan", "text"), ("seats", "number")]
+        ("plan", "text"),
+        ("seats", "number"),
+    ]
 
 
 def test_duplicate_definition_id_is_a_form_error(workspace, marketer_client, signup):
@@ -140,8 +156,7 @@ def test_duplicate_definition_id_is_a_form_error(workspace, marketer_client, sig
 
 def test_property_limit_is_enforced_on_the_add_form(workspace, marketer_client):
     """Six properties on a new definition exceed the default limit of five."""
-    data = add_definition_data(marketer_client,
-                               properties=[(f"p{i}", "text") for i in range(6)])
+    data = add_definition_data(marketer_client, properties=[(f"p{i}", "text") for i in range(6)])
     response = marketer_client.post(admin_url("events_eventdefinition_add"), data)
     assert response.status_code == 200
     assert "a custom definition has at most 5 custom properties" in page_text(response)
@@ -153,10 +168,17 @@ def test_property_limit_counts_existing_properties(workspace, marketer_client, s
     """With a limit of 3 and 2 properties, one more is added and two more are refused."""
     url = admin_url("events_eventdefinition_change", signup.pk)
     data = form_data(marketer_client.get(url), "eventdefinition_form")
-    data.update({"properties-2-key": ["coupon"], "properties-2-type": ["text"],
-                 "properties-2-scope": ["event"], "properties-3-key": ["source"],
-                 "properties-3-type": ["text"], "properties-3-scope": ["event"],
-                 "properties-TOTAL_FORMS": ["4"]})
+    data.update(
+        {
+            "properties-2-key": ["coupon"],
+            "properties-2-type": ["text"],
+            "properties-2-scope": ["event"],
+            "properties-3-key": ["source"],
+            "properties-3-type": ["text"],
+            "properties-3-scope": ["event"],
+            "properties-TOTAL_FORMS": ["4"],
+        }
+    )
     refused = marketer_client.post(url, data)
     assert refused.status_code == 200
     assert "at most 3 custom properties (2 already, 2 more asked)" in page_text(refused)
@@ -172,8 +194,13 @@ def test_invalid_new_property_key_is_shown_on_its_row(workspace, marketer_client
     """A key that breaks the service's rule is reported on the row, nothing is added."""
     url = admin_url("events_eventdefinition_change", signup.pk)
     data = form_data(marketer_client.get(url), "eventdefinition_form")
-    data.update({"properties-2-key": ["1bad key"], "properties-2-type": ["text"],
-                 "properties-TOTAL_FORMS": ["3"]})
+    data.update(
+        {
+            "properties-2-key": ["1bad key"],
+            "properties-2-type": ["text"],
+            "properties-TOTAL_FORMS": ["3"],
+        }
+    )
     response = marketer_client.post(url, data)
     assert response.status_code == 200
     assert "start with a letter" in page_text(response)
@@ -188,8 +215,14 @@ def test_existing_property_key_and_type_cannot_change(workspace, marketer_client
     assert form.fields["key"].disabled
     assert form.fields["type"].disabled
     data = form_data(page, "eventdefinition_form")
-    data.update({"properties-0-key": ["renamed"], "properties-0-type": ["number"],
-                 "properties-0-name": ["Plan name"], "name": ["Signed up"]})
+    data.update(
+        {
+            "properties-0-key": ["renamed"],
+            "properties-0-type": ["number"],
+            "properties-0-name": ["Plan name"],
+            "name": ["Signed up"],
+        }
+    )
     response = marketer_client.post(url, data)
     assert response.status_code == 302, page_text(response)
     plan = PropertyDefinition.objects.get(definition=signup, position=0)
@@ -230,8 +263,9 @@ def test_definition_with_events_is_not_deleted(workspace, marketer_client, signu
     assert marketer_client.get(url).status_code == 200
     response = marketer_client.post(url, {"post": "yes"}, follow=True)
     assert response.status_code == 200
-    assert any("c_signup cannot be deleted: it has recorded events" in m
-               for m in messages_of(response))
+    assert any(
+        "c_signup cannot be deleted: it has recorded events" in m for m in messages_of(response)
+    )
     assert EventDefinition.objects.filter(pk=signup.pk).exists()
 
 
@@ -299,12 +333,12 @@ def test_standard_switches_pick_among_the_users_workspaces(workspace, other_work
     assert data["workspace"] == [str(third.pk)]
     client.post(url, {**data, "enabled": [*data["enabled"], str(page_view.pk)]})
     assert definition_enabled_map(workspace=third, definitions=[page_view])[page_view.pk]
-    assert not definition_enabled_map(workspace=workspace, definitions=[page_view])[
-        page_view.pk]
+    assert not definition_enabled_map(workspace=workspace, definitions=[page_view])[page_view.pk]
     # Another workspace's id falls back to the user's own.
     client.post(url, {"workspace": other_workspace.pk, "enabled": [str(page_view.pk)]})
     assert not definition_enabled_map(workspace=other_workspace, definitions=[page_view])[
-        page_view.pk]
+        page_view.pk
+    ]
 
 
 # "Try it" -------------------------------------------------------------------------------------
@@ -316,9 +350,12 @@ def test_try_it_records_an_event(workspace, marketer_client):
     url = admin_url("events_event_try")
     data = form_data(marketer_client.get(url, {"person": person.pk}), "try-event-form")
     assert data["person"] == [str(person.pk)]
-    data.update(definition=["itemViewed"], person=["Alice@Acme.test"],
-                properties=[json.dumps({"itemId": 7, "duration": 3.5})],
-                external_id=["try-1"])
+    data.update(
+        definition=["itemViewed"],
+        person=["Alice@Acme.test"],
+        properties=[json.dumps({"itemId": 7, "duration": 3.5})],
+        external_id=["try-1"],
+    )
     response = marketer_client.post(url, data)
     assert response.status_code == 200
     event = Event.objects.get(external_id="try-1")
@@ -340,8 +377,11 @@ def test_try_it_shows_errors_for_a_bad_property(workspace, marketer_client):
     person = make_person(workspace, "Alice")
     url = admin_url("events_event_try")
     data = form_data(marketer_client.get(url), "try-event-form")
-    data.update(definition=["itemViewed"], person=[str(person.pk)],
-                properties=['{"itemId": "seven", "colour": "red"}'])
+    data.update(
+        definition=["itemViewed"],
+        person=[str(person.pk)],
+        properties=['{"itemId": "seven", "colour": "red"}'],
+    )
     response = marketer_client.post(url, data)
     assert response.status_code == 200
     text = page_text(response)
@@ -350,14 +390,12 @@ def test_try_it_shows_errors_for_a_bad_property(workspace, marketer_client):
     assert not Event.objects.exists()
 
 
-def test_try_it_refuses_unknown_people_and_bad_json(workspace, other_workspace,
-                                                    marketer_client):
+def test_try_it_refuses_unknown_people_and_bad_json(workspace, other_workspace, marketer_client):
     """People of other workspaces are unknown here; broken JSON is a form error."""
     stranger = make_person(other_workspace, "Bruno", email="bruno@globex.test")
     url = admin_url("events_event_try")
     data = form_data(marketer_client.get(url), "try-event-form")
-    data.update(definition=["itemViewed"], person=[str(stranger.pk)],
-                properties=['{"itemId": 1}'])
+    data.update(definition=["itemViewed"], person=[str(stranger.pk)], properties=['{"itemId": 1}'])
     assert "no person with id" in page_text(marketer_client.post(url, data))
     data.update(person=["bruno@globex.test"])
     assert "no person has these identifiers" in page_text(marketer_client.post(url, data))
@@ -387,28 +425,36 @@ def test_events_are_read_only_and_filter_by_person(workspace, marketer_client):
     view = marketer_client.get(admin_url("events_event_change", event.pk))
     assert view.status_code == 200
     assert view.context["title"].startswith("View")
-    assert marketer_client.post(admin_url("events_event_change", event.pk), {}).status_code \
-        == 403
-    listing = marketer_client.get(admin_url("events_event_changelist"),
-                                  {"person__id__exact": alice.pk})
+    assert marketer_client.post(admin_url("events_event_change", event.pk), {}).status_code == 403
+    listing = marketer_client.get(
+        admin_url("events_event_changelist"), {"person__id__exact": alice.pk}
+    )
     assert listing.status_code == 200
     assert {e.person_id for e in changelist_rows(listing)} == {alice.pk}
     assert len(changelist_rows(listing)) == 2
 
 
-def test_events_search_by_external_id_and_filter_by_definition(workspace, marketer_client,
-                                                               signup):
+def test_events_search_by_external_id_and_filter_by_definition(workspace, marketer_client, signup):
     """Search matches the exact external id; the definition filter narrows the list."""
     from events.ingestion import events_ingest
     from events.inputs import EventInput, PersonRef
 
     person = make_person(workspace, "Alice")
-    events_ingest(workspace=workspace, origin=Event.Origin.API, events=[
-        EventInput(definition_id="c_signup", person=PersonRef(id=person.pk),
-                   external_id="order-1"),
-        EventInput(definition_id="itemViewed", person=PersonRef(id=person.pk),
-                   properties={"itemId": 1}, external_id="order-2"),
-    ])
+    events_ingest(
+        workspace=workspace,
+        origin=Event.Origin.API,
+        events=[
+            EventInput(
+                definition_id="c_signup", person=PersonRef(id=person.pk), external_id="order-1"
+            ),
+            EventInput(
+                definition_id="itemViewed",
+                person=PersonRef(id=person.pk),
+                properties={"itemId": 1},
+                external_id="order-2",
+            ),
+        ],
+    )
     url = admin_url("events_event_changelist")
     found = changelist_rows(marketer_client.get(url, {"q": "order-1"}))
     assert [e.external_id for e in found] == ["order-1"]
@@ -432,8 +478,7 @@ def test_developer_creates_a_channel_in_their_workspace(workspace):
     assert "another channel of this workspace uses shop-web" in page_text(again)
 
 
-def test_user_of_several_workspaces_chooses_the_definitions_workspace(workspace,
-                                                                     other_workspace):
+def test_user_of_several_workspaces_chooses_the_definitions_workspace(workspace, other_workspace):
     """With several workspaces the add form asks which one, among the user's only."""
     from people.workspaces import workspace_create
 

@@ -20,20 +20,28 @@ def api(workspace):
 
 @pytest.fixture
 def purchase(workspace):
-    return DefinitionFactory(workspace=workspace, definition_id="c_purchase",
-                             properties=props(total="number!", orderId="text"))
+    return DefinitionFactory(
+        workspace=workspace,
+        definition_id="c_purchase",
+        properties=props(total="number!", orderId="text"),
+    )
 
 
 @pytest.fixture
 def ann(workspace):
-    return PersonFactory(workspace=workspace, external_id="ann",
-                         identifiers={"email": "ann@example.com"})
+    return PersonFactory(
+        workspace=workspace, external_id="ann", identifiers={"email": "ann@example.com"}
+    )
 
 
 def one(definition_id="c_purchase", person=None, **fields):
     person = {"externalId": "ann"} if person is None else person
-    body = {"definitionId": definition_id, "person": person,
-            "occurredTime": "2024-05-01T12:00:00Z", "properties": {"total": 12.5}}
+    body = {
+        "definitionId": definition_id,
+        "person": person,
+        "occurredTime": "2024-05-01T12:00:00Z",
+        "properties": {"total": 12.5},
+    }
     body.update(fields)
     return body
 
@@ -70,23 +78,27 @@ def test_repeat_with_external_id_answers_duplicate_with_existing_id(api, purchas
 
 def test_person_by_identifier_is_created_when_unknown(api, purchase):
     """A person named only by identifiers is created (SDK-style callers)."""
-    response = api.secret.post("/api/v1/events",
-                               one(person={"identifiers": {"email": "Bob@Example.com"}}))
+    response = api.secret.post(
+        "/api/v1/events", one(person={"identifiers": {"email": "Bob@Example.com"}})
+    )
     assert response.status_code == 201
     event = Event.objects.get()
     assert event.person.identifiers.get().value == "bob@example.com"
 
 
-@pytest.mark.parametrize(("body", "field", "code"), [
-    (one(definitionId="c_nope"), "definitionId", "unknown_definition"),
-    (one(properties={"total": "12"}), "properties.total", None),
-    (one(properties={}), "properties.total", "required"),
-    (one(properties={"total": 1, "colour": "red"}), "properties.colour", "unknown_property"),
-    (one(person={"nickname": "x"}), "person.nickname", "invalid"),
-    (one(person={}), "person", "required"),
-    (one(occurredTime="yesterday"), "occurredTime", "invalid"),
-    (one(bogus=1), "bogus", "invalid"),
-])
+@pytest.mark.parametrize(
+    ("body", "field", "code"),
+    [
+        (one(definitionId="c_nope"), "definitionId", "unknown_definition"),
+        (one(properties={"total": "12"}), "properties.total", None),
+        (one(properties={}), "properties.total", "required"),
+        (one(properties={"total": 1, "colour": "red"}), "properties.colour", "unknown_property"),
+        (one(person={"nickname": "x"}), "person.nickname", "invalid"),
+        (one(person={}), "person", "required"),
+        (one(occurredTime="yesterday"), "occurredTime", "invalid"),
+        (one(bogus=1), "bogus", "invalid"),
+    ],
+)
 def test_invalid_event_answers_400_naming_the_field(api, purchase, ann, body, field, code):
     """Each problem is a 400 in the native shape naming the field; nothing is stored."""
     assert_error(api.secret.post("/api/v1/events", body), 400, code=code, field=field)
@@ -96,18 +108,24 @@ def test_invalid_event_answers_400_naming_the_field(api, purchase, ann, body, fi
 def test_malformed_bodies(api, purchase):
     """Bodies that are not JSON, empty or not an object get a JSON 400."""
     client = api.secret
-    assert_error(client.post("/api/v1/events", "{", content_type="application/json"), 400,
-                 code="invalid_json", field="body")
-    assert_error(client.post("/api/v1/events", "", content_type="application/json"), 400,
-                 field="body")
+    assert_error(
+        client.post("/api/v1/events", "{", content_type="application/json"),
+        400,
+        code="invalid_json",
+        field="body",
+    )
+    assert_error(
+        client.post("/api/v1/events", "", content_type="application/json"), 400, field="body"
+    )
     assert_error(client.post("/api/v1/events", [1, 2]), 400, field="event")
 
 
 def test_gzip_body_is_accepted(api, purchase, ann):
     """``Content-Encoding: gzip`` bodies are decoded."""
     raw = gzip.compress(orjson.dumps(one()))
-    response = api.secret.post("/api/v1/events", raw, content_type="application/json",
-                               headers={"Content-Encoding": "gzip"})
+    response = api.secret.post(
+        "/api/v1/events", raw, content_type="application/json", headers={"Content-Encoding": "gzip"}
+    )
     assert response.status_code == 201, response.content
 
 
@@ -126,9 +144,13 @@ def test_key_schemes(api, purchase, ann, scheme):
 
 def test_batch_answers_per_item(api, purchase, ann):
     """A batch answers accepted / duplicate / rejected per item, in order, with counts."""
-    events = [one(externalId="b-1"), one(externalId="b-1"),
-              one(properties={"total": "x"}), "not an object",
-              one(externalId="b-2", occurredTime="2024-05-02T00:00:00Z")]
+    events = [
+        one(externalId="b-1"),
+        one(externalId="b-1"),
+        one(properties={"total": "x"}),
+        "not an object",
+        one(externalId="b-2", occurredTime="2024-05-02T00:00:00Z"),
+    ]
     response = api.secret.post("/api/v1/events/batch", {"events": events})
     assert response.status_code == 200, response.content
     body = response.json()
@@ -147,8 +169,12 @@ def test_batch_answers_per_item(api, purchase, ann):
 def test_batch_limit_and_shape(api, purchase, settings):
     """More than the batch limit, or no ``events`` list, is a 400 naming ``events``."""
     settings.CDP_MAX_BATCH_SIZE = 3
-    assert_error(api.secret.post("/api/v1/events/batch", {"events": [one()] * 4}), 400,
-                 code="batch_too_large", field="events")
+    assert_error(
+        api.secret.post("/api/v1/events/batch", {"events": [one()] * 4}),
+        400,
+        code="batch_too_large",
+        field="events",
+    )
     assert_error(api.secret.post("/api/v1/events/batch", {"items": []}), 400, field="events")
     assert Event.objects.count() == 0
 
@@ -166,8 +192,13 @@ def stored(api, purchase, ann, workspace):
     rows = [
         one(externalId="e1", occurredTime="2023-12-31T23:00:00Z"),
         one(externalId="e2", occurredTime="2024-01-02T00:00:00Z"),
-        one("c_signup", person={"externalId": "bob"}, properties={}, externalId="e3",
-            occurredTime="2024-03-01T00:00:00Z"),
+        one(
+            "c_signup",
+            person={"externalId": "bob"},
+            properties={},
+            externalId="e3",
+            occurredTime="2024-03-01T00:00:00Z",
+        ),
         one(person={"externalId": "bob"}, externalId="e4", occurredTime="2024-06-01T00:00:00Z"),
     ]
     result = api.secret.post("/api/v1/events/batch", {"events": rows}).json()
@@ -187,10 +218,17 @@ def test_list_is_newest_first_and_filters(api, stored):
     assert ids(client.get(f"/api/v1/events?person={stored['bob'].pk}")) == ["e4", "e3"]
     assert ids(client.get("/api/v1/events?definitionId=c_signup")) == ["e3"]
     assert ids(client.get("/api/v1/events?definitionId=c_signup,c_purchase")) == [
-        "e4", "e3", "e2", "e1"]
+        "e4",
+        "e3",
+        "e2",
+        "e1",
+    ]
     assert ids(client.get("/api/v1/events?year=2024")) == ["e4", "e3", "e2"]
-    assert ids(client.get("/api/v1/events?occurredFrom=2024-01-01T00:00:00Z"
-                          "&occurredTo=2024-03-01T00:00:00Z")) == ["e2"]
+    assert ids(
+        client.get(
+            "/api/v1/events?occurredFrom=2024-01-01T00:00:00Z&occurredTo=2024-03-01T00:00:00Z"
+        )
+    ) == ["e2"]
     assert ids(client.get("/api/v1/events?ordering=occurredTime")) == ["e1", "e2", "e3", "e4"]
 
 
@@ -237,8 +275,9 @@ def test_other_workspace_sees_nothing(api, stored, other_workspace):
 def test_other_workspace_cannot_write_to_our_people(api, stored, other_workspace):
     """A person id of workspace A named with workspace B's key is not found, not written."""
     other = workspace_api(other_workspace)
-    DefinitionFactory(workspace=other_workspace, definition_id="c_purchase",
-                      properties=props(total="number!"))
+    DefinitionFactory(
+        workspace=other_workspace, definition_id="c_purchase", properties=props(total="number!")
+    )
     response = other.secret.post("/api/v1/events", one(person={"id": stored["ann"].pk}))
     assert_error(response, 400, field="person.id")
     assert Event.objects.filter(workspace=other_workspace).count() == 0

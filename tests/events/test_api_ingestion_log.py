@@ -21,14 +21,20 @@ def api(workspace):
 
 @pytest.fixture
 def purchase(workspace):
-    DefinitionFactory(workspace=workspace, definition_id="c_purchase",
-                      properties=props(total="number!"))
+    DefinitionFactory(
+        workspace=workspace, definition_id="c_purchase", properties=props(total="number!")
+    )
     PersonFactory(workspace=workspace, external_id="ann")
 
 
 def good(**fields):
-    return {"definitionId": "c_purchase", "person": {"externalId": "ann"},
-            "occurredTime": "2024-05-01T12:00:00Z", "properties": {"total": 1}, **fields}
+    return {
+        "definitionId": "c_purchase",
+        "person": {"externalId": "ann"},
+        "occurredTime": "2024-05-01T12:00:00Z",
+        "properties": {"total": 1},
+        **fields,
+    }
 
 
 def entries(workspace):
@@ -64,8 +70,9 @@ def test_unreadable_json_is_logged_with_the_raw_beginning(api, purchase, url):
 
 @pytest.mark.parametrize("body", [[good()], {"items": [good()]}, {"events": "x"}, None])
 def test_batch_with_a_wrong_top_level_shape_is_logged(api, purchase, body):
-    response = api.secret.post("/api/v1/events/batch", orjson.dumps(body),
-                               content_type="application/json")
+    response = api.secret.post(
+        "/api/v1/events/batch", orjson.dumps(body), content_type="application/json"
+    )
     assert_error(response, 400, "required", "events")
     [entry] = entries(api.workspace)
     assert (entry.endpoint, entry.field) == ("api", "events")
@@ -75,17 +82,27 @@ def test_batch_with_a_wrong_top_level_shape_is_logged(api, purchase, body):
 def test_batch_items_refused_before_the_service_are_logged_each(api, purchase):
     """A non-object item and an item without definitionId are each logged with their own
     payload; the valid item is stored; a service rejection is logged too."""
-    items = [good(externalId="e-1"), "not an object", {"person": {"externalId": "ann"}},
-             good(externalId="e-2", properties={"total": "many"})]
+    items = [
+        good(externalId="e-1"),
+        "not an object",
+        {"person": {"externalId": "ann"}},
+        good(externalId="e-2", properties={"total": "many"}),
+    ]
     response = api.secret.post("/api/v1/events/batch", {"events": items})
     assert response.status_code == 200
     assert [r["status"] for r in response.json()["results"]] == [
-        "accepted", "rejected", "rejected", "rejected"]
+        "accepted",
+        "rejected",
+        "rejected",
+        "rejected",
+    ]
     assert Event.objects.count() == 1
     logged = {(e.code, e.field): e.payload for e in entries(api.workspace)}
-    assert logged == {("invalid_type", "event"): "not an object",
-                      ("required", "definitionId"): items[2],
-                      ("invalid_type", "properties.total"): items[3]}
+    assert logged == {
+        ("invalid_type", "event"): "not an object",
+        ("required", "definitionId"): items[2],
+        ("invalid_type", "properties.total"): items[3],
+    }
     assert all(e.endpoint == "api" for e in entries(api.workspace))
 
 
@@ -95,8 +112,9 @@ def test_oversized_batch_is_logged_with_a_truncated_payload(api, purchase, setti
     settings.CDP_MAX_BATCH_SIZE = 3
     items = [good(externalId=f"e-{i}", summary="x" * 1000) for i in range(100)]
     assert len(orjson.dumps(items)) > MAX_PAYLOAD_BYTES
-    assert_error(api.secret.post("/api/v1/events/batch", {"events": items}), 400,
-                 "batch_too_large", "events")
+    assert_error(
+        api.secret.post("/api/v1/events/batch", {"events": items}), 400, "batch_too_large", "events"
+    )
     [entry] = entries(api.workspace)
     assert entry.code == "batch_too_large"
     assert set(entry.payload) == {"truncated"}

@@ -23,12 +23,18 @@ from tests.factories import DefinitionFactory, PersonFactory, props
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/collect"
-CHROME_WINDOWS = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like "
-                  "Gecko) Chrome/124.0.6367.91 Safari/537.36")
-SAFARI_IPHONE = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 "
-                 "(KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1")
-ANDROID_TABLET = ("Mozilla/5.0 (Linux; Android 13; SM-X700) AppleWebKit/537.36 (KHTML, like "
-                  "Gecko) Chrome/123.0.6312.118 Safari/537.36")
+CHROME_WINDOWS = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like "
+    "Gecko) Chrome/124.0.6367.91 Safari/537.36"
+)
+SAFARI_IPHONE = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1"
+)
+ANDROID_TABLET = (
+    "Mozilla/5.0 (Linux; Android 13; SM-X700) AppleWebKit/537.36 (KHTML, like "
+    "Gecko) Chrome/123.0.6312.118 Safari/537.36"
+)
 GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
 STANDARD = ("sessionStarted", "pageView", "sessionEnded")
 
@@ -40,15 +46,18 @@ def api(workspace):
 
 @pytest.fixture
 def signup(workspace):
-    return DefinitionFactory(workspace=workspace, definition_id="c_signup",
-                             properties=props(plan="text", seats="number"))
+    return DefinitionFactory(
+        workspace=workspace, definition_id="c_signup", properties=props(plan="text", seats="number")
+    )
 
 
 def enable_standard(workspace) -> None:
     for code in STANDARD:
-        definition_set_enabled(workspace=workspace, enabled=True,
-                               definition=EventDefinition.objects.get(workspace=None,
-                                                                      definition_id=code))
+        definition_set_enabled(
+            workspace=workspace,
+            enabled=True,
+            definition=EventDefinition.objects.get(workspace=None, definition_id=code),
+        )
 
 
 @pytest.fixture
@@ -57,8 +66,12 @@ def standard_on(workspace):
 
 
 def track(event="c_signup", properties=None, **fields) -> dict:
-    item = {"type": "track", "event": event, "properties": properties or {},
-            "timestamp": "2024-05-01T12:00:00.000Z"}
+    item = {
+        "type": "track",
+        "event": event,
+        "properties": properties or {},
+        "timestamp": "2024-05-01T12:00:00.000Z",
+    }
     item.update(fields)
     return item
 
@@ -72,16 +85,26 @@ def collect(client, *events, anonymous_id="anon-1", user_agent=None, headers=Non
 
 
 def page_view(**properties) -> dict:
-    return track("pageView", {"url": "https://shop.example/pricing?x=1", "path": "/pricing",
-                              "pageTitle": "Pricing", **properties}, messageId="pv-1")
+    return track(
+        "pageView",
+        {
+            "url": "https://shop.example/pricing?x=1",
+            "path": "/pricing",
+            "pageTitle": "Pricing",
+            **properties,
+        },
+        messageId="pv-1",
+    )
 
 
-def test_track_with_the_key_in_the_body_stores_an_sdk_event_on_an_anonymous_person(
-        api, signup):
+def test_track_with_the_key_in_the_body_stores_an_sdk_event_on_an_anonymous_person(api, signup):
     """A track item with a public key in the body is stored with origin SDK, its messageId as
     external id and its sessionId, on a person created from the anonymous id."""
-    response = collect(Client(), track(properties={"plan": "pro"}, messageId="m-1",
-                                       sessionId="s-1"), key=api.public_raw)
+    response = collect(
+        Client(),
+        track(properties={"plan": "pro"}, messageId="m-1", sessionId="s-1"),
+        key=api.public_raw,
+    )
     assert response.status_code == 200, response.content
     assert response.json() == {"accepted": 1, "duplicates": 0, "rejected": 0, "errors": []}
     event = Event.objects.get(workspace=api.workspace)
@@ -98,31 +121,42 @@ def test_identify_gives_earlier_anonymous_events_to_the_identified_person(api, s
     external id, email and traits given, and so do later ones."""
     client = api.public
     assert collect(client, track(messageId="before")).json()["accepted"] == 1
-    answer = collect(client, {"type": "identify", "messageId": "id-1",
-                              "identifiers": {"externalId": "CUST-1", "email": "Ann@Example.com"},
-                              "traits": {"firstName": "Ann", "city": "Zagreb"}}).json()
+    answer = collect(
+        client,
+        {
+            "type": "identify",
+            "messageId": "id-1",
+            "identifiers": {"externalId": "CUST-1", "email": "Ann@Example.com"},
+            "traits": {"firstName": "Ann", "city": "Zagreb"},
+        },
+    ).json()
     assert answer == {"accepted": 1, "duplicates": 0, "rejected": 0, "errors": []}
     assert collect(client, track(messageId="after"), externalId="CUST-1").json()["accepted"] == 1
 
     person = Person.objects.get(workspace=api.workspace, external_id="CUST-1")
     assert (person.first_name, person.city) == ("Ann", "Zagreb")
     assert set(person.identifiers.values_list("type", "value")) == {
-        ("anonymous_id", "anon-1"), ("email", "ann@example.com")}
+        ("anonymous_id", "anon-1"),
+        ("email", "ann@example.com"),
+    }
     events = Event.objects.filter(workspace=api.workspace)
     assert sorted(events.values_list("external_id", flat=True)) == ["after", "before"]
     assert set(events.values_list("person_id", flat=True)) == {person.pk}
     assert Person.objects.filter(workspace=api.workspace).count() == 1
 
 
-def test_identify_of_a_known_customer_on_a_new_browser_merges_the_visitor_into_them(api,
-                                                                                  signup):
+def test_identify_of_a_known_customer_on_a_new_browser_merges_the_visitor_into_them(api, signup):
     """A known customer signs in on a new browser and the site relays it with a secret key:
     identity resolution merges the anonymous visitor into the customer, so events from before
     and after identify are theirs. (A public key cannot: tests/people/test_public_keys.py.)"""
     known = PersonFactory(workspace=api.workspace, external_id="CUST-9")
     collect(api.public, track(messageId="anonymous"), anonymous_id="new-browser")
-    answer = collect(api.secret, {"type": "identify", "identifiers": {"externalId": "CUST-9"}},
-                     track(messageId="signed-in"), anonymous_id="new-browser").json()
+    answer = collect(
+        api.secret,
+        {"type": "identify", "identifiers": {"externalId": "CUST-9"}},
+        track(messageId="signed-in"),
+        anonymous_id="new-browser",
+    ).json()
     assert (answer["accepted"], answer["rejected"]) == (2, 0)
     events = Event.objects.filter(workspace=api.workspace)
     assert set(events.values_list("person_id", flat=True)) == {known.pk}
@@ -130,16 +164,35 @@ def test_identify_of_a_known_customer_on_a_new_browser_merges_the_visitor_into_t
     assert known.identifiers.filter(type="anonymous_id", value="new-browser").exists()
 
 
-@pytest.mark.parametrize(("user_agent", "expected"), [
-    (CHROME_WINDOWS, {"deviceType": "desktop", "browserName": "Chrome",
-                      "browserVersion": "124.0.6367.91", "browserOS": "Windows"}),
-    (SAFARI_IPHONE, {"deviceType": "mobile", "browserName": "Mobile Safari",
-                     "browserVersion": "17.4", "browserOS": "iOS"}),
-    (ANDROID_TABLET, {"deviceType": "tablet", "browserName": "Chrome", "browserOS": "Android"}),
-    (GOOGLEBOT, {"deviceType": "bot", "browserName": "Googlebot"}),
-], ids=["desktop-chrome", "iphone-safari", "android-tablet", "googlebot"])
-def test_page_view_gets_device_browser_and_os_from_the_user_agent(api, standard_on, user_agent,
-                                                                  expected):
+@pytest.mark.parametrize(
+    ("user_agent", "expected"),
+    [
+        (
+            CHROME_WINDOWS,
+            {
+                "deviceType": "desktop",
+                "browserName": "Chrome",
+                "browserVersion": "124.0.6367.91",
+                "browserOS": "Windows",
+            },
+        ),
+        (
+            SAFARI_IPHONE,
+            {
+                "deviceType": "mobile",
+                "browserName": "Mobile Safari",
+                "browserVersion": "17.4",
+                "browserOS": "iOS",
+            },
+        ),
+        (ANDROID_TABLET, {"deviceType": "tablet", "browserName": "Chrome", "browserOS": "Android"}),
+        (GOOGLEBOT, {"deviceType": "bot", "browserName": "Googlebot"}),
+    ],
+    ids=["desktop-chrome", "iphone-safari", "android-tablet", "googlebot"],
+)
+def test_page_view_gets_device_browser_and_os_from_the_user_agent(
+    api, standard_on, user_agent, expected
+):
     """pageView is completed server-side from the User-Agent header: device type, browser name
     and version, OS; what the page sent is kept."""
     response = collect(api.public, page_view(), user_agent=user_agent)
@@ -149,12 +202,16 @@ def test_page_view_gets_device_browser_and_os_from_the_user_agent(api, standard_
     assert (properties["path"], properties["pageTitle"]) == ("/pricing", "Pricing")
 
 
-def test_page_values_win_over_the_user_agent_and_other_events_are_left_alone(api, standard_on,
-                                                                              signup):
+def test_page_values_win_over_the_user_agent_and_other_events_are_left_alone(
+    api, standard_on, signup
+):
     """A deviceType the page sent is kept; events other than pageView get no browser fields."""
-    response = collect(api.public, page_view(deviceType="kiosk"),
-                       track(messageId="m-2", properties={"plan": "free"}),
-                       user_agent=CHROME_WINDOWS)
+    response = collect(
+        api.public,
+        page_view(deviceType="kiosk"),
+        track(messageId="m-2", properties={"plan": "free"}),
+        user_agent=CHROME_WINDOWS,
+    )
     assert response.json()["accepted"] == 2
     view = Event.objects.get(definition__definition_id="pageView")
     assert (view.properties["deviceType"], view.properties["browserName"]) == ("kiosk", "Chrome")
@@ -163,10 +220,17 @@ def test_page_values_win_over_the_user_agent_and_other_events_are_left_alone(api
 
 def test_beacon_body_as_text_plain_with_the_key_in_the_query_string(api, standard_on):
     """sendBeacon's request: a text/plain body, no Authorization header, ?key=<public key>."""
-    body = orjson.dumps({"anonymousId": "anon-b", "events": [
-        track("sessionStarted", {"sessionId": "s-9"}, messageId="ss-s-9", sessionId="s-9")]})
-    response = Client().post(f"{URL}?key={api.public_raw}", body,
-                             content_type="text/plain;charset=UTF-8")
+    body = orjson.dumps(
+        {
+            "anonymousId": "anon-b",
+            "events": [
+                track("sessionStarted", {"sessionId": "s-9"}, messageId="ss-s-9", sessionId="s-9")
+            ],
+        }
+    )
+    response = Client().post(
+        f"{URL}?key={api.public_raw}", body, content_type="text/plain;charset=UTF-8"
+    )
     assert response.status_code == 200, response.content
     assert response.json()["accepted"] == 1
     event = Event.objects.get(workspace=api.workspace)
@@ -189,15 +253,20 @@ def test_a_browser_clock_set_wrong_is_corrected_from_sent_at(api, signup):
     now = timezone.now()
     browser_now = now - timedelta(hours=2)
     happened = (browser_now - timedelta(seconds=30)).isoformat()
-    collect(api.public, track(messageId="skewed", timestamp=happened),
-            sentAt=browser_now.isoformat())
+    collect(
+        api.public, track(messageId="skewed", timestamp=happened), sentAt=browser_now.isoformat()
+    )
     occurred = Event.objects.get(external_id="skewed").occurred_at
     assert abs(occurred - (now - timedelta(seconds=30))) < timedelta(seconds=5)
 
-    collect(api.public, track(messageId="fine", timestamp="2024-05-01T12:00:00Z"),
-            sentAt=(now - timedelta(seconds=20)).isoformat())
+    collect(
+        api.public,
+        track(messageId="fine", timestamp="2024-05-01T12:00:00Z"),
+        sentAt=(now - timedelta(seconds=20)).isoformat(),
+    )
     assert Event.objects.get(external_id="fine").occurred_at.isoformat() == (
-        "2024-05-01T12:00:00+00:00")
+        "2024-05-01T12:00:00+00:00"
+    )
 
 
 def test_a_secret_key_in_the_authorization_header_works_too(api, signup):
@@ -206,15 +275,18 @@ def test_a_secret_key_in_the_authorization_header_works_too(api, signup):
     assert response.json()["accepted"] == 1
 
 
-@pytest.mark.parametrize(("body", "field", "code"), [
-    (b"{not json", "body", "invalid_json"),
-    (b"[]", "body", "invalid_type"),
-    (b'{"events": []}', "anonymousId", "required"),
-    (b'{"anonymousId": 7, "events": []}', "anonymousId", "invalid_type"),
-    (b'{"anonymousId": "a", "events": {}}', "events", "required"),
-    (b'{"anonymousId": "a", "events": [], "workspace": "other"}', "workspace", "invalid"),
-    (b'{"anonymousId": "a", "externalId": ["x"], "events": []}', "externalId", "invalid_type"),
-])
+@pytest.mark.parametrize(
+    ("body", "field", "code"),
+    [
+        (b"{not json", "body", "invalid_json"),
+        (b"[]", "body", "invalid_type"),
+        (b'{"events": []}', "anonymousId", "required"),
+        (b'{"anonymousId": 7, "events": []}', "anonymousId", "invalid_type"),
+        (b'{"anonymousId": "a", "events": {}}', "events", "required"),
+        (b'{"anonymousId": "a", "events": [], "workspace": "other"}', "workspace", "invalid"),
+        (b'{"anonymousId": "a", "externalId": ["x"], "events": []}', "externalId", "invalid_type"),
+    ],
+)
 def test_bad_bodies_are_native_errors_naming_the_field(api, body, field, code):
     """A body that is not a collect batch is a 400 in the native shape naming the field."""
     response = api.public.post(URL, body, content_type="application/json")
@@ -231,29 +303,49 @@ def test_too_many_events_is_an_error(api, signup):
 def test_bad_items_are_rejected_into_the_ingestion_log_with_their_field(api, signup):
     """Items that cannot be stored are counted as rejected, listed with the field as the SDK
     named it, and kept in the ingestion log; the good items of the batch are stored."""
-    response = collect(api.public, track(messageId="ok"), {"type": "page"},
-                       track(properties={"colour": "red"}), track(event=None),
-                       track(timestamp="yesterday"),
-                       {"type": "identify", "identifiers": {"email": "not-an-email"}})
+    response = collect(
+        api.public,
+        track(messageId="ok"),
+        {"type": "page"},
+        track(properties={"colour": "red"}),
+        track(event=None),
+        track(timestamp="yesterday"),
+        {"type": "identify", "identifiers": {"email": "not-an-email"}},
+    )
     answer = response.json()
     assert (answer["accepted"], answer["rejected"]) == (1, 5), answer
     fields = {e["index"]: e["field"] for e in answer["errors"]}
-    assert fields == {1: "events[1].type", 2: "events[2].properties.colour",
-                      3: "events[3].event", 4: "events[4].timestamp",
-                      5: "events[5].identifiers.email"}
+    assert fields == {
+        1: "events[1].type",
+        2: "events[2].properties.colour",
+        3: "events[3].event",
+        4: "events[4].timestamp",
+        5: "events[5].identifiers.email",
+    }
     logged = IngestionLogEntry.objects.filter(workspace=api.workspace, endpoint="sdk")
     assert logged.count() == 5
     # The log keeps each item as sent, with the field named within it.
     assert set(logged.values_list("field", flat=True)) == {
-        "type", "properties.colour", "event", "occurredTime", "identifiers.email"}
+        "type",
+        "properties.colour",
+        "event",
+        "occurredTime",
+        "identifiers.email",
+    }
     assert logged.get(field="properties.colour").payload == track(properties={"colour": "red"})
     assert Event.objects.get(workspace=api.workspace).external_id == "ok"
 
 
 def test_identify_with_a_bad_trait_changes_nothing(api):
     """An identify whose traits do not validate is rejected whole: no person is linked."""
-    answer = collect(api.public, {"type": "identify", "identifiers": {"externalId": "C-1"},
-                                  "traits": {"gender": "unknown", "shoeSize": 42}}).json()
+    answer = collect(
+        api.public,
+        {
+            "type": "identify",
+            "identifiers": {"externalId": "C-1"},
+            "traits": {"gender": "unknown", "shoeSize": 42},
+        },
+    ).json()
     assert answer["rejected"] == 1
     assert answer["errors"][0]["field"].startswith("events[0].traits.")
     assert not Person.objects.filter(workspace=api.workspace).exists()
@@ -315,25 +407,29 @@ def test_over_the_rate_limit_the_answer_is_429_which_the_sdk_retries(api, signup
 def test_an_unreadable_body_with_the_key_outside_it_is_kept_in_the_ingestion_log(api):
     """A beacon body that is not JSON answers 400 and, since the key came in the URL, is kept
     in the workspace's ingestion log for the developer to see."""
-    response = Client().post(f"{URL}?key={api.public_raw}", b"{oops",
-                             content_type="text/plain;charset=UTF-8")
+    response = Client().post(
+        f"{URL}?key={api.public_raw}", b"{oops", content_type="text/plain;charset=UTF-8"
+    )
     assert_error(response, 400, code="invalid_json", field="body")
     entry = IngestionLogEntry.objects.get(workspace=api.workspace)
-    assert (entry.endpoint, entry.code, entry.payload) == ("sdk", "invalid_json",
-                                                           {"raw": "{oops"})
+    assert (entry.endpoint, entry.code, entry.payload) == ("sdk", "invalid_json", {"raw": "{oops"})
 
 
 def test_cors_preflight_and_responses_allow_any_origin(api, signup):
     """OPTIONS answers the preflight for any origin; answers carry Allow-Origin *."""
-    preflight = Client().options(URL, HTTP_ORIGIN="https://shop.example",
-                                 HTTP_ACCESS_CONTROL_REQUEST_METHOD="POST",
-                                 HTTP_ACCESS_CONTROL_REQUEST_HEADERS="content-type")
+    preflight = Client().options(
+        URL,
+        HTTP_ORIGIN="https://shop.example",
+        HTTP_ACCESS_CONTROL_REQUEST_METHOD="POST",
+        HTTP_ACCESS_CONTROL_REQUEST_HEADERS="content-type",
+    )
     assert preflight.status_code == 204
     assert preflight["Access-Control-Allow-Origin"] == "*"
     assert "POST" in preflight["Access-Control-Allow-Methods"]
     assert "content-type" in preflight["Access-Control-Allow-Headers"].lower()
-    response = collect(api.public, track(messageId="m-1"),
-                       headers={"HTTP_ORIGIN": "https://shop.example"})
+    response = collect(
+        api.public, track(messageId="m-1"), headers={"HTTP_ORIGIN": "https://shop.example"}
+    )
     assert response["Access-Control-Allow-Origin"] == "*"
 
 

@@ -46,6 +46,7 @@ def raises_field(excinfo) -> tuple[str, str, str]:
 
 # The c_ rule --------------------------------------------------------------------------------
 
+
 def test_custom_definition_id_must_start_with_c(workspace):
     """A custom code without the c_ prefix is refused with custom_prefix_required on
     definitionId, and nothing is stored."""
@@ -60,7 +61,9 @@ def test_custom_definition_id_must_start_with_c(workspace):
 def test_custom_definition_with_prefix_is_created(workspace):
     """A c_ code is stored as a custom definition of the workspace with its properties."""
     definition = definition_create(
-        workspace=workspace, definition_id="c_purchase", name="Purchase",
+        workspace=workspace,
+        definition_id="c_purchase",
+        name="Purchase",
         properties=props(orderId="text!", total="number"),
     )
     stored = EventDefinition.objects.get(pk=definition.pk)
@@ -95,12 +98,12 @@ def test_duplicate_definition_id_is_refused(workspace):
 
 # The property limit -------------------------------------------------------------------------
 
+
 def test_six_properties_at_creation_exceed_the_limit(workspace):
     """Six properties at creation fail with property_limit; the message names the limit."""
     six = props(a="text", b="text", c="text", d="text", e="text", f="text")
     with pytest.raises(ServiceError) as excinfo:
-        definition_create(workspace=workspace, definition_id="c_big", name="Big",
-                          properties=six)
+        definition_create(workspace=workspace, definition_id="c_big", name="Big", properties=six)
     field, code, message = raises_field(excinfo)
     assert (field, code) == ("properties", ErrorCode.PROPERTY_LIMIT)
     assert "at most 5" in message
@@ -126,17 +129,26 @@ def test_property_limit_follows_the_setting(workspace, settings):
     """CDP_MAX_CUSTOM_PROPERTIES overrides the limit both at creation and when adding."""
     settings.CDP_MAX_CUSTOM_PROPERTIES = 2
     with pytest.raises(ServiceError) as excinfo:
-        definition_create(workspace=workspace, definition_id="c_three", name="Three",
-                          properties=props(a="text", b="text", c="text"))
+        definition_create(
+            workspace=workspace,
+            definition_id="c_three",
+            name="Three",
+            properties=props(a="text", b="text", c="text"),
+        )
     assert raises_field(excinfo)[1] == ErrorCode.PROPERTY_LIMIT
     assert "at most 2" in raises_field(excinfo)[2]
-    definition = definition_create(workspace=workspace, definition_id="c_two", name="Two",
-                                   properties=props(a="text", b="text"))
+    definition = definition_create(
+        workspace=workspace, definition_id="c_two", name="Two", properties=props(a="text", b="text")
+    )
     with pytest.raises(ServiceError):
         property_add(definition=definition, properties=props(c="text"))
     settings.CDP_MAX_CUSTOM_PROPERTIES = 8
-    definition_create(workspace=workspace, definition_id="c_eight", name="Eight",
-                      properties=props(**{k: "text" for k in "abcdefgh"}))
+    definition_create(
+        workspace=workspace,
+        definition_id="c_eight",
+        name="Eight",
+        properties=props(**{k: "text" for k in "abcdefgh"}),
+    )
     assert PropertyDefinition.objects.filter(definition__definition_id="c_eight").count() == 8
 
 
@@ -153,12 +165,14 @@ def test_property_add_refuses_an_existing_key(workspace):
 
 # Editing rules ------------------------------------------------------------------------------
 
+
 def test_definition_id_is_immutable(workspace):
     """definition_update refuses a new definitionId with immutable; the code stays."""
     definition = DefinitionFactory(workspace=workspace, definition_id="c_order")
     with pytest.raises(ServiceError) as excinfo:
-        definition_update(definition=definition, fields={"definition_id": "c_renamed",
-                                                         "name": "Renamed"})
+        definition_update(
+            definition=definition, fields={"definition_id": "c_renamed", "name": "Renamed"}
+        )
     assert raises_field(excinfo)[:2] == ("definitionId", ErrorCode.IMMUTABLE)
     stored = EventDefinition.objects.get(pk=definition.pk)
     assert (stored.definition_id, stored.name) == ("c_order", definition.name)
@@ -169,8 +183,11 @@ def test_display_names_and_description_can_change(workspace):
     definition = DefinitionFactory(workspace=workspace, properties=props(total="number"))
     definition_update(
         definition=definition,
-        fields={"name": "Order placed", "description": "Checkout done",
-                "definition_id": definition.definition_id},
+        fields={
+            "name": "Order placed",
+            "description": "Checkout done",
+            "definition_id": definition.definition_id,
+        },
         properties=[PropertyInput(key="total", name="Order total", type="number")],
     )
     stored = EventDefinition.objects.get(pk=definition.pk)
@@ -182,10 +199,13 @@ def test_display_names_and_description_can_change(workspace):
 def test_property_type_cannot_change(workspace, via):
     """Changing a property's type is refused with immutable, naming the property, and no
     other change of the same call is kept."""
-    definition = DefinitionFactory(workspace=workspace,
-                                   properties=props(coupon="text", total="number"))
-    wanted = [PropertyInput(key="coupon", name="Coupon code", type="text"),
-              PropertyInput(key="total", name="Renamed", type="text")]
+    definition = DefinitionFactory(
+        workspace=workspace, properties=props(coupon="text", total="number")
+    )
+    wanted = [
+        PropertyInput(key="coupon", name="Coupon code", type="text"),
+        PropertyInput(key="total", name="Renamed", type="text"),
+    ]
     with pytest.raises(ServiceError) as excinfo:
         edit(via, definition, wanted)
     field, code, message = raises_field(excinfo)
@@ -200,8 +220,9 @@ def test_property_type_cannot_change(workspace, via):
 @pytest.mark.parametrize("via", ["definition_update", "properties_sync"])
 def test_property_cannot_be_deleted(workspace, via):
     """Leaving a property out is refused with immutable; the error names the property."""
-    definition = DefinitionFactory(workspace=workspace,
-                                   properties=props(total="number", coupon="text"))
+    definition = DefinitionFactory(
+        workspace=workspace, properties=props(total="number", coupon="text")
+    )
     wanted = [PropertyInput(key="total", type="number")]
     with pytest.raises(ServiceError) as excinfo:
         edit(via, definition, wanted, name="X")
@@ -217,11 +238,13 @@ def test_new_property_can_be_added_within_the_limit(workspace):
     limit it fails with property_limit."""
     definition = DefinitionFactory(workspace=workspace, properties=props(a="text", b="text"))
     existing = [PropertyInput(key="a"), PropertyInput(key="b")]
-    definition_update(definition=definition, fields={},
-                      properties=[*existing, PropertyInput(key="c", type="boolean")])
+    definition_update(
+        definition=definition,
+        fields={},
+        properties=[*existing, PropertyInput(key="c", type="boolean")],
+    )
     assert property_types(definition)["c"] == ("boolean", False)
-    more = [*existing, PropertyInput(key="c", type="boolean"), *props(d="text", e="text",
-                                                                       f="text")]
+    more = [*existing, PropertyInput(key="c", type="boolean"), *props(d="text", e="text", f="text")]
     with pytest.raises(ServiceError) as excinfo:
         definition_update(definition=definition, fields={}, properties=more)
     assert raises_field(excinfo)[1] == ErrorCode.PROPERTY_LIMIT
@@ -238,9 +261,13 @@ def test_builtin_definitions_cannot_be_edited_or_deleted(workspace):
     with pytest.raises(ServiceError):
         property_add(definition=item_viewed, properties=props(extra="text"))
     with pytest.raises(ServiceError):
-        properties_sync(definition=item_viewed, properties=[
-            PropertyInput(key="itemId", name="Renamed", type="number", required=True),
-            PropertyInput(key="duration", type="number")])
+        properties_sync(
+            definition=item_viewed,
+            properties=[
+                PropertyInput(key="itemId", name="Renamed", type="number", required=True),
+                PropertyInput(key="duration", type="number"),
+            ],
+        )
     with pytest.raises(ServiceError) as excinfo:
         definition_delete(definition=builtin("pageView"))
     assert raises_field(excinfo)[1] == ErrorCode.PROTECTED
@@ -248,11 +275,11 @@ def test_builtin_definitions_cannot_be_edited_or_deleted(workspace):
     assert stored.name == "Item viewed"
     assert property_types(stored) == {"itemId": ("number", True), "duration": ("number", False)}
     assert stored.properties.get(key="itemId").name == "itemId"
-    assert EventDefinition.objects.filter(workspace__isnull=True,
-                                          definition_id="pageView").exists()
+    assert EventDefinition.objects.filter(workspace__isnull=True, definition_id="pageView").exists()
 
 
 # Deletion protection ------------------------------------------------------------------------
+
 
 def test_definition_with_events_is_protected(workspace):
     """A definition with recorded events cannot be deleted; the error says why."""
@@ -281,21 +308,42 @@ def test_unused_definition_is_deleted(workspace):
 
 TEMPLATE_PROPERTIES = {
     "itemViewed": {"itemId": ("number", True), "duration": ("number", False)},
-    "itemPurchased": {"itemId": ("number", True), "amount": ("number", False),
-                      "price": ("number", False), "profit": ("number", False)},
+    "itemPurchased": {
+        "itemId": ("number", True),
+        "amount": ("number", False),
+        "price": ("number", False),
+        "profit": ("number", False),
+    },
     "ratingAdded": {"itemId": ("number", True), "rating": ("number", False)},
-    "addedToCart": {"itemId": ("number", True), "amount": ("number", False),
-                    "price": ("number", False)},
+    "addedToCart": {
+        "itemId": ("number", True),
+        "amount": ("number", False),
+        "price": ("number", False),
+    },
     "addedToFavourites": {"itemId": ("number", True)},
-    "viewPortionSet": {"itemId": ("number", True), "portion": ("number", False),
-                       "sessionId": ("text", False)},
+    "viewPortionSet": {
+        "itemId": ("number", True),
+        "portion": ("number", False),
+        "sessionId": ("text", False),
+    },
 }
 UTM_KEYS = {"utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content"}
 STANDARD_KEYS = {
     "sessionStarted": {"sessionId", "sessionStart", "sessionType"} | UTM_KEYS,
-    "pageView": {"pageTitle", "url", "domain", "path", "deviceType", "timestamp", "browserName",
-                 "browserVersion", "browserOS", "referrer", "browserLanguage",
-                 "websiteLanguage"},
+    "pageView": {
+        "pageTitle",
+        "url",
+        "domain",
+        "path",
+        "deviceType",
+        "timestamp",
+        "browserName",
+        "browserVersion",
+        "browserOS",
+        "referrer",
+        "browserLanguage",
+        "websiteLanguage",
+    },
     "sessionEnded": {"sessionId", "sessionEnd", "sessionDuration", "sessionType"} | UTM_KEYS,
 }
 
@@ -329,12 +377,18 @@ def test_catalogue_typed_standard_properties():
 def test_catalogue_is_complete():
     """Every catalogue entry is in the database once, with no workspace."""
     expected = {c for c, _, _ in TEMPLATES + PERSON_EVENTS + CHANNEL_EVENTS + PRODUCT_EVENTS}
-    stored = list(EventDefinition.objects.filter(workspace__isnull=True)
-                  .values_list("definition_id", flat=True))
+    stored = list(
+        EventDefinition.objects.filter(workspace__isnull=True).values_list(
+            "definition_id", flat=True
+        )
+    )
     assert set(stored) == expected
     assert len(stored) == len(expected)
-    categories = dict(EventDefinition.objects.filter(workspace__isnull=True, kind="standard")
-                      .values_list("definition_id", "category"))
+    categories = dict(
+        EventDefinition.objects.filter(workspace__isnull=True, kind="standard").values_list(
+            "definition_id", "category"
+        )
+    )
     assert categories["emailOpened"] == "channel"
     assert categories["flowEntered"] == "product"
     assert categories["tagAdded"] == "person"
@@ -342,14 +396,27 @@ def test_catalogue_is_complete():
 
 def test_default_enablement(workspace):
     """Templates and channel events are on by default; person and product events are off."""
-    codes = ["itemViewed", "emailOpened", "smsDelivered", "pageView", "sessionStarted",
-             "flowEntered", "formSubmitted"]
+    codes = [
+        "itemViewed",
+        "emailOpened",
+        "smsDelivered",
+        "pageView",
+        "sessionStarted",
+        "flowEntered",
+        "formSubmitted",
+    ]
     definitions = [builtin(c) for c in codes]
     enabled = definition_enabled_map(workspace=workspace, definitions=definitions)
     by_code = {d.definition_id: enabled[d.pk] for d in definitions}
-    assert by_code == {"itemViewed": True, "emailOpened": True, "smsDelivered": True,
-                       "pageView": False, "sessionStarted": False, "flowEntered": False,
-                       "formSubmitted": False}
+    assert by_code == {
+        "itemViewed": True,
+        "emailOpened": True,
+        "smsDelivered": True,
+        "pageView": False,
+        "sessionStarted": False,
+        "flowEntered": False,
+        "formSubmitted": False,
+    }
 
 
 @pytest.mark.parametrize("code", ["pageView", "formSubmitted"])
@@ -360,8 +427,9 @@ def test_disabled_standard_event_is_rejected_until_enabled(workspace, code):
     first = events_ingest(workspace=workspace, events=[event(code, person)], origin="api")
     [item] = first.items
     assert item.status == Status.REJECTED
-    assert [(e.field, e.code) for e in item.errors] == [("definitionId",
-                                                         ErrorCode.DEFINITION_DISABLED)]
+    assert [(e.field, e.code) for e in item.errors] == [
+        ("definitionId", ErrorCode.DEFINITION_DISABLED)
+    ]
     definition_set_enabled(workspace=workspace, definition=builtin(code), enabled=True)
     second = events_ingest(workspace=workspace, events=[event(code, person)], origin="api")
     assert second.items[0].status == Status.ACCEPTED
@@ -370,14 +438,13 @@ def test_disabled_standard_event_is_rejected_until_enabled(workspace, code):
 
 def test_channel_event_can_be_switched_off(workspace, other_workspace):
     """A workspace can switch a channel event off; other workspaces keep it on."""
-    definition_set_enabled(workspace=workspace, definition=builtin("emailOpened"),
-                           enabled=False)
+    definition_set_enabled(workspace=workspace, definition=builtin("emailOpened"), enabled=False)
     mine = PersonFactory(workspace=workspace)
     theirs = PersonFactory(workspace=other_workspace)
-    rejected = events_ingest(workspace=workspace, events=[event("emailOpened", mine)],
-                             origin="api")
-    accepted = events_ingest(workspace=other_workspace,
-                             events=[event("emailOpened", theirs)], origin="api")
+    rejected = events_ingest(workspace=workspace, events=[event("emailOpened", mine)], origin="api")
+    accepted = events_ingest(
+        workspace=other_workspace, events=[event("emailOpened", theirs)], origin="api"
+    )
     assert rejected.items[0].errors[0].code == ErrorCode.DEFINITION_DISABLED
     assert accepted.items[0].status == Status.ACCEPTED
 
@@ -387,11 +454,13 @@ def test_definition_of_another_workspace_is_unknown(workspace, other_workspace):
     its sub-accounts."""
     DefinitionFactory(workspace=other_workspace, definition_id="c_theirs")
     assert definition_get(workspace=workspace, definition_id="c_theirs") is None
-    result = events_ingest(workspace=workspace, events=[
-        event("c_theirs", PersonRef(external_id="p1"))], origin="api")
+    result = events_ingest(
+        workspace=workspace, events=[event("c_theirs", PersonRef(external_id="p1"))], origin="api"
+    )
     assert result.items[0].errors[0].code == ErrorCode.UNKNOWN_DEFINITION
     child = WorkspaceFactory(parent=other_workspace)
     assert definition_get(workspace=child, definition_id="c_theirs") is not None
-    child_result = events_ingest(workspace=child, events=[
-        event("c_theirs", PersonRef(external_id="p1"))], origin="api")
+    child_result = events_ingest(
+        workspace=child, events=[event("c_theirs", PersonRef(external_id="p1"))], origin="api"
+    )
     assert child_result.items[0].status == Status.ACCEPTED

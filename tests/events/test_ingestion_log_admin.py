@@ -27,12 +27,16 @@ def _prune_due():
 
 
 def record(workspace, endpoint: str, code: str, field: str = "f", *, days_ago: float = 0):
-    ingestion_log_record(workspace=workspace, endpoint=endpoint,
-                         rejected=[({"sample": code}, [FieldError(field, code, "bad")])])
+    ingestion_log_record(
+        workspace=workspace,
+        endpoint=endpoint,
+        rejected=[({"sample": code}, [FieldError(field, code, "bad")])],
+    )
     entry = IngestionLogEntry.objects.filter(workspace=workspace).latest("id")
     if days_ago:
         IngestionLogEntry.objects.filter(pk=entry.pk).update(
-            created_at=timezone.now() - timedelta(days=days_ago))
+            created_at=timezone.now() - timedelta(days=days_ago)
+        )
     return entry
 
 
@@ -65,10 +69,12 @@ def pks(log, *names) -> set[int]:
 
 
 def test_changelist_shows_the_workspace_log_with_reason_and_payload(developer_client, log):
-    assert listed(developer_client) == pks(log, "api_required_old", "api_invalid",
-                                           "qa_required", "dmhub_old")
-    response = developer_client.get(admin_url("events_ingestionlogentry_change",
-                                              log["qa_required"].pk))
+    assert listed(developer_client) == pks(
+        log, "api_required_old", "api_invalid", "qa_required", "dmhub_old"
+    )
+    response = developer_client.get(
+        admin_url("events_ingestionlogentry_change", log["qa_required"].pk)
+    )
     assert response.status_code == 200
     page = response.content.decode()
     assert "[0].eventCode" in page
@@ -78,24 +84,26 @@ def test_changelist_shows_the_workspace_log_with_reason_and_payload(developer_cl
 def test_changelist_filters_by_reason(developer_client, log):
     response = developer_client.get(admin_url("events_ingestionlogentry_changelist"))
     assert "?code=required" in response.content.decode()  # the reason filter offers it
-    assert listed(developer_client, code="required") == pks(log, "api_required_old",
-                                                            "qa_required")
+    assert listed(developer_client, code="required") == pks(log, "api_required_old", "qa_required")
     assert listed(developer_client, code="person_not_found") == pks(log, "dmhub_old")
 
 
 def test_changelist_filters_by_endpoint(developer_client, log):
-    assert listed(developer_client, endpoint__exact="api") == pks(log, "api_required_old",
-                                                                  "api_invalid")
-    assert listed(developer_client, endpoint__exact="quick_audience") == pks(log,
-                                                                             "qa_required")
+    assert listed(developer_client, endpoint__exact="api") == pks(
+        log, "api_required_old", "api_invalid"
+    )
+    assert listed(developer_client, endpoint__exact="quick_audience") == pks(log, "qa_required")
     assert listed(developer_client, endpoint__exact="api", code="required") == pks(
-        log, "api_required_old")
+        log, "api_required_old"
+    )
 
 
 def test_changelist_filters_by_time(developer_client, log):
     now = timezone.now()  # aware times, as the admin's own date filter links carry
-    recent = {"created_at__gte": str(now - timedelta(days=7)),
-              "created_at__lt": str(now + timedelta(days=1))}
+    recent = {
+        "created_at__gte": str(now - timedelta(days=7)),
+        "created_at__lt": str(now + timedelta(days=1)),
+    }
     assert listed(developer_client, **recent) == pks(log, "api_invalid", "qa_required")
     older = {"created_at__lt": str(now - timedelta(days=7))}
     assert listed(developer_client, **older) == pks(log, "api_required_old", "dmhub_old")

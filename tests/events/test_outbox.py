@@ -64,16 +64,24 @@ def visit(workspace):
     return DefinitionFactory(workspace=workspace, definition_id="c_visit")
 
 
-def test_one_message_per_batch_processed_after_commit(workspace, visit, received,
-                                                      django_capture_on_commit_callbacks):
+def test_one_message_per_batch_processed_after_commit(
+    workspace, visit, received, django_capture_on_commit_callbacks
+):
     """A batch writes one outbox message naming its events, people and definitions; after
     commit the eager task runs the handlers and marks the message processed."""
     ann = PersonFactory(workspace=workspace)
     bob = PersonFactory(workspace=workspace)
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        result = events_ingest(workspace=workspace, origin="api", events=[
-            event("c_visit", ann), event("c_visit", bob), event("c_visit", ann),
-            event("c_missing", ann)])
+        result = events_ingest(
+            workspace=workspace,
+            origin="api",
+            events=[
+                event("c_visit", ann),
+                event("c_visit", bob),
+                event("c_visit", ann),
+                event("c_missing", ann),
+            ],
+        )
         assert OutboxMessage.objects.get().processed_at is None  # not before commit
         assert received == []
     assert len(callbacks) == 1
@@ -85,24 +93,32 @@ def test_one_message_per_batch_processed_after_commit(workspace, visit, received
     ids = [r.event_id for r in result.items if r.status == "accepted"]
     assert len(ids) == 3
     assert sorted(ids) == sorted(Event.objects.values_list("id", flat=True))
-    assert message.payload == {"event_ids": ids, "person_ids": sorted([ann.pk, bob.pk]),
-                               "definition_ids": [visit.pk], "touched_person_ids": []}
+    assert message.payload == {
+        "event_ids": ids,
+        "person_ids": sorted([ann.pk, bob.pk]),
+        "definition_ids": [visit.pk],
+        "touched_person_ids": [],
+    }
     assert received == [{"id": message.pk, "topic": TOPIC, **message.payload}]
 
 
-def test_two_batches_write_two_messages(workspace, visit, received,
-                                        django_capture_on_commit_callbacks):
+def test_two_batches_write_two_messages(
+    workspace, visit, received, django_capture_on_commit_callbacks
+):
     """Each batch has its own message; a batch of only duplicates writes none."""
     ann = PersonFactory(workspace=workspace)
     with django_capture_on_commit_callbacks(execute=True):
-        first = events_ingest(workspace=workspace, origin="api",
-                              events=[event("c_visit", ann, external_id="v1")])
+        first = events_ingest(
+            workspace=workspace, origin="api", events=[event("c_visit", ann, external_id="v1")]
+        )
     with django_capture_on_commit_callbacks(execute=True):
-        events_ingest(workspace=workspace, origin="api",
-                      events=[event("c_visit", ann, external_id="v2")])
+        events_ingest(
+            workspace=workspace, origin="api", events=[event("c_visit", ann, external_id="v2")]
+        )
     with django_capture_on_commit_callbacks(execute=True):
-        again = events_ingest(workspace=workspace, origin="api",
-                              events=[event("c_visit", ann, external_id="v1")])
+        again = events_ingest(
+            workspace=workspace, origin="api", events=[event("c_visit", ann, external_id="v1")]
+        )
     assert again.items[0].status == "duplicate"
     assert OutboxMessage.objects.count() == 2
     assert received[0]["event_ids"] == [first.items[0].event_id]
@@ -110,8 +126,9 @@ def test_two_batches_write_two_messages(workspace, visit, received,
     assert not OutboxMessage.objects.filter(processed_at__isnull=True).exists()
 
 
-def test_rolled_back_batch_sends_nothing(workspace, visit, received,
-                                         django_capture_on_commit_callbacks):
+def test_rolled_back_batch_sends_nothing(
+    workspace, visit, received, django_capture_on_commit_callbacks
+):
     """When the surrounding transaction rolls back, neither events nor the message remain and
     no handler runs."""
     ann = PersonFactory(workspace=workspace)
@@ -128,8 +145,9 @@ def test_rolled_back_batch_sends_nothing(workspace, visit, received,
     assert received == []
 
 
-def test_failing_handler_is_retried_by_the_sweep(workspace, visit, failing,
-                                                 django_capture_on_commit_callbacks):
+def test_failing_handler_is_retried_by_the_sweep(
+    workspace, visit, failing, django_capture_on_commit_callbacks
+):
     """A handler error leaves the message pending with one attempt; the periodic sweep
     processes it once the handler works."""
     ann = PersonFactory(workspace=workspace)
@@ -140,7 +158,8 @@ def test_failing_handler_is_retried_by_the_sweep(workspace, visit, failing,
 
     assert outbox_sweep() == 0  # too recent for the sweep
     OutboxMessage.objects.filter(pk=message.pk).update(
-        created_at=timezone.now() - timedelta(minutes=5))
+        created_at=timezone.now() - timedelta(minutes=5)
+    )
     failing["fail"] = False
     assert outbox_sweep() == 1
     message.refresh_from_db()
@@ -160,14 +179,16 @@ def test_message_gives_up_after_max_attempts(workspace, failing):
     assert message.processed_at is not None
 
 
-def test_broker_down_leaves_the_message_for_the_sweep(workspace, visit, received, caplog,
-                                                      django_capture_on_commit_callbacks):
+def test_broker_down_leaves_the_message_for_the_sweep(
+    workspace, visit, received, caplog, django_capture_on_commit_callbacks
+):
     """When the broker cannot take the task the events are still stored and the message stays
     pending until the sweep runs it."""
     ann = PersonFactory(workspace=workspace)
     with unreachable_broker(), django_capture_on_commit_callbacks(execute=True):
-        result = events_ingest(workspace=workspace, origin="api",
-                               events=[event("c_visit", PersonRef(id=ann.pk))])
+        result = events_ingest(
+            workspace=workspace, origin="api", events=[event("c_visit", PersonRef(id=ann.pk))]
+        )
     assert result.accepted == 1
     assert Event.objects.filter(pk=result.items[0].event_id).exists()
     message = OutboxMessage.objects.get()
@@ -175,7 +196,8 @@ def test_broker_down_leaves_the_message_for_the_sweep(workspace, visit, received
     assert message.processed_at is None
     assert received == []
     OutboxMessage.objects.filter(pk=message.pk).update(
-        created_at=timezone.now() - timedelta(minutes=1))
+        created_at=timezone.now() - timedelta(minutes=1)
+    )
     assert outbox_sweep() == 1
     assert received[0]["event_ids"] == [result.items[0].event_id]
     message.refresh_from_db()
@@ -186,7 +208,8 @@ def test_prune_deletes_old_processed_messages_only(workspace):
     """Pruning removes processed messages older than the cut-off and keeps the rest."""
     now = timezone.now()
     old_done, new_done, pending = (
-        outbox_write(workspace=workspace, topic=TOPIC, payload={}) for _ in range(3))
+        outbox_write(workspace=workspace, topic=TOPIC, payload={}) for _ in range(3)
+    )
     OutboxMessage.objects.filter(pk=old_done.pk).update(processed_at=now - timedelta(days=8))
     OutboxMessage.objects.filter(pk=new_done.pk).update(processed_at=now - timedelta(hours=1))
     assert outbox_prune() == 1
@@ -205,22 +228,27 @@ def memory_broker():
 
         def queued() -> int:
             with app.connection_for_write() as conn:
-                return conn.default_channel.queue_declare(app.conf.task_default_queue,
-                                                          passive=True).message_count
+                return conn.default_channel.queue_declare(
+                    app.conf.task_default_queue, passive=True
+                ).message_count
 
         yield queued
     cache.delete(outbox.DISPATCH_SLOT_KEY)
 
 
-def test_a_burst_of_commits_enqueues_one_dispatch_task(workspace, visit, memory_broker,
-                                                       django_capture_on_commit_callbacks):
+def test_a_burst_of_commits_enqueues_one_dispatch_task(
+    workspace, visit, memory_broker, django_capture_on_commit_callbacks
+):
     """Single-event requests must not cost a Celery task each: commits within the dispatch
     window share one delayed task, which then dispatches every pending message."""
     ann = PersonFactory(workspace=workspace)
     for minute in range(5):
         with django_capture_on_commit_callbacks(execute=True):
-            events_ingest(workspace=workspace, origin="api",
-                          events=[event("c_visit", PersonRef(id=ann.pk), occurred_at=at(minute))])
+            events_ingest(
+                workspace=workspace,
+                origin="api",
+                events=[event("c_visit", PersonRef(id=ann.pk), occurred_at=at(minute))],
+            )
     assert OutboxMessage.objects.filter(processed_at__isnull=True).count() == 5
     assert memory_broker() == 1
     assert outbox.outbox_dispatch_pending() == 5

@@ -22,35 +22,57 @@ CHROMIUM = "/usr/bin/chromium"
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.django_db(transaction=True),  # the live server's requests commit
-    pytest.mark.skipif(not os.path.exists(CHROMIUM),
-                       reason=f"needs Debian's chromium at {CHROMIUM} (apt-get install chromium)"),
+    pytest.mark.skipif(
+        not os.path.exists(CHROMIUM),
+        reason=f"needs Debian's chromium at {CHROMIUM} (apt-get install chromium)",
+    ),
 ]
-EXPECTED = {"sessionStarted": 2, "pageView": 2, "sessionEnded": 1, "c_search_tickets": 1,
-            "c_newsletter_signup": 1, "c_choose_tickets": 1}
+EXPECTED = {
+    "sessionStarted": 2,
+    "pageView": 2,
+    "sessionEnded": 1,
+    "c_search_tickets": 1,
+    "c_newsletter_signup": 1,
+    "c_choose_tickets": 1,
+}
 
 
 @pytest.fixture
 def shop(workspace, settings):
     """The demo shop's definitions, the standard web events switched on, and a public key."""
     settings.CDP_SDK_DEMO = True
-    definition_create(workspace=workspace, definition_id="c_search_tickets", name="Searched",
-                      properties=[PropertyInput("destination")])
-    definition_create(workspace=workspace, definition_id="c_newsletter_signup", name="Signed up",
-                      properties=[PropertyInput("source"),
-                                  PropertyInput("confirmed", type="boolean")])
-    definition_create(workspace=workspace, definition_id="c_choose_tickets", name="Chose",
-                      properties=[PropertyInput("destination"),
-                                  PropertyInput("seats", type="number")])
+    definition_create(
+        workspace=workspace,
+        definition_id="c_search_tickets",
+        name="Searched",
+        properties=[PropertyInput("destination")],
+    )
+    definition_create(
+        workspace=workspace,
+        definition_id="c_newsletter_signup",
+        name="Signed up",
+        properties=[PropertyInput("source"), PropertyInput("confirmed", type="boolean")],
+    )
+    definition_create(
+        workspace=workspace,
+        definition_id="c_choose_tickets",
+        name="Chose",
+        properties=[PropertyInput("destination"), PropertyInput("seats", type="number")],
+    )
     for code in ("sessionStarted", "pageView", "sessionEnded"):
-        definition_set_enabled(workspace=workspace, enabled=True, definition=EventDefinition
-                               .objects.get(workspace=None, definition_id=code))
+        definition_set_enabled(
+            workspace=workspace,
+            enabled=True,
+            definition=EventDefinition.objects.get(workspace=None, definition_id=code),
+        )
     return api_key_create(workspace=workspace, kind=ApiKey.Kind.PUBLIC, name="demo").raw_key
 
 
 def stored_counts(workspace) -> dict[str, int]:
     counts: dict[str, int] = {}
     for code in Event.objects.filter(workspace=workspace).values_list(
-            "definition__definition_id", flat=True):
+        "definition__definition_id", flat=True
+    ):
         counts[code] = counts.get(code, 0) + 1
     return counts
 
@@ -110,8 +132,9 @@ class FetchTraffic:
         raise AssertionError(f"collect requests did not settle: {self.open} open")
 
 
-def test_sdk_sends_queued_tracked_identified_and_automatic_events(browser, live_server, shop,
-                                                                  workspace):
+def test_sdk_sends_queued_tracked_identified_and_automatic_events(
+    browser, live_server, shop, workspace
+):
     """Everything the visitor did arrives, on one person who got the identify's external id:
     the track pushed before the script loaded and the ones after, two sessions (the second
     from a newsletter link, with its UTM), two page views completed with the server-derived
@@ -128,8 +151,12 @@ def test_sdk_sends_queued_tracked_identified_and_automatic_events(browser, live_
     page.click("#signup")
     traffic.settle()  # the first batch goes by fetch after about a second
     assert traffic.count >= 1
-    assert stored_counts(workspace) == {"sessionStarted": 1, "pageView": 1,
-                                        "c_search_tickets": 1, "c_newsletter_signup": 1}
+    assert stored_counts(workspace) == {
+        "sessionStarted": 1,
+        "pageView": 1,
+        "c_search_tickets": 1,
+        "c_newsletter_signup": 1,
+    }
     assert not Person.objects.filter(workspace=workspace, external_id__isnull=False).exists()
 
     # Sign in, then leave at once through the campaign link (the identify likely by beacon).
@@ -155,7 +182,9 @@ def test_sdk_sends_queued_tracked_identified_and_automatic_events(browser, live_
     assert (person.external_id, person.first_name) == ("CUST-DEMO-1", "Ann")
     cookie = {c["name"]: c["value"] for c in context.cookies()}
     assert set(person.identifiers.values_list("type", "value")) == {
-        ("anonymous_id", cookie["cdp_aid"]), ("email", "ann@example.com")}
+        ("anonymous_id", cookie["cdp_aid"]),
+        ("email", "ann@example.com"),
+    }
     assert {e.origin for e in events} == {Event.Origin.SDK}
     assert all(e.external_id for e in events)  # every event carries its messageId
 
@@ -165,7 +194,10 @@ def test_sdk_sends_queued_tracked_identified_and_automatic_events(browser, live_
     first, second = (e.properties for e in by_code["sessionStarted"])
     assert (first["utm_source"], first["sessionType"]) == ("direct", "web")
     assert {k: second.get(k) for k in ("utm_source", "utm_medium", "utm_campaign")} == {
-        "utm_source": "newsletter", "utm_medium": "email", "utm_campaign": "spring_sale"}
+        "utm_source": "newsletter",
+        "utm_medium": "email",
+        "utm_campaign": "spring_sale",
+    }
     ended = by_code["sessionEnded"][0].properties
     assert ended["sessionId"] == first["sessionId"]
     assert ended["utm_source"] == "direct"
@@ -192,14 +224,14 @@ def test_sdk_sends_queued_tracked_identified_and_automatic_events(browser, live_
 
     assert by_code["c_search_tickets"][0].properties == {"destination": "Zagreb"}
     assert by_code["c_search_tickets"][0].session_id == first["sessionId"]
-    assert by_code["c_newsletter_signup"][0].properties == {"source": "sdk-demo",
-                                                            "confirmed": True}
+    assert by_code["c_newsletter_signup"][0].properties == {"source": "sdk-demo", "confirmed": True}
     assert by_code["c_choose_tickets"][0].properties == {"destination": "Zagreb", "seats": 2}
     assert by_code["c_choose_tickets"][0].session_id == second["sessionId"]
 
 
-def test_sdk_retries_after_a_server_error_and_ends_an_idle_session(browser, live_server, shop,
-                                                                   workspace):
+def test_sdk_retries_after_a_server_error_and_ends_an_idle_session(
+    browser, live_server, shop, workspace
+):
     """A batch answered 503 is sent again after a backoff and stored once; a track after the
     session timeout ends the idle session (sessionEnded) and starts a new one."""
     page = browser.new_context().new_page()
@@ -220,18 +252,26 @@ def test_sdk_retries_after_a_server_error_and_ends_an_idle_session(browser, live
     page.evaluate("cdp.push(['init', {sessionTimeout: 1000}])")
     traffic.settle()
     assert answered[:2] == [503, "server"], answered
-    assert stored_counts(workspace) == {"sessionStarted": 1, "pageView": 1,
-                                        "c_search_tickets": 1}
+    assert stored_counts(workspace) == {"sessionStarted": 1, "pageView": 1, "c_search_tickets": 1}
 
     page.wait_for_timeout(1500)  # past the (shortened) session timeout
     page.click("#signup")
     # The new session must not time out too before the test has read it.
     page.evaluate("cdp.push(['init', {sessionTimeout: 1800000}])")
     traffic.settle()
-    assert stored_counts(workspace) == {"sessionStarted": 2, "pageView": 1, "sessionEnded": 1,
-                                        "c_search_tickets": 1, "c_newsletter_signup": 1}
-    started = [e.properties for e in Event.objects.filter(
-        workspace=workspace, definition__definition_id="sessionStarted").order_by("occurred_at")]
+    assert stored_counts(workspace) == {
+        "sessionStarted": 2,
+        "pageView": 1,
+        "sessionEnded": 1,
+        "c_search_tickets": 1,
+        "c_newsletter_signup": 1,
+    }
+    started = [
+        e.properties
+        for e in Event.objects.filter(
+            workspace=workspace, definition__definition_id="sessionStarted"
+        ).order_by("occurred_at")
+    ]
     ended = Event.objects.get(workspace=workspace, definition__definition_id="sessionEnded")
     assert ended.properties["sessionId"] == started[0]["sessionId"]
     assert ended.properties["sessionDuration"] <= 1

@@ -30,12 +30,16 @@ from tests.people.test_admin import (
 )
 
 pytestmark = pytest.mark.django_db
-NODE_RE = re.compile(r'<g class="cdp-flow-node" data-key="([^"]+)" data-kind="[^"]+" '
-                     r'data-entered="(\d+)" data-waiting="(\d+)" data-passed="(\d+)" '
-                     r'data-exited="(\d+)"')
-WAIT_2H = '[{"key": "start", "kind": "trigger", "config": {"type": "event", "event": ' \
-          '"c_ticket_searched"}}, {"key": "wait1", "kind": "wait", "label": "Pause", ' \
-          '"config": {"duration": {"hours": %d}}}, {"key": "end", "kind": "end"}]'
+NODE_RE = re.compile(
+    r'<g class="cdp-flow-node" data-key="([^"]+)" data-kind="[^"]+" '
+    r'data-entered="(\d+)" data-waiting="(\d+)" data-passed="(\d+)" '
+    r'data-exited="(\d+)"'
+)
+WAIT_2H = (
+    '[{"key": "start", "kind": "trigger", "config": {"type": "event", "event": '
+    '"c_ticket_searched"}}, {"key": "wait1", "kind": "wait", "label": "Pause", '
+    '"config": {"duration": {"hours": %d}}}, {"key": "end", "kind": "end"}]'
+)
 EDGES = '[{"source": "start", "target": "wait1"}, {"source": "wait1", "target": "end"}]'
 
 
@@ -51,33 +55,47 @@ def diagram_counts(html: str) -> dict[str, tuple[int, ...]]:
 
 def ingest(workspace, capture, *people):
     with capture(execute=True):
-        result = events_ingest(workspace=workspace, origin="api", events=[
-            event("c_ticket_searched", person) for person in people])
+        result = events_ingest(
+            workspace=workspace,
+            origin="api",
+            events=[event("c_ticket_searched", person) for person in people],
+        )
     assert result.rejected == 0
 
 
 def test_marketers_may_manage_flows_and_read_runs(db):
     """The migration gives the Marketer group the flow permissions and read access to runs."""
-    codenames = set(Group.objects.get(name="Marketer").permissions.values_list("codename",
-                                                                             flat=True))
-    assert {"view_flow", "add_flow", "change_flow", "delete_flow", "view_flowrun",
-            "view_flowsteplog"} <= codenames
+    codenames = set(
+        Group.objects.get(name="Marketer").permissions.values_list("codename", flat=True)
+    )
+    assert {
+        "view_flow",
+        "add_flow",
+        "change_flow",
+        "delete_flow",
+        "view_flowrun",
+        "view_flowsteplog",
+    } <= codenames
 
 
 def test_list_diagram_and_runs_show_counts_of_real_runs(
-        workspace, catalogue, client, django_capture_on_commit_callbacks,
-        django_assert_num_queries):
+    workspace, catalogue, client, django_capture_on_commit_callbacks, django_assert_num_queries
+):
     """Three people enter; one exits at the wait, one goes on to the end, one still waits.
     The list counts live and finished runs; the diagram's boxes count each element."""
     flow = flow_activate(flow=complete_flow(workspace))
-    ann, bob, cem = (PersonFactory(workspace=workspace, external_id=n)
-                     for n in ("ann", "bob", "cem"))
+    ann, bob, cem = (
+        PersonFactory(workspace=workspace, external_id=n) for n in ("ann", "bob", "cem")
+    )
     ingest(workspace, django_capture_on_commit_callbacks, ann, bob, cem)
     runs = {r.person_id: r for r in FlowRun.objects.filter(flow=flow)}
     assert run_exit(run_id=runs[bob.pk].pk, reason="left")
     with django_capture_on_commit_callbacks(execute=True):
-        flow_run_step(run_id=runs[ann.pk].pk, step_no=runs[ann.pk].step_no,
-                      now=timezone.now() + timedelta(hours=2))
+        flow_run_step(
+            run_id=runs[ann.pk].pk,
+            step_no=runs[ann.pk].step_no,
+            now=timezone.now() + timedelta(hours=2),
+        )
     assert FlowRun.objects.get(pk=runs[ann.pk].pk).state == FlowRun.State.FINISHED
 
     listing = client.get(admin_url("flows_flow_changelist"))
@@ -88,7 +106,11 @@ def test_list_diagram_and_runs_show_counts_of_real_runs(
     page = client.get(admin_url("flows_flow_change", flow.pk))
     html = page_text(page)
     assert diagram_counts(html) == {
-        "start": (3, 0, 3, 0), "wait1": (3, 1, 1, 1), "tag": (1, 0, 1, 0), "end": (1, 0, 1, 0)}
+        "start": (3, 0, 3, 0),
+        "wait1": (3, 1, 1, 1),
+        "tag": (1, 0, 1, 0),
+        "end": (1, 0, 1, 0),
+    }
     assert "wait 1 h" in html
     assert "add tag searched" in html
     for person in (ann, bob, cem):
@@ -100,14 +122,20 @@ def test_list_diagram_and_runs_show_counts_of_real_runs(
 
 def test_user_text_is_escaped_in_the_diagram(workspace, catalogue, client):
     """A label with markup is shown as text, never run."""
-    flow = flow_create(workspace=workspace, spec=FlowSpec(
-        name="<b>Bold</b> flow", elements=(
-            ElementInput(key="start", kind="trigger", config=TICKET),
-            ElementInput(key="end", kind="end", label="<script>alert(1)</script>")),
-        edges=(EdgeInput(source="start", target="end"),)))
+    flow = flow_create(
+        workspace=workspace,
+        spec=FlowSpec(
+            name="<b>Bold</b> flow",
+            elements=(
+                ElementInput(key="start", kind="trigger", config=TICKET),
+                ElementInput(key="end", kind="end", label="<script>alert(1)</script>"),
+            ),
+            edges=(EdgeInput(source="start", target="end"),),
+        ),
+    )
     html = page_text(client.get(admin_url("flows_flow_change", flow.pk)))
-    svg = html[html.index('<svg xmlns="http://www.w3.org/2000/svg" class="cdp-flow-diagram"'):]
-    svg = svg[:svg.index("</svg>")]
+    svg = html[html.index('<svg xmlns="http://www.w3.org/2000/svg" class="cdp-flow-diagram"') :]
+    svg = svg[: svg.index("</svg>")]
     assert "<script>" not in svg
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in svg
     assert "Diagram of the flow &lt;b&gt;Bold&lt;/b&gt; flow" in svg
@@ -116,35 +144,42 @@ def test_user_text_is_escaped_in_the_diagram(workspace, catalogue, client):
 def test_actions_move_the_status_and_list_every_problem(workspace, catalogue, client):
     """Activate lists each problem of an incomplete flow with the element it is about; a
     complete one is activated, then paused; pausing a draft is refused with the reason."""
-    broken = flow_create(workspace=workspace, spec=spec(
-        [start(), ("wait1", "wait", {"duration": {"hours": 1}}), END], [("start", "wait1")],
-        name="Broken"))
+    broken = flow_create(
+        workspace=workspace,
+        spec=spec(
+            [start(), ("wait1", "wait", {"duration": {"hours": 1}}), END],
+            [("start", "wait1")],
+            name="Broken",
+        ),
+    )
     good = complete_flow(workspace, name="Good")
     url = admin_url("flows_flow_changelist")
-    response = client.post(url, {"action": "activate",
-                                 "_selected_action": [broken.pk, good.pk]}, follow=True)
+    response = client.post(
+        url, {"action": "activate", "_selected_action": [broken.pk, good.pk]}, follow=True
+    )
     shown = messages_of(response)
-    assert any(m.startswith("Broken: element 'wait1' (wait): ") and "no 'next' exit" in m
-               for m in shown)
-    assert any(m.startswith("Broken: element 'end' (end)") and "cannot be reached" in m
-               for m in shown)
+    assert any(
+        m.startswith("Broken: element 'wait1' (wait): ") and "no 'next' exit" in m for m in shown
+    )
+    assert any(
+        m.startswith("Broken: element 'end' (end)") and "cannot be reached" in m for m in shown
+    )
     assert "Good: activated" in shown
     broken.refresh_from_db()
     good.refresh_from_db()
     assert (broken.status, good.status) == (Flow.Status.DRAFT, Flow.Status.ACTIVE)
 
-    response = client.post(url, {"action": "pause", "_selected_action": [broken.pk, good.pk]},
-                           follow=True)
+    response = client.post(
+        url, {"action": "pause", "_selected_action": [broken.pk, good.pk]}, follow=True
+    )
     shown = messages_of(response)
     assert "Good: paused" in shown
-    assert any(m.startswith("Broken: ") and "only an active flow is paused" in m
-               for m in shown)
+    assert any(m.startswith("Broken: ") and "only an active flow is paused" in m for m in shown)
     good.refresh_from_db()
     assert good.status == Flow.Status.PAUSED
 
 
-def test_add_form_saves_through_the_service_with_readable_errors(workspace, catalogue,
-                                                                  client):
+def test_add_form_saves_through_the_service_with_readable_errors(workspace, catalogue, client):
     """Bad JSON and bad element settings come back on the form, naming the element; a good
     graph is stored as a draft of the marketer's workspace."""
     url = admin_url("flows_flow_add")
@@ -172,8 +207,12 @@ def test_add_form_saves_through_the_service_with_readable_errors(workspace, cata
 def test_active_flow_is_read_only_until_paused(workspace, catalogue, client):
     """An active flow's graph and settings are shown disabled with "pause it first"; posting
     another graph changes only the name. Once paused, the graph is edited."""
-    flow = flow_activate(flow=flow_create(workspace=workspace, spec=chain(
-        start(), ("wait1", "wait", {"duration": {"hours": 1}}), END, name="Live")))
+    flow = flow_activate(
+        flow=flow_create(
+            workspace=workspace,
+            spec=chain(start(), ("wait1", "wait", {"duration": {"hours": 1}}), END, name="Live"),
+        )
+    )
     url = admin_url("flows_flow_change", flow.pk)
     page = client.get(url)
     assert "pause it first" in page_text(page)
@@ -196,7 +235,7 @@ def test_active_flow_is_read_only_until_paused(workspace, catalogue, client):
 
 
 def test_template_prefills_the_add_form_and_says_what_is_missing(workspace, client):
-    """"Start from" a template fills the form; what the workspace lacks is listed."""
+    """ "Start from" a template fills the form; what the workspace lacks is listed."""
     response = client.get(admin_url("flows_flow_add") + "?template=abandoned-booking")
     form = response.context["adminform"].form
     assert form.initial["name"] == "Abandoned ticket booking"
@@ -208,41 +247,54 @@ def test_template_prefills_the_add_form_and_says_what_is_missing(workspace, clie
 
 
 def test_other_workspaces_flows_and_runs_answer_404(
-        workspace, other_workspace, catalogue, client, django_capture_on_commit_callbacks):
+    workspace, other_workspace, catalogue, client, django_capture_on_commit_callbacks
+):
     """A marketer lists only their flows; another workspace's flow and runs answer 404 on
     every page (change, history, delete, status buttons), like ids that do not exist, and
     a status move posted for it changes nothing."""
     mine = complete_flow(workspace, name="Mine")
     DefinitionFactory(workspace=other_workspace, definition_id="c_ticket_searched")
     theirs = flow_activate(flow=complete_flow(other_workspace, name="Theirs"))
-    ingest(other_workspace, django_capture_on_commit_callbacks,
-           PersonFactory(workspace=other_workspace))
+    ingest(
+        other_workspace,
+        django_capture_on_commit_callbacks,
+        PersonFactory(workspace=other_workspace),
+    )
     run = FlowRun.objects.get(flow=theirs)
-    assert [f.pk for f in changelist_rows(client.get(admin_url("flows_flow_changelist")))] \
-        == [mine.pk]
-    for url in (admin_url("flows_flow_change", theirs.pk),
-                admin_url("flows_flow_history", theirs.pk),
-                admin_url("flows_flow_delete", theirs.pk),
-                admin_url("flows_flowrun_change", run.pk),
-                admin_url("flows_flowrun_history", run.pk),
-                admin_url("flows_flow_change", 10**9),
-                admin_url("flows_flowrun_change", 10**9)):
+    assert [f.pk for f in changelist_rows(client.get(admin_url("flows_flow_changelist")))] == [
+        mine.pk
+    ]
+    for url in (
+        admin_url("flows_flow_change", theirs.pk),
+        admin_url("flows_flow_history", theirs.pk),
+        admin_url("flows_flow_delete", theirs.pk),
+        admin_url("flows_flowrun_change", run.pk),
+        admin_url("flows_flowrun_history", run.pk),
+        admin_url("flows_flow_change", 10**9),
+        admin_url("flows_flowrun_change", 10**9),
+    ):
         assert client.get(url).status_code == 404, url
     assert client.post(admin_url("flows_flow_status", theirs.pk, "pause")).status_code == 404
-    assert client.post(admin_url("flows_flow_status", theirs.pk, "finish"),
-                       {"confirmed": "yes"}).status_code == 404
+    assert (
+        client.post(
+            admin_url("flows_flow_status", theirs.pk, "finish"), {"confirmed": "yes"}
+        ).status_code
+        == 404
+    )
     theirs.refresh_from_db()
     assert theirs.status == Flow.Status.ACTIVE
     assert changelist_rows(client.get(admin_url("flows_flowrun_changelist"))) == []
     assert client.get(admin_url("flows_flow_change", mine.pk)).status_code == 200
 
 
-def test_run_page_and_person_page_show_the_history(workspace, catalogue, client, person,
-                                                   django_capture_on_commit_callbacks):
+def test_run_page_and_person_page_show_the_history(
+    workspace, catalogue, client, person, django_capture_on_commit_callbacks
+):
     """The run page lists its steps; the person page lists the person's runs, newest first."""
     first = flow_activate(flow=complete_flow(workspace, name="First"))
-    second = flow_activate(flow=flow_create(workspace=workspace, spec=chain(
-        start(), END, name="Second")))
+    second = flow_activate(
+        flow=flow_create(workspace=workspace, spec=chain(start(), END, name="Second"))
+    )
     ingest(workspace, django_capture_on_commit_callbacks, person)
     waiting = FlowRun.objects.get(flow=first)
     done = FlowRun.objects.get(flow=second)
@@ -255,18 +307,20 @@ def test_run_page_and_person_page_show_the_history(workspace, catalogue, client,
     assert [r.pk for r in changelist_rows(listing)] == [waiting.pk]
 
     html = page_text(client.get(admin_url("people_person_change", person.pk)))
-    section = html[html.index('id="flow-runs"'):]
+    section = html[html.index('id="flow-runs"') :]
     assert admin_url("flows_flow_change", first.pk) in section
     assert admin_url("flows_flow_change", second.pk) in section
     newest_first = sorted([done, waiting], key=lambda r: (r.entered_at, r.pk), reverse=True)
     assert [section.index(f'id="flow-run-{r.pk}"') for r in newest_first] == sorted(
-        section.index(f'id="flow-run-{r.pk}"') for r in newest_first)
+        section.index(f'id="flow-run-{r.pk}"') for r in newest_first
+    )
     for text in ("Waiting", "Finished", "completed"):
         assert text in section
 
 
 def test_a_finished_flow_is_deleted_with_its_runs_an_active_one_is_not(
-        workspace, catalogue, client, person, django_capture_on_commit_callbacks):
+    workspace, catalogue, client, person, django_capture_on_commit_callbacks
+):
     """Delete goes through ``flow_delete``: a finished flow goes with its runs; an active
     flow offers no delete."""
     flow = flow_activate(flow=complete_flow(workspace))
@@ -292,8 +346,11 @@ def press(client, flow, move: str, **data):
     """Post a status button of the flow page as a browser does: with the page's CSRF token."""
     page = client.get(admin_url("flows_flow_change", flow.pk))
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page_text(page)).group(1)
-    return client.post(admin_url("flows_flow_status", flow.pk, move),
-                       {"csrfmiddlewaretoken": token, **data}, follow=True)
+    return client.post(
+        admin_url("flows_flow_status", flow.pk, move),
+        {"csrfmiddlewaretoken": token, **data},
+        follow=True,
+    )
 
 
 @pytest.fixture
@@ -306,8 +363,9 @@ def csrf_client(workspace):
     return browser
 
 
-def test_status_buttons_move_the_flow_through_its_life(workspace, catalogue, csrf_client,
-                                                       person, django_capture_on_commit_callbacks):
+def test_status_buttons_move_the_flow_through_its_life(
+    workspace, catalogue, csrf_client, person, django_capture_on_commit_callbacks
+):
     """A draft offers Activate; active: Pause and Finish; paused: Resume and Finish;
     finished: none. Each button posts (with the CSRF token) to the service and comes back
     to the page with a message; Finish asks first, saying who will exit."""
@@ -341,25 +399,36 @@ def test_status_buttons_move_the_flow_through_its_life(workspace, catalogue, csr
     flow.refresh_from_db()
     assert flow.status == Flow.Status.FINISHED
     assert FlowRun.objects.get(flow=flow).state == FlowRun.State.EXITED
-    assert [e.change_message for e in LogEntry.objects.filter(object_id=str(flow.pk))
-            .order_by("pk")] == ["Activate (status: activated).", "Pause (status: paused).",
-                                 "Resume (status: resumed).", "Finish (status: finished)."]
+    assert [
+        e.change_message for e in LogEntry.objects.filter(object_id=str(flow.pk)).order_by("pk")
+    ] == [
+        "Activate (status: activated).",
+        "Pause (status: paused).",
+        "Resume (status: resumed).",
+        "Finish (status: finished).",
+    ]
 
 
-def test_status_button_shows_each_problem_and_leaves_the_flow(workspace, catalogue,
-                                                             csrf_client):
+def test_status_button_shows_each_problem_and_leaves_the_flow(workspace, catalogue, csrf_client):
     """Activating an incomplete flow from its page lists every problem as an admin message
     naming the element; the flow stays a draft. Without the CSRF token the post is refused;
     a GET does nothing; an unknown move is 404."""
-    broken = flow_create(workspace=workspace, spec=spec(
-        [start(), ("wait1", "wait", {"duration": {"hours": 1}}), END], [("start", "wait1")],
-        name="Broken"))
+    broken = flow_create(
+        workspace=workspace,
+        spec=spec(
+            [start(), ("wait1", "wait", {"duration": {"hours": 1}}), END],
+            [("start", "wait1")],
+            name="Broken",
+        ),
+    )
     page = press(csrf_client, broken, "activate")
     shown = messages_of(page)
-    assert any(m.startswith("Broken: element 'wait1' (wait): ") and "no 'next' exit" in m
-               for m in shown), shown
-    assert any(m.startswith("Broken: element 'end' (end)") and "cannot be reached" in m
-               for m in shown), shown
+    assert any(
+        m.startswith("Broken: element 'wait1' (wait): ") and "no 'next' exit" in m for m in shown
+    ), shown
+    assert any(
+        m.startswith("Broken: element 'end' (end)") and "cannot be reached" in m for m in shown
+    ), shown
     assert buttons(page) == ["activate"]
     status_url = admin_url("flows_flow_status", broken.pk, "activate")
     assert csrf_client.post(status_url).status_code == 403

@@ -18,8 +18,10 @@ SCREENSHOT = os.environ.get("CDP_FLOW_SCREENSHOT")  # a path: keep a picture of 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.django_db(transaction=True),  # the live server's requests commit
-    pytest.mark.skipif(not os.path.exists(CHROMIUM),
-                       reason=f"needs Debian's chromium at {CHROMIUM} (apt-get install chromium)"),
+    pytest.mark.skipif(
+        not os.path.exists(CHROMIUM),
+        reason=f"needs Debian's chromium at {CHROMIUM} (apt-get install chromium)",
+    ),
 ]
 
 
@@ -28,21 +30,26 @@ def marketer(workspace) -> User:
     """A staff member of the workspace who may view flows, runs and people. The permissions
     are given directly: a flush after an earlier transactional test removes the groups."""
     user = User.objects.create_user(username="mia", password="pw-mia-123", is_staff=True)
-    user.user_permissions.add(*Permission.objects.filter(
-        content_type__app_label__in=["flows", "people"],
-        codename__in=["view_flow", "change_flow", "view_flowrun", "view_person"]))
+    user.user_permissions.add(
+        *Permission.objects.filter(
+            content_type__app_label__in=["flows", "people"],
+            codename__in=["view_flow", "change_flow", "view_flowrun", "view_person"],
+        )
+    )
     workspace.members.add(user)
     return user
 
 
-def test_flow_page_draws_the_diagram_with_counts(browser, live_server, workspace, catalogue,
-                                                 marketer):
+def test_flow_page_draws_the_diagram_with_counts(
+    browser, live_server, workspace, catalogue, marketer
+):
     """Four boxes, one per element, drawn side by side without overlapping; the wait's box
     counts the two people waiting there."""
     flow = flow_activate(flow=complete_flow(workspace, name="Searched tickets"))
     people = [PersonFactory(workspace=workspace) for _ in range(2)]
-    result = events_ingest(workspace=workspace, origin="api",
-                           events=[event("c_ticket_searched", p) for p in people])
+    result = events_ingest(
+        workspace=workspace, origin="api", events=[event("c_ticket_searched", p) for p in people]
+    )
     assert result.rejected == 0
 
     page = browser.new_context(viewport={"width": 1280, "height": 1000}).new_page()

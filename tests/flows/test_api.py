@@ -13,24 +13,55 @@ from tests.flows.conftest import run_at
 pytestmark = pytest.mark.django_db
 
 ELEMENTS = [
-    {"key": "start", "kind": "trigger", "label": "Searched",
-     "config": {"type": "event", "event": "c_ticket_searched"}, "positionX": 0, "positionY": 0},
-    {"key": "chosen", "kind": "wait_for_event", "label": "",
-     "config": {"occurred": [{"event": "c_ticket_chosen"}],
-                "notOccurred": [{"event": "c_checkout"}], "within": {"days": 1}},
-     "positionX": 240, "positionY": 0},
-    {"key": "hook", "kind": "action", "label": "Tell sales",
-     "config": {"action": "webhook", "url": "https://hooks.example.com/cdp",
-                "secret": "top-s3cret", "payload": {"person": "{{ person.id }}"}},
-     "positionX": 480, "positionY": 0},
+    {
+        "key": "start",
+        "kind": "trigger",
+        "label": "Searched",
+        "config": {"type": "event", "event": "c_ticket_searched"},
+        "positionX": 0,
+        "positionY": 0,
+    },
+    {
+        "key": "chosen",
+        "kind": "wait_for_event",
+        "label": "",
+        "config": {
+            "occurred": [{"event": "c_ticket_chosen"}],
+            "notOccurred": [{"event": "c_checkout"}],
+            "within": {"days": 1},
+        },
+        "positionX": 240,
+        "positionY": 0,
+    },
+    {
+        "key": "hook",
+        "kind": "action",
+        "label": "Tell sales",
+        "config": {
+            "action": "webhook",
+            "url": "https://hooks.example.com/cdp",
+            "secret": "top-s3cret",
+            "payload": {"person": "{{ person.id }}"},
+        },
+        "positionX": 480,
+        "positionY": 0,
+    },
     {"key": "end", "kind": "end", "label": "", "config": {}, "positionX": 720, "positionY": 0},
 ]
-EDGES = [{"source": "start", "target": "chosen", "outcome": "next"},
-         {"source": "chosen", "target": "hook", "outcome": "met"},
-         {"source": "chosen", "target": "end", "outcome": "timeout"},
-         {"source": "hook", "target": "end", "outcome": "next"}]
-BODY = {"name": "Abandoned booking", "description": "remind", "reentry": "recurring",
-        "reentryInterval": {"days": 7}, "elements": ELEMENTS, "edges": EDGES}
+EDGES = [
+    {"source": "start", "target": "chosen", "outcome": "next"},
+    {"source": "chosen", "target": "hook", "outcome": "met"},
+    {"source": "chosen", "target": "end", "outcome": "timeout"},
+    {"source": "hook", "target": "end", "outcome": "next"},
+]
+BODY = {
+    "name": "Abandoned booking",
+    "description": "remind",
+    "reentry": "recurring",
+    "reentryInterval": {"days": 7},
+    "elements": ELEMENTS,
+    "edges": EDGES,
+}
 
 
 @pytest.fixture
@@ -62,13 +93,13 @@ def test_create_read_update_delete(api, created):
     patched = api.secret.patch(url, {"description": "v2", "reentry": "once"})
     assert patched.status_code == 200, patched.content
     body = patched.json()
-    assert (body["description"], body["reentry"], body["reentryInterval"]) == ("v2", "once",
-                                                                               None)
+    assert (body["description"], body["reentry"], body["reentryInterval"]) == ("v2", "once", None)
     assert body["elements"] == created["elements"]
 
     shorter = [ELEMENTS[0], ELEMENTS[3]]
-    patched = api.secret.patch(url, {"elements": shorter, "edges": [
-        {"source": "start", "target": "end"}]})
+    patched = api.secret.patch(
+        url, {"elements": shorter, "edges": [{"source": "start", "target": "end"}]}
+    )
     assert patched.status_code == 200, patched.content
     assert [e["key"] for e in patched.json()["elements"]] == ["start", "end"]
     assert_error(api.secret.patch(url, {"elements": shorter}), 400, field="edges")
@@ -84,9 +115,11 @@ def test_webhook_secret_is_never_returned(api, created):
     assert hook["hasSecret"] is True
     assert "secret" not in hook
     url = f"/api/v1/flows/{created['id']}"
-    for response in (api.secret.get(url), api.secret.get("/api/v1/flows"),
-                     api.secret.patch(url, {"elements": created["elements"],
-                                            "edges": created["edges"]})):
+    for response in (
+        api.secret.get(url),
+        api.secret.get("/api/v1/flows"),
+        api.secret.patch(url, {"elements": created["elements"], "edges": created["edges"]}),
+    ):
         assert response.status_code == 200
         assert b"top-s3cret" not in response.content
     stored = FlowElement.objects.get(flow_id=created["id"], key="hook").config
@@ -104,8 +137,9 @@ def test_status_moves_and_conflicts(api, created):
     assert activated.json()["activatedTime"]
     assert_error(api.secret.post(f"{url}/activate"), 409, "flow_state", "status")
     assert_error(api.secret.post(f"{url}/resume"), 409, "flow_state")
-    error = assert_error(api.secret.patch(url, {"reentryInterval": {"days": 1}}), 409,
-                         "flow_not_editable", "status")
+    error = assert_error(
+        api.secret.patch(url, {"reentryInterval": {"days": 1}}), 409, "flow_not_editable", "status"
+    )
     assert "pause it first" in error["message"]
     assert_error(api.secret.delete(url), 409, "flow_state")
     assert api.secret.patch(url, {"name": "Renamed"}).json()["name"] == "Renamed"
@@ -120,22 +154,41 @@ def test_status_moves_and_conflicts(api, created):
 def test_invalid_and_incomplete_flows_answer_every_problem(api, catalogue):
     """A bad config answers 400 on its path; activating an incomplete draft lists every
     problem under ``errors``."""
-    bad = {**BODY, "elements": [ELEMENTS[0], {**ELEMENTS[1], "config": {
-        "notOccurred": [{"event": "c_checkout"}], "within": {"days": 1}}}], "edges": []}
-    error = assert_error(api.secret.post("/api/v1/flows", bad), 400, "not_occurred_alone",
-                         "elements[1].config.notOccurred")
+    bad = {
+        **BODY,
+        "elements": [
+            ELEMENTS[0],
+            {
+                **ELEMENTS[1],
+                "config": {"notOccurred": [{"event": "c_checkout"}], "within": {"days": 1}},
+            },
+        ],
+        "edges": [],
+    }
+    error = assert_error(
+        api.secret.post("/api/v1/flows", bad),
+        400,
+        "not_occurred_alone",
+        "elements[1].config.notOccurred",
+    )
     assert "plain wait" in error["message"]
 
-    draft = api.secret.post("/api/v1/flows", {"name": "Loose", "elements": ELEMENTS,
-                                              "edges": EDGES[:1]}).json()
-    error = assert_error(api.secret.post(f"/api/v1/flows/{draft['id']}/activate"), 400,
-                         "missing_exit", "elements[1]")
+    draft = api.secret.post(
+        "/api/v1/flows", {"name": "Loose", "elements": ELEMENTS, "edges": EDGES[:1]}
+    ).json()
+    error = assert_error(
+        api.secret.post(f"/api/v1/flows/{draft['id']}/activate"), 400, "missing_exit", "elements[1]"
+    )
     assert [(e["field"], e["code"]) for e in error["errors"]] == [
-        ("elements[1]", "missing_exit"), ("elements[1]", "missing_exit"),
-        ("elements[2]", "missing_exit"), ("elements[2]", "unreachable_element"),
-        ("elements[3]", "unreachable_element")]
-    assert_error(api.secret.post("/api/v1/flows", {**BODY, "name": "Loose"}), 400,
-                 "duplicate", "name")
+        ("elements[1]", "missing_exit"),
+        ("elements[1]", "missing_exit"),
+        ("elements[2]", "missing_exit"),
+        ("elements[2]", "unreachable_element"),
+        ("elements[3]", "unreachable_element"),
+    ]
+    assert_error(
+        api.secret.post("/api/v1/flows", {**BODY, "name": "Loose"}), 400, "duplicate", "name"
+    )
 
 
 def test_runs_of_a_flow_and_of_a_person(api, workspace, created, person):
@@ -149,12 +202,14 @@ def test_runs_of_a_flow_and_of_a_person(api, workspace, created, person):
     assert page["count"] == 2
     assert [r["id"] for r in page["results"]] == [waiting.pk]
     run = page["results"][0]
-    assert (run["personId"], run["state"], run["currentElement"]) == (person.pk, "waiting",
-                                                                      "chosen")
+    assert (run["personId"], run["state"], run["currentElement"]) == (
+        person.pk,
+        "waiting",
+        "chosen",
+    )
     finished = api.secret.get(f"/api/v1/flows/{flow.pk}/runs?state=finished").json()
     assert [r["id"] for r in finished["results"]] == [done.pk]
-    assert_error(api.secret.get(f"/api/v1/flows/{flow.pk}/runs?state=asleep"), 400,
-                 field="state")
+    assert_error(api.secret.get(f"/api/v1/flows/{flow.pk}/runs?state=asleep"), 400, field="state")
     mine = api.secret.get(f"/api/v1/people/{person.pk}/flow-runs").json()
     assert [r["id"] for r in mine["results"]] == [waiting.pk, done.pk]
 
@@ -162,18 +217,23 @@ def test_runs_of_a_flow_and_of_a_person(api, workspace, created, person):
 def test_templates_say_what_the_workspace_lacks(api, workspace):
     templates = api.secret.get("/api/v1/flows/templates").json()
     by_key = {t["key"]: t for t in templates}
-    assert set(by_key) == {"abandoned-booking", "reactivation-45-days", "mortgage-offer",
-                           "ppmessage-agent-routing"}
-    assert "event c_checkout: create it as a custom definition" in by_key[
-        "abandoned-booking"]["missing"]
+    assert set(by_key) == {
+        "abandoned-booking",
+        "reactivation-45-days",
+        "mortgage-offer",
+        "ppmessage-agent-routing",
+    }
+    assert (
+        "event c_checkout: create it as a custom definition"
+        in by_key["abandoned-booking"]["missing"]
+    )
     assert by_key["mortgage-offer"]["flow"]["elements"][0]["config"]["event"] == "pageView"
 
 
 def test_definition_used_by_an_active_flow_answers_409(api, created):
     """Deleting a definition an active flow uses is refused, naming the flow."""
     api.secret.post(f"/api/v1/flows/{created['id']}/activate")
-    error = assert_error(api.secret.delete("/api/v1/definitions/c_ticket_chosen"), 409,
-                         "protected")
+    error = assert_error(api.secret.delete("/api/v1/definitions/c_ticket_chosen"), 409, "protected")
     assert "active flow 'Abandoned booking' uses it" in error["message"]
 
 
@@ -183,8 +243,11 @@ def test_other_workspaces_and_public_keys_are_refused(api, created, other_worksp
     other = workspace_api(other_workspace)
     flow_id = created["id"]
     assert other.secret.get("/api/v1/flows").json() == []
-    for path in (f"/api/v1/flows/{flow_id}", f"/api/v1/flows/{flow_id}/runs",
-                 f"/api/v1/people/{person.pk}/flow-runs"):
+    for path in (
+        f"/api/v1/flows/{flow_id}",
+        f"/api/v1/flows/{flow_id}/runs",
+        f"/api/v1/people/{person.pk}/flow-runs",
+    ):
         assert_error(other.secret.get(path), 404)
     for move in ("activate", "pause", "resume", "finish"):
         assert_error(other.secret.post(f"/api/v1/flows/{flow_id}/{move}"), 404)
@@ -192,39 +255,83 @@ def test_other_workspaces_and_public_keys_are_refused(api, created, other_worksp
     assert_error(other.secret.delete(f"/api/v1/flows/{flow_id}"), 404)
     assert_error(api.public.get("/api/v1/flows"), 403)
     # A flow naming this workspace's definitions is invalid in the other one.
-    assert_error(other.secret.post("/api/v1/flows", BODY), 400, "unknown_definition",
-                 "elements[0].config.event")
+    assert_error(
+        other.secret.post("/api/v1/flows", BODY),
+        400,
+        "unknown_definition",
+        "elements[0].config.event",
+    )
     assert Flow.objects.get(pk=flow_id).name == "Abandoned booking"
 
 
 BAD_BODIES = [
-    None, [], "x", {"name": ""}, {"name": "a\u0000"}, {"name": "x" * 201},
-    {"name": "n", "elements": "x", "edges": []}, {"name": "n", "elements": [1], "edges": []},
+    None,
+    [],
+    "x",
+    {"name": ""},
+    {"name": "a\u0000"},
+    {"name": "x" * 201},
+    {"name": "n", "elements": "x", "edges": []},
+    {"name": "n", "elements": [1], "edges": []},
     {"name": "n", "elements": [{"key": "a", "kind": "nope"}], "edges": []},
     {"name": "n", "elements": [{"key": "a", "kind": "end", "config": "x"}], "edges": []},
-    {"name": "n", "elements": [{"key": "a", "kind": "end", "positionX": 10**20}],
-     "edges": []},
+    {"name": "n", "elements": [{"key": "a", "kind": "end", "positionX": 10**20}], "edges": []},
     {"name": "n", "elements": [{"key": "a" * 40, "kind": "end"}], "edges": []},
     {"name": "n", "elements": [{"key": "a", "kind": "end"}], "edges": [{"source": 1}]},
-    {"name": "n", "elements": [{"key": "a", "kind": "wait", "config": {"duration": {
-        "days": 10**30}}}], "edges": []},
-    {"name": "n", "elements": [{"key": "a", "kind": "action", "config": {
-        "action": "tag_add", "tag": "\u0000"}}], "edges": []},
-    {"name": "n", "elements": [{"key": "a", "kind": "trigger", "config": {
-        "type": "schedule", "segment": 10**30, "every": {"days": 1}}}], "edges": []},
-    {"name": "n", "elements": [{"key": "a", "kind": "trigger", "config": {
-        "type": "schedule", "segment": True, "at": "0001-01-01T00:00:00+05:00"}}],
-     "edges": []},
-    {"name": "n", "elements": [{"key": "a", "kind": "branch", "config": {
-        "rules": {"all": [{"segment": 10**30}]}}}], "edges": []},
-    {"name": "n", "elements": [{"key": "a", "kind": "branch", "config": {
-        "trigger": [{"trigger": None}]}}], "edges": []},
+    {
+        "name": "n",
+        "elements": [{"key": "a", "kind": "wait", "config": {"duration": {"days": 10**30}}}],
+        "edges": [],
+    },
+    {
+        "name": "n",
+        "elements": [
+            {"key": "a", "kind": "action", "config": {"action": "tag_add", "tag": "\u0000"}}
+        ],
+        "edges": [],
+    },
+    {
+        "name": "n",
+        "elements": [
+            {
+                "key": "a",
+                "kind": "trigger",
+                "config": {"type": "schedule", "segment": 10**30, "every": {"days": 1}},
+            }
+        ],
+        "edges": [],
+    },
+    {
+        "name": "n",
+        "elements": [
+            {
+                "key": "a",
+                "kind": "trigger",
+                "config": {"type": "schedule", "segment": True, "at": "0001-01-01T00:00:00+05:00"},
+            }
+        ],
+        "edges": [],
+    },
+    {
+        "name": "n",
+        "elements": [
+            {"key": "a", "kind": "branch", "config": {"rules": {"all": [{"segment": 10**30}]}}}
+        ],
+        "edges": [],
+    },
+    {
+        "name": "n",
+        "elements": [{"key": "a", "kind": "branch", "config": {"trigger": [{"trigger": None}]}}],
+        "edges": [],
+    },
     {"name": "n", "startsTime": "0001-01-01T00:00:00+05:00"},
     {"name": "n", "endsTime": "9999-12-31T23:59:59-05:00"},
     {"name": "n", "startsTime": "1900-01-01T00:00:00Z"},
-    {"name": "n", "reentryInterval": "x"}, {"name": "n", "reentryInterval": {"days": -1}},
+    {"name": "n", "reentryInterval": "x"},
+    {"name": "n", "reentryInterval": {"days": -1}},
     {"name": "n", "reentry": "recurring", "reentryInterval": {"days": 10**9}},
-    {"name": "n", "exitSegmentId": 10**30}, {"name": "n", "exitSegmentId": 999999},
+    {"name": "n", "exitSegmentId": 10**30},
+    {"name": "n", "exitSegmentId": 999999},
     {"name": "n", "reentry": "often"},
 ]
 
@@ -232,8 +339,9 @@ BAD_BODIES = [
 @pytest.mark.parametrize("body", BAD_BODIES, ids=[str(i) for i in range(len(BAD_BODIES))])
 def test_bad_input_answers_400(api, catalogue, body):
     """Malformed and impossible bodies get a 400 in the native shape naming the field."""
-    response = api.secret.post("/api/v1/flows", data=json.dumps(body),
-                               content_type="application/json")
+    response = api.secret.post(
+        "/api/v1/flows", data=json.dumps(body), content_type="application/json"
+    )
     assert_error(response, 400)
     assert not Flow.objects.exists()
 
@@ -258,13 +366,17 @@ def test_exit_segment_cannot_be_deleted_while_a_flow_uses_it(api, created, catal
     assert api.secret.delete(f"/api/v1/segments/{vip.pk}").status_code == 204
 
 
-@pytest.mark.parametrize(("method", "suffix", "body"), [
-    ("patch", "", {"description": "v2"}),
-    ("post", "/activate", None),
-    ("delete", "", None),
-])
-def test_a_flow_deleted_while_the_request_runs_answers_404(api, created, monkeypatch, method,
-                                                           suffix, body):
+@pytest.mark.parametrize(
+    ("method", "suffix", "body"),
+    [
+        ("patch", "", {"description": "v2"}),
+        ("post", "/activate", None),
+        ("delete", "", None),
+    ],
+)
+def test_a_flow_deleted_while_the_request_runs_answers_404(
+    api, created, monkeypatch, method, suffix, body
+):
     """The view finds the flow, a concurrent request deletes it before the service locks it:
     404 in the native shape, not a 500."""
     from flows.api import views

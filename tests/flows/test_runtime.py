@@ -45,19 +45,23 @@ def resume(capture, hours: float) -> None:
     """Advance time by ``hours`` and run the periodic resume (and what it queues)."""
     with capture(execute=True):
         flow_runs_resume(now=timezone.now() + timedelta(hours=hours))
-    for run in FlowRun.objects.filter(state=FlowRun.State.WAITING,
-                                      resume_at__lte=timezone.now() + timedelta(hours=hours)):
+    for run in FlowRun.objects.filter(
+        state=FlowRun.State.WAITING, resume_at__lte=timezone.now() + timedelta(hours=hours)
+    ):
         with capture(execute=True):
-            flow_run_step(run_id=run.pk, step_no=run.step_no,
-                          now=timezone.now() + timedelta(hours=hours))
+            flow_run_step(
+                run_id=run.pk, step_no=run.step_no, now=timezone.now() + timedelta(hours=hours)
+            )
 
 
-def test_event_enters_and_runs_to_the_end(workspace, catalogue, person,
-                                          django_capture_on_commit_callbacks):
+def test_event_enters_and_runs_to_the_end(
+    workspace, catalogue, person, django_capture_on_commit_callbacks
+):
     """A c_ticket_searched event enters the person; the tag action runs; the run finishes
     with flowEntered and flowExited recorded on the person and a step log per element."""
-    flow = active(workspace, chain(start(), ("tag", "action", {"action": "tag_add",
-                                                               "tag": "searched"}), END))
+    flow = active(
+        workspace, chain(start(), ("tag", "action", {"action": "tag_add", "tag": "searched"}), END)
+    )
     ingest(workspace, django_capture_on_commit_callbacks, event("c_ticket_searched", person))
     run = only_run(flow)
     assert run.state == FlowRun.State.FINISHED
@@ -65,8 +69,11 @@ def test_event_enters_and_runs_to_the_end(workspace, catalogue, person,
     assert PersonTag.objects.filter(person=person, name="searched").exists()
     assert run.context["track_event_uuid"] == "c_ticket_searched"
     assert run.context["track_event_count"] == 1
-    codes = list(Event.objects.filter(person=person).order_by("id")
-                 .values_list("definition__definition_id", flat=True))
+    codes = list(
+        Event.objects.filter(person=person)
+        .order_by("id")
+        .values_list("definition__definition_id", flat=True)
+    )
     assert codes[0] == "c_ticket_searched"
     assert codes.count("flowEntered") == 1
     assert codes[-1] == "flowExited"
@@ -74,28 +81,50 @@ def test_event_enters_and_runs_to_the_end(workspace, catalogue, person,
     assert entered.flow_cause["flowId"] == flow.pk
     assert entered.flow_cause["campaignName"] == flow.name
     assert [s.outcome for s in FlowStepLog.objects.filter(run=run).order_by("step_no")] == [
-        "entered", "done", "end"]
+        "entered",
+        "done",
+        "end",
+    ]
 
 
-def test_trigger_where_filters_events(workspace, catalogue, person,
-                                      django_capture_on_commit_callbacks):
+def test_trigger_where_filters_events(
+    workspace, catalogue, person, django_capture_on_commit_callbacks
+):
     """Only events whose properties pass the trigger's where enter."""
-    flow = active(workspace, chain(start({"type": "event", "event": "c_ticket_searched",
-                                          "where": [{"property": "destination",
-                                                     "operator": "equals", "value": "Rome"}]}),
-                                   END))
-    ingest(workspace, django_capture_on_commit_callbacks,
-           event("c_ticket_searched", person, properties={"destination": "Oslo"}))
+    flow = active(
+        workspace,
+        chain(
+            start(
+                {
+                    "type": "event",
+                    "event": "c_ticket_searched",
+                    "where": [{"property": "destination", "operator": "equals", "value": "Rome"}],
+                }
+            ),
+            END,
+        ),
+    )
+    ingest(
+        workspace,
+        django_capture_on_commit_callbacks,
+        event("c_ticket_searched", person, properties={"destination": "Oslo"}),
+    )
     assert not FlowRun.objects.filter(flow=flow).exists()
-    ingest(workspace, django_capture_on_commit_callbacks,
-           event("c_ticket_searched", person, properties={"destination": "Rome"}))
+    ingest(
+        workspace,
+        django_capture_on_commit_callbacks,
+        event("c_ticket_searched", person, properties={"destination": "Rome"}),
+    )
     assert FlowRun.objects.filter(flow=flow).count() == 1
 
 
-@pytest.mark.parametrize(("reentry", "interval", "runs"), [
-    ("once", None, 1), ("recurring", None, 2), ("recurring", {"days": 1}, 1)])
-def test_reentry_policy(workspace, catalogue, person, django_capture_on_commit_callbacks,
-                        reentry, interval, runs):
+@pytest.mark.parametrize(
+    ("reentry", "interval", "runs"),
+    [("once", None, 1), ("recurring", None, 2), ("recurring", {"days": 1}, 1)],
+)
+def test_reentry_policy(
+    workspace, catalogue, person, django_capture_on_commit_callbacks, reentry, interval, runs
+):
     """Once: a person enters one time ever. Recurring: again after the previous run ended,
     but not sooner than the interval."""
     settings = {"reentry": reentry}
@@ -103,23 +132,36 @@ def test_reentry_policy(workspace, catalogue, person, django_capture_on_commit_c
         settings["reentry_interval"] = timedelta(days=1)
     flow = active(workspace, chain(start(), END, **settings))
     for minutes in (30, 20):
-        ingest(workspace, django_capture_on_commit_callbacks,
-               event("c_ticket_searched", person,
-                     occurred_at=timezone.now() - timedelta(minutes=minutes)))
+        ingest(
+            workspace,
+            django_capture_on_commit_callbacks,
+            event(
+                "c_ticket_searched", person, occurred_at=timezone.now() - timedelta(minutes=minutes)
+            ),
+        )
     assert FlowRun.objects.filter(flow=flow).count() == runs
 
 
-def test_exit_segment_keeps_out_and_ends_runs(workspace, catalogue, person,
-                                              django_capture_on_commit_callbacks):
+def test_exit_segment_keeps_out_and_ends_runs(
+    workspace, catalogue, person, django_capture_on_commit_callbacks
+):
     """People in the exit segment do not enter; a person entering it leaves the flow."""
     listed = catalogue["list"]
-    flow = active(workspace, chain(start(), ("wait1", "wait", {"duration": {"days": 1}}), END,
-                                   exit_segment_id=listed.pk))
+    flow = active(
+        workspace,
+        chain(
+            start(), ("wait1", "wait", {"duration": {"days": 1}}), END, exit_segment_id=listed.pk
+        ),
+    )
     other = PersonFactory(workspace=workspace)
     with django_capture_on_commit_callbacks(execute=True):
         segment_members_add(segment=listed, person_ids=[other.pk])
-    ingest(workspace, django_capture_on_commit_callbacks,
-           event("c_ticket_searched", person), event("c_ticket_searched", other))
+    ingest(
+        workspace,
+        django_capture_on_commit_callbacks,
+        event("c_ticket_searched", person),
+        event("c_ticket_searched", other),
+    )
     run = only_run(flow)
     assert run.person_id == person.pk
     assert run.state == FlowRun.State.WAITING
@@ -132,19 +174,27 @@ def test_exit_segment_keeps_out_and_ends_runs(workspace, catalogue, person,
 
 def test_segment_entry_trigger(workspace, catalogue, person, django_capture_on_commit_callbacks):
     """Being added to the trigger segment enters the flow."""
-    flow = active(workspace, chain(start({"type": "segment_entry",
-                                          "segment": catalogue["list"].pk}), END))
+    flow = active(
+        workspace, chain(start({"type": "segment_entry", "segment": catalogue["list"].pk}), END)
+    )
     with django_capture_on_commit_callbacks(execute=True):
         segment_members_add(segment=catalogue["list"], person_ids=[person.pk])
     assert only_run(flow).state == FlowRun.State.FINISHED
 
 
-def test_wait_is_stored_and_resumed(workspace, catalogue, person,
-                                    django_capture_on_commit_callbacks):
+def test_wait_is_stored_and_resumed(
+    workspace, catalogue, person, django_capture_on_commit_callbacks
+):
     """A wait parks the run with its resume time; it goes on only once that time has come."""
-    flow = active(workspace, chain(start(), ("wait1", "wait", {"duration": {"hours": 2}}),
-                                   ("tag", "action", {"action": "tag_add", "tag": "later"}),
-                                   END))
+    flow = active(
+        workspace,
+        chain(
+            start(),
+            ("wait1", "wait", {"duration": {"hours": 2}}),
+            ("tag", "action", {"action": "tag_add", "tag": "later"}),
+            END,
+        ),
+    )
     ingest(workspace, django_capture_on_commit_callbacks, event("c_ticket_searched", person))
     run = only_run(flow)
     assert run.state == FlowRun.State.WAITING
@@ -156,21 +206,23 @@ def test_wait_is_stored_and_resumed(workspace, catalogue, person,
     assert PersonTag.objects.filter(person=person, name="later").exists()
 
 
-def test_wait_for_event_met_when_the_event_arrives(workspace, catalogue, person,
-                                                  django_capture_on_commit_callbacks):
+def test_wait_for_event_met_when_the_event_arrives(
+    workspace, catalogue, person, django_capture_on_commit_callbacks
+):
     """The awaited event, ingested while the run waits, takes the met exit at once."""
     flow = active(workspace, ABANDONED)
     ingest(workspace, django_capture_on_commit_callbacks, event("c_ticket_searched", person))
     assert only_run(flow).state == FlowRun.State.WAITING
-    ingest(workspace, django_capture_on_commit_callbacks,
-           event("c_ticket_chosen", person, occurred_at=timezone.now() + timedelta(seconds=1)))
+    ingest(
+        workspace,
+        django_capture_on_commit_callbacks,
+        event("c_ticket_chosen", person, occurred_at=timezone.now() + timedelta(seconds=1)),
+    )
     assert only_run(flow).state == FlowRun.State.FINISHED
-    assert set(PersonTag.objects.filter(person=person).values_list("name", flat=True)) == {
-        "chosen"}
+    assert set(PersonTag.objects.filter(person=person).values_list("name", flat=True)) == {"chosen"}
 
 
-def test_wait_for_event_times_out(workspace, catalogue, person,
-                                  django_capture_on_commit_callbacks):
+def test_wait_for_event_times_out(workspace, catalogue, person, django_capture_on_commit_callbacks):
     """No event within the window: the timeout exit is taken when the time has come."""
     flow = active(workspace, ABANDONED)
     ingest(workspace, django_capture_on_commit_callbacks, event("c_ticket_searched", person))
@@ -182,20 +234,34 @@ def test_wait_for_event_times_out(workspace, catalogue, person,
 
 
 @pytest.mark.parametrize(("checkout", "outcome"), [(False, "met"), (True, "timeout")])
-def test_chosen_then_no_checkout(workspace, catalogue, person,
-                                 django_capture_on_commit_callbacks, checkout, outcome):
-    """"Chose tickets, then no checkout within a day" is decided when the day is over."""
-    flow = active(workspace, spec(
-        [start(), ("wait", "wait_for_event", {
-            "occurred": [{"event": "c_ticket_chosen"}],
-            "notOccurred": [{"event": "c_checkout"}], "within": {"days": 1}}),
-         END, ("end2", "end", {})],
-        [("start", "wait"), ("wait", "end", "met"), ("wait", "end2", "timeout")]))
+def test_chosen_then_no_checkout(
+    workspace, catalogue, person, django_capture_on_commit_callbacks, checkout, outcome
+):
+    """ "Chose tickets, then no checkout within a day" is decided when the day is over."""
+    flow = active(
+        workspace,
+        spec(
+            [
+                start(),
+                (
+                    "wait",
+                    "wait_for_event",
+                    {
+                        "occurred": [{"event": "c_ticket_chosen"}],
+                        "notOccurred": [{"event": "c_checkout"}],
+                        "within": {"days": 1},
+                    },
+                ),
+                END,
+                ("end2", "end", {}),
+            ],
+            [("start", "wait"), ("wait", "end", "met"), ("wait", "end2", "timeout")],
+        ),
+    )
     ingest(workspace, django_capture_on_commit_callbacks, event("c_ticket_searched", person))
     later = [event("c_ticket_chosen", person, occurred_at=timezone.now() + timedelta(minutes=5))]
     if checkout:
-        later.append(event("c_checkout", person,
-                           occurred_at=timezone.now() + timedelta(minutes=9)))
+        later.append(event("c_checkout", person, occurred_at=timezone.now() + timedelta(minutes=9)))
     ingest(workspace, django_capture_on_commit_callbacks, *later)
     assert only_run(flow).state == FlowRun.State.WAITING  # decided only at the window's end
     resume(django_capture_on_commit_callbacks, hours=25)
@@ -207,14 +273,23 @@ def test_branch_on_aggregates(workspace, catalogue, django_capture_on_commit_cal
     flow = active(workspace, ROUTING)
     keen, casual = PersonFactory(workspace=workspace), PersonFactory(workspace=workspace)
     base = timezone.now() - timedelta(days=1)
-    history = [event(code, who, occurred_at=base + timedelta(minutes=i))
-               for who, n in ((keen, 9), (casual, 4))
-               for code in ("c_product_viewed", "c_pricing_viewed") for i in range(n)]
+    history = [
+        event(code, who, occurred_at=base + timedelta(minutes=i))
+        for who, n in ((keen, 9), (casual, 4))
+        for code in ("c_product_viewed", "c_pricing_viewed")
+        for i in range(n)
+    ]
     ingest(workspace, django_capture_on_commit_callbacks, *history)
-    ingest(workspace, django_capture_on_commit_callbacks, event("c_ticket_searched", keen),
-           event("c_ticket_searched", casual))
+    ingest(
+        workspace,
+        django_capture_on_commit_callbacks,
+        event("c_ticket_searched", keen),
+        event("c_ticket_searched", casual),
+    )
     assert set(PersonTag.objects.values_list("person_id", "name")) == {
-        (keen.pk, "agent_a"), (casual.pk, "agent_b")}
+        (keen.pk, "agent_a"),
+        (casual.pk, "agent_b"),
+    }
     assert FlowRun.objects.filter(flow=flow, state="finished").count() == 2
 
 
@@ -246,14 +321,29 @@ def receiver(settings):
     server.shutdown()
 
 
-def test_webhook_signed_and_sent_once(workspace, catalogue, person, receiver,
-                                      django_capture_on_commit_callbacks):
+def test_webhook_signed_and_sent_once(
+    workspace, catalogue, person, receiver, django_capture_on_commit_callbacks
+):
     """The webhook arrives once with a valid HMAC-SHA256 signature of its body; a duplicated
     or retried task for the same step sends nothing more."""
     url, received, _, _ = receiver
-    flow = active(workspace, chain(start(), ("hook", "action", {
-        "action": "webhook", "url": url, "secret": "s3cret",
-        "payload": {"greeting": "Hello {{ person.externalId }}"}}), END))
+    flow = active(
+        workspace,
+        chain(
+            start(),
+            (
+                "hook",
+                "action",
+                {
+                    "action": "webhook",
+                    "url": url,
+                    "secret": "s3cret",
+                    "payload": {"greeting": "Hello {{ person.externalId }}"},
+                },
+            ),
+            END,
+        ),
+    )
     ingest(workspace, django_capture_on_commit_callbacks, event("c_ticket_searched", person))
     run = only_run(flow)
     assert run.state == FlowRun.State.FINISHED
@@ -269,14 +359,16 @@ def test_webhook_signed_and_sent_once(workspace, catalogue, person, receiver,
     assert step.detail["status"] == 200
 
 
-def test_webhook_retried_with_backoff_then_delivered(workspace, catalogue, person, receiver,
-                                                     django_capture_on_commit_callbacks):
+def test_webhook_retried_with_backoff_then_delivered(
+    workspace, catalogue, person, receiver, django_capture_on_commit_callbacks
+):
     """A 500 parks the run with a backoff; the resumed step delivers it, and the step log
     keeps the attempts."""
     url, received, statuses, _ = receiver
     statuses.extend([500])
-    flow = active(workspace, chain(start(), ("hook", "action", {"action": "webhook",
-                                                                "url": url}), END))
+    flow = active(
+        workspace, chain(start(), ("hook", "action", {"action": "webhook", "url": url}), END)
+    )
     ingest(workspace, django_capture_on_commit_callbacks, event("c_ticket_searched", person))
     run = only_run(flow)
     assert run.state == FlowRun.State.WAITING
@@ -289,31 +381,52 @@ def test_webhook_retried_with_backoff_then_delivered(workspace, catalogue, perso
     assert FlowStepLog.objects.get(run=run, outcome="sent").detail["attempts"] == 2
 
 
-def test_email_rendered_with_person_and_event(workspace, catalogue,
-                                              django_capture_on_commit_callbacks):
+def test_email_rendered_with_person_and_event(
+    workspace, catalogue, django_capture_on_commit_callbacks
+):
     """The email goes to the person's email identifier, rendered with their data and the
     trigger event's."""
-    ann = PersonFactory(workspace=workspace, external_id="ann", standard={"firstName": "Ann"},
-                        identifiers={"email": "ann@example.com"})
-    active(workspace, chain(start(), ("mail", "action", {
-        "action": "email", "to": "person", "subject": "Trip to {{ event.destination }}",
-        "body": "Hi {{ person.firstName }}, still thinking about {{ event.destination }}?"}),
-        END))
-    ingest(workspace, django_capture_on_commit_callbacks,
-           event("c_ticket_searched", ann, properties={"destination": "Rome"}))
+    ann = PersonFactory(
+        workspace=workspace,
+        external_id="ann",
+        standard={"firstName": "Ann"},
+        identifiers={"email": "ann@example.com"},
+    )
+    active(
+        workspace,
+        chain(
+            start(),
+            (
+                "mail",
+                "action",
+                {
+                    "action": "email",
+                    "to": "person",
+                    "subject": "Trip to {{ event.destination }}",
+                    "body": (
+                        "Hi {{ person.firstName }}, still thinking about {{ event.destination }}?"
+                    ),
+                },
+            ),
+            END,
+        ),
+    )
+    ingest(
+        workspace,
+        django_capture_on_commit_callbacks,
+        event("c_ticket_searched", ann, properties={"destination": "Rome"}),
+    )
     assert len(mail.outbox) == 1
     message = mail.outbox[0]
     assert (message.to, message.subject) == (["ann@example.com"], "Trip to Rome")
     assert message.body == "Hi Ann, still thinking about Rome?"
 
 
-def test_paused_flow_holds_runs(workspace, catalogue, person,
-                                django_capture_on_commit_callbacks):
+def test_paused_flow_holds_runs(workspace, catalogue, person, django_capture_on_commit_callbacks):
     """While paused nobody enters and waiting runs stay; resumed, they go on."""
     from flows.services import flow_pause, flow_resume
 
-    flow = active(workspace, chain(start(), ("wait1", "wait", {"duration": {"hours": 1}}),
-                                   END))
+    flow = active(workspace, chain(start(), ("wait1", "wait", {"duration": {"hours": 1}}), END))
     ingest(workspace, django_capture_on_commit_callbacks, event("c_ticket_searched", person))
     flow_pause(flow=flow)
     resume(django_capture_on_commit_callbacks, hours=2)
@@ -324,14 +437,14 @@ def test_paused_flow_holds_runs(workspace, catalogue, person,
     assert only_run(flow).state == FlowRun.State.FINISHED
 
 
-
 @pytest.mark.django_db(transaction=True)
 def test_duplicate_task_mid_send_sends_nothing(workspace, catalogue, person, receiver):
     """A copy of the step's task delivered while the webhook is being sent (a broker
     redelivery, a retry) finds the step leased and sends nothing: one delivery in all."""
     url, received, _, callbacks = receiver
-    flow = active(workspace, chain(start(), ("hook", "action", {"action": "webhook",
-                                                                "url": url}), END))
+    flow = active(
+        workspace, chain(start(), ("hook", "action", {"action": "webhook", "url": url}), END)
+    )
     duplicates = []
 
     def duplicate_task():  # in the server's thread, with a database connection of its own
@@ -344,8 +457,7 @@ def test_duplicate_task_mid_send_sends_nothing(workspace, catalogue, person, rec
             connection.close()
 
     callbacks.append(duplicate_task)
-    events_ingest(workspace=workspace, origin="api",
-                  events=[event("c_ticket_searched", person)])
+    events_ingest(workspace=workspace, origin="api", events=[event("c_ticket_searched", person)])
     assert duplicates == [None]  # ran while the first was sending, and did nothing
     assert len(received) == 1
     assert only_run(flow).state == FlowRun.State.FINISHED
@@ -363,23 +475,27 @@ def test_schedule_trigger_through_beat(workspace, catalogue, django_capture_on_c
     ann, bob = PersonFactory(workspace=workspace), PersonFactory(workspace=workspace)
     with django_capture_on_commit_callbacks(execute=True):
         segment_members_add(segment=listed, person_ids=[ann.pk, bob.pk])
-    flow = active(workspace, chain(start({"type": "schedule", "segment": listed.pk,
-                                          "cron": "0 9 * * 1"}), END))
+    flow = active(
+        workspace,
+        chain(start({"type": "schedule", "segment": listed.pk, "cron": "0 9 * * 1"}), END),
+    )
     task = PeriodicTask.objects.get(name=f"flow-{flow.pk}-schedule")
     assert task.enabled
     assert (task.crontab.minute, task.crontab.hour, task.crontab.day_of_week) == ("0", "9", "1")
     assert json.loads(task.args) == [flow.pk]
     with django_capture_on_commit_callbacks(execute=True):
         assert flow_schedule_fire_task.apply(args=(flow.pk,)).result == 2
-    assert set(FlowRun.objects.filter(flow=flow, state="finished")
-               .values_list("person_id", flat=True)) == {ann.pk, bob.pk}
+    assert set(
+        FlowRun.objects.filter(flow=flow, state="finished").values_list("person_id", flat=True)
+    ) == {ann.pk, bob.pk}
     flow_pause(flow=flow)
     task.refresh_from_db()
     assert not task.enabled
 
 
-def test_batches_a_flow_waits_for_are_dispatched_at_once(workspace, catalogue, person,
-                                                         django_capture_on_commit_callbacks):
+def test_batches_a_flow_waits_for_are_dispatched_at_once(
+    workspace, catalogue, person, django_capture_on_commit_callbacks
+):
     """With a broker, a batch naming a definition an active flow uses gets its own dispatch
     task right after commit; other batches share the debounced one."""
     from django.core.cache import cache
@@ -395,8 +511,9 @@ def test_batches_a_flow_waits_for_are_dispatched_at_once(workspace, catalogue, p
 
         def queued() -> int:
             with app.connection_for_write() as conn:
-                return conn.default_channel.queue_declare(app.conf.task_default_queue,
-                                                          passive=True).message_count
+                return conn.default_channel.queue_declare(
+                    app.conf.task_default_queue, passive=True
+                ).message_count
 
         app.control.purge()  # the in-memory transport's queues are shared by the process
         for code in ("c_checkout", "c_checkout", "c_ticket_searched", "c_ticket_searched"):
@@ -409,17 +526,32 @@ def test_batches_a_flow_waits_for_are_dispatched_at_once(workspace, catalogue, p
 
 def _batch_flow(workspace):
     """Trigger -> branch on a tag -> score / tag -> end: every kind of set-based step."""
-    return active(workspace, spec(
-        [start(), ("is_vip", "branch", {"rules": {"all": [{"tag": "vip"}]}}),
-         ("score", "action", {"action": "score_change", "by": 5}),
-         ("tag", "action", {"action": "tag_add", "tag": "regular"}), END, ("end2", "end", {})],
-        [("start", "is_vip"), ("is_vip", "score", "yes"), ("is_vip", "tag", "no"),
-         ("score", "end"), ("tag", "end2")]))
+    return active(
+        workspace,
+        spec(
+            [
+                start(),
+                ("is_vip", "branch", {"rules": {"all": [{"tag": "vip"}]}}),
+                ("score", "action", {"action": "score_change", "by": 5}),
+                ("tag", "action", {"action": "tag_add", "tag": "regular"}),
+                END,
+                ("end2", "end", {}),
+            ],
+            [
+                ("start", "is_vip"),
+                ("is_vip", "score", "yes"),
+                ("is_vip", "tag", "no"),
+                ("score", "end"),
+                ("tag", "end2"),
+            ],
+        ),
+    )
 
 
 @pytest.mark.parametrize("size", [4, 40])
 def test_a_batch_of_runs_moves_in_a_fixed_number_of_statements(
-        workspace, catalogue, size, django_capture_on_commit_callbacks):
+    workspace, catalogue, size, django_capture_on_commit_callbacks
+):
     """One ingested batch enters every person and one task moves them all: each person goes
     the way of their own branch answer, and the statements the move takes do not grow with
     the number of runs."""
@@ -431,28 +563,37 @@ def test_a_batch_of_runs_moves_in_a_fixed_number_of_statements(
     flow = _batch_flow(workspace)
     people = [PersonFactory(workspace=workspace) for _ in range(size)]
     vips = {p.pk for p in people[::2]}
-    PersonTag.objects.bulk_create([PersonTag(workspace=workspace, person_id=pk, name="vip")
-                                   for pk in vips])
+    PersonTag.objects.bulk_create(
+        [PersonTag(workspace=workspace, person_id=pk, name="vip") for pk in vips]
+    )
     with django_capture_on_commit_callbacks(execute=False):  # entry only: steps not run yet
-        events_ingest(workspace=workspace, origin="api",
-                      events=[event("c_ticket_searched", p) for p in people])
+        events_ingest(
+            workspace=workspace,
+            origin="api",
+            events=[event("c_ticket_searched", p) for p in people],
+        )
     from events.outbox import outbox_dispatch_pending
 
     with django_capture_on_commit_callbacks(execute=False):
         outbox_dispatch_pending()
     steps = list(FlowRun.objects.filter(flow=flow).values_list("pk", "step_no"))
     assert len(steps) == size
-    with CaptureQueriesContext(connection) as queries, \
-            django_capture_on_commit_callbacks(execute=False):
+    with (
+        CaptureQueriesContext(connection) as queries,
+        django_capture_on_commit_callbacks(execute=False),
+    ):
         moved = flow_runs_advance(steps=steps)
     assert set(moved.values()) == {"end"}
     runs = FlowRun.objects.filter(flow=flow)
     assert set(runs.values_list("state", flat=True)) == {"finished"}
-    scored = set(Person.objects.filter(workspace=workspace, score__gte=5)
-                 .values_list("pk", flat=True))
+    scored = set(
+        Person.objects.filter(workspace=workspace, score__gte=5).values_list("pk", flat=True)
+    )
     assert scored == vips
-    assert set(PersonTag.objects.filter(name="regular").values_list("person_id", flat=True)) \
+    assert (
+        set(PersonTag.objects.filter(name="regular").values_list("person_id", flat=True))
         == {p.pk for p in people} - vips
+    )
     assert Event.objects.filter(definition__definition_id="flowExited").count() == size
     assert FlowStepLog.objects.filter(run__flow=flow).count() == 4 * size
     # trigger, branch, action, end: the same statements for 4 runs as for 40
@@ -463,32 +604,42 @@ def test_a_batch_of_runs_moves_in_a_fixed_number_of_statements(
     assert len(again) <= 3
 
 
-def test_a_person_triggering_twice_in_one_batch_enters_once(workspace, catalogue, person,
-                                                            django_capture_on_commit_callbacks):
+def test_a_person_triggering_twice_in_one_batch_enters_once(
+    workspace, catalogue, person, django_capture_on_commit_callbacks
+):
     """Two trigger events of one person in one batch start one run (the first event's)."""
-    flow = active(workspace, chain(start(), ("wait1", "wait", {"duration": {"days": 1}}), END,
-                                   reentry="recurring"))
+    flow = active(
+        workspace,
+        chain(start(), ("wait1", "wait", {"duration": {"days": 1}}), END, reentry="recurring"),
+    )
     early = timezone.now() - timedelta(minutes=5)
-    ingest(workspace, django_capture_on_commit_callbacks,
-           event("c_ticket_searched", person, occurred_at=early,
-                 properties={"destination": "Rome"}),
-           event("c_ticket_searched", person, occurred_at=early + timedelta(minutes=1),
-                 properties={"destination": "Oslo"}))
+    ingest(
+        workspace,
+        django_capture_on_commit_callbacks,
+        event("c_ticket_searched", person, occurred_at=early, properties={"destination": "Rome"}),
+        event(
+            "c_ticket_searched",
+            person,
+            occurred_at=early + timedelta(minutes=1),
+            properties={"destination": "Oslo"},
+        ),
+    )
     run = only_run(flow)
     assert run.context["track_event_data"] == {"destination": "Rome"}
     assert Event.objects.filter(definition__definition_id="flowEntered").count() == 1
 
 
-def test_a_lost_step_is_taken_on_by_the_periodic_resume(workspace, catalogue, person,
-                                                        django_capture_on_commit_callbacks):
+def test_a_lost_step_is_taken_on_by_the_periodic_resume(
+    workspace, catalogue, person, django_capture_on_commit_callbacks
+):
     """A run whose step never ran (its task lost, its worker gone) keeps a lease; once the
     lease is over the periodic resume moves it on, and not before."""
     from flows.engine import STEP_LEASE
 
-    flow = active(workspace, chain(start(), ("tag", "action", {"action": "tag_add",
-                                                               "tag": "searched"}), END))
-    events_ingest(workspace=workspace, origin="api",
-                  events=[event("c_ticket_searched", person)])
+    flow = active(
+        workspace, chain(start(), ("tag", "action", {"action": "tag_add", "tag": "searched"}), END)
+    )
+    events_ingest(workspace=workspace, origin="api", events=[event("c_ticket_searched", person)])
     from events.outbox import outbox_dispatch_pending
 
     with django_capture_on_commit_callbacks(execute=False):  # the step is lost

@@ -22,16 +22,27 @@ def uses(segment_id: int):
     """Flow specs naming the segment in each place a flow can."""
     tag = ("tag", "action", {"action": "tag_add", "tag": "seen"})
     return {
-        "trigger": chain(start({"type": "segment_entry", "segment": segment_id}), END,
-                         name="Uses"),
+        "trigger": chain(start({"type": "segment_entry", "segment": segment_id}), END, name="Uses"),
         "branch": spec(
-            [start(), ("route", "branch", {"rules": {"all": [
-                {"segment": segment_id, "operator": "member"}]}}), tag, END],
-            [("start", "route"), ("route", "tag", "yes"), ("route", "end", "no"),
-             ("tag", "end")], name="Uses"),
-        "segment_add": chain(start(), ("add", "action", {"action": "segment_add",
-                                                         "segment": segment_id}), END,
-                             name="Uses"),
+            [
+                start(),
+                (
+                    "route",
+                    "branch",
+                    {"rules": {"all": [{"segment": segment_id, "operator": "member"}]}},
+                ),
+                tag,
+                END,
+            ],
+            [("start", "route"), ("route", "tag", "yes"), ("route", "end", "no"), ("tag", "end")],
+            name="Uses",
+        ),
+        "segment_add": chain(
+            start(),
+            ("add", "action", {"action": "segment_add", "segment": segment_id}),
+            END,
+            name="Uses",
+        ),
         "exit": chain(start(), END, name="Uses", exit_segment_id=segment_id),
     }
 
@@ -42,8 +53,9 @@ def api(workspace):
 
 
 @pytest.mark.parametrize("use", ["trigger", "branch", "segment_add", "exit"])
-def test_api_refuses_deleting_a_segment_an_active_or_paused_flow_uses(workspace, catalogue,
-                                                                      api, use):
+def test_api_refuses_deleting_a_segment_an_active_or_paused_flow_uses(
+    workspace, catalogue, api, use
+):
     """409 ``protected`` naming the flow while it is active and while paused; once it is
     finished a segment it only named is deleted, one it exits on stays protected."""
     listed = catalogue["list"]  # static, so "add to segment" may name it
@@ -51,8 +63,7 @@ def test_api_refuses_deleting_a_segment_an_active_or_paused_flow_uses(workspace,
     url = f"/api/v1/segments/{listed.pk}"
     error = assert_error(api.delete(url), 409, "protected", "segment")
     verb = "exits on it" if use == "exit" else "uses it"
-    assert error["message"] == (f"segment 'Imported' cannot be deleted: active flow 'Uses' "
-                                f"{verb}")
+    assert error["message"] == (f"segment 'Imported' cannot be deleted: active flow 'Uses' {verb}")
     flow_pause(flow=flow)
     assert "paused flow 'Uses'" in assert_error(api.delete(url), 409, "protected")["message"]
     flow_finish(flow=flow)
@@ -77,19 +88,38 @@ def test_a_draft_naming_a_segment_does_not_protect_it(workspace, catalogue, api)
 def test_every_use_is_named(workspace, catalogue, api):
     """Two flows and a segment including it: the error names all three."""
     vip = catalogue["vip"]
-    segment_create(workspace=workspace, name="Big VIPs", rules={"all": [
-        {"segment": vip.pk, "operator": "member"}]})
-    flow_activate(flow=flow_create(workspace=workspace, spec=chain(
-        start({"type": "segment_entry", "segment": vip.pk}), END, name="Welcome")))
-    flow_activate(flow=flow_create(workspace=workspace, spec=spec(
-        [start(), ("route", "branch", {"rules": {"all": [{"segment": vip.pk}]}}), END,
-         ("end2", "end", {})],
-        [("start", "route"), ("route", "end", "yes"), ("route", "end2", "no")],
-        name="Route")))
+    segment_create(
+        workspace=workspace,
+        name="Big VIPs",
+        rules={"all": [{"segment": vip.pk, "operator": "member"}]},
+    )
+    flow_activate(
+        flow=flow_create(
+            workspace=workspace,
+            spec=chain(start({"type": "segment_entry", "segment": vip.pk}), END, name="Welcome"),
+        )
+    )
+    flow_activate(
+        flow=flow_create(
+            workspace=workspace,
+            spec=spec(
+                [
+                    start(),
+                    ("route", "branch", {"rules": {"all": [{"segment": vip.pk}]}}),
+                    END,
+                    ("end2", "end", {}),
+                ],
+                [("start", "route"), ("route", "end", "yes"), ("route", "end2", "no")],
+                name="Route",
+            ),
+        )
+    )
     error = assert_error(api.delete(f"/api/v1/segments/{vip.pk}"), 409, "protected")
-    assert error["message"] == ("segment 'VIP' cannot be deleted: segment 'Big VIPs' "
-                                "includes it; active flow 'Route' uses it; active flow "
-                                "'Welcome' uses it")
+    assert error["message"] == (
+        "segment 'VIP' cannot be deleted: segment 'Big VIPs' "
+        "includes it; active flow 'Route' uses it; active flow "
+        "'Welcome' uses it"
+    )
 
 
 @pytest.fixture
@@ -124,9 +154,8 @@ def test_admin_delete_page_says_which_flow_uses_the_segment(workspace, catalogue
     assert SegmentMembership.objects.filter(segment=listed).count() == 1
 
 
-def test_admin_bulk_delete_names_the_segments_in_use_and_deletes_none(workspace, catalogue,
-                                                                      client):
-    """"Delete selected" with one segment in use and one unused: the page lists the one in
+def test_admin_bulk_delete_names_the_segments_in_use_and_deletes_none(workspace, catalogue, client):
+    """ "Delete selected" with one segment in use and one unused: the page lists the one in
     use with its flow, and confirming deletes neither."""
     listed, vip = catalogue["list"], catalogue["vip"]
     flow_activate(flow=flow_create(workspace=workspace, spec=uses(listed.pk)["exit"]))

@@ -51,29 +51,54 @@ def test_a_complete_flow_activates(workspace, catalogue):
 
 def test_unreachable_element_and_missing_exit_are_reported_together(workspace, catalogue):
     """Every problem of the graph comes back at once, each on its element."""
-    flow = flow_create(workspace=workspace, spec=spec(
-        [start(), ("w", "wait_for_event", {"occurred": [{"event": "c_checkout"}],
-                                           "within": {"days": 1}}),
-         ("lost", "action", {"action": "tag_add", "tag": "x"}), END],
-        [("start", "w"), ("w", "end", "met"), ("lost", "end")]))
+    flow = flow_create(
+        workspace=workspace,
+        spec=spec(
+            [
+                start(),
+                (
+                    "w",
+                    "wait_for_event",
+                    {"occurred": [{"event": "c_checkout"}], "within": {"days": 1}},
+                ),
+                ("lost", "action", {"action": "tag_add", "tag": "x"}),
+                END,
+            ],
+            [("start", "w"), ("w", "end", "met"), ("lost", "end")],
+        ),
+    )
     fields, errors = activation_errors(flow)
     assert fields == [("elements[1]", "missing_exit"), ("elements[2]", "unreachable_element")]
     assert "'w' (wait_for_event) has no 'timeout' exit" in errors[0].message
     assert "'lost' cannot be reached from the trigger" in errors[1].message
 
 
-@pytest.mark.parametrize(("steps", "edges", "expected"), [
-    ([start(), END], [], [("elements[0]", "missing_exit"),
-                          ("elements[1]", "unreachable_element")]),
-    ([WAIT, END], [("wait1", "end")], [("elements", "trigger_count")]),
-    ([start(), ("again", "trigger", {"type": "event", "event": "c_checkout"}), END],
-     [("start", "end"), ("again", "end")], [("elements[1].kind", "trigger_count")]),
-    ([start(), ("yn", "branch", {"rules": {"all": [{"tag": "vip"}]}}), END],
-     [("start", "yn"), ("yn", "end", "yes")], [("elements[1]", "missing_exit")]),
-    ([start(), WAIT, ("w2", "wait", {"duration": {"hours": 2}}), END],
-     [("start", "wait1"), ("wait1", "w2"), ("w2", "wait1")],
-     [("elements[3]", "unreachable_element"), ("edges[2]", "flow_cycle")]),
-])
+@pytest.mark.parametrize(
+    ("steps", "edges", "expected"),
+    [
+        (
+            [start(), END],
+            [],
+            [("elements[0]", "missing_exit"), ("elements[1]", "unreachable_element")],
+        ),
+        ([WAIT, END], [("wait1", "end")], [("elements", "trigger_count")]),
+        (
+            [start(), ("again", "trigger", {"type": "event", "event": "c_checkout"}), END],
+            [("start", "end"), ("again", "end")],
+            [("elements[1].kind", "trigger_count")],
+        ),
+        (
+            [start(), ("yn", "branch", {"rules": {"all": [{"tag": "vip"}]}}), END],
+            [("start", "yn"), ("yn", "end", "yes")],
+            [("elements[1]", "missing_exit")],
+        ),
+        (
+            [start(), WAIT, ("w2", "wait", {"duration": {"hours": 2}}), END],
+            [("start", "wait1"), ("wait1", "w2"), ("w2", "wait1")],
+            [("elements[3]", "unreachable_element"), ("edges[2]", "flow_cycle")],
+        ),
+    ],
+)
 def test_incomplete_graphs_do_not_activate(workspace, catalogue, steps, edges, expected):
     """Exactly one trigger, every exit connected, everything reachable, no loop."""
     flow = flow_create(workspace=workspace, spec=spec(steps, edges))
@@ -82,9 +107,13 @@ def test_incomplete_graphs_do_not_activate(workspace, catalogue, steps, edges, e
 
 def test_two_triggers_name_both(workspace, catalogue):
     """The message names the triggers so the marketer knows which to split off."""
-    flow = flow_create(workspace=workspace, spec=spec(
-        [start(), ("again", "trigger", {"type": "event", "event": "c_checkout"}), END],
-        [("start", "end"), ("again", "end")]))
+    flow = flow_create(
+        workspace=workspace,
+        spec=spec(
+            [start(), ("again", "trigger", {"type": "event", "event": "c_checkout"}), END],
+            [("start", "end"), ("again", "end")],
+        ),
+    )
     _, errors = activation_errors(flow)
     assert "'start', 'again' are all triggers" in errors[0].message
 
@@ -92,20 +121,28 @@ def test_two_triggers_name_both(workspace, catalogue):
 def test_deleted_definition_and_segment_are_found_on_activation(workspace, catalogue):
     """A draft does not hold its definitions and segments; activation finds them gone."""
     DefinitionFactory(workspace=workspace, definition_id="c_gone")
-    flow = flow_create(workspace=workspace, spec=chain(
-        start({"type": "event", "event": "c_gone"}),
-        ("list", "action", {"action": "segment_add", "segment": catalogue["list"].pk}), END))
+    flow = flow_create(
+        workspace=workspace,
+        spec=chain(
+            start({"type": "event", "event": "c_gone"}),
+            ("list", "action", {"action": "segment_add", "segment": catalogue["list"].pk}),
+            END,
+        ),
+    )
     definition_delete(definition=EventDefinition.objects.get(definition_id="c_gone"))
     segment_delete(segment=catalogue["list"])
     fields, _ = activation_errors(flow)
-    assert fields == [("elements[0].config.event", "unknown_definition"),
-                      ("elements[1].config.segment", "unknown_segment")]
+    assert fields == [
+        ("elements[0].config.event", "unknown_definition"),
+        ("elements[1].config.segment", "unknown_segment"),
+    ]
 
 
 def test_switched_off_definition_is_refused_on_activation(workspace, catalogue):
     """A trigger on a standard event the workspace has not switched on would never fire."""
-    flow = flow_create(workspace=workspace, spec=chain(
-        start({"type": "event", "event": "sessionStarted"}), END))
+    flow = flow_create(
+        workspace=workspace, spec=chain(start({"type": "event", "event": "sessionStarted"}), END)
+    )
     fields, errors = activation_errors(flow)
     assert fields == [("elements[0].config.event", "definition_disabled")]
     assert "switch it on" in errors[0].message
@@ -114,9 +151,14 @@ def test_switched_off_definition_is_refused_on_activation(workspace, catalogue):
 def test_dates_and_schedules_must_lie_ahead(workspace, catalogue):
     """An end date or a one-time schedule in the past is refused when activating."""
     past = timezone.now() - timedelta(days=1)
-    flow = flow_create(workspace=workspace, spec=chain(
-        start({"type": "schedule", "segment": catalogue["vip"].pk, "at": past.isoformat()}),
-        END, ends_at=past))
+    flow = flow_create(
+        workspace=workspace,
+        spec=chain(
+            start({"type": "schedule", "segment": catalogue["vip"].pk, "at": past.isoformat()}),
+            END,
+            ends_at=past,
+        ),
+    )
     fields, _ = activation_errors(flow)
     assert fields == [("endsTime", "invalid"), ("elements[0].config.at", "schedule_passed")]
 
@@ -125,19 +167,33 @@ def test_settings_are_checked(workspace, catalogue):
     """Dates in order, an interval only with recurring re-entry, a known exit segment."""
     now = timezone.now()
     with pytest.raises(ServiceError) as caught:
-        flow_create(workspace=workspace, spec=chain(
-            start(), END, starts_at=now, ends_at=now - timedelta(hours=1),
-            reentry_interval=timedelta(days=1), exit_segment_id=999999))
+        flow_create(
+            workspace=workspace,
+            spec=chain(
+                start(),
+                END,
+                starts_at=now,
+                ends_at=now - timedelta(hours=1),
+                reentry_interval=timedelta(days=1),
+                exit_segment_id=999999,
+            ),
+        )
     assert [(e.field, e.code) for e in caught.value.errors] == [
-        ("endsTime", "invalid"), ("reentryInterval", "invalid"),
-        ("exitSegmentId", "unknown_segment")]
+        ("endsTime", "invalid"),
+        ("reentryInterval", "invalid"),
+        ("exitSegmentId", "unknown_segment"),
+    ]
 
 
 def test_exit_segment_cannot_be_the_trigger_segment(workspace, catalogue):
     """Its members would be kept out of the flow they are meant to enter."""
     vip = catalogue["vip"]
-    flow = flow_create(workspace=workspace, spec=chain(
-        start({"type": "segment_entry", "segment": vip.pk}), END, exit_segment_id=vip.pk))
+    flow = flow_create(
+        workspace=workspace,
+        spec=chain(
+            start({"type": "segment_entry", "segment": vip.pk}), END, exit_segment_id=vip.pk
+        ),
+    )
     assert activation_errors(flow)[0] == [("elements[0].config.segment", "invalid_config")]
 
 
@@ -146,16 +202,28 @@ def test_active_flows_keep_their_graph_until_paused(workspace, catalogue):
     is edited and resumed after the activation checks."""
     flow = flow_activate(flow=complete_flow(workspace))
     current = flow_spec_get(flow=flow)
-    longer = current.__class__(**{**current.__dict__, "elements": tuple(
-        ElementInput(key=e.key, kind=e.kind, config={"duration": {"hours": 2}})
-        if e.key == "wait1" else e for e in current.elements)})
+    longer = current.__class__(
+        **{
+            **current.__dict__,
+            "elements": tuple(
+                ElementInput(key=e.key, kind=e.kind, config={"duration": {"hours": 2}})
+                if e.key == "wait1"
+                else e
+                for e in current.elements
+            ),
+        }
+    )
     with pytest.raises(ServiceError) as caught:
         flow_update(flow=flow, spec=longer)
     assert caught.value.first.code == "flow_not_editable"
     assert "pause it first" in caught.value.first.message
 
-    renamed = flow_update(flow=flow, spec=current.__class__(
-        **{**current.__dict__, "name": "Renamed", "description": "now with a description"}))
+    renamed = flow_update(
+        flow=flow,
+        spec=current.__class__(
+            **{**current.__dict__, "name": "Renamed", "description": "now with a description"}
+        ),
+    )
     assert (renamed.name, renamed.status) == ("Renamed", Flow.Status.ACTIVE)
 
     flow_pause(flow=flow)
@@ -168,9 +236,18 @@ def test_definitions_of_active_flows_cannot_be_deleted(workspace, catalogue):
     """Deleting a definition an active (or paused) flow uses names the flow; once the flow is
     finished the definition can go."""
     DefinitionFactory(workspace=workspace, definition_id="c_used")
-    flow = flow_activate(flow=flow_create(workspace=workspace, spec=chain(
-        start(), WAIT, ("rec", "action", {"action": "event_record", "event": "c_used"}), END,
-        name="Uses it")))
+    flow = flow_activate(
+        flow=flow_create(
+            workspace=workspace,
+            spec=chain(
+                start(),
+                WAIT,
+                ("rec", "action", {"action": "event_record", "event": "c_used"}),
+                END,
+                name="Uses it",
+            ),
+        )
+    )
     definition = EventDefinition.objects.get(definition_id="c_used")
     for move in (None, flow_pause):
         if move:
@@ -227,8 +304,10 @@ def test_an_element_people_wait_at_cannot_be_removed(workspace, catalogue, perso
         flow_update(flow=flow, spec=chain(start(), END, name=flow.name))
     assert caught.value.first.code == "runs_waiting"
     assert "1 people are at 'wait1'" in caught.value.first.message
-    flow_update(flow=flow, spec=chain(start(), ("wait1", "wait", {"duration": {"days": 1}}),
-                                      END, name=flow.name))
+    flow_update(
+        flow=flow,
+        spec=chain(start(), ("wait1", "wait", {"duration": {"days": 1}}), END, name=flow.name),
+    )
     run.refresh_from_db()
     assert run.current_element.config == {"duration": {"days": 1}}
     assert sorted(flow.elements.values_list("key", flat=True)) == ["end", "start", "wait1"]
@@ -242,9 +321,11 @@ def test_webhook_secret_is_kept_unless_removed(workspace, catalogue):
     shown = {"action": "webhook", "url": "https://example.com/v2", "hasSecret": True}
     flow_update(flow=flow, spec=chain(start(), ("hook", "action", shown), END))
     assert flow.elements.get(key="hook").config == {
-        "action": "webhook", "url": "https://example.com/v2", "secret": "s3cret"}
-    flow_update(flow=flow, spec=chain(start(), ("hook", "action", {**shown, "secret": None}),
-                                      END))
+        "action": "webhook",
+        "url": "https://example.com/v2",
+        "secret": "s3cret",
+    }
+    flow_update(flow=flow, spec=chain(start(), ("hook", "action", {**shown, "secret": None}), END))
     assert "secret" not in flow.elements.get(key="hook").config
 
 

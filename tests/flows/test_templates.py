@@ -44,10 +44,12 @@ def test_missing_requirements_are_listed(workspace):
     assert by_key["abandoned-booking"].missing == (
         "event c_ticket_searched: create it as a custom definition",
         "event c_ticket_chosen: create it as a custom definition",
-        "event c_checkout: create it as a custom definition")
+        "event c_checkout: create it as a custom definition",
+    )
     assert by_key["reactivation-45-days"].missing == (
         "event pageView: switch it on for this workspace",
-        "segment 'No visit in 45 days': create it from the segment template 'lapsed-visitors'")
+        "segment 'No visit in 45 days': create it from the segment template 'lapsed-visitors'",
+    )
 
 
 def test_seed_scenarios_are_all_there():

@@ -120,14 +120,20 @@ def runs(flow, **filters):
 
 def run_of(flow, person, state: str) -> FlowRun:
     """Wait until ``person``'s latest run in ``flow`` is in ``state``; return it."""
-    return wait_for(lambda: runs(flow, person=person, state=state).order_by("-pk").first(),
-                    SECONDS, f"a {state} run of person {person.pk} in {flow.name!r}")
+    return wait_for(
+        lambda: runs(flow, person=person, state=state).order_by("-pk").first(),
+        SECONDS,
+        f"a {state} run of person {person.pk} in {flow.name!r}",
+    )
 
 
 def steps(run: FlowRun) -> list[tuple[str, str]]:
     """The run's step log: ``(element key, outcome)`` in order."""
-    return list(FlowStepLog.objects.filter(run=run).order_by("step_no", "pk")
-                .values_list("element__key", "outcome"))
+    return list(
+        FlowStepLog.objects.filter(run=run)
+        .order_by("step_no", "pk")
+        .values_list("element__key", "outcome")
+    )
 
 
 def tags(person) -> set[str]:
@@ -148,21 +154,38 @@ def test_event_posted_to_the_api_enters_the_person(workspace, catalogue, broker,
     workers.start("entry")
     ann = PersonFactory(workspace=workspace, external_id="ann")
     api = workspace_api(workspace).secret
-    created = api.post("/api/v1/flows", {
-        "name": "Searched", "elements": [
-            {"key": "start", "kind": "trigger",
-             "config": {"type": "event", "event": "c_ticket_searched"}},
-            {"key": "tag", "kind": "action", "config": {"action": "tag_add",
-                                                        "tag": "searched"}},
-            {"key": "end", "kind": "end", "config": {}}],
-        "edges": [{"source": "start", "target": "tag"}, {"source": "tag", "target": "end"}]})
+    created = api.post(
+        "/api/v1/flows",
+        {
+            "name": "Searched",
+            "elements": [
+                {
+                    "key": "start",
+                    "kind": "trigger",
+                    "config": {"type": "event", "event": "c_ticket_searched"},
+                },
+                {
+                    "key": "tag",
+                    "kind": "action",
+                    "config": {"action": "tag_add", "tag": "searched"},
+                },
+                {"key": "end", "kind": "end", "config": {}},
+            ],
+            "edges": [{"source": "start", "target": "tag"}, {"source": "tag", "target": "end"}],
+        },
+    )
     assert created.status_code == 201, created.content
     flow_id = created.json()["id"]
     assert api.post(f"/api/v1/flows/{flow_id}/activate").json()["status"] == "active"
 
-    posted = api.post("/api/v1/events", {"definitionId": "c_ticket_searched",
-                                         "person": {"externalId": "ann"},
-                                         "properties": {"destination": "Rome"}})
+    posted = api.post(
+        "/api/v1/events",
+        {
+            "definitionId": "c_ticket_searched",
+            "person": {"externalId": "ann"},
+            "properties": {"destination": "Rome"},
+        },
+    )
     assert posted.status_code == 201, posted.content
     flow = Flow.objects.get(pk=flow_id)
     run = run_of(flow, ann, FlowRun.State.FINISHED)
@@ -177,32 +200,41 @@ def test_event_posted_to_the_api_enters_the_person(workspace, catalogue, broker,
 
 
 def test_wait_for_event_met_when_it_arrives_timeout_when_time_passes(
-        workspace, catalogue, broker, workers):
+    workspace, catalogue, broker, workers
+):
     """Two people wait for ``c_ticket_chosen`` for an hour. Ann's event wakes her run at
     once (met); Bob's run keeps waiting through that, and takes the timeout exit once his
     hour has passed and the periodic resume runs."""
     workers.start("waits")
     flow = active(workspace, ABANDONED)
     ann, bob = (PersonFactory(workspace=workspace, external_id=n) for n in ("ann", "bob"))
-    ingest(workspace, event("c_ticket_searched", ann, occurred_at=timezone.now()),
-           event("c_ticket_searched", bob, occurred_at=timezone.now()))
+    ingest(
+        workspace,
+        event("c_ticket_searched", ann, occurred_at=timezone.now()),
+        event("c_ticket_searched", bob, occurred_at=timezone.now()),
+    )
     waiting = {p.pk: run_of(flow, p, FlowRun.State.WAITING) for p in (ann, bob)}
     assert all(r.current_element.key == "wait" for r in waiting.values())
-    assert all(timedelta(minutes=59) < r.resume_at - timezone.now() <= timedelta(hours=1)
-               for r in waiting.values())
+    assert all(
+        timedelta(minutes=59) < r.resume_at - timezone.now() <= timedelta(hours=1)
+        for r in waiting.values()
+    )
 
     ingest(workspace, event("c_ticket_chosen", ann, occurred_at=timezone.now()))
     met = run_of(flow, ann, FlowRun.State.FINISHED)
-    assert steps(met) == [("start", "entered"), ("wait", "met"), ("chosen", "done"),
-                          ("end", "end")]
+    assert steps(met) == [("start", "entered"), ("wait", "met"), ("chosen", "done"), ("end", "end")]
     assert tags(ann) == {"chosen"}
     workers.drain(broker)
     assert runs(flow, person=bob).get().state == FlowRun.State.WAITING
 
     advance(waiting[bob.pk])
     timed_out = run_of(flow, bob, FlowRun.State.FINISHED)
-    assert steps(timed_out) == [("start", "entered"), ("wait", "timeout"),
-                                ("gave_up", "done"), ("end2", "end")]
+    assert steps(timed_out) == [
+        ("start", "entered"),
+        ("wait", "timeout"),
+        ("gave_up", "done"),
+        ("end2", "end"),
+    ]
     assert tags(bob) == {"gave_up"}
 
 
@@ -211,31 +243,61 @@ def test_branch_routes_by_event_aggregates(workspace, catalogue, broker, workers
     ``c_pricing_viewed`` goes to branch A; one with 9 of one and 4 of the other to B."""
     workers.start("branch")
     flow = active(workspace, ROUTING)
-    keen, casual = (PersonFactory(workspace=workspace, external_id=n)
-                    for n in ("keen", "casual"))
+    keen, casual = (PersonFactory(workspace=workspace, external_id=n) for n in ("keen", "casual"))
     base = timezone.now() - timedelta(days=1)
-    ingest(workspace, *[event(code, who, occurred_at=base + timedelta(minutes=i))
-                        for who, counts in ((keen, (9, 9)), (casual, (9, 4)))
-                        for code, n in zip(("c_product_viewed", "c_pricing_viewed"), counts,
-                                           strict=True)
-                        for i in range(n)])
-    ingest(workspace, event("c_ticket_searched", keen, occurred_at=timezone.now()),
-           event("c_ticket_searched", casual, occurred_at=timezone.now()))
+    ingest(
+        workspace,
+        *[
+            event(code, who, occurred_at=base + timedelta(minutes=i))
+            for who, counts in ((keen, (9, 9)), (casual, (9, 4)))
+            for code, n in zip(("c_product_viewed", "c_pricing_viewed"), counts, strict=True)
+            for i in range(n)
+        ],
+    )
+    ingest(
+        workspace,
+        event("c_ticket_searched", keen, occurred_at=timezone.now()),
+        event("c_ticket_searched", casual, occurred_at=timezone.now()),
+    )
     assert steps(run_of(flow, keen, FlowRun.State.FINISHED)) == [
-        ("start", "entered"), ("route", "yes"), ("a", "done"), ("end", "end")]
+        ("start", "entered"),
+        ("route", "yes"),
+        ("a", "done"),
+        ("end", "end"),
+    ]
     assert steps(run_of(flow, casual, FlowRun.State.FINISHED)) == [
-        ("start", "entered"), ("route", "no"), ("b", "done"), ("end2", "end")]
+        ("start", "entered"),
+        ("route", "no"),
+        ("b", "done"),
+        ("end2", "end"),
+    ]
     assert (tags(keen), tags(casual)) == ({"agent_a"}, {"agent_b"})
 
 
 def webhook_flow(workspace, url: str) -> Flow:
-    return active(workspace, chain(start(), ("hook", "action", {
-        "action": "webhook", "url": url, "secret": SECRET,
-        "payload": {"greeting": "Hello {{ person.externalId }}"}}), END, name="Hook"))
+    return active(
+        workspace,
+        chain(
+            start(),
+            (
+                "hook",
+                "action",
+                {
+                    "action": "webhook",
+                    "url": url,
+                    "secret": SECRET,
+                    "payload": {"greeting": "Hello {{ person.externalId }}"},
+                },
+            ),
+            END,
+            name="Hook",
+        ),
+    )
 
 
 def test_webhook_arrives_once_signed_although_its_task_is_duplicated(
-        workspace, catalogue, broker, workers, receiver):
+    workspace, catalogue, broker, workers, receiver
+):
     """Two workers. While one is in the middle of the webhook (the receiver holds the
     request), copies of the same step's task reach the other, which finds the step taken
     and sends nothing; more copies after the run has ended send nothing either. The request
@@ -252,8 +314,11 @@ def test_webhook_arrives_once_signed_although_its_task_is_duplicated(
     for _ in range(3):
         flow_run_step_task.delay(run.pk, run.step_no)
     # The worker that is sending cannot answer; the other must have done every copy.
-    wait_for(lambda: any(workers.idle(broker, [node]) for node in workers.alive()), SECONDS,
-             "the copies to be done by the free worker")
+    wait_for(
+        lambda: any(workers.idle(broker, [node]) for node in workers.alive()),
+        SECONDS,
+        "the copies to be done by the free worker",
+    )
     assert len(receiver.received) == 1
 
     receiver.gate.set()
@@ -271,7 +336,8 @@ def test_webhook_arrives_once_signed_although_its_task_is_duplicated(
 
 
 def test_worker_killed_mid_webhook_is_replaced_and_resends_under_the_same_delivery_id(
-        workspace, catalogue, broker, workers, receiver):
+    workspace, catalogue, broker, workers, receiver
+):
     """SIGKILL to the worker while its webhook request is held by the receiver: the run is
     left unfinished. Once the send's lease has passed, the periodic resume gives the step to
     a new worker, which sends again with the same ``X-CDP-Delivery`` id (attempt 2) and the
@@ -310,7 +376,8 @@ def test_worker_killed_mid_webhook_is_replaced_and_resends_under_the_same_delive
 
 
 def test_worker_refuses_a_webhook_its_settings_do_not_allow(
-        workspace, catalogue, broker, tmp_path, receiver):
+    workspace, catalogue, broker, tmp_path, receiver
+):
     """The flow was saved where the receiver's host was allowed; the worker's own settings do
     not allow it (as when DNS has moved a name to an internal address since): the worker sends
     nothing, fails the step once with the reason, schedules no retry, and the run ends."""
@@ -329,21 +396,27 @@ def test_worker_refuses_a_webhook_its_settings_do_not_allow(
 
 
 def test_reentry_once_recurring_and_recurring_after_an_interval(
-        workspace, catalogue, broker, workers):
+    workspace, catalogue, broker, workers
+):
     """Three flows on the same event. Once: the person enters one time ever. Recurring:
     again with every event after the previous run ended. Recurring with a day between
     entries: not again the same day, again once a day has passed since the last entry."""
     workers.start("reentry")
     once = active(workspace, chain(start(), END, name="Once"))
     always = active(workspace, chain(start(), END, name="Always", reentry="recurring"))
-    daily = active(workspace, chain(start(), END, name="Daily", reentry="recurring",
-                                    reentry_interval=timedelta(days=1)))
+    daily = active(
+        workspace,
+        chain(start(), END, name="Daily", reentry="recurring", reentry_interval=timedelta(days=1)),
+    )
     ann = PersonFactory(workspace=workspace, external_id="ann")
 
     def search_and_settle(expected_always: int) -> dict[str, int]:
         ingest(workspace, event("c_ticket_searched", ann, occurred_at=timezone.now()))
-        wait_for(lambda: runs(always, state=FlowRun.State.FINISHED).count()
-                 == expected_always, SECONDS, f"{expected_always} runs of 'Always'")
+        wait_for(
+            lambda: runs(always, state=FlowRun.State.FINISHED).count() == expected_always,
+            SECONDS,
+            f"{expected_always} runs of 'Always'",
+        )
         workers.drain(broker)
         assert not FlowRun.objects.filter(state__in=FlowRun.LIVE_STATES).exists()
         return {flow.name: runs(flow).count() for flow in (once, always, daily)}
@@ -352,6 +425,7 @@ def test_reentry_once_recurring_and_recurring_after_an_interval(
     assert search_and_settle(2) == {"Once": 1, "Always": 2, "Daily": 1}
     # A day passes since the entries so far.
     FlowRun.objects.filter(person=ann).update(
-        entered_at=timezone.now() - timedelta(days=1, minutes=1))
+        entered_at=timezone.now() - timedelta(days=1, minutes=1)
+    )
     assert search_and_settle(3) == {"Once": 1, "Always": 3, "Daily": 2}
     assert search_and_settle(4) == {"Once": 1, "Always": 4, "Daily": 2}

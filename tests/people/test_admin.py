@@ -41,22 +41,33 @@ def login(user: User) -> Client:
     return client
 
 
-def make_person(workspace: Workspace, first_name: str = "", email: str | None = None,
-                **standard) -> Person:
+def make_person(
+    workspace: Workspace, first_name: str = "", email: str | None = None, **standard
+) -> Person:
     identifiers = {"email": email} if email else {}
-    return person_create(workspace=workspace, identifiers=identifiers,
-                         standard={"firstName": first_name, **standard})
+    return person_create(
+        workspace=workspace, identifiers=identifiers, standard={"firstName": first_name, **standard}
+    )
 
 
-def send_events(workspace: Workspace, person: Person, code: str, items: list[dict],
-                start=None) -> None:
+def send_events(
+    workspace: Workspace, person: Person, code: str, items: list[dict], start=None
+) -> None:
     """Record one event per properties dict, a minute apart, through the ingestion service."""
     start = start or timezone.now() - timedelta(days=1)
-    result = events_ingest(workspace=workspace, origin=Event.Origin.API, events=[
-        EventInput(definition_id=code, person=PersonRef(id=person.pk),
-                   occurred_at=start + timedelta(minutes=i), properties=props)
-        for i, props in enumerate(items)
-    ])
+    result = events_ingest(
+        workspace=workspace,
+        origin=Event.Origin.API,
+        events=[
+            EventInput(
+                definition_id=code,
+                person=PersonRef(id=person.pk),
+                occurred_at=start + timedelta(minutes=i),
+                properties=props,
+            )
+            for i, props in enumerate(items)
+        ],
+    )
     assert result.rejected == 0, result
 
 
@@ -90,8 +101,7 @@ class _FormReader(HTMLParser):
                 return
             self.add(name, a.get("value") or ("on" if kind == "checkbox" else ""))
         elif tag == "select" and name:
-            self.select = {"name": name, "chosen": [], "first": None,
-                           "multiple": "multiple" in a}
+            self.select = {"name": name, "chosen": [], "first": None, "multiple": "multiple" in a}
         elif tag == "option" and self.select is not None:
             value = a.get("value") or ""
             if self.select["first"] is None:
@@ -174,19 +184,29 @@ def superuser_client(db):
 def test_groups_carry_their_model_permissions(db):
     """The migration creates Marketer (people, definitions, events) and Developer (keys,
     channels) with model permissions."""
-    marketer = set(Group.objects.get(name="Marketer").permissions.values_list("codename",
-                                                                             flat=True))
-    developer = set(Group.objects.get(name="Developer").permissions.values_list("codename",
-                                                                               flat=True))
-    assert {"view_person", "change_person", "add_eventdefinition", "change_eventdefinition",
-            "delete_eventdefinition", "view_event", "view_attributedefinition"} <= marketer
+    marketer = set(
+        Group.objects.get(name="Marketer").permissions.values_list("codename", flat=True)
+    )
+    developer = set(
+        Group.objects.get(name="Developer").permissions.values_list("codename", flat=True)
+    )
+    assert {
+        "view_person",
+        "change_person",
+        "add_eventdefinition",
+        "change_eventdefinition",
+        "delete_eventdefinition",
+        "view_event",
+        "view_attributedefinition",
+    } <= marketer
     assert "add_apikey" not in marketer
     assert {"add_apikey", "view_apikey", "change_apikey", "add_channel"} <= developer
     assert "change_person" not in developer
 
 
-def test_staff_user_sees_only_people_of_their_workspace(workspace, other_workspace,
-                                                        marketer_client):
+def test_staff_user_sees_only_people_of_their_workspace(
+    workspace, other_workspace, marketer_client
+):
     """Changelist, search and change view never show another workspace's people."""
     mine = make_person(workspace, "Alice", email="alice@acme.test")
     theirs = make_person(other_workspace, "Bruno", email="bruno@globex.test")
@@ -196,8 +216,7 @@ def test_staff_user_sees_only_people_of_their_workspace(workspace, other_workspa
     assert [p.pk for p in changelist_rows(listing)] == [mine.pk]
     assert "Bruno" not in page_text(listing)
 
-    search = marketer_client.get(admin_url("people_person_changelist"),
-                                 {"q": "bruno@globex.test"})
+    search = marketer_client.get(admin_url("people_person_changelist"), {"q": "bruno@globex.test"})
     assert changelist_rows(search) == []
 
     change = marketer_client.get(admin_url("people_person_change", theirs.pk))
@@ -206,8 +225,7 @@ def test_staff_user_sees_only_people_of_their_workspace(workspace, other_workspa
     assert marketer_client.get(admin_url("people_person_change", mine.pk)).status_code == 200
 
 
-def test_superuser_sees_people_of_every_workspace(workspace, other_workspace,
-                                                  superuser_client):
+def test_superuser_sees_people_of_every_workspace(workspace, other_workspace, superuser_client):
     """Superusers are not scoped; the list then names each person's workspace."""
     make_person(workspace, "Alice")
     make_person(other_workspace, "Bruno")
@@ -235,7 +253,8 @@ def test_workspace_choices_are_limited_to_the_users_workspaces(workspace, other_
 
 
 def test_staff_user_sees_only_their_workspace_and_cannot_manage_workspaces(
-        workspace, other_workspace, marketer_client):
+    workspace, other_workspace, marketer_client
+):
     """Staff see their own workspace read-only; adding one is refused."""
     listing = marketer_client.get(admin_url("people_workspace_changelist"))
     assert [w.pk for w in changelist_rows(listing)] == [workspace.pk]
@@ -267,8 +286,7 @@ def test_search_people_by_email_identifier(workspace, marketer_client):
     """Searching an email (in any case) finds its owner through the identifier value."""
     ann = make_person(workspace, "Ann", email="ann@example.com")
     make_person(workspace, "Ben", email="ben@example.com")
-    response = marketer_client.get(admin_url("people_person_changelist"),
-                                   {"q": "Ann@Example.COM"})
+    response = marketer_client.get(admin_url("people_person_changelist"), {"q": "Ann@Example.COM"})
     assert [p.pk for p in changelist_rows(response)] == [ann.pk]
     assert "ann@example.com" in page_text(response)
 
@@ -281,10 +299,10 @@ def test_search_people_by_phone_and_name(workspace, marketer_client):
     identifier_add(person=ann, type="phone", value="+44 20 7946 0000")
     make_person(workspace, "Ben")
     url = admin_url("people_person_changelist")
-    assert [p.pk for p in changelist_rows(marketer_client.get(url, {"q": "+44 (20) 79460000"}))
-            ] == [ann.pk]
-    assert [p.pk for p in changelist_rows(marketer_client.get(url, {"q": "ann smi"}))] == [
-        ann.pk]
+    assert [
+        p.pk for p in changelist_rows(marketer_client.get(url, {"q": "+44 (20) 79460000"}))
+    ] == [ann.pk]
+    assert [p.pk for p in changelist_rows(marketer_client.get(url, {"q": "ann smi"}))] == [ann.pk]
 
 
 def test_person_timeline_is_newest_first_and_paginated(workspace, marketer_client):
@@ -307,9 +325,13 @@ def test_person_timeline_is_newest_first_and_paginated(workspace, marketer_clien
 def test_person_page_shows_attributes_identifiers_and_tags(workspace, marketer_client):
     """Standard and custom attributes, identifiers and tags are on the person page."""
     attribute_definition_create(workspace=workspace, key="plan", name="Plan", type="text")
-    person = person_create(workspace=workspace, identifiers={"email": "zoe@acme.test"},
-                           standard={"firstName": "Zoe", "city": "Lyon"},
-                           attributes={"plan": "gold"}, tags=["vip"])
+    person = person_create(
+        workspace=workspace,
+        identifiers={"email": "zoe@acme.test"},
+        standard={"firstName": "Zoe", "city": "Lyon"},
+        attributes={"plan": "gold"},
+        tags=["vip"],
+    )
     text = page_text(marketer_client.get(admin_url("people_person_change", person.pk)))
     for expected in ("Zoe", "Lyon", "gold", "zoe@acme.test", "vip"):
         assert expected in text
@@ -319,14 +341,19 @@ def test_person_created_in_admin_goes_through_the_service(workspace, marketer_cl
     """A new person gets the user's only workspace, a normalised email and the tags."""
     page = marketer_client.get(admin_url("people_person_add"))
     data = form_data(page, "person_form")
-    data.update({"first_name": ["Ann"], "identifiers-0-type": ["email"],
-                 "identifiers-0-value": ["Ann@Example.COM"], "tags-0-name": ["vip"]})
+    data.update(
+        {
+            "first_name": ["Ann"],
+            "identifiers-0-type": ["email"],
+            "identifiers-0-value": ["Ann@Example.COM"],
+            "tags-0-name": ["vip"],
+        }
+    )
     response = marketer_client.post(admin_url("people_person_add"), data)
     assert response.status_code == 302, page_text(response)
     person = Person.objects.get(first_name="Ann")
     assert person.workspace == workspace
-    assert list(person.identifiers.values_list("type", "value")) == [
-        ("email", "ann@example.com")]
+    assert list(person.identifiers.values_list("type", "value")) == [("email", "ann@example.com")]
     assert list(person.tags.values_list("name", flat=True)) == ["vip"]
 
 
@@ -335,8 +362,13 @@ def test_identifier_of_another_person_is_refused_with_a_message(workspace, marke
     make_person(workspace, "Owner", email="taken@acme.test")
     page = marketer_client.get(admin_url("people_person_add"))
     data = form_data(page, "person_form")
-    data.update({"first_name": ["Copy"], "identifiers-0-type": ["email"],
-                 "identifiers-0-value": ["taken@acme.test"]})
+    data.update(
+        {
+            "first_name": ["Copy"],
+            "identifiers-0-type": ["email"],
+            "identifiers-0-value": ["taken@acme.test"],
+        }
+    )
     response = marketer_client.post(admin_url("people_person_add"), data)
     assert response.status_code == 200
     assert "already used by another person" in page_text(response)
@@ -347,8 +379,13 @@ def test_invalid_identifier_value_is_a_form_error(workspace, marketer_client):
     """An email that is not one is refused on its row."""
     page = marketer_client.get(admin_url("people_person_add"))
     data = form_data(page, "person_form")
-    data.update({"first_name": ["Eve"], "identifiers-0-type": ["email"],
-                 "identifiers-0-value": ["not-an-email"]})
+    data.update(
+        {
+            "first_name": ["Eve"],
+            "identifiers-0-type": ["email"],
+            "identifiers-0-value": ["not-an-email"],
+        }
+    )
     response = marketer_client.post(admin_url("people_person_add"), data)
     assert response.status_code == 200
     assert "is not an email address" in page_text(response)
@@ -357,15 +394,20 @@ def test_invalid_identifier_value_is_a_form_error(workspace, marketer_client):
 
 def test_person_edit_updates_attributes_and_tags_through_services(workspace, marketer_client):
     """Custom attributes are typed fields; tags are added and removed; identifiers added."""
-    attribute_definition_create(workspace=workspace, key="points", name="Points",
-                                type="number")
-    person = person_create(workspace=workspace, standard={"firstName": "Max"},
-                           tags=["old"])
+    attribute_definition_create(workspace=workspace, key="points", name="Points", type="number")
+    person = person_create(workspace=workspace, standard={"firstName": "Max"}, tags=["old"])
     url = admin_url("people_person_change", person.pk)
     data = form_data(marketer_client.get(url), "person_form")
-    data.update({"city": ["Oslo"], "attr__points": ["12"], "tags-0-DELETE": ["on"],
-                 "tags-1-name": ["new"], "identifiers-0-type": ["phone"],
-                 "identifiers-0-value": ["+47 22 00 00 00"]})
+    data.update(
+        {
+            "city": ["Oslo"],
+            "attr__points": ["12"],
+            "tags-0-DELETE": ["on"],
+            "tags-1-name": ["new"],
+            "identifiers-0-type": ["phone"],
+            "identifiers-0-value": ["+47 22 00 00 00"],
+        }
+    )
     response = marketer_client.post(url, data)
     assert response.status_code == 302, page_text(response)
     person.refresh_from_db()
@@ -377,8 +419,7 @@ def test_person_edit_updates_attributes_and_tags_through_services(workspace, mar
 
 def test_bad_custom_attribute_value_is_a_form_error(workspace, marketer_client):
     """A number attribute refuses text with the field's message; nothing changes."""
-    attribute_definition_create(workspace=workspace, key="points", name="Points",
-                                type="number")
+    attribute_definition_create(workspace=workspace, key="points", name="Points", type="number")
     person = make_person(workspace, "Max")
     url = admin_url("people_person_change", person.pk)
     data = form_data(marketer_client.get(url), "person_form")
@@ -432,8 +473,11 @@ def test_api_key_revoke_action(workspace, other_workspace, developer):
     mine = api_key_create(workspace=workspace).api_key
     theirs = api_key_create(workspace=other_workspace).api_key
     client = login(developer)
-    response = client.post(admin_url("people_apikey_changelist"), {
-        "action": "revoke_keys", "_selected_action": [mine.pk, theirs.pk]}, follow=True)
+    response = client.post(
+        admin_url("people_apikey_changelist"),
+        {"action": "revoke_keys", "_selected_action": [mine.pk, theirs.pk]},
+        follow=True,
+    )
     assert response.status_code == 200
     mine.refresh_from_db()
     theirs.refresh_from_db()
@@ -466,9 +510,15 @@ def test_superuser_edits_lifecycle_stages_and_used_stage_is_kept(workspace, supe
     stages = list(workspace.stages.order_by("position"))
     assert stages[0].code == "lead"
     total = int(data["stages-TOTAL_FORMS"][0])
-    data.update({"stages-1-name": ["Hot prospect"], f"stages-{total}-code": ["vip"],
-                 f"stages-{total}-name": ["VIP"], f"stages-{total}-position": ["9"],
-                 "stages-TOTAL_FORMS": [str(total + 1)]})
+    data.update(
+        {
+            "stages-1-name": ["Hot prospect"],
+            f"stages-{total}-code": ["vip"],
+            f"stages-{total}-name": ["VIP"],
+            f"stages-{total}-position": ["9"],
+            "stages-TOTAL_FORMS": [str(total + 1)],
+        }
+    )
     assert superuser_client.post(url, data).status_code == 302
     assert workspace.stages.get(code="prospect").name == "Hot prospect"
     assert workspace.stages.filter(code="vip").exists()

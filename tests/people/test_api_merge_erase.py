@@ -20,13 +20,24 @@ def api(workspace):
 @pytest.fixture
 def people(workspace):
     DefinitionFactory(workspace=workspace, definition_id="c_visit", default_score=3)
-    ann = PersonFactory(workspace=workspace, external_id=None,
-                        identifiers={"email": "ann@example.com"}, tags=["vip"])
-    bea = PersonFactory(workspace=workspace, external_id="crm-2",
-                        identifiers={"phone": "+15550100"}, standard={"firstName": "Bea"},
-                        tags=["app"])
-    events_ingest(workspace=workspace, origin="api", events=[
-        event("c_visit", ann, occurred_at=at(1)), event("c_visit", bea, occurred_at=at(2))])
+    ann = PersonFactory(
+        workspace=workspace,
+        external_id=None,
+        identifiers={"email": "ann@example.com"},
+        tags=["vip"],
+    )
+    bea = PersonFactory(
+        workspace=workspace,
+        external_id="crm-2",
+        identifiers={"phone": "+15550100"},
+        standard={"firstName": "Bea"},
+        tags=["app"],
+    )
+    events_ingest(
+        workspace=workspace,
+        origin="api",
+        events=[event("c_visit", ann, occurred_at=at(1)), event("c_visit", bea, occurred_at=at(2))],
+    )
     return ann, bea
 
 
@@ -40,6 +51,7 @@ def erase_url(person_id) -> str:
 
 # Merge ----------------------------------------------------------------------------------------
 
+
 def test_merge_answers_the_survivor_with_everything(api, people):
     """The path person survives and is answered in the person shape with both people's
     identifiers, tags, external id, blank attributes and score; the other person is gone."""
@@ -50,7 +62,9 @@ def test_merge_answers_the_survivor_with_everything(api, people):
     assert body["id"] == ann.pk
     assert body["externalId"] == "crm-2"
     assert {(i["type"], i["value"]) for i in body["identifiers"]} == {
-        ("email", "ann@example.com"), ("phone", "+15550100")}
+        ("email", "ann@example.com"),
+        ("phone", "+15550100"),
+    }
     assert body["tags"] == ["app", "vip"]
     assert body["attributes"]["firstName"] == "Bea"
     assert body["score"] == 6
@@ -60,13 +74,16 @@ def test_merge_answers_the_survivor_with_everything(api, people):
     assert again.json()["id"] == ann.pk
 
 
-@pytest.mark.parametrize(("body", "code", "field"), [
-    ({}, "required", "personId"),
-    ({"personId": "abc"}, "invalid", "personId"),
-    ({"personId": True}, "invalid", "personId"),
-    ({"personId": 2**70}, "max_value", "personId"),
-    ({"personId": 0}, "min_value", "personId"),
-])
+@pytest.mark.parametrize(
+    ("body", "code", "field"),
+    [
+        ({}, "required", "personId"),
+        ({"personId": "abc"}, "invalid", "personId"),
+        ({"personId": True}, "invalid", "personId"),
+        ({"personId": 2**70}, "max_value", "personId"),
+        ({"personId": 0}, "min_value", "personId"),
+    ],
+)
 def test_merge_body_is_checked(api, people, body, code, field):
     """A missing or malformed personId is a 400 naming it; nobody changes."""
     ann, bea = people
@@ -76,15 +93,20 @@ def test_merge_body_is_checked(api, people, body, code, field):
 
 def test_merging_a_person_into_themselves_is_a_400(api, people):
     ann, _ = people
-    assert_error(api.secret.post(merge_url(ann.pk), {"personId": ann.pk}), 400, "invalid",
-                 "personId")
+    assert_error(
+        api.secret.post(merge_url(ann.pk), {"personId": ann.pk}), 400, "invalid", "personId"
+    )
     assert Person.objects.filter(pk=ann.pk).exists()
 
 
 def test_merge_with_an_unknown_person_is_a_404(api, people):
     ann, bea = people
-    assert_error(api.secret.post(merge_url(ann.pk), {"personId": bea.pk + 1000}), 404,
-                 "person_not_found", "personId")
+    assert_error(
+        api.secret.post(merge_url(ann.pk), {"personId": bea.pk + 1000}),
+        404,
+        "person_not_found",
+        "personId",
+    )
     assert_error(api.secret.post(merge_url(bea.pk + 1000), {"personId": ann.pk}), 404)
 
 
@@ -92,8 +114,12 @@ def test_people_of_another_workspace_are_not_found(api, people, other_workspace)
     """Another workspace's person is a 404 in the path and in the body; neither changes."""
     ann, _ = people
     theirs = PersonFactory(workspace=other_workspace, identifiers={"email": "z@example.com"})
-    assert_error(api.secret.post(merge_url(ann.pk), {"personId": theirs.pk}), 404,
-                 "person_not_found", "personId")
+    assert_error(
+        api.secret.post(merge_url(ann.pk), {"personId": theirs.pk}),
+        404,
+        "person_not_found",
+        "personId",
+    )
     assert_error(api.secret.post(merge_url(theirs.pk), {"personId": ann.pk}), 404)
     assert_error(api.secret.post(erase_url(theirs.pk), {}), 404)
     assert Person.objects.filter(pk__in=[ann.pk, theirs.pk]).count() == 2
@@ -114,6 +140,7 @@ def test_merge_and_erase_need_a_secret_key(api, people, url):
 
 
 # Erase ----------------------------------------------------------------------------------------
+
 
 def test_erase_answers_the_counts_and_writes_the_audit_row(api, people):
     """The answer names the erased id and how many events and identifiers went; the audit
@@ -140,10 +167,13 @@ def test_erase_without_a_body_or_reason(api, people):
     assert ErasureRecord.objects.get().reason == ""
 
 
-@pytest.mark.parametrize(("body", "code"), [
-    ({"reason": "x" * 2001}, "max_length"),
-    ({"reason": ["list"]}, "invalid"),
-])
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        ({"reason": "x" * 2001}, "max_length"),
+        ({"reason": ["list"]}, "invalid"),
+    ],
+)
 def test_erase_reason_is_checked(api, people, body, code):
     ann, _ = people
     assert_error(api.secret.post(erase_url(ann.pk), body), 400, code, "reason")

@@ -20,18 +20,28 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def visit(workspace):
-    return DefinitionFactory(workspace=workspace, definition_id="c_visit",
-                             properties=props(page="text"))
+    return DefinitionFactory(
+        workspace=workspace, definition_id="c_visit", properties=props(page="text")
+    )
 
 
 @pytest.fixture
 def ann(workspace, visit):
-    person = PersonFactory(workspace=workspace, external_id="crm-ann",
-                           identifiers={"email": "ann@example.com", "phone": "+15550100"},
-                           standard={"firstName": "Ann", "city": "Leeds"}, tags=["vip", "app"])
-    result = events_ingest(workspace=workspace, origin="api", events=[
-        event("c_visit", person, occurred_at=at(i), properties={"page": f"/{i}"})
-        for i in range(3)])
+    person = PersonFactory(
+        workspace=workspace,
+        external_id="crm-ann",
+        identifiers={"email": "ann@example.com", "phone": "+15550100"},
+        standard={"firstName": "Ann", "city": "Leeds"},
+        tags=["vip", "app"],
+    )
+    result = events_ingest(
+        workspace=workspace,
+        origin="api",
+        events=[
+            event("c_visit", person, occurred_at=at(i), properties={"page": f"/{i}"})
+            for i in range(3)
+        ],
+    )
     assert result.accepted == 3
     return person
 
@@ -73,13 +83,23 @@ def test_erase_deletes_everything_and_writes_the_audit_row(workspace, ann, bob):
 def test_erase_deletes_ingestion_log_entries_mentioning_the_person(workspace, ann):
     """Rejected payloads naming one of the person's identifiers or external id go too;
     others stay, including ones merely containing a digit of the id."""
-    events_ingest(workspace=workspace, origin="api", events=[
-        event("c_visit", PersonRef(identifiers={"email": "ANN@example.com"}),
-              properties={"nope": 1}),
-        event("c_visit", PersonRef(external_id="crm-ann"), properties={"nope": 2}),
-        event("c_visit", PersonRef(identifiers={"email": "zed@example.com"}),
-              properties={"nope": str(ann.pk)}),
-    ])
+    events_ingest(
+        workspace=workspace,
+        origin="api",
+        events=[
+            event(
+                "c_visit",
+                PersonRef(identifiers={"email": "ANN@example.com"}),
+                properties={"nope": 1},
+            ),
+            event("c_visit", PersonRef(external_id="crm-ann"), properties={"nope": 2}),
+            event(
+                "c_visit",
+                PersonRef(identifiers={"email": "zed@example.com"}),
+                properties={"nope": str(ann.pk)},
+            ),
+        ],
+    )
     assert IngestionLogEntry.objects.filter(workspace=workspace).count() == 3
     record = person_erase(person=ann, requested_by="dpo")
     assert record.log_entries_deleted == 2
@@ -93,16 +113,24 @@ def test_erase_deletes_the_admin_history_of_the_person(workspace, ann):
     from django.contrib.contenttypes.models import ContentType
 
     user = User.objects.create_user("editor")
-    LogEntry.objects.create(user=user, content_type=ContentType.objects.get_for_model(Person),
-                            object_id=str(ann.pk), object_repr=str(ann), action_flag=CHANGE)
+    LogEntry.objects.create(
+        user=user,
+        content_type=ContentType.objects.get_for_model(Person),
+        object_id=str(ann.pk),
+        object_repr=str(ann),
+        action_flag=CHANGE,
+    )
     person_erase(person=ann, requested_by="dpo")
     assert not LogEntry.objects.filter(object_repr="Ann").exists()
 
 
-@pytest.mark.parametrize(("kwargs", "field", "code"), [
-    ({"requested_by": "  "}, "requestedBy", ErrorCode.REQUIRED),
-    ({"requested_by": "dpo", "reason": "x" * 2001}, "reason", ErrorCode.TOO_LONG),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "field", "code"),
+    [
+        ({"requested_by": "  "}, "requestedBy", ErrorCode.REQUIRED),
+        ({"requested_by": "dpo", "reason": "x" * 2001}, "reason", ErrorCode.TOO_LONG),
+    ],
+)
 def test_erase_input_is_checked(workspace, ann, kwargs, field, code):
     """Who asked is required and the reason is bounded; nothing is deleted on error."""
     with pytest.raises(ServiceError) as caught:
@@ -124,13 +152,17 @@ def test_erasing_twice_is_not_found(workspace, ann):
 def test_an_erased_customer_sending_again_is_a_new_person(workspace, ann):
     """After erasure, the same email names nobody; a new event creates a new profile."""
     person_erase(person=ann, requested_by="dpo")
-    [item] = events_ingest(workspace=workspace, origin="api", events=[
-        event("c_visit", PersonRef(identifiers={"email": "ann@example.com"}))]).items
+    [item] = events_ingest(
+        workspace=workspace,
+        origin="api",
+        events=[event("c_visit", PersonRef(identifiers={"email": "ann@example.com"}))],
+    ).items
     assert item.person_id != ann.pk
     assert Event.objects.filter(workspace=workspace, person_id=item.person_id).count() == 1
 
 
 # Admin ----------------------------------------------------------------------------------------
+
 
 def test_admin_erase_button_confirmation_and_audit(workspace, ann):
     """A superuser sees "Erase (GDPR)" on the person page; the confirmation page lists what

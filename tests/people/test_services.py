@@ -25,8 +25,13 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def attributes(workspace):
     """Attribute definitions of every type."""
-    for key, type_ in (("plan", "text"), ("seats", "number"), ("trial", "boolean"),
-                       ("renewal", "date"), ("interests", "list")):
+    for key, type_ in (
+        ("plan", "text"),
+        ("seats", "number"),
+        ("trial", "boolean"),
+        ("renewal", "date"),
+        ("interests", "list"),
+    ):
         attribute_definition_create(workspace=workspace, key=key, name=key.title(), type=type_)
 
 
@@ -43,8 +48,11 @@ def test_workspace_create_adds_default_stages():
     its parent."""
     parent = WorkspaceFactory(slug="parent")
     child = WorkspaceFactory(slug="child", parent=parent)
-    codes = list(LifecycleStage.objects.filter(workspace=parent).order_by("position")
-                 .values_list("code", flat=True))
+    codes = list(
+        LifecycleStage.objects.filter(workspace=parent)
+        .order_by("position")
+        .values_list("code", flat=True)
+    )
     assert codes == ["lead", "prospect", "opportunity", "customer", "loyal"]
     assert LifecycleStage.objects.filter(workspace=child).count() == 5
     assert child.lineage_ids() == [child.pk, parent.pk]
@@ -52,40 +60,71 @@ def test_workspace_create_adds_default_stages():
 
 # person_create ------------------------------------------------------------------------------
 
+
 @pytest.mark.usefixtures("attributes")
 def test_person_create_stores_everything(workspace):
     """Identifiers (normalised), standard and custom attributes and tags are stored."""
     person = person_create(
-        workspace=workspace, external_id="cust-1",
-        identifiers={"email": "Eve@Example.COM", "phone": "+1 (555) 010-2000",
-                     "pushRegistrationId": "reg-9"},
-        standard={"firstName": "Eve", "lastName": "Smith", "birthDate": "1990-01-31",
-                  "gender": "female", "city": "Lisbon"},
-        attributes={"plan": "pro", "seats": 5, "trial": False, "renewal": "2025-01-01",
-                    "interests": ["shoes", "hats"]},
+        workspace=workspace,
+        external_id="cust-1",
+        identifiers={
+            "email": "Eve@Example.COM",
+            "phone": "+1 (555) 010-2000",
+            "pushRegistrationId": "reg-9",
+        },
+        standard={
+            "firstName": "Eve",
+            "lastName": "Smith",
+            "birthDate": "1990-01-31",
+            "gender": "female",
+            "city": "Lisbon",
+        },
+        attributes={
+            "plan": "pro",
+            "seats": 5,
+            "trial": False,
+            "renewal": "2025-01-01",
+            "interests": ["shoes", "hats"],
+        },
         tags=["vip", " beta ", ""],
     )
     stored = Person.objects.get(pk=person.pk)
     assert stored.workspace_id == workspace.pk
     assert stored.external_id == "cust-1"
-    assert (stored.first_name, stored.last_name, stored.birth_date, stored.gender,
-            stored.city) == ("Eve", "Smith", date(1990, 1, 31), "female", "Lisbon")
-    assert stored.attributes == {"plan": "pro", "seats": 5, "trial": False,
-                                 "renewal": "2025-01-01", "interests": ["shoes", "hats"]}
+    assert (stored.first_name, stored.last_name, stored.birth_date, stored.gender, stored.city) == (
+        "Eve",
+        "Smith",
+        date(1990, 1, 31),
+        "female",
+        "Lisbon",
+    )
+    assert stored.attributes == {
+        "plan": "pro",
+        "seats": 5,
+        "trial": False,
+        "renewal": "2025-01-01",
+        "interests": ["shoes", "hats"],
+    }
     assert set(Identifier.objects.filter(person=person).values_list("type", "value")) == {
-        ("email", "eve@example.com"), ("phone", "+15550102000"), ("push", "reg-9")}
+        ("email", "eve@example.com"),
+        ("phone", "+15550102000"),
+        ("push", "reg-9"),
+    }
     assert tags_of(person) == ["beta", "vip"]
 
 
 @pytest.mark.usefixtures("attributes")
-@pytest.mark.parametrize(("values", "field"), [
-    ({"plan": 5}, "customAttributes.plan"),
-    ({"seats": "5"}, "customAttributes.seats"),
-    ({"seats": True}, "customAttributes.seats"),
-    ({"trial": "yes"}, "customAttributes.trial"),
-    ({"renewal": "next year"}, "customAttributes.renewal"),
-    ({"interests": ["a", 1]}, "customAttributes.interests"),
-])
+@pytest.mark.parametrize(
+    ("values", "field"),
+    [
+        ({"plan": 5}, "customAttributes.plan"),
+        ({"seats": "5"}, "customAttributes.seats"),
+        ({"seats": True}, "customAttributes.seats"),
+        ({"trial": "yes"}, "customAttributes.trial"),
+        ({"renewal": "next year"}, "customAttributes.renewal"),
+        ({"interests": ["a", 1]}, "customAttributes.interests"),
+    ],
+)
 def test_custom_attribute_of_wrong_type_is_rejected(workspace, values, field):
     """A value that does not match its AttributeDefinition type is invalid_type naming it."""
     with pytest.raises(ServiceError) as excinfo:
@@ -97,8 +136,7 @@ def test_custom_attribute_of_wrong_type_is_rejected(workspace, values, field):
 @pytest.mark.usefixtures("attributes")
 def test_unknown_attribute_key_is_rejected(workspace, other_workspace):
     """A key without an attribute definition in this workspace is rejected naming it."""
-    attribute_definition_create(workspace=other_workspace, key="tier", name="Tier",
-                                type="text")
+    attribute_definition_create(workspace=other_workspace, key="tier", name="Tier", type="text")
     with pytest.raises(ServiceError) as excinfo:
         person_create(workspace=workspace, attributes={"plan": "pro", "tier": "gold"})
     assert error_of(excinfo) == ("customAttributes.tier", ErrorCode.UNKNOWN_PROPERTY)
@@ -127,12 +165,15 @@ def test_duplicate_external_id_is_rejected(workspace):
     assert Person.objects.filter(workspace=workspace).count() == 1
 
 
-@pytest.mark.parametrize(("standard", "field", "code"), [
-    ({"birthDate": "31/01/1990"}, "birthDate", ErrorCode.INVALID),
-    ({"gender": "x"}, "gender", ErrorCode.INVALID),
-    ({"firstName": 7}, "firstName", ErrorCode.INVALID_TYPE),
-    ({"city": "c" * 101}, "city", ErrorCode.TOO_LONG),
-])
+@pytest.mark.parametrize(
+    ("standard", "field", "code"),
+    [
+        ({"birthDate": "31/01/1990"}, "birthDate", ErrorCode.INVALID),
+        ({"gender": "x"}, "gender", ErrorCode.INVALID),
+        ({"firstName": 7}, "firstName", ErrorCode.INVALID_TYPE),
+        ({"city": "c" * 101}, "city", ErrorCode.TOO_LONG),
+    ],
+)
 def test_invalid_standard_attribute_is_rejected(workspace, standard, field, code):
     """Standard attributes are checked and the error names the API field."""
     with pytest.raises(ServiceError) as excinfo:
@@ -149,13 +190,18 @@ def test_invalid_identifier_is_rejected(workspace):
 
 # person_update, tags, identifiers -----------------------------------------------------------
 
+
 @pytest.mark.usefixtures("attributes")
 def test_person_update_merges_attributes(workspace):
     """Standard attributes change; custom values merge and None removes one."""
-    person = PersonFactory(workspace=workspace, standard={"firstName": "Ann"},
-                           attributes={"plan": "free", "seats": 1})
-    updated = person_update(person=person, standard={"lastName": "Lee", "country": "PT"},
-                            attributes={"plan": "pro", "seats": None, "trial": True})
+    person = PersonFactory(
+        workspace=workspace, standard={"firstName": "Ann"}, attributes={"plan": "free", "seats": 1}
+    )
+    updated = person_update(
+        person=person,
+        standard={"lastName": "Lee", "country": "PT"},
+        attributes={"plan": "pro", "seats": None, "trial": True},
+    )
     stored = Person.objects.get(pk=person.pk)
     assert (stored.first_name, stored.last_name, stored.country) == ("Ann", "Lee", "PT")
     assert stored.attributes == {"plan": "pro", "trial": True}
@@ -167,8 +213,7 @@ def test_person_update_rejects_bad_values_and_keeps_the_person(workspace):
     """An invalid update changes nothing."""
     person = PersonFactory(workspace=workspace, attributes={"plan": "free"})
     with pytest.raises(ServiceError) as excinfo:
-        person_update(person=person, standard={"firstName": "Bo"},
-                      attributes={"seats": "many"})
+        person_update(person=person, standard={"firstName": "Bo"}, attributes={"seats": "many"})
     assert error_of(excinfo) == ("customAttributes.seats", ErrorCode.INVALID_TYPE)
     stored = Person.objects.get(pk=person.pk)
     assert (stored.first_name, stored.attributes) == ("", {"plan": "free"})
@@ -203,8 +248,10 @@ def test_identifier_add(workspace):
 
 # API keys -----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("kind", "marker"), [(ApiKey.Kind.SECRET, "cdp_sk_"),
-                                              (ApiKey.Kind.PUBLIC, "cdp_pk_")])
+
+@pytest.mark.parametrize(
+    ("kind", "marker"), [(ApiKey.Kind.SECRET, "cdp_sk_"), (ApiKey.Kind.PUBLIC, "cdp_pk_")]
+)
 def test_api_key_is_stored_as_a_hash(workspace, kind, marker):
     """Only the SHA-256 hash and a short prefix are stored; the raw key authenticates."""
     new = api_key_create(workspace=workspace, kind=kind, name="server")

@@ -16,12 +16,20 @@ class Command(BaseCommand):
         parser.add_argument("--days", type=int, default=90)
 
     def handle(self, *args, slug, people, events, days, **options):
-        with tqdm(total=events, desc="demo events", unit="ev", disable=options["verbosity"] == 0,
-                  file=self.stderr._out) as bar:
-            workspace = demo_load(slug=slug, people=people, events=events, days=days,
-                                  progress=bar.update)
+        with tqdm(
+            total=events,
+            desc="demo events",
+            unit="ev",
+            disable=options["verbosity"] == 0,
+            file=self.stderr._out,
+        ) as bar:
+            workspace = demo_load(
+                slug=slug, people=people, events=events, days=days, progress=bar.update
+            )
         if workspace is None:
             self.stdout.write(f"Demo workspace {slug!r} already has data; nothing loaded.")
         else:
-            self.stdout.write(f"Demo workspace {slug!r} loaded: {people} people, "
-                              f"{events} events over {days} days.")
+            self.stdout.write(
+                f"Demo workspace {slug!r} loaded: {people} people, "
+                f"{events} events over {days} days."
+            )

@@ -13,14 +13,16 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--username", default="admin")
-        parser.add_argument("--workspace", default="demo",
-                            help="workspace slug the user joins when it exists")
+        parser.add_argument(
+            "--workspace", default="demo", help="workspace slug the user joins when it exists"
+        )
 
     def handle(self, *args, username: str, workspace: str, **options):
         user_model = get_user_model()
         password = secrets.token_urlsafe(12)
         user, created = user_model.objects.get_or_create(
-            username=username, defaults={"is_staff": True, "is_superuser": True})
+            username=username, defaults={"is_staff": True, "is_superuser": True}
+        )
         user.is_staff = user.is_superuser = user.is_active = True
         user.set_password(password)
         user.save()

@@ -11,8 +11,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--workspace", required=True, help="workspace slug")
-        parser.add_argument("--public", action="store_true",
-                            help="a public key (browser SDK: ingest only)")
+        parser.add_argument(
+            "--public", action="store_true", help="a public key (browser SDK: ingest only)"
+        )
         parser.add_argument("--name", default="", help="a label for the key")
 
     def handle(self, *args, workspace: str, public: bool, name: str, **options):

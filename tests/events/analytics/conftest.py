@@ -54,8 +54,11 @@ def _properties(rng: random.Random, code: str) -> dict:
     if code == "pageView":
         return {"path": rng.choice(PATHS)}
     if code == "c_checkout":
-        return {"amount": rng.choice([20, 35.5, 99]), "currency": rng.choice(["EUR", "USD"]),
-                "paid": rng.random() < 0.7}
+        return {
+            "amount": rng.choice([20, 35.5, 99]),
+            "currency": rng.choice(["EUR", "USD"]),
+            "paid": rng.random() < 0.7,
+        }
     result = {"seats": rng.randrange(1, 5)}
     if rng.random() < 0.85:  # some events leave the route out ("not set")
         result["route"] = rng.choice(ROUTES)
@@ -77,31 +80,57 @@ def _boundary_journeys(at) -> list[list[tuple[str, datetime]]]:
         # Step 2 exactly at the end of the window (counts); step 3 one microsecond later.
         [(TICKETS[0], at(3)), (TICKETS[1], at(3) + WINDOW), (TICKETS[2], at(3) + WINDOW + us)],
         # The first search starts the attempt; the later complete journey is not it.
-        [(TICKETS[0], at(4)), (TICKETS[0], at(10)), (TICKETS[1], at(10) + s),
-         (TICKETS[2], at(10) + 2 * s)],
+        [
+            (TICKETS[0], at(4)),
+            (TICKETS[0], at(10)),
+            (TICKETS[1], at(10) + s),
+            (TICKETS[2], at(10) + 2 * s),
+        ],
         [(TICKETS[0], at(5)), (TICKETS[1], at(5))],  # the same instant: not after
         # A search before the range does not start the attempt; the one inside does.
-        [(TICKETS[0], START - d), (TICKETS[1], START - d + s), (TICKETS[0], at(6)),
-         (TICKETS[2], at(6) + s), (TICKETS[1], at(6) + 2 * s), (TICKETS[2], at(6) + 3 * s)],
+        [
+            (TICKETS[0], START - d),
+            (TICKETS[1], START - d + s),
+            (TICKETS[0], at(6)),
+            (TICKETS[2], at(6) + s),
+            (TICKETS[1], at(6) + 2 * s),
+            (TICKETS[2], at(6) + 3 * s),
+        ],
         # Searched just before the end of the range; the next steps come after it.
         [(TICKETS[0], END - s), (TICKETS[1], END + d), (TICKETS[2], END + d + s)],
         # Chose the same ticket twice: the earliest after the search counts.
-        [(TICKETS[0], at(7)), (TICKETS[1], at(7) + 5 * s), (TICKETS[1], at(7) + 9 * s),
-         (TICKETS[2], at(7) + 7 * s)],
+        [
+            (TICKETS[0], at(7)),
+            (TICKETS[1], at(7) + 5 * s),
+            (TICKETS[1], at(7) + 9 * s),
+            (TICKETS[2], at(7) + 7 * s),
+        ],
     ]
 
 
 def journal_make(workspace, seed: int, people: int = 36) -> Journal:
     """Store random events (and the boundary journeys) for ``people`` people."""
     rng = random.Random(seed)
-    definition_set_enabled(workspace=workspace, enabled=True, definition=EventDefinition
-                           .objects.get(workspace=None, definition_id="pageView"))
-    DefinitionFactory(workspace=workspace, definition_id=TICKETS[0],
-                      properties=props(route="text", seats="number"))
-    DefinitionFactory(workspace=workspace, definition_id=TICKETS[1],
-                      properties=props(route="text", seats="number"))
-    DefinitionFactory(workspace=workspace, definition_id=TICKETS[2],
-                      properties=props(amount="number", currency="text", paid="boolean"))
+    definition_set_enabled(
+        workspace=workspace,
+        enabled=True,
+        definition=EventDefinition.objects.get(workspace=None, definition_id="pageView"),
+    )
+    DefinitionFactory(
+        workspace=workspace,
+        definition_id=TICKETS[0],
+        properties=props(route="text", seats="number"),
+    )
+    DefinitionFactory(
+        workspace=workspace,
+        definition_id=TICKETS[1],
+        properties=props(route="text", seats="number"),
+    )
+    DefinitionFactory(
+        workspace=workspace,
+        definition_id=TICKETS[2],
+        properties=props(amount="number", currency="text", paid="boolean"),
+    )
     journal = Journal(workspace=workspace)
     codes = ["pageView", "pageView", *TICKETS, TICKETS[0], TICKETS[1]]
     seen = set()
@@ -118,10 +147,15 @@ def journal_make(workspace, seed: int, people: int = 36) -> Journal:
                 seen.add((person.pk, code, when))
                 rows.append(Fact(person.pk, code, when, _properties(rng, code)))
     for lo in range(0, len(rows), 500):
-        result = events_ingest(workspace=workspace, origin="api", events=[
-            event(f.code, PersonRef(id=f.person), occurred_at=f.when, properties=f.properties)
-            for f in rows[lo:lo + 500]])
-        assert (result.accepted, result.rejected) == (len(rows[lo:lo + 500]), 0)
+        result = events_ingest(
+            workspace=workspace,
+            origin="api",
+            events=[
+                event(f.code, PersonRef(id=f.person), occurred_at=f.when, properties=f.properties)
+                for f in rows[lo : lo + 500]
+            ],
+        )
+        assert (result.accepted, result.rejected) == (len(rows[lo : lo + 500]), 0)
     journal.facts = rows
     segment = segment_create(workspace=workspace, name="Half", kind="static")
     chosen = [p.pk for p in journal.people if rng.random() < 0.5]
@@ -137,6 +171,7 @@ def journal(request, workspace) -> Journal:
 
 
 # Expected answers ------------------------------------------------------------------------------
+
 
 def _holds(value, operator: str, wanted) -> bool:
     """The few property operators the tests use, evaluated in Python."""
@@ -156,15 +191,22 @@ def _holds(value, operator: str, wanted) -> bool:
 def _matches(fact: Fact, code: str, where: list[dict]) -> bool:
     return fact.code == code and all(
         _holds(fact.properties.get(item["property"]), item["operator"], item.get("value"))
-        for item in where)
+        for item in where
+    )
 
 
 def _selection(raw) -> tuple[str, list[dict]]:
     return (raw, []) if isinstance(raw, str) else (raw["event"], raw.get("where", []))
 
 
-def reference_funnel(journal: Journal, steps: list, start: datetime, end: datetime,
-                     window: timedelta, members: set | None = None) -> list[dict]:
+def reference_funnel(
+    journal: Journal,
+    steps: list,
+    start: datetime,
+    end: datetime,
+    window: timedelta,
+    members: set | None = None,
+) -> list[dict]:
     """People per step, conversions and median seconds, following the README's rules."""
     steps = [_selection(s) for s in steps]
     by_person = defaultdict(list)
@@ -180,8 +222,11 @@ def reference_funnel(journal: Journal, steps: list, start: datetime, end: dateti
         times = [min(firsts)]
         reached[0].append(None)
         for k, step in enumerate(steps[1:], start=1):
-            later = [f.when for f in facts if _matches(f, *step) and f.when > times[-1]
-                     and f.when - times[0] <= window]
+            later = [
+                f.when
+                for f in facts
+                if _matches(f, *step) and f.when > times[-1] and f.when - times[0] <= window
+            ]
             if not later:
                 break
             times.append(min(later))
@@ -190,13 +235,19 @@ def reference_funnel(journal: Journal, steps: list, start: datetime, end: dateti
     result = []
     for k, gaps in enumerate(reached):
         previous = len(reached[k - 1]) if k else None
-        result.append({
-            "step": k + 1, "people": len(gaps),
-            "conversionFromPrevious": None if k == 0 else (
-                len(gaps) / previous if previous else 0.0),
-            "conversionFromFirst": len(gaps) / first if first else 0.0,
-            "medianSecondsFromPrevious": (statistics.median(gaps) / 1e6 if k and gaps
-                                          else None)})
+        result.append(
+            {
+                "step": k + 1,
+                "people": len(gaps),
+                "conversionFromPrevious": None
+                if k == 0
+                else (len(gaps) / previous if previous else 0.0),
+                "conversionFromFirst": len(gaps) / first if first else 0.0,
+                "medianSecondsFromPrevious": (
+                    statistics.median(gaps) / 1e6 if k and gaps else None
+                ),
+            }
+        )
     return result
 
 
@@ -212,9 +263,15 @@ def _value_text(value) -> str | None:
     return None if value is None else str(value)
 
 
-def reference_segmentation(journal: Journal, events: list, start: datetime, end: datetime,
-                           interval: str, breakdown: dict | None = None,
-                           members: set | None = None) -> list[dict]:
+def reference_segmentation(
+    journal: Journal,
+    events: list,
+    start: datetime,
+    end: datetime,
+    interval: str,
+    breakdown: dict | None = None,
+    members: set | None = None,
+) -> list[dict]:
     """Per series (and top value, then "other"): events and unique people per bucket."""
     step = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(weeks=1)}
     starts = [_bucket(start, interval)]
@@ -224,17 +281,21 @@ def reference_segmentation(journal: Journal, events: list, start: datetime, end:
     result = []
     for raw in events:
         code, where = _selection(raw)
-        facts = [f for f in journal.facts if _matches(f, code, where) and start <= f.when < end
-                 and (members is None or f.person in members)]
+        facts = [
+            f
+            for f in journal.facts
+            if _matches(f, code, where)
+            and start <= f.when < end
+            and (members is None or f.person in members)
+        ]
         if breakdown is None:
             groups = {None: facts}
             keys = [(None, False)]
         else:
-            value_of = {id(f): _value_text(f.properties.get(breakdown["property"]))
-                        for f in facts}
+            value_of = {id(f): _value_text(f.properties.get(breakdown["property"])) for f in facts}
             counts = Counter(value_of.values())
             ranked = sorted(counts, key=lambda v: (-counts[v], v is None, v or ""))
-            top = ranked[:breakdown.get("limit", 10)]
+            top = ranked[: breakdown.get("limit", 10)]
             groups = {v: [f for f in facts if value_of[id(f)] == v] for v in top}
             rest = [f for f in facts if value_of[id(f)] not in top]
             keys = [(v, False) for v in top]
@@ -248,6 +309,13 @@ def reference_segmentation(journal: Journal, events: list, start: datetime, end:
                 i = index[_bucket(fact.when, interval)]
                 n_events[i] += 1
                 n_people[i].add(fact.person)
-            result.append({"event": code, "value": value, "other": other, "events": n_events,
-                           "people": [len(p) for p in n_people]})
+            result.append(
+                {
+                    "event": code,
+                    "value": value,
+                    "other": other,
+                    "events": n_events,
+                    "people": [len(p) for p in n_people],
+                }
+            )
     return result

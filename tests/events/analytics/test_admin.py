@@ -22,8 +22,12 @@ from tests.flows.conftest import complete_flow
 pytestmark = pytest.mark.django_db
 
 PAGE = "/admin/events/analytics/"
-FUNNEL = {"steps": list(TICKETS), "from": START.isoformat(), "to": END.isoformat(),
-          "conversionWindow": {"days": 2}}
+FUNNEL = {
+    "steps": list(TICKETS),
+    "from": START.isoformat(),
+    "to": END.isoformat(),
+    "conversionWindow": {"days": 2},
+}
 
 
 def _staff(workspace, name: str, *codenames: str) -> Client:
@@ -47,8 +51,7 @@ def marketer(workspace) -> Client:
 
 def test_marketers_get_the_permission():
     """The migration gives the Marketer group "view analytics"."""
-    assert Group.objects.get(name="Marketer").permissions.filter(
-        codename="view_analytics").exists()
+    assert Group.objects.get(name="Marketer").permissions.filter(codename="view_analytics").exists()
 
 
 def test_page_and_links(journal, marketer, workspace):
@@ -63,7 +66,9 @@ def test_page_and_links(journal, marketer, workspace):
     assert {d["id"] for d in config["catalogue"]["definitions"]} >= {*TICKETS, "pageView"}
     assert [s["name"] for s in config["catalogue"]["segments"]] == ["Half"]
     assert [t["key"] for t in config["catalogue"]["funnelTemplates"]] == [
-        "ticket-purchase", "shop-purchase"]  # not the demo data's ticket events
+        "ticket-purchase",
+        "shop-purchase",
+    ]  # not the demo data's ticket events
     assert b"cdp/vendor/chart.umd.min.js" in page.content
 
 
@@ -71,8 +76,10 @@ def test_staff_without_the_permission(journal, workspace):
     """Other staff see neither the page, its endpoints, nor the dashboard."""
     developer = _staff(workspace, "dev", "view_apikey")
     assert developer.get(PAGE).status_code == 403
-    assert developer.post(f"{PAGE}funnels/", FUNNEL, content_type="application/json"
-                          ).status_code == 403
+    assert (
+        developer.post(f"{PAGE}funnels/", FUNNEL, content_type="application/json").status_code
+        == 403
+    )
     assert developer.get(f"{PAGE}dashboard/").status_code == 403
     assert 'id="cdp-dashboard"' not in developer.get("/admin/").content.decode()
     assert Client().get(f"{PAGE}dashboard/").status_code == 403  # not logged in: JSON, no page
@@ -80,25 +87,30 @@ def test_staff_without_the_permission(journal, workspace):
 
 def test_funnel_endpoint_answers_like_the_api(journal, marketer, workspace):
     """The page's endpoint runs the API's query on the chosen workspace."""
-    answer = marketer.post(f"{PAGE}funnels/?workspace={workspace.pk}", FUNNEL,
-                           content_type="application/json")
+    answer = marketer.post(
+        f"{PAGE}funnels/?workspace={workspace.pk}", FUNNEL, content_type="application/json"
+    )
     assert answer.status_code == 200
     expected = reference_funnel(journal, list(TICKETS), START, END, timedelta(days=2))
     assert [s["people"] for s in answer.json()["steps"]] == [s["people"] for s in expected]
-    bad = marketer.post(f"{PAGE}funnels/", {**FUNNEL, "steps": ["c_nope", TICKETS[0]]},
-                        content_type="application/json")
+    bad = marketer.post(
+        f"{PAGE}funnels/",
+        {**FUNNEL, "steps": ["c_nope", TICKETS[0]]},
+        content_type="application/json",
+    )
     assert bad.status_code == 400
     assert bad.json()["error"]["field"] == "steps[0].event"
-    assert marketer.post(f"{PAGE}funnels/", "{", content_type="application/json"
-                         ).status_code == 400
+    assert marketer.post(f"{PAGE}funnels/", "{", content_type="application/json").status_code == 400
     assert marketer.get(f"{PAGE}funnels/").status_code == 405
 
 
 def test_other_workspaces_are_refused(journal, marketer, other_workspace):
     """A workspace the user is not a member of answers 404."""
-    answer = marketer.post(f"{PAGE}segmentation/?workspace={other_workspace.pk}",
-                           {"events": ["pageView"], "from": "2024-05-01", "to": "2024-05-02"},
-                           content_type="application/json")
+    answer = marketer.post(
+        f"{PAGE}segmentation/?workspace={other_workspace.pk}",
+        {"events": ["pageView"], "from": "2024-05-01", "to": "2024-05-02"},
+        content_type="application/json",
+    )
     assert answer.status_code == 404
     assert marketer.get(f"{PAGE}dashboard/?workspace={other_workspace.pk}").status_code == 404
 
@@ -107,31 +119,40 @@ def test_csrf_is_checked(journal, workspace):
     """The endpoints take POSTs from the admin's pages only (CSRF token)."""
     client = Client(enforce_csrf_checks=True)
     client.force_login(User.objects.create_superuser("root", password="pw"))
-    assert client.post(f"{PAGE}funnels/", FUNNEL, content_type="application/json"
-                       ).status_code == 403
+    assert (
+        client.post(f"{PAGE}funnels/", FUNNEL, content_type="application/json").status_code == 403
+    )
 
 
 def test_csv_downloads(journal, marketer, workspace):
     """Each table downloads as CSV: a line per step; a line per bucket and series."""
     import json
 
-    answer = marketer.post(f"{PAGE}csv/", {"kind": "funnels", "query": json.dumps(FUNNEL),
-                                           "workspace": workspace.pk})
+    answer = marketer.post(
+        f"{PAGE}csv/", {"kind": "funnels", "query": json.dumps(FUNNEL), "workspace": workspace.pk}
+    )
     assert answer.status_code == 200
     assert answer["Content-Type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(answer.content.decode())))
     expected = reference_funnel(journal, list(TICKETS), START, END, timedelta(days=2))
     assert [int(r["people"]) for r in rows] == [s["people"] for s in expected]
     assert rows[1]["conversion_from_previous"] == f"{expected[1]['conversionFromPrevious']:.4f}"
-    query = {"events": [TICKETS[0]], "from": "2024-05-01", "to": "2024-05-07",
-             "breakdown": {"property": "route", "limit": 2}}
+    query = {
+        "events": [TICKETS[0]],
+        "from": "2024-05-01",
+        "to": "2024-05-07",
+        "breakdown": {"property": "route", "limit": 2},
+    }
     answer = marketer.post(f"{PAGE}csv/", {"kind": "segmentation", "query": json.dumps(query)})
     rows = list(csv.DictReader(io.StringIO(answer.content.decode())))
     series = {r["series"] for r in rows}
     assert len(rows) == 7 * len(series)
     assert "c_ticket_searched: other" in series
-    stored = sum(1 for f in journal.facts if f.code == TICKETS[0]
-                 and START <= f.when < START + timedelta(days=7))
+    stored = sum(
+        1
+        for f in journal.facts
+        if f.code == TICKETS[0] and START <= f.when < START + timedelta(days=7)
+    )
     assert sum(int(r["events"]) for r in rows) == stored
     bad = marketer.post(f"{PAGE}csv/", {"kind": "nope", "query": "{}"})
     assert bad.status_code == 400
@@ -142,14 +163,19 @@ def test_dashboard(journal, marketer, workspace, django_capture_on_commit_callba
     flow = flow_activate(flow=complete_flow(workspace, name="Ticket follow-up"))
     now = timezone.now()
     person = PersonFactory(workspace=workspace)
-    recent = [event(TICKETS[0], person, occurred_at=now - timedelta(days=d, seconds=s))
-              for d, s in ((0, 1), (0, 2), (3, 0))]
+    recent = [
+        event(TICKETS[0], person, occurred_at=now - timedelta(days=d, seconds=s))
+        for d, s in ((0, 1), (0, 2), (3, 0))
+    ]
     recent.append(event("pageView", person, occurred_at=now - timedelta(days=40)))
     with django_capture_on_commit_callbacks(execute=True):  # the flow starts after commit
         assert events_ingest(workspace=workspace, events=recent, origin="api").rejected == 0
     figures = marketer.get(f"{PAGE}dashboard/").json()
-    stored = list(Event.objects.filter(workspace=workspace).values_list(
-        "occurred_at", "definition__definition_id"))
+    stored = list(
+        Event.objects.filter(workspace=workspace).values_list(
+            "occurred_at", "definition__definition_id"
+        )
+    )
     days = [(now - timedelta(days=29 - i)).date() for i in range(30)]
     assert figures["days"] == [d.isoformat() for d in days]
     expected = [sum(1 for when, _ in stored if when.date() == day) for day in days]
@@ -157,9 +183,22 @@ def test_dashboard(journal, marketer, workspace, django_capture_on_commit_callba
     assert expected[-1] >= 2  # the two searches (and the flow's own events) of today
     assert expected[-4] == 1
     counts = Counter(code for when, code in stored if when.date() >= days[0])
-    assert figures["topDefinitions"] == [{"event": code, "events": n} for code, n in sorted(
-        counts.items(), key=lambda item: (-item[1], item[0]))][:10]
+    assert (
+        figures["topDefinitions"]
+        == [
+            {"event": code, "events": n}
+            for code, n in sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+        ][:10]
+    )
     assert figures["newPeople"] == len(journal.people) + 1
-    assert figures["activeFlows"] == [{"id": flow.pk, "name": "Ticket follow-up", "entered": 1,
-                                       "live": 1, "finished": 0, "exited": 0}]
+    assert figures["activeFlows"] == [
+        {
+            "id": flow.pk,
+            "name": "Ticket follow-up",
+            "entered": 1,
+            "live": 1,
+            "finished": 0,
+            "exited": 0,
+        }
+    ]
     assert figures["workspaces"] == [{"id": workspace.pk, "name": workspace.name}]

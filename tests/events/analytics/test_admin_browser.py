@@ -15,8 +15,10 @@ CHROMIUM = "/usr/bin/chromium"
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.django_db(transaction=True),  # the live server's requests commit
-    pytest.mark.skipif(not os.path.exists(CHROMIUM),
-                       reason=f"needs Debian's chromium at {CHROMIUM} (apt-get install chromium)"),
+    pytest.mark.skipif(
+        not os.path.exists(CHROMIUM),
+        reason=f"needs Debian's chromium at {CHROMIUM} (apt-get install chromium)",
+    ),
 ]
 CHART = "Chart.getChart(document.getElementById('{}'))"
 # More than 500 pixels of the canvas are not transparent: the chart was drawn (Chart.js may
@@ -39,8 +41,9 @@ def marketer(workspace) -> User:
 def test_marketer_runs_a_funnel_and_a_segmentation(browser, live_server, workspace, marketer):
     journal = journal_make(workspace, seed=5, people=24)
     end = START + timedelta(days=20)  # the page's "to" date includes its whole day
-    expected = [s["people"] for s in reference_funnel(journal, list(TICKETS), START, end,
-                                                      timedelta(days=2))]
+    expected = [
+        s["people"] for s in reference_funnel(journal, list(TICKETS), START, end, timedelta(days=2))
+    ]
     assert expected[0] > expected[-1] > 0
     page = browser.new_context(accept_downloads=True).new_page()
     errors = []
@@ -53,8 +56,9 @@ def test_marketer_runs_a_funnel_and_a_segmentation(browser, live_server, workspa
 
     funnel = "#cdp-funnel"
     page.select_option(f"{funnel} .cdp-template", "ticket-purchase")
-    assert page.eval_on_selector_all(f"{funnel} .cdp-step-event",
-                                     "nodes => nodes.map(n => n.value)") == list(TICKETS)
+    assert page.eval_on_selector_all(
+        f"{funnel} .cdp-step-event", "nodes => nodes.map(n => n.value)"
+    ) == list(TICKETS)
     page.fill(f"{funnel} .cdp-from", "2024-05-01")
     page.fill(f"{funnel} .cdp-to", "2024-05-20")
     page.fill(f"{funnel} .cdp-window-amount", "2")
@@ -64,8 +68,10 @@ def test_marketer_runs_a_funnel_and_a_segmentation(browser, live_server, workspa
     assert page.evaluate(f"{chart}.data.datasets[0].data") == expected
     assert page.evaluate(f"{chart}.config.type") == "bar"
     page.wait_for_function(INKED, arg="cdp-funnel-chart")
-    cells = page.eval_on_selector_all(f"{funnel} .cdp-analytics-table tbody tr td:nth-child(3)",
-                                      "cells => cells.map(c => Number(c.textContent))")
+    cells = page.eval_on_selector_all(
+        f"{funnel} .cdp-analytics-table tbody tr td:nth-child(3)",
+        "cells => cells.map(c => Number(c.textContent))",
+    )
     assert cells == expected
     with page.expect_download() as download:
         page.click(f"{funnel} .cdp-csv")

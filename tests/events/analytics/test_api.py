@@ -35,16 +35,19 @@ def test_keys(api, other_workspace):
 
 def test_answer_shapes(api):
     """The documented fields, dates as ISO instants, a date ``to`` covering its whole day."""
-    answer = api.secret.post(SEGMENTATION, {"events": [TICKETS[0]], "interval": "week",
-                                            "breakdown": "route", **RANGE}).json()
+    answer = api.secret.post(
+        SEGMENTATION, {"events": [TICKETS[0]], "interval": "week", "breakdown": "route", **RANGE}
+    ).json()
     assert answer["from"] == "2024-05-01T00:00:00Z"
     assert answer["to"] == "2024-05-21T00:00:00Z"
     assert answer["buckets"][0] == "2024-04-29T00:00:00Z"  # the Monday of the first week
     assert answer["breakdown"] == "route"
     assert {"event", "label", "value", "other", "events", "people", "totalEvents"} == set(
-        answer["series"][0])
-    funnel = api.secret.post(FUNNELS, {"steps": list(TICKETS), **RANGE,
-                                       "conversionWindow": {"hours": 36}}).json()
+        answer["series"][0]
+    )
+    funnel = api.secret.post(
+        FUNNELS, {"steps": list(TICKETS), **RANGE, "conversionWindow": {"hours": 36}}
+    ).json()
     assert funnel["conversionWindowSeconds"] == 36 * 3600
     assert [s["step"] for s in funnel["steps"]] == [1, 2, 3]
     assert funnel["steps"][0]["conversionFromPrevious"] is None
@@ -59,31 +62,62 @@ BAD_FUNNELS = [
     ({"steps": [TICKETS[0], "c_nope"]}, "unknown_definition", "steps[1].event"),
     ({"steps": [TICKETS[0], 7]}, "invalid", "steps[1]"),
     ({"steps": [TICKETS[0], {"event": TICKETS[1], "count": 3}]}, "invalid", "steps[1].count"),
-    ({"steps": [TICKETS[0], {"event": TICKETS[1], "where": [{"property": "nope",
-                                                              "operator": "equals",
-                                                              "value": 1}]}]},
-     "unknown_property", "steps[1].where[0].property"),
-    ({"steps": [TICKETS[0], {"event": TICKETS[1], "where": [{"property": "seats",
-                                                              "operator": "gt",
-                                                              "value": "x"}]}]},
-     "invalid_value", "steps[1].where[0].value"),
-    ({"steps": [TICKETS[0], {"event": TICKETS[1], "where": [{"property": "route",
-                                                              "operator": "equals",
-                                                              "value": "a\u0000b"}]}]},
-     "invalid", "steps[1].where[0].value"),
+    (
+        {
+            "steps": [
+                TICKETS[0],
+                {
+                    "event": TICKETS[1],
+                    "where": [{"property": "nope", "operator": "equals", "value": 1}],
+                },
+            ]
+        },
+        "unknown_property",
+        "steps[1].where[0].property",
+    ),
+    (
+        {
+            "steps": [
+                TICKETS[0],
+                {
+                    "event": TICKETS[1],
+                    "where": [{"property": "seats", "operator": "gt", "value": "x"}],
+                },
+            ]
+        },
+        "invalid_value",
+        "steps[1].where[0].value",
+    ),
+    (
+        {
+            "steps": [
+                TICKETS[0],
+                {
+                    "event": TICKETS[1],
+                    "where": [{"property": "route", "operator": "equals", "value": "a\u0000b"}],
+                },
+            ]
+        },
+        "invalid",
+        "steps[1].where[0].value",
+    ),
     ({"steps": ["c_ticket\u0000searched", TICKETS[1]]}, "invalid", "steps[0]"),
-    ({"steps": list(TICKETS), "conversionWindow": {"days": 91}}, "invalid",
-     "conversionWindow.days"),
+    (
+        {"steps": list(TICKETS), "conversionWindow": {"days": 91}},
+        "invalid",
+        "conversionWindow.days",
+    ),
     ({"steps": list(TICKETS), "conversionWindow": {"weeks": 1}}, "invalid", "conversionWindow"),
-    ({"steps": list(TICKETS), "conversionWindow": {"minutes": 0}}, "invalid",
-     "conversionWindow.minutes"),
+    (
+        {"steps": list(TICKETS), "conversionWindow": {"minutes": 0}},
+        "invalid",
+        "conversionWindow.minutes",
+    ),
     ({"steps": list(TICKETS), "segment": 2**70}, "unknown_segment", "segment"),
     ({"steps": list(TICKETS), "segment": True}, "unknown_segment", "segment"),
     ({"steps": list(TICKETS), "extra": 1}, "invalid", "extra"),
-    ({"steps": list(TICKETS), "from": "2024-01-01", "to": "2026-06-01"}, "range_too_long",
-     "to"),
-    ({"steps": list(TICKETS), "from": "0001-01-01", "to": "9999-12-31"}, "invalid_value",
-     "to"),
+    ({"steps": list(TICKETS), "from": "2024-01-01", "to": "2026-06-01"}, "range_too_long", "to"),
+    ({"steps": list(TICKETS), "from": "0001-01-01", "to": "9999-12-31"}, "invalid_value", "to"),
     ({"steps": list(TICKETS), "from": "1900-01-01"}, "invalid", "from"),
     ({"steps": list(TICKETS), "from": "2024-05-02", "to": "2024-05-01"}, "invalid", "to"),
     ({"steps": list(TICKETS), "from": "yesterday"}, "invalid_value", "from"),
@@ -102,21 +136,48 @@ BAD_SEGMENTATIONS = [
     ({"events": ["pageView"] * 11}, "invalid", "events"),
     ({"events": ["pageView"], "interval": "minute"}, "invalid", "interval"),
     ({"events": ["pageView"], "interval": {}}, "invalid", "interval"),
-    ({"events": ["pageView"], "breakdown": {"property": {}}}, "unknown_property",
-     "breakdown.property"),
-    ({"events": [{"event": "pageView", "where": [{"property": [], "operator": "is_set"}]}]},
-     "unknown_property", "events[0].where[0].property"),
-    ({"events": ["pageView"], "interval": "hour", "from": "2024-01-01", "to": "2024-03-01"},
-     "range_too_long", "interval"),
-    ({"events": ["pageView"], "breakdown": {"property": "route"}}, "unknown_property",
-     "breakdown.property"),
-    ({"events": [TICKETS[0]], "breakdown": {"property": "route", "limit": 51}}, "invalid",
-     "breakdown.limit"),
-    ({"events": [TICKETS[0]], "breakdown": {"property": "route", "top": 5}}, "invalid",
-     "breakdown"),
-    ({"events": [{"event": TICKETS[2], "where": [{"property": "amount", "operator": "gt",
-                                                  "value": 10**400}]}]},
-     "invalid_value", "events[0].where[0].value"),
+    (
+        {"events": ["pageView"], "breakdown": {"property": {}}},
+        "unknown_property",
+        "breakdown.property",
+    ),
+    (
+        {"events": [{"event": "pageView", "where": [{"property": [], "operator": "is_set"}]}]},
+        "unknown_property",
+        "events[0].where[0].property",
+    ),
+    (
+        {"events": ["pageView"], "interval": "hour", "from": "2024-01-01", "to": "2024-03-01"},
+        "range_too_long",
+        "interval",
+    ),
+    (
+        {"events": ["pageView"], "breakdown": {"property": "route"}},
+        "unknown_property",
+        "breakdown.property",
+    ),
+    (
+        {"events": [TICKETS[0]], "breakdown": {"property": "route", "limit": 51}},
+        "invalid",
+        "breakdown.limit",
+    ),
+    (
+        {"events": [TICKETS[0]], "breakdown": {"property": "route", "top": 5}},
+        "invalid",
+        "breakdown",
+    ),
+    (
+        {
+            "events": [
+                {
+                    "event": TICKETS[2],
+                    "where": [{"property": "amount", "operator": "gt", "value": 10**400}],
+                }
+            ]
+        },
+        "invalid_value",
+        "events[0].where[0].value",
+    ),
     ({"events": ["pageView"], "segment": "12"}, "unknown_segment", "segment"),
     ({"events": ["pageView"], "from": "2024-05-01T00:00:00+99:00"}, "invalid_value", "from"),
 ]
@@ -134,8 +195,12 @@ def test_bodies_that_are_not_queries(api):
     assert_error(secret.post(FUNNELS, "{", content_type="application/json"), 400)
     assert_error(secret.post(FUNNELS, [1, 2]), 400, "invalid")
     assert_error(secret.post(SEGMENTATION, "null", content_type="application/json"), 400)
-    assert_error(secret.post(SEGMENTATION, "events=pageView",
-                             content_type="application/x-www-form-urlencoded"), 415)
+    assert_error(
+        secret.post(
+            SEGMENTATION, "events=pageView", content_type="application/x-www-form-urlencoded"
+        ),
+        415,
+    )
     assert_error(secret.get(FUNNELS), 405)
 
 
@@ -144,5 +209,9 @@ def test_another_workspaces_segment_is_unknown(api, other_workspace):
     from people.segments.services import segment_create
 
     theirs = segment_create(workspace=other_workspace, name="Theirs", kind="static")
-    assert_error(api.secret.post(FUNNELS, {"steps": list(TICKETS), "segment": theirs.pk,
-                                           **RANGE}), 400, "unknown_segment", "segment")
+    assert_error(
+        api.secret.post(FUNNELS, {"steps": list(TICKETS), "segment": theirs.pk, **RANGE}),
+        400,
+        "unknown_segment",
+        "segment",
+    )

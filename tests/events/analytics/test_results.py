@@ -37,14 +37,30 @@ def _funnel(journal, steps, window=None, segment=False, start=START, end=END):
     if segment:
         body["segment"] = journal.segment.pk
     answer = _post(journal, FUNNELS, body)
-    return [{k: s[k] for k in ("step", "people", "conversionFromPrevious",
-                               "conversionFromFirst", "medianSecondsFromPrevious")}
-            for s in answer["steps"]]
+    return [
+        {
+            k: s[k]
+            for k in (
+                "step",
+                "people",
+                "conversionFromPrevious",
+                "conversionFromFirst",
+                "medianSecondsFromPrevious",
+            )
+        }
+        for s in answer["steps"]
+    ]
 
 
-@pytest.mark.parametrize(("window", "length"), [
-    ({"days": 2}, WINDOW), ({"hours": 1}, timedelta(hours=1)),
-    ({"minutes": 1}, timedelta(minutes=1)), (None, timedelta(days=7))])
+@pytest.mark.parametrize(
+    ("window", "length"),
+    [
+        ({"days": 2}, WINDOW),
+        ({"hours": 1}, timedelta(hours=1)),
+        ({"minutes": 1}, timedelta(minutes=1)),
+        (None, timedelta(days=7)),
+    ],
+)
 def test_ticket_funnel_matches_python(journal, window, length):
     """Search → choose → checkout: people per step, conversions and medians as computed in
     Python, for windows from a minute to the default 7 days."""
@@ -72,12 +88,23 @@ def test_boundary_journeys(journal):
 def test_funnel_with_segment_and_property_conditions(journal):
     """Property conditions in the segment rules' format filter each step; a segment restricts
     step 1 to its current members (not the one who left)."""
-    steps = [{"event": TICKETS[0], "where": [{"property": "route", "operator": "in",
-                                              "value": ["PEK-ZAG", "ZAG-LHR", "Zürich-北京"]}]},
-             {"event": TICKETS[1], "where": [{"property": "seats", "operator": "gt",
-                                              "value": 1}]},
-             {"event": TICKETS[2], "where": [{"property": "currency", "operator": "equals",
-                                              "value": "EUR"}]}]
+    steps = [
+        {
+            "event": TICKETS[0],
+            "where": [
+                {
+                    "property": "route",
+                    "operator": "in",
+                    "value": ["PEK-ZAG", "ZAG-LHR", "Zürich-北京"],
+                }
+            ],
+        },
+        {"event": TICKETS[1], "where": [{"property": "seats", "operator": "gt", "value": 1}]},
+        {
+            "event": TICKETS[2],
+            "where": [{"property": "currency", "operator": "equals", "value": "EUR"}],
+        },
+    ]
     for segment in (False, True):
         members = journal.members if segment else None
         expected = reference_funnel(journal, steps, START, END, timedelta(days=7), members)
@@ -89,17 +116,29 @@ def test_repeated_and_long_funnels(journal):
     steps."""
     again = [TICKETS[0], TICKETS[0], TICKETS[1]]
     assert _funnel(journal, again, {"days": 5}) == reference_funnel(
-        journal, again, START, END, timedelta(days=5))
-    ten = ["pageView", TICKETS[0], "pageView", TICKETS[1], TICKETS[0], TICKETS[2], "pageView",
-           TICKETS[1], TICKETS[2], "pageView"]
+        journal, again, START, END, timedelta(days=5)
+    )
+    ten = [
+        "pageView",
+        TICKETS[0],
+        "pageView",
+        TICKETS[1],
+        TICKETS[0],
+        TICKETS[2],
+        "pageView",
+        TICKETS[1],
+        TICKETS[2],
+        "pageView",
+    ]
     expected = reference_funnel(journal, ten, START - timedelta(days=3), END, timedelta(days=30))
     assert _funnel(journal, ten, {"days": 30}, start=START - timedelta(days=3)) == expected
 
 
 def _segmentation(journal, body: dict) -> list[dict]:
     answer = _post(journal, SEGMENTATION, {**RANGE, **body})
-    return [{k: s[k] for k in ("event", "value", "other", "events", "people")}
-            for s in answer["series"]]
+    return [
+        {k: s[k] for k in ("event", "value", "other", "events", "people")} for s in answer["series"]
+    ]
 
 
 @pytest.mark.parametrize("interval", ["hour", "day", "week"])
@@ -109,13 +148,13 @@ def test_segmentation_matches_python(journal, interval):
     expected = reference_segmentation(journal, events, START, END, interval)
     assert sum(sum(s["events"]) for s in expected) > 50
     if interval != "hour":  # someone did an event twice in a bucket: people < events there
-        assert any(p < e for s in expected for e, p in zip(s["events"], s["people"],
-                                                           strict=True))
+        assert any(p < e for s in expected for e, p in zip(s["events"], s["people"], strict=True))
     assert _segmentation(journal, {"events": events, "interval": interval}) == expected
 
 
-@pytest.mark.parametrize(("prop", "limit"), [("route", 3), ("route", 50), ("seats", 2),
-                                             ("paid", 10), ("amount", 1)])
+@pytest.mark.parametrize(
+    ("prop", "limit"), [("route", 3), ("route", 50), ("seats", 2), ("paid", 10), ("amount", 1)]
+)
 def test_breakdown_matches_python(journal, prop, limit):
     """The top values by events (ties by value, "not set" last), then "other" counting each
     person once per bucket; numbers and true/false read the same on both databases."""
@@ -127,12 +166,22 @@ def test_breakdown_matches_python(journal, prop, limit):
 
 def test_segmentation_with_conditions_and_segment(journal):
     """Property conditions on a series and a segment's current members."""
-    events = [{"event": "pageView", "where": [{"property": "path", "operator": "starts_with",
-                                               "value": "/tickets"}]},
-              {"event": TICKETS[2], "where": [{"property": "paid", "operator": "equals",
-                                               "value": True}]}]
-    expected = reference_segmentation(journal, events, START, END, "day",
-                                      {"property": "path", "limit": 1}, journal.members)
-    answer = _segmentation(journal, {"events": events, "segment": journal.segment.pk,
-                                     "breakdown": {"property": "path", "limit": 1}})
+    events = [
+        {
+            "event": "pageView",
+            "where": [{"property": "path", "operator": "starts_with", "value": "/tickets"}],
+        },
+        {"event": TICKETS[2], "where": [{"property": "paid", "operator": "equals", "value": True}]},
+    ]
+    expected = reference_segmentation(
+        journal, events, START, END, "day", {"property": "path", "limit": 1}, journal.members
+    )
+    answer = _segmentation(
+        journal,
+        {
+            "events": events,
+            "segment": journal.segment.pk,
+            "breakdown": {"property": "path", "limit": 1},
+        },
+    )
     assert answer == expected

@@ -8,8 +8,7 @@ from django.db import connection
 from events.analytics import sql
 from events.errors import ErrorCode, ServiceError
 
-pytestmark = [pytest.mark.django_db,
-              pytest.mark.skipif("connection.vendor != 'postgresql'")]
+pytestmark = [pytest.mark.django_db, pytest.mark.skipif("connection.vendor != 'postgresql'")]
 
 
 def _setting(cursor, name: str) -> str:
@@ -31,8 +30,11 @@ def test_statement_limits_set_the_analytics_settings_for_their_transaction_only(
 
 def test_a_statement_over_the_time_limit_is_a_coded_error(monkeypatch):
     monkeypatch.setattr(sql, "TIMEOUT_MS", 50)
-    with pytest.raises(ServiceError) as raised, sql.statement_limits(), \
-            connection.cursor() as cursor:
+    with (
+        pytest.raises(ServiceError) as raised,
+        sql.statement_limits(),
+        connection.cursor() as cursor,
+    ):
         cursor.execute("SELECT pg_sleep(1)")
     error = raised.value.errors[0]
     assert error.code == ErrorCode.QUERY_TIMEOUT

@@ -59,9 +59,14 @@ class Bucket:
 
 def s3_environment(endpoint: str) -> dict[str, str]:
     """The environment a server (or worker) uses to reach moto: endpoint and credentials."""
-    return {"AWS_ENDPOINT_URL_S3": endpoint, "AWS_ENDPOINT_URL_STS": endpoint,
-            "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true"}
+    return {
+        "AWS_ENDPOINT_URL_S3": endpoint,
+        "AWS_ENDPOINT_URL_STS": endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
 
 
 @pytest.fixture
@@ -90,8 +95,11 @@ def read_local(path: Path) -> list[dict]:
 @pytest.fixture
 def shop(workspace):
     """A custom definition with a property named like a mandatory field, and two people."""
-    DefinitionFactory(workspace=workspace, definition_id="c_order",
-                      properties=props(total="number", personId="text", note="text"))
+    DefinitionFactory(
+        workspace=workspace,
+        definition_id="c_order",
+        properties=props(total="number", personId="text", note="text"),
+    )
     ann = PersonFactory(workspace=workspace, external_id="ann")
     bob = PersonFactory(workspace=workspace, external_id=None)
     return workspace, ann, bob
@@ -144,24 +152,38 @@ def bulk_events(workspace, count: int, start: datetime, seconds_apart: int = 1) 
     definition = EventDefinition.objects.get(workspace=workspace, definition_id="c_order")
     person = PersonFactory(workspace=workspace, external_id="bulk")
     external = "bulk-" if seconds_apart == 0 else None
-    columns = ("workspace_id, definition_id, person_id, external_id, occurred_at, received_at,"
-               " target_id, target_name, source, content_name, tags, campaign_code,"
-               " campaign_name, summary, properties, origin")
+    columns = (
+        "workspace_id, definition_id, person_id, external_id, occurred_at, received_at,"
+        " target_id, target_name, source, content_name, tags, campaign_code,"
+        " campaign_name, summary, properties, origin"
+    )
     if connection.vendor == "postgresql":
-        sql = (f"INSERT INTO events_event ({columns}) SELECT %s, %s, %s, %s::text || g,"
-               " %s::timestamptz + g * %s * interval '1 second', now(), '', '', '', '', '', '',"
-               " '', '', jsonb_build_object('total', g), 'api'"
-               " FROM generate_series(0, %s - 1) g")
+        sql = (
+            f"INSERT INTO events_event ({columns}) SELECT %s, %s, %s, %s::text || g,"
+            " %s::timestamptz + g * %s * interval '1 second', now(), '', '', '', '', '', '',"
+            " '', '', jsonb_build_object('total', g), 'api'"
+            " FROM generate_series(0, %s - 1) g"
+        )
         params = [workspace.pk, definition.pk, person.pk, external, start, seconds_apart, count]
     else:
-        sql = ("WITH RECURSIVE seq(g) AS (SELECT 0 UNION ALL SELECT g + 1 FROM seq"
-               " WHERE g + 1 < %s)"
-               f" INSERT INTO events_event ({columns}) SELECT %s, %s, %s, %s || g,"
-               " strftime('%%Y-%%m-%%d %%H:%%M:%%S', %s, '+' || (g * %s) || ' seconds'),"
-               " %s, '', '', '', '', '', '', '', '', json_object('total', g), 'api' FROM seq")
+        sql = (
+            "WITH RECURSIVE seq(g) AS (SELECT 0 UNION ALL SELECT g + 1 FROM seq"
+            " WHERE g + 1 < %s)"
+            f" INSERT INTO events_event ({columns}) SELECT %s, %s, %s, %s || g,"
+            " strftime('%%Y-%%m-%%d %%H:%%M:%%S', %s, '+' || (g * %s) || ' seconds'),"
+            " %s, '', '', '', '', '', '', '', '', json_object('total', g), 'api' FROM seq"
+        )
         text = start.strftime("%Y-%m-%d %H:%M:%S")
-        params = [count, workspace.pk, definition.pk, person.pk, external, text, seconds_apart,
-                  text]
+        params = [
+            count,
+            workspace.pk,
+            definition.pk,
+            person.pk,
+            external,
+            text,
+            seconds_apart,
+            text,
+        ]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
     assert Event.objects.filter(workspace=workspace).count() == count
@@ -174,10 +196,15 @@ def crash_after_file(export: ExportRequest, done: int) -> ExportFile:
     files = list(export.files.order_by("seq"))
     interrupted = files[done]
     ExportFile.objects.filter(request=export, seq__gt=done + 1).delete()
-    ExportFile.objects.filter(pk=interrupted.pk).update(status=ExportFile.Status.WRITING,
-                                                        completed_at=None)
+    ExportFile.objects.filter(pk=interrupted.pk).update(
+        status=ExportFile.Status.WRITING, completed_at=None
+    )
     ExportRequest.objects.filter(pk=export.pk).update(
-        status=ExportRequest.Status.RUNNING, files_written=done,
-        events_written=sum(f.events for f in files[:done]), finished_at=None,
-        run_token=None, heartbeat_at=timezone.now() - timedelta(hours=1))
+        status=ExportRequest.Status.RUNNING,
+        files_written=done,
+        events_written=sum(f.events for f in files[:done]),
+        finished_at=None,
+        run_token=None,
+        heartbeat_at=timezone.now() - timedelta(hours=1),
+    )
     return interrupted

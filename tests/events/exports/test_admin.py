@@ -35,15 +35,18 @@ def marketer_client(workspace):
 
 def pending_export(workspace) -> ExportRequest:
     with unreachable_broker():  # its run cannot be queued: it stays pending
-        return export_submit(workspace=workspace, spec=ExportSpec(
-            start_time=T0, end_time=T0 + timedelta(days=1)))
+        return export_submit(
+            workspace=workspace, spec=ExportSpec(start_time=T0, end_time=T0 + timedelta(days=1))
+        )
 
 
 def test_list_shows_status_progress_files_and_error_of_own_workspace_only(
-        shop, other_workspace, marketer_client):
+    shop, other_workspace, marketer_client
+):
     running = pending_export(shop[0])
-    ExportRequest.objects.filter(pk=running.pk).update(status="running", total_events=200,
-                                                       events_written=50, files_written=1)
+    ExportRequest.objects.filter(pk=running.pk).update(
+        status="running", total_events=200, events_written=50, files_written=1
+    )
     failed = pending_export(shop[0])
     ExportRequest.objects.filter(pk=failed.pk).update(status="failed", error="NoSuchBucket")
     theirs = pending_export(other_workspace)
@@ -52,26 +55,35 @@ def test_list_shows_status_progress_files_and_error_of_own_workspace_only(
     page = page_text(response)
     assert '<progress class="cdp-progress" max="100" value="25">' in page
     assert "NoSuchBucket" in page
-    assert marketer_client.get(admin_url("events_exportrequest_change", theirs.pk)).status_code \
-        == 302  # "does not exist": back to the list
+    assert (
+        marketer_client.get(admin_url("events_exportrequest_change", theirs.pk)).status_code == 302
+    )  # "does not exist": back to the list
 
 
-def test_new_export_form_goes_through_the_service(shop, marketer_client, export_dir,
-                                                  committing):
+def test_new_export_form_goes_through_the_service(shop, marketer_client, export_dir, committing):
     """The form's values become an export request of the user's workspace (origin admin),
     which then runs."""
     page = marketer_client.get(admin_url("events_exportrequest_add"))
     data = form_data(page, "exportrequest_form")
     assert "c_order" in page_text(page)
-    data.update(start_time_0=["2024-05-01"], start_time_1=["00:00:00"],
-                end_time_0=["2024-05-02"], end_time_1=["00:00:00"],
-                definition_ids=["c_order"], path=["from-admin"])
+    data.update(
+        start_time_0=["2024-05-01"],
+        start_time_1=["00:00:00"],
+        end_time_0=["2024-05-02"],
+        end_time_1=["00:00:00"],
+        definition_ids=["c_order"],
+        path=["from-admin"],
+    )
     with committing():
         response = marketer_client.post(admin_url("events_exportrequest_add"), data)
     assert response.status_code == 302, page_text(response)[:3000]
     export = ExportRequest.objects.get()
     assert (export.origin, export.workspace, export.definition_ids, export.path) == (
-        "admin", shop[0], ["c_order"], "acme/from-admin")
+        "admin",
+        shop[0],
+        ["c_order"],
+        "acme/from-admin",
+    )
     assert export.status == "completed"
 
 
@@ -80,8 +92,12 @@ def test_new_export_errors_show_on_the_form(shop, marketer_client):
     the field, and nothing is recorded."""
     url = admin_url("events_exportrequest_add")
     data = form_data(marketer_client.get(url), "exportrequest_form")
-    data.update(start_time_0=["2024-05-02"], start_time_1=["00:00:00"],
-                end_time_0=["2024-05-01"], end_time_1=["00:00:00"])
+    data.update(
+        start_time_0=["2024-05-02"],
+        start_time_1=["00:00:00"],
+        end_time_0=["2024-05-01"],
+        end_time_1=["00:00:00"],
+    )
     response = marketer_client.post(url, data)
     assert response.status_code == 200
     errors = response.context["adminform"].form.errors
@@ -95,13 +111,19 @@ def test_new_export_errors_show_on_the_form(shop, marketer_client):
 
 def test_cancel_action(shop, marketer_client):
     export = pending_export(shop[0])
-    response = marketer_client.post(admin_url("events_exportrequest_changelist"), {
-        "action": "cancel_exports", "_selected_action": [export.pk]}, follow=True)
+    response = marketer_client.post(
+        admin_url("events_exportrequest_changelist"),
+        {"action": "cancel_exports", "_selected_action": [export.pk]},
+        follow=True,
+    )
     export.refresh_from_db()
     assert export.status == "cancelled"
     assert any("cancelled" in m for m in messages_of(response))
-    again = marketer_client.post(admin_url("events_exportrequest_changelist"), {
-        "action": "cancel_exports", "_selected_action": [export.pk]}, follow=True)
+    again = marketer_client.post(
+        admin_url("events_exportrequest_changelist"),
+        {"action": "cancel_exports", "_selected_action": [export.pk]},
+        follow=True,
+    )
     assert any("already cancelled" in m for m in messages_of(again))
 
 
@@ -112,8 +134,9 @@ def test_change_page_is_read_only_with_its_files(shop, marketer_client, export_d
     assert 'name="start_time_0"' not in page  # nothing to edit
 
 
-def test_scheduled_export_from_the_admin_writes_its_beat_task(shop, marketer_client,
-                                                              export_dir, committing):
+def test_scheduled_export_from_the_admin_writes_its_beat_task(
+    shop, marketer_client, export_dir, committing
+):
     """A marketer sets up "daily at 02:00, the previous day"; the service writes the crontab
     task; "Run now" requests an export that shows under the schedule's last run."""
     page = marketer_client.get(admin_url("events_scheduledexport_add"))
@@ -125,11 +148,16 @@ def test_scheduled_export_from_the_admin_writes_its_beat_task(shop, marketer_cli
     scheduled = ScheduledExport.objects.get()
     task = PeriodicTask.objects.get(pk=scheduled.periodic_task_id)
     assert (task.crontab.hour, str(task.crontab.timezone), task.enabled) == (
-        "2", "Europe/Berlin", True)
+        "2",
+        "Europe/Berlin",
+        True,
+    )
 
     with committing():
-        marketer_client.post(admin_url("events_scheduledexport_changelist"), {
-            "action": "run_now", "_selected_action": [scheduled.pk]})
+        marketer_client.post(
+            admin_url("events_scheduledexport_changelist"),
+            {"action": "run_now", "_selected_action": [scheduled.pk]},
+        )
     export = scheduled.requests.get()
     assert export.origin == "schedule"
     listing = page_text(marketer_client.get(admin_url("events_scheduledexport_changelist")))
@@ -138,8 +166,9 @@ def test_scheduled_export_from_the_admin_writes_its_beat_task(shop, marketer_cli
 
 
 def test_scheduled_export_errors_show_on_the_form(shop, marketer_client):
-    data = form_data(marketer_client.get(admin_url("events_scheduledexport_add")),
-                     "scheduledexport_form")
+    data = form_data(
+        marketer_client.get(admin_url("events_scheduledexport_add")), "scheduledexport_form"
+    )
     data.update(name=["Broken"], hour=["25"], role_arn=["not-an-arn"])
     response = marketer_client.post(admin_url("events_scheduledexport_add"), data)
     assert response.status_code == 200

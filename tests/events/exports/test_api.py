@@ -29,17 +29,22 @@ def test_submit_and_status_with_the_fixed_contract(shop, api, export_dir):
     contract's names. Without a bucket and with no S3 configured the files go to the local
     export folder, under the workspace's slug and the path, with the same names as on S3."""
     workspace, ann, _ = shop
-    ingest(workspace, [event("c_order", ann, occurred_at="2024-05-01T10:00:00Z",
-                             properties={"total": 3})])
-    response = api.secret.post(URL, {**window(), "definitionIds": ["c_order"],
-                                     "path": "daily"})
+    ingest(
+        workspace,
+        [event("c_order", ann, occurred_at="2024-05-01T10:00:00Z", properties={"total": 3})],
+    )
+    response = api.secret.post(URL, {**window(), "definitionIds": ["c_order"], "path": "daily"})
     assert response.status_code == 201, response.content
     body = response.json()
     assert set(body) == {"requestId", "status"}
     state = api.secret.get(f"{URL}/{body['requestId']}").json()
     assert set(state) == {"requestId", "status", "files", "eventCount", "progress", "error"}
     assert (state["status"], state["eventCount"], state["progress"], state["error"]) == (
-        "completed", 1, 100, None)
+        "completed",
+        1,
+        100,
+        None,
+    )
     [name] = state["files"]
     assert name.startswith(f"{body['requestId']}-events-20240501100000000-")
     path = export_dir / "acme" / "daily" / name
@@ -47,23 +52,26 @@ def test_submit_and_status_with_the_fixed_contract(shop, api, export_dir):
     assert not list((export_dir / "acme" / "daily").glob(".*"))  # no temporary files left
 
 
-@pytest.mark.parametrize(("payload", "field"), [
-    ({"endTime": "2024-05-02T00:00:00Z"}, "startTime"),
-    ({"startTime": "2024-05-02T00:00:00Z"}, "endTime"),
-    ({"startTime": "yesterday", "endTime": "2024-05-02T00:00:00Z"}, "startTime"),
-    ({"startTime": "2024-05-02T00:00:00Z", "endTime": "2024-05-01T00:00:00Z"}, "endTime"),
-    ({**window(), "definitionIds": ["c_order", "c_nope"]}, "definitionIds[1]"),
-    ({**window(), "definitionIds": "c_order"}, "definitionIds"),
-    ({**window(), "bucket": "Not_A_Bucket"}, "bucket"),
-    ({**window(), "bucket": "ab"}, "bucket"),
-    ({**window(), "region": "eu central"}, "region"),
-    ({**window(), "path": "../../etc"}, "path"),
-    ({**window(), "path": "a//b"}, "path"),
-    ({**window(), "roleArn": "arn:aws:iam::1:user/x"}, "roleArn"),
-    ({**window(), "externalId": "ext-1"}, "externalId"),
-    ({**window(), "enrichWithMomentsInfo": "maybe"}, "enrichWithMomentsInfo"),
-    ({**window(), "startTime": "0001-01-01T00:00:00+05:00"}, "startTime"),
-])
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({"endTime": "2024-05-02T00:00:00Z"}, "startTime"),
+        ({"startTime": "2024-05-02T00:00:00Z"}, "endTime"),
+        ({"startTime": "yesterday", "endTime": "2024-05-02T00:00:00Z"}, "startTime"),
+        ({"startTime": "2024-05-02T00:00:00Z", "endTime": "2024-05-01T00:00:00Z"}, "endTime"),
+        ({**window(), "definitionIds": ["c_order", "c_nope"]}, "definitionIds[1]"),
+        ({**window(), "definitionIds": "c_order"}, "definitionIds"),
+        ({**window(), "bucket": "Not_A_Bucket"}, "bucket"),
+        ({**window(), "bucket": "ab"}, "bucket"),
+        ({**window(), "region": "eu central"}, "region"),
+        ({**window(), "path": "../../etc"}, "path"),
+        ({**window(), "path": "a//b"}, "path"),
+        ({**window(), "roleArn": "arn:aws:iam::1:user/x"}, "roleArn"),
+        ({**window(), "externalId": "ext-1"}, "externalId"),
+        ({**window(), "enrichWithMomentsInfo": "maybe"}, "enrichWithMomentsInfo"),
+        ({**window(), "startTime": "0001-01-01T00:00:00+05:00"}, "startTime"),
+    ],
+)
 def test_bad_input_is_a_400_naming_the_field(shop, api, payload, field):
     """Each mistake answers 400 in the native error shape with the field at fault, and
     nothing is recorded."""
@@ -81,8 +89,9 @@ def test_a_bucket_without_s3_on_the_server_fails_as_the_exports_error(shop, api,
     """With S3 not enabled on the server, a request naming a bucket is accepted and fails at
     once with an explanation (no credentials are looked for, nothing reaches the network)."""
     settings.CDP_EXPORT_S3 = False
-    response = api.secret.post(URL, {**window(), "bucket": "my-bucket",
-                                     "roleArn": "arn:aws:iam::123456789012:role/x"})
+    response = api.secret.post(
+        URL, {**window(), "bucket": "my-bucket", "roleArn": "arn:aws:iam::123456789012:role/x"}
+    )
     assert response.status_code == 201
     state = api.secret.get(f"{URL}/{response.json()['requestId']}").json()
     assert state["status"] == "failed"

@@ -17,8 +17,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 TIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}\+0000$")
 NAME_RE = re.compile(r"^(?P<id>[0-9a-f-]{36})-events-(?P<first>\d{17})-(?P<last>\d{17})\.json\.gz$")
-MANDATORY = ["definitionId", "eventId", "sessionId", "personId", "externalPersonId",
-             "occuredTime"]
+MANDATORY = ["definitionId", "eventId", "sessionId", "personId", "externalPersonId", "occuredTime"]
 
 
 def compact(text: str) -> str:
@@ -35,12 +34,19 @@ def test_lines_carry_the_mandatory_fields_first_in_their_formats(shop, s3, submi
     when absent), ``occuredTime`` in UTC with milliseconds and ``+0000``; the properties
     follow; a property named like a mandatory field is prefixed ``<definitionId>_``."""
     workspace, ann, bob = shop
-    ingest(workspace, [
-        event("c_order", ann, occurred_at="2024-05-01T14:00:35.495123+02:00",
-              properties={"total": 9.5, "personId": "P-7", "note": "ü \"quoted\""},
-              session_id="s-1"),
-        event("c_order", bob, occurred_at="2024-05-02T00:00:00Z", properties={}),
-    ])
+    ingest(
+        workspace,
+        [
+            event(
+                "c_order",
+                ann,
+                occurred_at="2024-05-01T14:00:35.495123+02:00",
+                properties={"total": 9.5, "personId": "P-7", "note": 'ü "quoted"'},
+                session_id="s-1",
+            ),
+            event("c_order", bob, occurred_at="2024-05-02T00:00:00Z", properties={}),
+        ],
+    )
     export = submit(workspace, spec(bucket=s3.name))
     assert export.status == "completed", export.error
     [key] = s3.objects()
@@ -48,13 +54,24 @@ def test_lines_carry_the_mandatory_fields_first_in_their_formats(shop, s3, submi
     stored = {e.person_id: e for e in Event.objects.filter(workspace=workspace)}
     assert list(first)[:6] == MANDATORY
     assert first == {
-        "definitionId": "c_order", "eventId": stored[ann.pk].pk, "sessionId": "s-1",
-        "personId": ann.pk, "externalPersonId": "ann",
+        "definitionId": "c_order",
+        "eventId": stored[ann.pk].pk,
+        "sessionId": "s-1",
+        "personId": ann.pk,
+        "externalPersonId": "ann",
         "occuredTime": "2024-05-01T12:00:35.495+0000",
-        "total": 9.5, "c_order_personId": "P-7", "note": "ü \"quoted\""}
+        "total": 9.5,
+        "c_order_personId": "P-7",
+        "note": 'ü "quoted"',
+    }
     assert second == {
-        "definitionId": "c_order", "eventId": stored[bob.pk].pk, "sessionId": None,
-        "personId": bob.pk, "externalPersonId": None, "occuredTime": "2024-05-02T00:00:00.000+0000"}
+        "definitionId": "c_order",
+        "eventId": stored[bob.pk].pk,
+        "sessionId": None,
+        "personId": bob.pk,
+        "externalPersonId": None,
+        "occuredTime": "2024-05-02T00:00:00.000+0000",
+    }
     assert TIME_RE.match(first["occuredTime"])
     assert TIME_RE.match(second["occuredTime"])
     match = NAME_RE.match(key)
@@ -67,9 +84,18 @@ def test_template_property_named_session_id_is_prefixed(workspace, s3, submit):
     """The template ``viewPortionSet`` has a ``sessionId`` property: it is written as
     ``viewPortionSet_sessionId`` next to the event's own session id."""
     person = PersonFactory(workspace=workspace)
-    ingest(workspace, [event("viewPortionSet", person, occurred_at=T0 + timedelta(hours=1),
-                             session_id="web-1",
-                             properties={"itemId": 5, "portion": 0.5, "sessionId": "p-9"})])
+    ingest(
+        workspace,
+        [
+            event(
+                "viewPortionSet",
+                person,
+                occurred_at=T0 + timedelta(hours=1),
+                session_id="web-1",
+                properties={"itemId": 5, "portion": 0.5, "sessionId": "p-9"},
+            )
+        ],
+    )
     submit(workspace, spec(bucket=s3.name))
     [line] = s3.lines(s3.objects()[0])
     assert line["sessionId"] == "web-1"
@@ -82,17 +108,41 @@ def test_enrichment_adds_flow_fields_to_events_a_flow_caused(workspace, s3, subm
     written by the ingestion service from ``EventInput.flow_cause``) carry campaignName,
     elementName, campaignStart and flowElementId; other events do not, and a property named
     like a flow field is prefixed. Without the flag no line has them."""
-    DefinitionFactory(workspace=workspace, definition_id="c_mail_sent",
-                      properties=props(campaignName="text"))
+    DefinitionFactory(
+        workspace=workspace, definition_id="c_mail_sent", properties=props(campaignName="text")
+    )
     person = PersonFactory(workspace=workspace)
-    cause = FlowCause(flow_id=3, flow_name="Welcome journey", element_id=17,
-                      element_name="Send welcome mail",
-                      flow_started_at=datetime(2024, 4, 30, 8, 0, 0, 250000, tzinfo=UTC))
-    ingest(workspace, [event("c_mail_sent", person, occurred_at=T0 + timedelta(minutes=1),
-                             properties={"campaignName": "spring"}, flow_cause=cause)],
-           origin=Event.Origin.FLOW)
-    ingest(workspace, [event("c_mail_sent", person, occurred_at=T0 + timedelta(minutes=2),
-                             properties={"campaignName": "manual"})])
+    cause = FlowCause(
+        flow_id=3,
+        flow_name="Welcome journey",
+        element_id=17,
+        element_name="Send welcome mail",
+        flow_started_at=datetime(2024, 4, 30, 8, 0, 0, 250000, tzinfo=UTC),
+    )
+    ingest(
+        workspace,
+        [
+            event(
+                "c_mail_sent",
+                person,
+                occurred_at=T0 + timedelta(minutes=1),
+                properties={"campaignName": "spring"},
+                flow_cause=cause,
+            )
+        ],
+        origin=Event.Origin.FLOW,
+    )
+    ingest(
+        workspace,
+        [
+            event(
+                "c_mail_sent",
+                person,
+                occurred_at=T0 + timedelta(minutes=2),
+                properties={"campaignName": "manual"},
+            )
+        ],
+    )
     assert Event.objects.filter(flow_cause__isnull=False).count() == 1
 
     submit(workspace, spec(bucket=s3.name, enrich_with_moments_info=True))
@@ -121,18 +171,23 @@ def test_definitions_and_time_range_select_the_events(shop, s3, submit):
     other = PersonFactory(workspace=PersonFactory().workspace)
     DefinitionFactory(workspace=other.workspace, definition_id="c_order")
     DefinitionFactory(workspace=workspace, definition_id="c_other")
-    ingest(workspace, [
-        event("c_order", ann, occurred_at=T0 - timedelta(seconds=1)),
-        event("c_order", ann, occurred_at=T0 + timedelta(minutes=2)),
-        event("c_other", ann, occurred_at=T0 + timedelta(minutes=3)),
-        event("c_order", ann, occurred_at=T0),
-        event("c_order", ann, occurred_at=T0 + timedelta(days=30)),
-    ])
+    ingest(
+        workspace,
+        [
+            event("c_order", ann, occurred_at=T0 - timedelta(seconds=1)),
+            event("c_order", ann, occurred_at=T0 + timedelta(minutes=2)),
+            event("c_other", ann, occurred_at=T0 + timedelta(minutes=3)),
+            event("c_order", ann, occurred_at=T0),
+            event("c_order", ann, occurred_at=T0 + timedelta(days=30)),
+        ],
+    )
     ingest(other.workspace, [event("c_order", other, occurred_at=T0 + timedelta(minutes=1))])
     submit(workspace, spec(bucket=s3.name, definition_ids=("c_order",)))
     lines = s3.lines(s3.objects()[0])
-    assert [line["occuredTime"][:19] for line in lines] == ["2024-05-01T00:00:00",
-                                                            "2024-05-01T00:02:00"]
+    assert [line["occuredTime"][:19] for line in lines] == [
+        "2024-05-01T00:00:00",
+        "2024-05-01T00:02:00",
+    ]
     assert {line["personId"] for line in lines} == {ann.pk}
 
 
@@ -140,7 +195,11 @@ def test_no_events_no_files(workspace, s3, submit):
     """An empty range completes with no file, 0 events and progress 100."""
     export = submit(workspace, spec(bucket=s3.name))
     assert (export.status, export.files_written, export.events_written, export.progress) == (
-        "completed", 0, 0, 100)
+        "completed",
+        0,
+        0,
+        100,
+    )
     assert s3.objects() == []
 
 
@@ -159,8 +218,10 @@ def test_120001_events_make_three_files_of_50000_50000_20001(shop, s3, submit):
     assert [len(f) for f in files] == [50_000, 50_000, 20_001]
     for key, lines in zip(sorted(keys), files, strict=True):
         match = NAME_RE.match(key.rsplit("/", 1)[1])
-        assert (match["first"], match["last"]) == (compact(lines[0]["occuredTime"]),
-                                                   compact(lines[-1]["occuredTime"]))
+        assert (match["first"], match["last"]) == (
+            compact(lines[0]["occuredTime"]),
+            compact(lines[-1]["occuredTime"]),
+        )
     totals = [line["total"] for lines in files for line in lines]
     assert totals == list(range(120_001))
     assert s3.pending_uploads() == []

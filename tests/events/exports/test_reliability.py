@@ -25,9 +25,18 @@ def small_files(settings):
 @pytest.fixture
 def events_35(shop):
     workspace, ann, bob = shop
-    ingest(workspace, [event("c_order", ann if i % 2 else bob,
-                             occurred_at=T0 + timedelta(minutes=i), properties={"total": i})
-                       for i in range(35)])
+    ingest(
+        workspace,
+        [
+            event(
+                "c_order",
+                ann if i % 2 else bob,
+                occurred_at=T0 + timedelta(minutes=i),
+                properties={"total": i},
+            )
+            for i in range(35)
+        ],
+    )
     return workspace
 
 
@@ -36,7 +45,8 @@ def spec(bucket="") -> ExportSpec:
 
 
 def test_a_run_interrupted_mid_file_resumes_after_the_last_finished_file(
-        events_35, s3, submit, small_files):
+    events_35, s3, submit, small_files
+):
     """The run that takes over removes what the dead one left for its file (a completed
     object and an unfinished multipart upload), writes that file and the rest again under
     the same names with the same content, and the counters match the files."""
@@ -46,8 +56,13 @@ def test_a_run_interrupted_mid_file_resumes_after_the_last_finished_file(
     interrupted = crash_after_file(export, done=2)
     s3.client.delete_object(Bucket=s3.name, Key=s3.objects()[-1])  # file 4 never started
     upload = s3.client.create_multipart_upload(Bucket=s3.name, Key=interrupted.key)
-    s3.client.upload_part(Bucket=s3.name, Key=interrupted.key, PartNumber=1,
-                          UploadId=upload["UploadId"], Body=b"partial")
+    s3.client.upload_part(
+        Bucket=s3.name,
+        Key=interrupted.key,
+        PartNumber=1,
+        UploadId=upload["UploadId"],
+        Body=b"partial",
+    )
 
     assert exports_requeue_stale() == 1  # in-process Celery runs it at once
     export.refresh_from_db()
@@ -60,8 +75,7 @@ def test_a_run_interrupted_mid_file_resumes_after_the_last_finished_file(
     assert sorted(totals) == list(range(35))
 
 
-def test_local_folder_resume_removes_the_partial_file(events_35, export_dir, submit,
-                                                      small_files):
+def test_local_folder_resume_removes_the_partial_file(events_35, export_dir, submit, small_files):
     """In the local folder a dead run's hidden ``.part`` file is removed and the interrupted
     file written again; nothing else is left behind."""
     export = submit(events_35, spec())
@@ -82,7 +96,8 @@ def test_a_live_run_is_not_taken_over(events_35, export_dir, submit, small_files
     does nothing, and the sweep leaves that export alone."""
     export = submit(events_35, spec())
     ExportRequest.objects.filter(pk=export.pk).update(
-        status=ExportRequest.Status.RUNNING, heartbeat_at=timezone.now())
+        status=ExportRequest.Status.RUNNING, heartbeat_at=timezone.now()
+    )
     again = export_run(export=export)
     assert (again.status, again.attempts) == ("running", 1)
     assert exports_requeue_stale() == 0
@@ -95,9 +110,11 @@ def test_sweep_cancels_or_gives_up_stale_exports(events_35, export_dir, submit, 
     cancelling = submit(events_35, spec())
     given_up = submit(events_35, spec())
     ExportRequest.objects.filter(pk=cancelling.pk).update(
-        status="running", cancel_requested=True, heartbeat_at=old)
+        status="running", cancel_requested=True, heartbeat_at=old
+    )
     ExportRequest.objects.filter(pk=given_up.pk).update(
-        status="running", attempts=settings.CDP_EXPORT_MAX_RUNS, heartbeat_at=old)
+        status="running", attempts=settings.CDP_EXPORT_MAX_RUNS, heartbeat_at=old
+    )
     assert exports_requeue_stale() == 0
     cancelling.refresh_from_db()
     given_up.refresh_from_db()

@@ -59,8 +59,7 @@ def test_missing_bucket_fails_with_the_error_shown(one_event, s3, submit, api_cl
     assert "NoSuchBucket" in state["error"]
 
 
-def test_unreachable_endpoint_is_retried_then_fails(one_event, s3, submit, settings,
-                                                    monkeypatch):
+def test_unreachable_endpoint_is_retried_then_fails(one_event, s3, submit, settings, monkeypatch):
     """Connection errors are retried (botocore, then the whole file) and the request then
     fails naming the attempts and the error."""
     monkeypatch.setenv("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:9")  # nobody listens there
@@ -72,8 +71,9 @@ def test_unreachable_endpoint_is_retried_then_fails(one_event, s3, submit, setti
     assert "Could not connect to the endpoint URL" in export.error
 
 
-def test_default_bucket_of_the_server_holds_each_workspace_in_its_folder(one_event, s3, submit,
-                                                                        settings):
+def test_default_bucket_of_the_server_holds_each_workspace_in_its_folder(
+    one_event, s3, submit, settings
+):
     """Without ``bucket``, ``CDP_EXPORT_BUCKET`` is the destination, under the workspace's
     slug and the path."""
     settings.CDP_EXPORT_BUCKET = s3.name

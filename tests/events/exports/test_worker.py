@@ -36,10 +36,14 @@ def _needs_postgres_and_redis():
 
 @pytest.fixture
 def workers(moto_endpoint, tmp_path):
-    with workers_for(tmp_path, **s3_environment(moto_endpoint), CDP_EXPORT_S3="1",
-                     CDP_EXPORT_FILE_LINES=str(LINES),
-                     CDP_EXPORT_STALE_SECONDS=str(STALE_SECONDS),
-                     CDP_EXPORT_RETRY_SECONDS="0") as pool:
+    with workers_for(
+        tmp_path,
+        **s3_environment(moto_endpoint),
+        CDP_EXPORT_S3="1",
+        CDP_EXPORT_FILE_LINES=str(LINES),
+        CDP_EXPORT_STALE_SECONDS=str(STALE_SECONDS),
+        CDP_EXPORT_RETRY_SECONDS="0",
+    ) as pool:
         yield pool
 
 
@@ -51,8 +55,7 @@ def state(export: ExportRequest) -> ExportRequest:
 def check_files(export: ExportRequest, s3) -> list[dict]:
     """The bucket holds exactly the export's finished files, each whole and named after its
     first and last events, and no unfinished upload; return all lines."""
-    names = list(export.files.filter(status="done").order_by("seq").values_list("key",
-                                                                               flat=True))
+    names = list(export.files.filter(status="done").order_by("seq").values_list("key", flat=True))
     assert s3.objects() == sorted(names)
     assert s3.pending_uploads() == []
     lines = []
@@ -67,7 +70,8 @@ def check_files(export: ExportRequest, s3) -> list[dict]:
 
 
 def test_worker_killed_mid_export_is_replaced_without_duplicate_or_partial_files(
-        shop, s3, broker, workers, settings):
+    shop, s3, broker, workers, settings
+):
     """SIGKILL to the worker between files; once its heartbeat is stale the sweep queues
     the export again, a new worker resumes after the last finished file, and the bucket ends
     with every event exactly once."""
@@ -75,8 +79,12 @@ def test_worker_killed_mid_export_is_replaced_without_duplicate_or_partial_files
     workspace = shop[0]
     bulk_events(workspace, EVENTS, T0)
     first = workers.start("first")
-    export = export_submit(workspace=workspace, spec=ExportSpec(
-        start_time=T0, end_time=T0 + timedelta(days=2), bucket=s3.name, path="killed"))
+    export = export_submit(
+        workspace=workspace,
+        spec=ExportSpec(
+            start_time=T0, end_time=T0 + timedelta(days=2), bucket=s3.name, path="killed"
+        ),
+    )
     wait_for(lambda: state(export).files_written >= 3, 120, "three files")
     workers.kill(first)
     killed = state(export)
@@ -103,9 +111,15 @@ def test_cancelled_through_the_api_the_worker_stops_between_files(shop, s3, brok
     bulk_events(workspace, EVENTS, T0)
     workers.start("canceller")
     api = workspace_api(workspace).secret
-    answer = api.post("/api/v1/exports/events", {
-        "startTime": T0.isoformat(), "endTime": (T0 + timedelta(days=2)).isoformat(),
-        "bucket": s3.name, "path": "cancelled"}).json()
+    answer = api.post(
+        "/api/v1/exports/events",
+        {
+            "startTime": T0.isoformat(),
+            "endTime": (T0 + timedelta(days=2)).isoformat(),
+            "bucket": s3.name,
+            "path": "cancelled",
+        },
+    ).json()
     export = ExportRequest.objects.get(request_id=answer["requestId"])
     wait_for(lambda: state(export).files_written >= 2, 120, "two files")
     cancel = api.delete(f"/api/v1/exports/events/{answer['requestId']}")

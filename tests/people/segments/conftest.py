@@ -30,9 +30,14 @@ class World:
     events: list = field(default_factory=list)
 
     def count(self, pid: int, code: str, since: datetime | None = None, path=None) -> int:
-        return sum(1 for p, c, when, where in self.events
-                   if p == pid and c == code and (since is None or when >= since)
-                   and (path is None or path(where)))
+        return sum(
+            1
+            for p, c, when, where in self.events
+            if p == pid
+            and c == code
+            and (since is None or when >= since)
+            and (path is None or path(where))
+        )
 
     def last(self, pid: int, code: str) -> datetime | None:
         times = [when for p, c, when, _ in self.events if p == pid and c == code]
@@ -44,19 +49,23 @@ class World:
 
 def enable_page_view(workspace) -> None:
     """pageView is a standard person event, off by default: switch it on."""
-    definition_set_enabled(workspace=workspace, enabled=True,
-                           definition=EventDefinition.objects.get(definition_id="pageView",
-                                                                  workspace=None))
+    definition_set_enabled(
+        workspace=workspace,
+        enabled=True,
+        definition=EventDefinition.objects.get(definition_id="pageView", workspace=None),
+    )
 
 
 def ingest(world: World, rows) -> None:
     """Store ``(person, code, when, path)`` rows through the ingestion service."""
-    inputs = [event(code, person, occurred_at=when,
-                    properties={"path": path} if path is not None else {})
-              for person, code, when, path in rows]
+    inputs = [
+        event(code, person, occurred_at=when, properties={"path": path} if path is not None else {})
+        for person, code, when, path in rows
+    ]
     for start in range(0, len(inputs), 500):
-        result = events_ingest(workspace=world.workspace, origin="api",
-                               events=inputs[start:start + 500])
+        result = events_ingest(
+            workspace=world.workspace, origin="api", events=inputs[start : start + 500]
+        )
         assert result.rejected == 0, [i.errors for i in result.items if i.errors][:3]
     world.events += [(person.pk, code, when, path) for person, code, when, path in rows]
 
@@ -82,15 +91,18 @@ def world(workspace) -> World:
         # Boundary people: exactly 5 (4) mortgage views in 30 days, 3 (2) shoe views in 7.
         if i in (0, 1):
             minutes = [60 * 24 * d + 7 * i for d in range(1, 6 - i)]
-            rows += [(person, "pageView", now - timedelta(minutes=m), "/mortgage")
-                     for m in minutes]
+            rows += [(person, "pageView", now - timedelta(minutes=m), "/mortgage") for m in minutes]
             minutes = []
         if i in (2, 3):
-            rows += [(person, "pageView", now - timedelta(hours=20 * k + 1), "/shoes/x")
-                     for k in range(1, 5 - i + 2)]
+            rows += [
+                (person, "pageView", now - timedelta(hours=20 * k + 1), "/shoes/x")
+                for k in range(1, 5 - i + 2)
+            ]
         if i in (4, 5):  # heavy readers: 101 and 100 views in 30 days
-            rows += [(person, "pageView", now - timedelta(minutes=300 * k + 11), "/home")
-                     for k in range(101 - (i - 4))]
+            rows += [
+                (person, "pageView", now - timedelta(minutes=300 * k + 11), "/home")
+                for k in range(101 - (i - 4))
+            ]
         for m in minutes:
             rows.append((person, "pageView", now - timedelta(minutes=m), rng.choice(PATHS)))
         journey = rng.choice([(), TICKET_EVENTS[:1], TICKET_EVENTS[:2], TICKET_EVENTS])
@@ -98,7 +110,6 @@ def world(workspace) -> World:
             journey = TICKET_EVENTS[:2] if i == 6 else TICKET_EVENTS
         for step, code in enumerate(journey):
             days = rng.choice([1, 3, 9]) if i not in (6, 7) else 1
-            rows.append((person, code, now - timedelta(days=days, minutes=step * 5 + i),
-                         None))
+            rows.append((person, code, now - timedelta(days=days, minutes=step * 5 + i), None))
     ingest(world, rows)
     return world

@@ -21,22 +21,30 @@ def marketer_client(workspace):
 
 def test_marketers_may_manage_segments(db):
     """The migration gives the Marketer group the segment permissions."""
-    codenames = set(Group.objects.get(name="Marketer").permissions.values_list("codename",
-                                                                             flat=True))
+    codenames = set(
+        Group.objects.get(name="Marketer").permissions.values_list("codename", flat=True)
+    )
     assert {"view_segment", "add_segment", "change_segment", "delete_segment"} <= codenames
 
 
-def test_list_is_scoped_and_refresh_action_counts_members(workspace, other_workspace,
-                                                          marketer_client):
+def test_list_is_scoped_and_refresh_action_counts_members(
+    workspace, other_workspace, marketer_client
+):
     """A marketer sees only their workspace's segments; "Refresh now" fills the members."""
     german = PersonFactory(workspace=workspace, standard={"country": "DE"})
-    mine = segment_create(workspace=workspace, name="Germans", rules={"all": [
-        {"attribute": "country", "operator": "equals", "value": "DE"}]})
+    mine = segment_create(
+        workspace=workspace,
+        name="Germans",
+        rules={"all": [{"attribute": "country", "operator": "equals", "value": "DE"}]},
+    )
     segment_create(workspace=other_workspace, name="Theirs", rules={"all": [{"tag": "x"}]})
     listing = marketer_client.get(admin_url("people_segment_changelist"))
     assert [s.pk for s in changelist_rows(listing)] == [mine.pk]
-    response = marketer_client.post(admin_url("people_segment_changelist"), {
-        "action": "refresh_now", "_selected_action": [mine.pk]}, follow=True)
+    response = marketer_client.post(
+        admin_url("people_segment_changelist"),
+        {"action": "refresh_now", "_selected_action": [mine.pk]},
+        follow=True,
+    )
     assert "Germans: 1 members (1 entered, 0 left)" in response.content.decode()
     mine.refresh_from_db()
     assert mine.member_count == 1
@@ -70,13 +78,18 @@ def test_members_export_as_csv(workspace, marketer_client):
     """The export action downloads the current members with their external ids."""
     ann = PersonFactory(workspace=workspace, external_id="ann", standard={"country": "DE"})
     PersonFactory(workspace=workspace, external_id="bob", standard={"country": "FR"})
-    segment = segment_create(workspace=workspace, name="Germans", rules={"all": [
-        {"attribute": "country", "operator": "equals", "value": "DE"}]})
+    segment = segment_create(
+        workspace=workspace,
+        name="Germans",
+        rules={"all": [{"attribute": "country", "operator": "equals", "value": "DE"}]},
+    )
     from people.segments.refresh import segment_refresh
 
     segment_refresh(segment=segment)
-    response = marketer_client.post(admin_url("people_segment_changelist"), {
-        "action": "export_members", "_selected_action": [segment.pk]})
+    response = marketer_client.post(
+        admin_url("people_segment_changelist"),
+        {"action": "export_members", "_selected_action": [segment.pk]},
+    )
     assert response["Content-Type"] == "text/csv"
     lines = b"".join(response.streaming_content).decode().splitlines()
     assert lines[0] == "segment,person_id,external_id,entered_at"

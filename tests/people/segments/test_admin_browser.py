@@ -23,15 +23,23 @@ CHROMIUM = "/usr/bin/chromium"
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.django_db(transaction=True),  # the live server's requests commit
-    pytest.mark.skipif(not os.path.exists(CHROMIUM),
-                       reason=f"needs Debian's chromium at {CHROMIUM} (apt-get install chromium)"),
+    pytest.mark.skipif(
+        not os.path.exists(CHROMIUM),
+        reason=f"needs Debian's chromium at {CHROMIUM} (apt-get install chromium)",
+    ),
 ]
-EXPECTED_RULES = {"all": [
-    {"event": "pageView", "occurred": True, "count": {"operator": ">=", "value": 2},
-     "window": {"lastDays": 30},
-     "where": [{"property": "path", "operator": "equals", "value": "/mortgage"}]},
-    {"attribute": "country", "operator": "equals", "value": "DE"},
-]}
+EXPECTED_RULES = {
+    "all": [
+        {
+            "event": "pageView",
+            "occurred": True,
+            "count": {"operator": ">=", "value": 2},
+            "window": {"lastDays": 30},
+            "where": [{"property": "path", "operator": "equals", "value": "/mortgage"}],
+        },
+        {"attribute": "country", "operator": "equals", "value": "DE"},
+    ]
+}
 
 
 @pytest.fixture
@@ -40,9 +48,12 @@ def marketer(workspace) -> User:
     directly: the flush after an earlier transactional test removes the groups a data
     migration created, while permissions come back with ``post_migrate``."""
     user = User.objects.create_user(username="mia", password="pw-mia-123", is_staff=True)
-    user.user_permissions.add(*Permission.objects.filter(
-        content_type__app_label="people",
-        codename__in=["view_segment", "add_segment", "change_segment", "view_person"]))
+    user.user_permissions.add(
+        *Permission.objects.filter(
+            content_type__app_label="people",
+            codename__in=["view_segment", "add_segment", "change_segment", "view_person"],
+        )
+    )
     workspace.members.add(user)
     return user
 
@@ -50,8 +61,11 @@ def marketer(workspace) -> User:
 @pytest.fixture
 def visitors(workspace) -> int:
     """People on both sides of every condition; return how many the rules select."""
-    definition_set_enabled(workspace=workspace, enabled=True, definition=EventDefinition
-                           .objects.get(workspace=None, definition_id="pageView"))
+    definition_set_enabled(
+        workspace=workspace,
+        enabled=True,
+        definition=EventDefinition.objects.get(workspace=None, definition_id="pageView"),
+    )
     now = timezone.now()
     views = {  # country, [(days ago, path), …], selected
         "ann": ("DE", [(1, "/mortgage"), (3, "/mortgage")], True),
@@ -62,16 +76,23 @@ def visitors(workspace) -> int:
     }
     items = []
     for name, (country, rows, _) in views.items():
-        person = PersonFactory(workspace=workspace, external_id=name,
-                               standard={"country": country})
-        items += [event("pageView", person, occurred_at=now - timedelta(days=days),
-                        properties={"path": path}) for days, path in rows]
+        person = PersonFactory(workspace=workspace, external_id=name, standard={"country": country})
+        items += [
+            event(
+                "pageView",
+                person,
+                occurred_at=now - timedelta(days=days),
+                properties={"path": path},
+            )
+            for days, path in rows
+        ]
     assert events_ingest(workspace=workspace, events=items, origin="api").rejected == 0
     return sum(1 for *_, selected in views.values() if selected)
 
 
-def test_marketer_builds_previews_saves_and_refreshes_a_segment(browser, live_server,
-                                                                workspace, marketer, visitors):
+def test_marketer_builds_previews_saves_and_refreshes_a_segment(
+    browser, live_server, workspace, marketer, visitors
+):
     """The rules built by clicking are stored as the JSON tree; the preview count and the
     refreshed member count are the number of people the rules select."""
     page = browser.new_context().new_page()
@@ -104,11 +125,13 @@ def test_marketer_builds_previews_saves_and_refreshes_a_segment(browser, live_se
     page.select_option(f"{second} .cdp-operator", "equals")
     page.fill(f"{second} .cdp-value-input", "D")
     # A half-typed value is counted too; the count follows the typing.
-    page.wait_for_function("() => document.getElementById('cdp-preview').textContent"
-                           " === '≈ 0 people match'")
+    page.wait_for_function(
+        "() => document.getElementById('cdp-preview').textContent === '≈ 0 people match'"
+    )
     page.type(f"{second} .cdp-value-input", "E")
-    page.wait_for_function("() => document.getElementById('cdp-preview').textContent"
-                           f" === '≈ {visitors} people match'")
+    page.wait_for_function(
+        f"() => document.getElementById('cdp-preview').textContent === '≈ {visitors} people match'"
+    )
 
     page.click("input[name=_save]")
     page.wait_for_url("**/admin/people/segment/")
@@ -117,11 +140,14 @@ def test_marketer_builds_previews_saves_and_refreshes_a_segment(browser, live_se
     assert segment.rules == EXPECTED_RULES
 
     page.goto(f"{live_server.url}/admin/people/segment/{segment.pk}/change/")
-    page.wait_for_function("() => document.getElementById('cdp-preview').textContent"
-                           f" === '≈ {visitors} people match'")  # the stored rules load
+    page.wait_for_function(
+        f"() => document.getElementById('cdp-preview').textContent === '≈ {visitors} people match'"
+    )  # the stored rules load
     page.click("#cdp-refresh-button")
-    page.wait_for_function("() => document.getElementById('cdp-refresh-text').textContent"
-                           f" === 'Done: {visitors} members'")
+    page.wait_for_function(
+        "() => document.getElementById('cdp-refresh-text').textContent"
+        f" === 'Done: {visitors} members'"
+    )
     assert page.eval_on_selector("#cdp-refresh-progress", "bar => bar.value") == 100
     assert page.text_content(".field-member_count .readonly").strip() == str(visitors)
     assert not errors

@@ -29,9 +29,12 @@ def segment_editor(workspace) -> User:
     """A staff member of ``workspace`` with the segment permissions given directly (a
     transactional test may run after a flush that removed the migrated groups)."""
     user = User.objects.create_user(username="sam", password="pw", is_staff=True)
-    user.user_permissions.add(*Permission.objects.filter(
-        content_type__app_label="people",
-        codename__in=["view_segment", "add_segment", "change_segment"]))
+    user.user_permissions.add(
+        *Permission.objects.filter(
+            content_type__app_label="people",
+            codename__in=["view_segment", "add_segment", "change_segment"],
+        )
+    )
     workspace.members.add(user)
     return user
 
@@ -43,8 +46,9 @@ def marketer_client(workspace):
 
 @pytest.fixture
 def superuser_client(db):
-    return login(User.objects.create_superuser(username="root", password="pw",
-                                               email="root@example.com"))
+    return login(
+        User.objects.create_superuser(username="root", password="pw", email="root@example.com")
+    )
 
 
 def catalogue(client, **query):
@@ -67,11 +71,15 @@ def test_catalogue_holds_the_workspace_only(workspace, other_workspace, marketer
     """Definitions (built-in and own, with property types), custom attributes, other segments,
     tags and templates of the marketer's workspace; another workspace's never appear, and the
     segment being edited is not offered to itself."""
-    DefinitionFactory(workspace=workspace, definition_id="c_purchase", name="Purchase",
-                      properties=props(amount="number", sku="text", paid="boolean",
-                                       at="datetime"))
-    DefinitionFactory(workspace=other_workspace, definition_id="c_secret",
-                      properties=props(code="text"))
+    DefinitionFactory(
+        workspace=workspace,
+        definition_id="c_purchase",
+        name="Purchase",
+        properties=props(amount="number", sku="text", paid="boolean", at="datetime"),
+    )
+    DefinitionFactory(
+        workspace=other_workspace, definition_id="c_secret", properties=props(code="text")
+    )
     attribute_definition_create(workspace=workspace, key="plan", name="Plan", type="text")
     attribute_definition_create(workspace=other_workspace, key="secret", name="S", type="text")
     PersonFactory(workspace=workspace, tags=["vip"])
@@ -88,7 +96,11 @@ def test_catalogue_holds_the_workspace_only(workspace, other_workspace, marketer
     assert "pageView" in codes
     assert codes["pageView"]["enabled"] is False
     assert {p["key"]: p["type"] for p in codes["c_purchase"]["properties"]} == {
-        "amount": "number", "sku": "text", "paid": "boolean", "at": "opaque"}
+        "amount": "number",
+        "sku": "text",
+        "paid": "boolean",
+        "at": "opaque",
+    }
     assert body["customAttributes"] == [{"key": "plan", "label": "Plan", "type": "text"}]
     assert [s["name"] for s in body["segments"]] == ["Germans", "Listed"]
     assert body["tags"] == ["vip"]
@@ -104,8 +116,9 @@ def test_catalogue_holds_the_workspace_only(workspace, other_workspace, marketer
     assert [s["name"] for s in body["segments"]] == ["Listed"]
 
 
-def test_catalogue_of_the_workspace_a_superuser_chooses(workspace, other_workspace,
-                                                       superuser_client, marketer_client):
+def test_catalogue_of_the_workspace_a_superuser_chooses(
+    workspace, other_workspace, superuser_client, marketer_client
+):
     """With several workspaces the add form names one; a marketer cannot name another's."""
     DefinitionFactory(workspace=other_workspace, definition_id="c_secret")
     status, body = catalogue(superuser_client)
@@ -123,25 +136,48 @@ def test_catalogue_of_the_workspace_a_superuser_chooses(workspace, other_workspa
 @pytest.fixture
 def mortgage_visitors(workspace):
     """Three Germans and a Frenchman; two of the Germans viewed /mortgage twice this month."""
-    definition_set_enabled(workspace=workspace, enabled=True, definition=EventDefinition
-                           .objects.get(workspace=None, definition_id="pageView"))
+    definition_set_enabled(
+        workspace=workspace,
+        enabled=True,
+        definition=EventDefinition.objects.get(workspace=None, definition_id="pageView"),
+    )
     now = timezone.now()
-    people = [PersonFactory(workspace=workspace, standard={"country": c})
-              for c in ("DE", "DE", "DE", "FR")]
-    views = {0: ["/mortgage", "/mortgage"], 1: ["/mortgage", "/mortgage", "/home"],
-             2: ["/mortgage"], 3: ["/mortgage", "/mortgage"]}
-    items = [event("pageView", people[i], occurred_at=now - timedelta(days=k + 1),
-                   properties={"path": path})
-             for i, paths in views.items() for k, path in enumerate(paths)]
+    people = [
+        PersonFactory(workspace=workspace, standard={"country": c})
+        for c in ("DE", "DE", "DE", "FR")
+    ]
+    views = {
+        0: ["/mortgage", "/mortgage"],
+        1: ["/mortgage", "/mortgage", "/home"],
+        2: ["/mortgage"],
+        3: ["/mortgage", "/mortgage"],
+    }
+    items = [
+        event(
+            "pageView",
+            people[i],
+            occurred_at=now - timedelta(days=k + 1),
+            properties={"path": path},
+        )
+        for i, paths in views.items()
+        for k, path in enumerate(paths)
+    ]
     assert events_ingest(workspace=workspace, events=items, origin="api").rejected == 0
     return people
 
 
-MORTGAGE_IN_GERMANY = {"all": [
-    {"event": "pageView", "occurred": True, "count": {"operator": ">=", "value": 2},
-     "window": {"lastDays": 30},
-     "where": [{"property": "path", "operator": "equals", "value": "/mortgage"}]},
-    {"attribute": "country", "operator": "equals", "value": "DE"}]}
+MORTGAGE_IN_GERMANY = {
+    "all": [
+        {
+            "event": "pageView",
+            "occurred": True,
+            "count": {"operator": ">=", "value": 2},
+            "window": {"lastDays": 30},
+            "where": [{"property": "path", "operator": "equals", "value": "/mortgage"}],
+        },
+        {"attribute": "country", "operator": "equals", "value": "DE"},
+    ]
+}
 
 
 def test_preview_counts_what_the_service_counts(workspace, marketer_client, mortgage_visitors):
@@ -154,8 +190,9 @@ def test_preview_counts_what_the_service_counts(workspace, marketer_client, mort
     assert preview(marketer_client, GERMANS, segment=segment.pk) == (200, {"count": 3})
 
 
-def test_bad_rules_are_a_400_naming_the_condition(workspace, other_workspace, marketer_client,
-                                                  mortgage_visitors):
+def test_bad_rules_are_a_400_naming_the_condition(
+    workspace, other_workspace, marketer_client, mortgage_visitors
+):
     """Rule errors carry the node's path and the service's message; never a 500."""
     rules = {"all": [GERMANS["all"][0], {"event": "pageVeiw"}]}
     status, body = preview(marketer_client, rules)
@@ -164,8 +201,9 @@ def test_bad_rules_are_a_400_naming_the_condition(workspace, other_workspace, ma
     assert body["error"]["message"].startswith("there is no event 'pageVeiw'")
     assert body["error"]["code"] == "unknown_definition"
 
-    wrong_operator = {"any": [{"all": [{"attribute": "score", "operator": "contains",
-                                        "value": "x"}]}]}
+    wrong_operator = {
+        "any": [{"all": [{"attribute": "score", "operator": "contains", "value": "x"}]}]
+    }
     status, body = preview(marketer_client, wrong_operator)
     assert (status, body["error"]["field"]) == (400, "rules.any[0].all[0].operator")
 
@@ -173,12 +211,14 @@ def test_bad_rules_are_a_400_naming_the_condition(workspace, other_workspace, ma
     status, body = preview(marketer_client, {"all": [{"segment": theirs.pk}]})
     assert (status, body["error"]["field"]) == (400, "rules.all[0].segment")
 
-    status, body = preview(marketer_client, {"all": [{"attribute": "score", "operator": "gt",
-                                                      "value": 10**30}]})
+    status, body = preview(
+        marketer_client, {"all": [{"attribute": "score", "operator": "gt", "value": 10**30}]}
+    )
     assert status in (200, 400)  # PostgreSQL compares as numeric; SQLite refuses the integer
     assert ("count" in body) == (status == 200)
-    status, body = preview(marketer_client, {"all": [{"attribute": "city", "operator": "equals",
-                                                      "value": "a\u0000b"}]})
+    status, body = preview(
+        marketer_client, {"all": [{"attribute": "city", "operator": "equals", "value": "a\u0000b"}]}
+    )
     assert status in (200, 400)  # PostgreSQL refuses NUL in text; SQLite compares it
     assert ("count" in body) == (status == 200)
     assert marketer_client.get(admin_url("people_segment_add")).status_code == 200  # usable
@@ -187,8 +227,9 @@ def test_bad_rules_are_a_400_naming_the_condition(workspace, other_workspace, ma
     response = marketer_client.post(url, "{not json", content_type="application/json")
     assert response.status_code == 400
     assert response.json()["error"]["message"] == 'send a JSON object {"rules": …}'
-    response = marketer_client.post(url, '{"rules": ' + "[" * 100_000,
-                                    content_type="application/json")
+    response = marketer_client.post(
+        url, '{"rules": ' + "[" * 100_000, content_type="application/json"
+    )
     assert response.status_code == 400
     status, body = preview(marketer_client, None)
     assert (status, body["error"]["field"]) == (400, "rules")
@@ -200,8 +241,7 @@ def test_preview_of_an_edited_segment_rejects_a_cycle(workspace, marketer_client
     first = segment_create(workspace=workspace, name="A", rules=GERMANS)
     segment_create(workspace=workspace, name="B", rules={"all": [{"segment": first.pk}]})
     second = Segment.objects.get(name="B")
-    status, body = preview(marketer_client, {"all": [{"segment": second.pk}]},
-                           segment=first.pk)
+    status, body = preview(marketer_client, {"all": [{"segment": second.pk}]}, segment=first.pk)
     assert status == 400
     assert body["error"]["code"] == "segment_cycle"
     assert body["error"]["field"] == "rules.all[0].segment"
@@ -211,21 +251,29 @@ def test_preview_needs_the_csrf_token(workspace):
     """The preview is a POST of the admin session, protected against cross-site requests."""
     client = Client(enforce_csrf_checks=True)
     client.force_login(make_staff("mia", workspace))
-    response = client.post(admin_url("people_segment_builder_preview"), {"rules": GERMANS},
-                           content_type="application/json")
+    response = client.post(
+        admin_url("people_segment_builder_preview"),
+        {"rules": GERMANS},
+        content_type="application/json",
+    )
     assert response.status_code == 403
     client.get(admin_url("people_segment_add"))  # sets the CSRF cookie, as the page does
     token = client.cookies["csrftoken"].value
-    response = client.post(admin_url("people_segment_builder_preview"), {"rules": GERMANS},
-                           content_type="application/json", headers={"X-CSRFToken": token})
+    response = client.post(
+        admin_url("people_segment_builder_preview"),
+        {"rules": GERMANS},
+        content_type="application/json",
+        headers={"X-CSRFToken": token},
+    )
     assert response.status_code == 200
 
 
 # Refresh -----------------------------------------------------------------------------------
 
 
-def test_refresh_queues_and_the_status_follows_it(workspace, marketer_client,
-                                                  django_capture_on_commit_callbacks):
+def test_refresh_queues_and_the_status_follows_it(
+    workspace, marketer_client, django_capture_on_commit_callbacks
+):
     """The POST queues the refresh (202, queued) for after commit; once the task has run the
     state is idle with the new member count."""
     PersonFactory(workspace=workspace, standard={"country": "DE"})
@@ -272,14 +320,12 @@ def test_status_reports_a_running_refresh_and_the_list_draws_it(workspace, marke
     Segment.objects.filter(pk=segment.pk).update(refresh_status="running")
     cache.set(PROGRESS_KEY.format(segment.pk), 45)
     try:
-        state = marketer_client.get(admin_url("people_segment_refresh_status",
-                                              segment.pk)).json()
+        state = marketer_client.get(admin_url("people_segment_refresh_status", segment.pk)).json()
         listing = marketer_client.get(admin_url("people_segment_changelist"))
     finally:
         cache.delete(PROGRESS_KEY.format(segment.pk))
     assert (state["status"], state["progress"]) == ("running", 45)
-    assert '<progress class="cdp-progress" max="100" value="45"></progress>' in page_text(
-        listing)
+    assert '<progress class="cdp-progress" max="100" value="45"></progress>' in page_text(listing)
 
 
 def test_static_segments_are_not_refreshed(workspace, marketer_client):
@@ -296,11 +342,13 @@ def test_endpoints_refuse_outsiders(workspace, other_workspace):
     """No staff session: 403; staff of another workspace: 404 for this workspace's segment;
     staff without segment permissions: 403."""
     segment = segment_create(workspace=workspace, name="Germans", rules=GERMANS)
-    urls = {"catalogue": admin_url("people_segment_builder_catalogue"),
-            "preview": admin_url("people_segment_builder_preview"),
-            "refresh": admin_url("people_segment_refresh", segment.pk),
-            "status": admin_url("people_segment_refresh_status", segment.pk),
-            "csv": admin_url("people_segment_members_csv", segment.pk)}
+    urls = {
+        "catalogue": admin_url("people_segment_builder_catalogue"),
+        "preview": admin_url("people_segment_builder_preview"),
+        "refresh": admin_url("people_segment_refresh", segment.pk),
+        "status": admin_url("people_segment_refresh_status", segment.pk),
+        "csv": admin_url("people_segment_members_csv", segment.pk),
+    }
     post = {"preview", "refresh"}
 
     def call(client, name, query=""):

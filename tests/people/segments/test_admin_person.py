@@ -30,8 +30,9 @@ def marketer_client(workspace):
 
 def segment_row(page: str, segment: Segment) -> str:
     """Return the text of the segment's row in the Segments section (tags kept)."""
-    found = re.search(rf'<tr class="cdp-segment-row" id="segment-{segment.pk}">(.*?)</tr>',
-                      page, re.S)
+    found = re.search(
+        rf'<tr class="cdp-segment-row" id="segment-{segment.pk}">(.*?)</tr>', page, re.S
+    )
     assert found, f"no row for {segment.name}"
     return html.unescape(found.group(1))
 
@@ -40,19 +41,44 @@ def test_person_page_explains_each_segment(workspace, other_workspace, marketer_
     """Members first; member and qualifies-now per segment; each condition met (✓) or not
     (✗) with its figure, nested groups as nested lists; rules that no longer validate show
     their error; another workspace's segments are not listed."""
-    definition_set_enabled(workspace=workspace, enabled=True, definition=EventDefinition
-                           .objects.get(workspace=None, definition_id="pageView"))
+    definition_set_enabled(
+        workspace=workspace,
+        enabled=True,
+        definition=EventDefinition.objects.get(workspace=None, definition_id="pageView"),
+    )
     ann = PersonFactory(workspace=workspace, standard={"country": "DE"}, tags=["vip"])
-    events_ingest(workspace=workspace, origin="api", events=[
-        event("pageView", ann, occurred_at=timezone.now() - timedelta(days=2),
-              properties={"path": "/mortgage"})])
-    germans = segment_create(workspace=workspace, name="Zeta Germans", rules={"all": [
-        GERMANS["all"][0], {"any": [{"tag": "vip"}, {"tag": "press"}]}]})
+    events_ingest(
+        workspace=workspace,
+        origin="api",
+        events=[
+            event(
+                "pageView",
+                ann,
+                occurred_at=timezone.now() - timedelta(days=2),
+                properties={"path": "/mortgage"},
+            )
+        ],
+    )
+    germans = segment_create(
+        workspace=workspace,
+        name="Zeta Germans",
+        rules={"all": [GERMANS["all"][0], {"any": [{"tag": "vip"}, {"tag": "press"}]}]},
+    )
     segment_refresh(segment=germans)
-    seekers = segment_create(workspace=workspace, name="Mortgage seekers", rules={"all": [
-        {"event": "pageView", "count": {"operator": ">=", "value": 2},
-         "window": {"lastDays": 30},
-         "where": [{"property": "path", "operator": "equals", "value": "/mortgage"}]}]})
+    seekers = segment_create(
+        workspace=workspace,
+        name="Mortgage seekers",
+        rules={
+            "all": [
+                {
+                    "event": "pageView",
+                    "count": {"operator": ">=", "value": 2},
+                    "window": {"lastDays": 30},
+                    "where": [{"property": "path", "operator": "equals", "value": "/mortgage"}],
+                }
+            ]
+        },
+    )
     broken = segment_create(workspace=workspace, name="Broken", rules=GERMANS)
     Segment.objects.filter(pk=broken.pk).update(rules={"all": [{"event": "c_gone"}]})
     listed = segment_create(workspace=workspace, name="Listed", kind=Segment.Kind.STATIC)
@@ -69,14 +95,17 @@ def test_person_page_explains_each_segment(workspace, other_workspace, marketer_
     assert '<td class="cdp-segment-qualifies">yes</td>' in row
     assert "✓</span> 2 of 2 met; needs all" in row
     assert "✓</span> country is 'DE'; needs: is DE" in row
-    assert re.search(r"✓</span> 1 of 2 met; needs any\s*<ul>.*has tag 'vip'.*"
-                     r"✗</span> does not have tag 'press'; needs: has it", row, re.S)
+    assert re.search(
+        r"✓</span> 1 of 2 met; needs any\s*<ul>.*has tag 'vip'.*"
+        r"✗</span> does not have tag 'press'; needs: has it",
+        row,
+        re.S,
+    )
 
     row = segment_row(page, seekers)
     assert '<td class="cdp-segment-member">no</td>' in row
     assert '<td class="cdp-segment-qualifies">no</td>' in row
-    assert ("✗</span> 1 pageView with path is /mortgage in the last 30 days; needs >= 2"
-            in row)
+    assert "✗</span> 1 pageView with path is /mortgage in the last 30 days; needs >= 2" in row
 
     row = segment_row(page, broken)
     assert "The rules no longer work: there is no event 'c_gone'" in row
@@ -87,8 +116,9 @@ def test_person_page_explains_each_segment(workspace, other_workspace, marketer_
     assert "(static)" in row
 
 
-def test_segment_filter_lists_current_members_of_the_workspace(workspace, other_workspace,
-                                                              marketer_client):
+def test_segment_filter_lists_current_members_of_the_workspace(
+    workspace, other_workspace, marketer_client
+):
     """Only people whose stay has not ended; another workspace's segment filters nobody in."""
     ann = PersonFactory(workspace=workspace, standard={"country": "DE"})
     bob = PersonFactory(workspace=workspace, standard={"country": "DE"})

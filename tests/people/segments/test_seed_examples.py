@@ -19,7 +19,8 @@ def expected(world, key: str) -> set[int]:
     for person in world.people:
         pid = person.pk
         views = lambda since, test=None, pid=pid: world.count(  # noqa: E731
-            pid, "pageView", since, test)
+            pid, "pageView", since, test
+        )
         if key == "mortgage-interest":
             ok = views(world.days(30), lambda p: p == "/mortgage") >= 5
         elif key == "shoe-browsers":
@@ -29,9 +30,11 @@ def expected(world, key: str) -> set[int]:
             ok = last is not None and last < world.days(45)
         elif key == "ticket-abandoners":
             week = world.days(7)
-            ok = (world.count(pid, "c_ticket_searched", week) >= 1
-                  and world.count(pid, "c_ticket_chosen", week) >= 1
-                  and world.count(pid, "c_checkout", week) == 0)
+            ok = (
+                world.count(pid, "c_ticket_searched", week) >= 1
+                and world.count(pid, "c_ticket_chosen", week) >= 1
+                and world.count(pid, "c_checkout", week) == 0
+            )
         elif key == "heavy-readers":
             ok = views(world.days(30)) > 100
         else:
@@ -42,8 +45,11 @@ def expected(world, key: str) -> set[int]:
 
 
 def members(segment) -> set[int]:
-    return set(SegmentMembership.objects.filter(segment=segment, exited_at__isnull=True)
-               .values_list("person_id", flat=True))
+    return set(
+        SegmentMembership.objects.filter(segment=segment, exited_at__isnull=True).values_list(
+            "person_id", flat=True
+        )
+    )
 
 
 @pytest.mark.parametrize("key", [t.key for t in TEMPLATES])
@@ -60,7 +66,10 @@ def test_seed_example_members_match_python(world, key):
     assert result.member_count == len(want)
     segment.refresh_from_db()
     assert (segment.member_count, segment.refresh_status, segment.refresh_progress) == (
-        len(want), "idle", 100)
+        len(want),
+        "idle",
+        100,
+    )
 
 
 @pytest.mark.parametrize("key", [t.key for t in TEMPLATES])
@@ -84,7 +93,8 @@ def test_explanation_agrees_with_evaluation(world, key):
         if key == "mortgage-interest":
             count = world.count(person.pk, "pageView", world.days(30), lambda p: p == "/mortgage")
             assert root.children[0].figure == (
-                f"{count} pageView with path is /mortgage in the last 30 days; needs >= 5")
+                f"{count} pageView with path is /mortgage in the last 30 days; needs >= 5"
+            )
         if key == "heavy-readers":
             count = world.count(person.pk, "pageView", world.days(30))
             assert root.children[0].figure.startswith(f"{count} pageView in the last 30 days")
