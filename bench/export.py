@@ -96,9 +96,9 @@ def _generate(workspace, events: int) -> None:
             cursor.execute(
                 "INSERT INTO people_person (workspace_id, external_id, first_name, last_name,"
                 " gender, country, city, address, language, time_zone, lifecycle_stage, score,"
-                " attributes, created_at, modified_at)"
+                " attributes, created_at, modified_at, trusted)"
                 " SELECT %s, CASE WHEN g %% 4 = 0 THEN NULL ELSE 'X' || g END, '', '', '', '',"
-                " '', '', '', '', '', 0, '{}', now(), now() FROM generate_series(1, %s) g",
+                " '', '', '', '', '', 0, '{}', now(), now(), true FROM generate_series(1, %s) g",
                 [ws, PEOPLE],
             )
         cursor.execute("SELECT min(id), max(id) FROM people_person WHERE workspace_id = %s", [ws])

@@ -134,9 +134,10 @@ def _generate(workspace, people: int, events: int) -> None:
                     cursor.execute(
                         "INSERT INTO people_person (workspace_id, external_id, first_name,"
                         " last_name, gender, country, city, address, language, time_zone,"
-                        " lifecycle_stage, score, attributes, created_at, modified_at)"
+                        " lifecycle_stage, score, attributes, created_at, modified_at, trusted)"
                         " SELECT %s, 'S' || g, '', '', '', (%s::text[])[1 + (g %% 10)],"
-                        " '', '', '', '', '', ((g::bigint * 7919) %% 101)::int, '{}', now(), now()"
+                        " '', '', '', '', '', ((g::bigint * 7919) %% 101)::int, '{}', now(), now(),"
+                        " true"
                         " FROM generate_series(%s, %s - 1) g",
                         [ws, COUNTRIES, lo, hi],
                     )
