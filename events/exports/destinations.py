@@ -6,17 +6,20 @@ there already is left alone and ``DestinationError`` says so, unless it is this 
 file with the same bytes (a completion answered after it succeeded, or an earlier run's).
 ``publish`` returns the bytes now under the name, which the run checks against those written.
 
-- **S3**: an explicit multipart upload (create, parts of 8 MiB, complete); the object appears
-  only when the upload completes, and a failed upload is aborted. The completion is a
-  conditional write (``If-None-Match: *``): S3 refuses it when the key exists. Objects carry
-  the request id as metadata (``x-amz-meta-cdp-export``), which tells this export's own files
-  from others'. Credentials: STS AssumeRole
-  on the request's role ARN (with its external id), refreshed before they expire, else
-  boto3's default chain. The endpoint is never taken from a request: boto3 reads
+- **S3**: boto3's managed transfer (``upload_fileobj`` with ``TRANSFER``): a file under
+  ``PART_SIZE`` is one PutObject, a larger one a multipart upload whose parts go up
+  ``CONCURRENCY`` at a time (at most that many parts in memory) and which s3transfer aborts
+  when any call fails; the object appears only when the upload completes. Both are create-only
+  writes (``If-None-Match: *``, added to PutObject and CompleteMultipartUpload by a botocore
+  event handler on the upload client, since s3transfer does not pass that argument): S3
+  refuses them when the key exists. Objects carry the request id as metadata
+  (``x-amz-meta-cdp-export``), which tells this export's own files from others'. Credentials:
+  STS AssumeRole on the request's role ARN (with its external id), refreshed before they
+  expire, else boto3's default chain. The endpoint is never taken from a request: boto3 reads
   ``AWS_ENDPOINT_URL_S3`` / ``AWS_ENDPOINT_URL`` (and ``_STS``) from the server's environment.
-  Throttling, 5xx and connection errors are retried by botocore (standard mode); a failed
-  file is uploaded again up to ``CDP_EXPORT_UPLOAD_ATTEMPTS`` times unless the error is
-  permanent (no such bucket, access denied…), then ``DestinationError`` carries the message.
+  Throttling, 5xx and connection errors are retried by botocore (standard mode,
+  ``CDP_EXPORT_S3_MAX_ATTEMPTS`` per call, the parts each on their own); then
+  ``DestinationError`` carries the message.
 - **Local folder**: ``CDP_EXPORT_DIR/<workspace slug>/<path>/``; a hidden ``.part`` file in
   the same folder is hard-linked to the final name, which fails when the name exists.
 
@@ -26,10 +29,9 @@ under the final name only when it is that run's (its size, and on S3 the request
 """
 
 import filecmp
-import logging
 import os
 import tempfile
-import time
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -37,39 +39,32 @@ from typing import BinaryIO
 
 import boto3
 import botocore.session
+from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.credentials import RefreshableCredentials
-from botocore.exceptions import (
-    BotoCoreError,
-    ClientError,
-    NoCredentialsError,
-    PartialCredentialsError,
-)
+from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 
-logger = logging.getLogger(__name__)
-
-PART_SIZE = 8 * 1024 * 1024
+PART_SIZE = 8 * 1024 * 1024  # also the size from which a file is uploaded in parts
+CONCURRENCY = 4  # parts uploaded at once, and read into memory at once
 CONTENT_TYPE = "application/gzip"
-PERMANENT_CODES = frozenset(
-    {
-        "NoSuchBucket",
-        "AccessDenied",
-        "AllAccessDisabled",
-        "InvalidAccessKeyId",
-        "InvalidBucketName",
-        "SignatureDoesNotMatch",
-        "AuthorizationHeaderMalformed",
-        "AccountProblem",
-        "InvalidToken",
-        "ExpiredToken",
-        "PermanentRedirect",
-        "InvalidClientTokenId",
-        "MalformedPolicyDocument",
-        "InvalidParameterValue",
-        "ValidationError",
-    }
-)
+CREATE_ONLY_OPERATIONS = ("PutObject", "CompleteMultipartUpload")
+
+
+def _transfer_config() -> TransferConfig:
+    config = TransferConfig(
+        multipart_threshold=PART_SIZE,
+        multipart_chunksize=PART_SIZE,
+        max_concurrency=CONCURRENCY,
+        preferred_transfer_client="classic",  # botocore's events; the CRT client skips them
+    )
+    # s3transfer reads each part of a file object into memory before sending it; by default
+    # it holds up to 10. As many as are sent at once bound it to PART_SIZE × CONCURRENCY.
+    config.max_in_memory_upload_chunks = CONCURRENCY
+    return config
+
+
+TRANSFER = _transfer_config()
 
 
 class DestinationError(Exception):
@@ -84,9 +79,30 @@ def _error_code(exc: Exception) -> str:
     return exc.response.get("Error", {}).get("Code", "") if isinstance(exc, ClientError) else ""
 
 
+def _create_only(params: dict, **kwargs) -> None:
+    """botocore handler: make the write conditional on the key not existing."""
+    params["IfNoneMatch"] = "*"
+
+
+class _Sent:
+    """Bytes the managed transfer reports sent (its parts call this from their threads; a
+    retried request first reports its bytes back, negative)."""
+
+    def __init__(self):
+        self.bytes = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, amount: int) -> None:
+        with self._lock:
+            self.bytes += amount
+
+
 def _config() -> Config:
     return Config(
-        retries={"max_attempts": settings.CDP_EXPORT_S3_MAX_ATTEMPTS, "mode": "standard"},
+        retries={
+            "max_attempts": settings.CDP_EXPORT_S3_MAX_ATTEMPTS,
+            "mode": "standard",
+        },
         connect_timeout=10,
         read_timeout=120,
     )
@@ -100,7 +116,11 @@ def s3_session(
     if not role_arn:
         return boto3.session.Session(region_name=region or None)
     sts = boto3.session.Session(region_name=region or None).client("sts", config=_config())
-    params = {"RoleArn": role_arn, "RoleSessionName": session_name[:64], "DurationSeconds": 3600}
+    params = {
+        "RoleArn": role_arn,
+        "RoleSessionName": session_name[:64],
+        "DurationSeconds": 3600,
+    }
     if external_id:
         params["ExternalId"] = external_id
 
@@ -141,11 +161,16 @@ class S3Destination:
         self.tag = tag  # the request id, in each object's metadata
         try:
             session = s3_session(
-                region=region, role_arn=role_arn, external_id=external_id, session_name=session_name
+                region=region,
+                role_arn=role_arn,
+                external_id=external_id,
+                session_name=session_name,
             )
             self.client = session.client("s3", config=_config())
         except (BotoCoreError, ClientError) as exc:
             raise DestinationError(f"cannot get S3 credentials: {exc}") from exc
+        for operation in CREATE_ONLY_OPERATIONS:  # this client's events only
+            self.client.meta.events.register(f"before-parameter-build.s3.{operation}", _create_only)
 
     def __str__(self) -> str:
         return f"s3://{self.bucket}/{self.prefix}"
@@ -159,30 +184,34 @@ class S3Destination:
             yield fileobj
 
     def publish(self, fileobj: BinaryIO, key: str) -> int:
-        """Upload ``fileobj`` to ``key`` unless the key exists, retrying; return the bytes
-        uploaded, or raise ``DestinationError``."""
-        attempts = max(1, settings.CDP_EXPORT_UPLOAD_ATTEMPTS)
-        for attempt in range(1, attempts + 1):
-            try:
-                return self._upload(fileobj, key)
-            except (BotoCoreError, ClientError) as exc:
-                if _error_code(exc) == "PreconditionFailed":
-                    return self._existing(fileobj, key)
-                permanent = _error_code(exc) in PERMANENT_CODES or isinstance(
-                    exc, NoCredentialsError | PartialCredentialsError
-                )
-                if permanent or attempt == attempts:
-                    tries = "" if attempt == 1 else f" after {attempt} attempts"
-                    raise DestinationError(
-                        f"S3 upload of {key} to bucket {self.bucket} failed{tries}: {exc}"
-                    ) from exc
-                logger.warning("export upload of %s failed (attempt %s): %s", key, attempt, exc)
-                time.sleep(settings.CDP_EXPORT_RETRY_SECONDS * attempt)
-
-    def _existing(self, fileobj: BinaryIO, key: str) -> int:
-        """S3 refused to overwrite ``key``: return its size if it is this export's own upload
-        of the same bytes, else raise ``FileExistsAtDestination``."""
+        """Upload ``fileobj`` to ``key`` unless the key exists; return the bytes uploaded, or
+        raise ``DestinationError``. The managed transfer closes ``fileobj``."""
         size = fileobj.seek(0, os.SEEK_END)
+        fileobj.seek(0)
+        sent = _Sent()
+        try:
+            self.client.upload_fileobj(
+                fileobj,
+                self.bucket,
+                key,
+                ExtraArgs={
+                    "ContentType": CONTENT_TYPE,
+                    "Metadata": {"cdp-export": self.tag},
+                },
+                Callback=sent,
+                Config=TRANSFER,
+            )
+        except (BotoCoreError, ClientError) as exc:
+            if _error_code(exc) == "PreconditionFailed":
+                return self._existing(size, key)
+            raise DestinationError(
+                f"S3 upload of {key} to bucket {self.bucket} failed: {exc}"
+            ) from exc
+        return sent.bytes
+
+    def _existing(self, size: int, key: str) -> int:
+        """S3 refused to overwrite ``key``: return its size if it is this export's own upload
+        of ``size`` bytes, else raise ``FileExistsAtDestination``."""
         try:
             found = self._own(key)
         except (BotoCoreError, ClientError) as exc:
@@ -206,36 +235,6 @@ class S3Destination:
                 return None
             raise
         return answer if answer.get("Metadata", {}).get("cdp-export") == self.tag else None
-
-    def _upload(self, fileobj: BinaryIO, key: str) -> int:
-        fileobj.seek(0)
-        upload_id = self.client.create_multipart_upload(
-            Bucket=self.bucket, Key=key, ContentType=CONTENT_TYPE, Metadata={"cdp-export": self.tag}
-        )["UploadId"]
-        try:
-            parts = []
-            size = 0
-            while chunk := fileobj.read(PART_SIZE):
-                number = len(parts) + 1
-                answer = self.client.upload_part(
-                    Bucket=self.bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=chunk
-                )
-                parts.append({"PartNumber": number, "ETag": answer["ETag"]})
-                size += len(chunk)
-            self.client.complete_multipart_upload(
-                Bucket=self.bucket,
-                Key=key,
-                UploadId=upload_id,
-                MultipartUpload={"Parts": parts},
-                IfNoneMatch="*",
-            )
-            return size
-        except BaseException:
-            try:
-                self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
-            except (BotoCoreError, ClientError) as exc:
-                logger.warning("could not abort the upload of %s: %s", key, exc)
-            raise
 
     def discard(self, key: str, size: int) -> None:
         """Abort unfinished uploads to ``key`` and delete the object there if it is this

@@ -75,7 +75,6 @@ def s3(moto_endpoint, monkeypatch, settings):
     for name, value in s3_environment(moto_endpoint).items():
         monkeypatch.setenv(name, value)
     settings.CDP_EXPORT_S3 = True
-    settings.CDP_EXPORT_RETRY_SECONDS = 0
     client = boto3.client("s3", region_name="us-east-1")
     name = f"exports-{uuid.uuid4().hex[:12]}"
     client.create_bucket(Bucket=name)

@@ -42,7 +42,6 @@ def workers(moto_endpoint, tmp_path):
         CDP_EXPORT_S3="1",
         CDP_EXPORT_FILE_LINES=str(LINES),
         CDP_EXPORT_STALE_SECONDS=str(STALE_SECONDS),
-        CDP_EXPORT_RETRY_SECONDS="0",
     ) as pool:
         yield pool
 
