@@ -293,8 +293,6 @@ CDP_EXPORT_S3 = env_bool(
     bool(CDP_EXPORT_BUCKET or env_str("AWS_ENDPOINT_URL_S3") or env_str("AWS_ENDPOINT_URL")),
 )
 CDP_EXPORT_FILE_LINES = max(1, min(env_int("CDP_EXPORT_FILE_LINES", 50_000), 50_000))
-CDP_EXPORT_UPLOAD_ATTEMPTS = env_int("CDP_EXPORT_UPLOAD_ATTEMPTS", 3)  # per file
-CDP_EXPORT_RETRY_SECONDS = env_int("CDP_EXPORT_RETRY_SECONDS", 5)  # times the attempt number
 CDP_EXPORT_S3_MAX_ATTEMPTS = env_int("CDP_EXPORT_S3_MAX_ATTEMPTS", 5)  # botocore, per call
 # A running export whose worker gave no sign of life for this long is resumed by another.
 CDP_EXPORT_STALE_SECONDS = env_int("CDP_EXPORT_STALE_SECONDS", 600)
