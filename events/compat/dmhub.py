@@ -18,15 +18,12 @@ exists, which no endpoint tells a public key (SPEC §2). Partitions follow the s
 from datetime import UTC, datetime
 
 from django.db.models import Q
-from django.views.decorators.csrf import csrf_exempt
 
 from cdp.api.errors import ApiError, error_body
-from cdp.api.parsing import read_json
 from cdp.ids import ascii_digits, text_id
-from events.compat.common import json_response, log_unreadable, over_limit, principal
+from events.compat.common import Answers, compat_endpoint, json_response
 from events.errors import ErrorCode, FieldError
 from events.ingestion import events_ingest
-from events.ingestion_log import ingestion_log_record
 from events.inputs import EventInput, PersonRef, Status
 from events.models import Event
 from events.selectors import event_list
@@ -127,30 +124,32 @@ def _customer_filter(value: str) -> Q:
     return condition
 
 
-@csrf_exempt
-def customer_events(request):
-    caller = principal(request, allow_query_token=True)
-    if caller is None:
-        return _error("unauthorized", "a valid access_token is required", "access_token", 401)
-    if over_limit(request, caller):
-        return _error(
-            "too_many_requests", "rate limit of this key exceeded; retry later", None, 429
-        )
-    if not caller.is_secret:
+ANSWERS = Answers(
+    unauthorized=lambda _why: _error(
+        "unauthorized", "a valid access_token is required", "access_token", 401
+    ),
+    too_many_requests=lambda: _error(
+        "too_many_requests", "rate limit of this key exceeded; retry later", None, 429
+    ),
+    refused=lambda exc: _error(exc.error_code, str(exc.detail), exc.field, exc.status_code),
+)
+dmhub_endpoint = compat_endpoint(endpoint=ENDPOINT, answers=ANSWERS, allow_query_token=True)
+
+
+@dmhub_endpoint
+def customer_events(request, call):
+    if not call.caller.is_secret:
         return _secret_key_required()
     if request.method == "POST":
-        return _create(request, caller)
+        return _create(call)
     if request.method == "GET":
-        return _query(request, caller)
+        return _query(request, call.caller)
     return _error("method_not_allowed", "use GET or POST", None, 405)
 
 
-def _create(request, caller):
-    try:
-        body = read_json(request)
-    except ApiError as exc:
-        log_unreadable(request, caller, ENDPOINT, exc)
-        return _error(exc.error_code, str(exc.detail), exc.field, exc.status_code)
+def _create(call):
+    caller = call.caller
+    body = call.body()
     errors = []
     if not isinstance(body, dict):
         errors.append(FieldError("body", ErrorCode.INVALID_TYPE, "must be a JSON object"))
@@ -161,9 +160,7 @@ def _create(request, caller):
         if isinstance(body.get("event"), str) and len(body["event"]) > 32:
             errors.append(FieldError("event", ErrorCode.TOO_LONG, "at most 32 characters"))
     if errors:
-        ingestion_log_record(
-            workspace=caller.workspace, endpoint=ENDPOINT, rejected=[(body, errors)]
-        )
+        call.reject([(body, errors)])
         return _error(errors[0].code, errors[0].message, errors[0].field)
     core = {name: body[key] for key, name in CORE.items() if body.get(key) is not None}
     properties = {k: v for k, v in body.items() if k not in RESERVED}
@@ -229,31 +226,28 @@ def _utc(request, name: str):
 
 
 def _query(request, caller):
-    try:
-        query = event_list(workspace=caller.workspace).filter(
-            _partition_filter(request.GET.get("partition"))
+    query = event_list(workspace=caller.workspace).filter(
+        _partition_filter(request.GET.get("partition"))
+    )
+    if customer := request.GET.get("customerId"):
+        query = query.filter(_customer_filter(customer.strip()))
+    if events := request.GET.get("event"):
+        query = query.filter(
+            definition__definition_id__in=[e.strip() for e in events.split(",") if e.strip()]
         )
-        if customer := request.GET.get("customerId"):
-            query = query.filter(_customer_filter(customer.strip()))
-        if events := request.GET.get("event"):
-            query = query.filter(
-                definition__definition_id__in=[e.strip() for e in events.split(",") if e.strip()]
-            )
-        if since := _utc(request, "lastUpdatedFrom"):
-            query = query.filter(received_at__gte=since)
-        if until := _utc(request, "lastUpdatedTo"):
-            query = query.filter(received_at__lte=until)
-        limit = _int(request, "max", 20, high=1000)
-        rows = _int(request, "rows", None, high=1000)
-        page = _int(request, "page", 1, high=MAX_PAGE)
-        sidx = request.GET.get("sidx") or "id"
-        if sidx not in SORT_FIELDS:
-            raise ApiError("sort by one of " + ", ".join(SORT_FIELDS), code="invalid", field="sidx")
-        sord = (request.GET.get("sord") or "asc").lower()
-        if sord not in {"asc", "desc"}:
-            raise ApiError("asc or desc", code="invalid", field="sord")
-    except ApiError as exc:
-        return _error(exc.error_code, str(exc.detail), exc.field, exc.status_code)
+    if since := _utc(request, "lastUpdatedFrom"):
+        query = query.filter(received_at__gte=since)
+    if until := _utc(request, "lastUpdatedTo"):
+        query = query.filter(received_at__lte=until)
+    limit = _int(request, "max", 20, high=1000)
+    rows = _int(request, "rows", None, high=1000)
+    page = _int(request, "page", 1, high=MAX_PAGE)
+    sidx = request.GET.get("sidx") or "id"
+    if sidx not in SORT_FIELDS:
+        raise ApiError("sort by one of " + ", ".join(SORT_FIELDS), code="invalid", field="sidx")
+    sord = (request.GET.get("sord") or "asc").lower()
+    if sord not in {"asc", "desc"}:
+        raise ApiError("asc or desc", code="invalid", field="sord")
     order = SORT_FIELDS[sidx]
     query = query.order_by(order if sord == "asc" else f"-{order}", "id")
     size = min(rows or limit, limit)
@@ -261,15 +255,9 @@ def _query(request, caller):
     return json_response([dmhub_event_json(e) for e in query[start : start + size]])
 
 
-@csrf_exempt
-def customer_event(request, event_id: int):
-    caller = principal(request, allow_query_token=True)
-    if caller is None:
-        return _error("unauthorized", "a valid access_token is required", "access_token", 401)
-    if over_limit(request, caller):
-        return _error(
-            "too_many_requests", "rate limit of this key exceeded; retry later", None, 429
-        )
+@dmhub_endpoint
+def customer_event(request, call, event_id: int):
+    caller = call.caller
     if request.method != "GET":
         return _error("method_not_allowed", "use GET", None, 405)
     if not caller.is_secret:
@@ -277,10 +265,7 @@ def customer_event(request, event_id: int):
     partition = request.GET.get("partition")
     query = event_list(workspace=caller.workspace).filter(pk=event_id)
     if partition:
-        try:
-            query = query.filter(_partition_filter(partition))
-        except ApiError as exc:
-            return _error(exc.error_code, str(exc.detail), exc.field)
+        query = query.filter(_partition_filter(partition))
     event = query.first()
     if event is None:
         return _error("not_found", f"no customer event {event_id} in this partition", "id", 404)

@@ -21,16 +21,14 @@ relabels a known person (what it ignores goes to the ingestion log).
 
 import uuid
 
-from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from cdp.api.errors import ApiError
 from cdp.api.parsing import JsonError, json_parse, nul_refuse, read_json
-from events.compat.common import json_response, log_unreadable, over_limit, principal
+from events.compat.common import Answers, compat_endpoint, json_response
 from events.definition_cache import catalogue_get
 from events.errors import ErrorCode, FieldError, ServiceError
 from events.ingestion import events_ingest
-from events.ingestion_log import ingestion_log_record
 from events.inputs import EventInput, PersonRef, Status
 from events.models import Channel, Event
 from events.selectors import definition_code_for
@@ -49,15 +47,32 @@ def qa_answer(
     return json_response(body, status=status)
 
 
-def _too_many(caller, messages):
+def _too_many(call, messages):
     """Refuse a call over ``MAX_MESSAGES`` and keep it (bounded) in the ingestion log."""
     desc = f"at most {MAX_MESSAGES} messages per call, got {len(messages)}"
-    ingestion_log_record(
-        workspace=caller.workspace,
-        endpoint=ENDPOINT,
-        rejected=[(messages, [FieldError("messages", ErrorCode.BATCH_TOO_LARGE, desc)])],
-    )
+    call.reject([(messages, [FieldError("messages", ErrorCode.BATCH_TOO_LARGE, desc)])])
     return qa_answer(success=False, code="BATCH_TOO_LARGE", desc=desc, status=400)
+
+
+ANSWERS = Answers(
+    unauthorized=lambda _why: qa_answer(
+        success=False, code="ES0110000002", desc="Authentication failed!", status=401
+    ),
+    too_many_requests=lambda: qa_answer(
+        success=False,
+        code="TOO_MANY_REQUESTS",
+        desc="rate limit of this key exceeded; retry later",
+        status=429,
+    ),
+    refused=lambda exc: qa_answer(
+        success=False, code=str(exc.error_code).upper(), desc=str(exc.detail), status=400
+    ),
+)
+
+
+def _reader(wrapper: str):
+    """Read the body and return its list of messages (``_messages``)."""
+    return lambda request: _messages(read_json(request), wrapper)
 
 
 def _messages(body, wrapper: str):
@@ -184,39 +199,20 @@ def _event_input(message, index: int, channels: dict[str, int], workspace):
     ), []
 
 
-@csrf_exempt
 @require_POST
-def event_messages(request):
-    caller = principal(request)
-    if caller is None:
-        return qa_answer(
-            success=False, code="ES0110000002", desc="Authentication failed!", status=401
-        )
-    if over_limit(request, caller):
-        return qa_answer(
-            success=False,
-            code="TOO_MANY_REQUESTS",
-            desc="rate limit of this key exceeded; retry later",
-            status=429,
-        )
-    try:
-        messages = _messages(read_json(request), "eventMessageModelListStr")
-    except ApiError as exc:
-        log_unreadable(request, caller, ENDPOINT, exc)
-        return qa_answer(
-            success=False, code=str(exc.error_code).upper(), desc=str(exc.detail), status=400
-        )
+@compat_endpoint(endpoint=ENDPOINT, answers=ANSWERS, read=_reader("eventMessageModelListStr"))
+def event_messages(request, call):
+    caller = call.caller
+    messages = call.body()
     if len(messages) > MAX_MESSAGES:
-        return _too_many(caller, messages)
+        return _too_many(call, messages)
     channels = dict(Channel.objects.filter(workspace=caller.workspace).values_list("app_key", "pk"))
     inputs, payloads, positions, failures = [], [], [], []
     for i, message in enumerate(messages):
         item, errors = _event_input(message, i, channels, caller.workspace)
         if errors:
             failures.append((i, errors))
-            ingestion_log_record(
-                workspace=caller.workspace, endpoint=ENDPOINT, rejected=[(message, errors)]
-            )
+            call.reject([(message, errors)])
         else:
             inputs.append(item)
             payloads.append(message)
@@ -259,30 +255,13 @@ def event_messages(request):
     return qa_answer(success=True, data={"accepted": results})
 
 
-@csrf_exempt
 @require_POST
-def user_messages(request):
-    caller = principal(request)
-    if caller is None:
-        return qa_answer(
-            success=False, code="ES0110000002", desc="Authentication failed!", status=401
-        )
-    if over_limit(request, caller):
-        return qa_answer(
-            success=False,
-            code="TOO_MANY_REQUESTS",
-            desc="rate limit of this key exceeded; retry later",
-            status=429,
-        )
-    try:
-        messages = _messages(read_json(request), "customerMessageModelListStr")
-    except ApiError as exc:
-        log_unreadable(request, caller, ENDPOINT, exc)
-        return qa_answer(
-            success=False, code=str(exc.error_code).upper(), desc=str(exc.detail), status=400
-        )
+@compat_endpoint(endpoint=ENDPOINT, answers=ANSWERS, read=_reader("customerMessageModelListStr"))
+def user_messages(request, call):
+    caller = call.caller
+    messages = call.body()
     if len(messages) > MAX_MESSAGES:
-        return _too_many(caller, messages)
+        return _too_many(call, messages)
     people, failures = [], []
     for i, message in enumerate(messages):
         errors: list[FieldError] = []
@@ -306,18 +285,12 @@ def user_messages(request):
                 )
                 people.append({"index": i})
                 if found.ignored:  # logged, never answered: no customer-existence oracle
-                    ingestion_log_record(
-                        workspace=caller.workspace,
-                        endpoint=ENDPOINT,
-                        rejected=[(message, found.ignored)],
-                    )
+                    call.reject([(message, found.ignored)])
                 continue
             except ServiceError as exc:
                 errors = [FieldError(f"[{i}].{e.field}", e.code, e.message) for e in exc.errors]
         failures.append((i, errors))
-        ingestion_log_record(
-            workspace=caller.workspace, endpoint=ENDPOINT, rejected=[(message, errors)]
-        )
+        call.reject([(message, errors)])
     if failures:
         desc = "; ".join(f"{e.field}: {e.message}" for _, errors in failures for e in errors)
         return qa_answer(
