@@ -16,8 +16,15 @@ from dataclasses import dataclass
 import orjson
 from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt
+from drf_spectacular.utils import extend_schema
+from rest_framework.views import APIView
 
-from cdp.api.auth import KeyPrincipal, principal_for_key, raw_key_from_request
+from cdp.api.auth import (
+    ApiKeyAuthentication,
+    KeyPrincipal,
+    principal_for_key,
+    raw_key_from_request,
+)
 from cdp.api.errors import ApiError
 from cdp.api.parsing import read_json
 from cdp.api.ratelimit import key_rate_limited
@@ -168,3 +175,33 @@ def compat_endpoint(
         return wrapper
 
     return decorator
+
+
+class CompatView(APIView):
+    """A compatible endpoint as a DRF view, so that drf-spectacular describes it from the
+    serializers its methods name (``extend_schema``). A request never goes through DRF's
+    parsing, authentication or exception handling: ``dispatch`` hands it straight to
+    ``handler``, the plain view (orjson bodies, the ``compat_endpoint`` kernel, the system's
+    own answers), so wire shapes and speed are those of a plain Django view. ``path_names``
+    maps the route's parameter names (as the system's documentation spells them) to the
+    handler's arguments."""
+
+    handler: Callable[..., HttpResponse]
+    path_names: dict[str, str] = {}
+    authentication_classes = (ApiKeyAuthentication,)
+    permission_classes = ()
+
+    def dispatch(self, request, *args, **kwargs):
+        kwargs = {self.path_names.get(name, name): value for name, value in kwargs.items()}
+        return type(self).handler(request, *args, **kwargs)
+
+
+def described(method: str, **schema):
+    """Return a method for ``CompatView`` that only carries the OpenAPI description
+    ``schema`` (``extend_schema`` arguments): ``dispatch`` never calls it."""
+
+    def documented(self, request, *args, **kwargs):  # pragma: no cover - schema only
+        raise AssertionError("CompatView.dispatch serves every method")
+
+    documented.__name__ = method
+    return extend_schema(**schema)(documented)

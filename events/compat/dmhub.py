@@ -18,10 +18,13 @@ exists, which no endpoint tells a public key (SPEC §2). Partitions follow the s
 from datetime import UTC, datetime
 
 from django.db.models import Q
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
+from rest_framework import serializers
 
 from cdp.api.errors import ApiError, error_body
 from cdp.ids import ascii_digits, text_id
-from events.compat.common import Answers, compat_endpoint, json_response
+from events.compat.common import Answers, CompatView, compat_endpoint, described, json_response
 from events.errors import ErrorCode, FieldError
 from events.ingestion import events_ingest
 from events.inputs import EventInput, PersonRef, Status
@@ -270,3 +273,100 @@ def customer_event(request, call, event_id: int):
     if event is None:
         return _error("not_found", f"no customer event {event_id} in this partition", "id", 404)
     return json_response(dmhub_event_json(event))
+
+
+class DmHubEventSerializer(serializers.Serializer):
+    """A customer event: core fields, then custom properties at the top level."""
+
+    id = serializers.IntegerField(read_only=True)
+    customerId = serializers.JSONField(
+        help_text="The customer's id in your system (a number when numeric)."
+    )
+    event = serializers.CharField(max_length=32, help_text="The event code.")
+    date = serializers.CharField(
+        required=False, allow_null=True, allow_blank=True, help_text="ISO-8601 time."
+    )
+    targetId = serializers.CharField(required=False, allow_null=True, allow_blank=True)
+    targetName = serializers.CharField(required=False, allow_null=True, allow_blank=True)
+    source = serializers.CharField(required=False, allow_null=True, allow_blank=True)
+    score = serializers.IntegerField(required=False)
+    tag = serializers.CharField(required=False, allow_null=True, allow_blank=True)
+    campaign = serializers.CharField(required=False, allow_null=True, allow_blank=True)
+    campaignName = serializers.CharField(required=False, allow_null=True, allow_blank=True)
+    contentName = serializers.CharField(required=False, allow_null=True, allow_blank=True)
+    summary = serializers.CharField(required=False, allow_blank=True)
+    externalId = serializers.CharField(required=False, allow_null=True, allow_blank=True)
+    lastUpdated = serializers.CharField(read_only=True, help_text="When it was stored.")
+
+
+def _param(name: str, description: str, type_=str, required: bool = False) -> OpenApiParameter:
+    return OpenApiParameter(name, type_, required=required, description=description)
+
+
+ACCESS_TOKEN = _param("access_token", "A workspace API key.", required=True)
+TAG = ["DM Hub-compatible"]
+
+
+class CustomerEventsView(CompatView):
+    """DM Hub customer events, with the (secret) key as ``access_token``: create one (the
+    customer must exist), or query them."""
+
+    handler = staticmethod(customer_events)
+    authentication_classes = ()
+    post = described(
+        "post",
+        tags=TAG,
+        operation_id="dmhub_event_create",
+        summary="Create a customer event (custom properties at the top level)",
+        parameters=[ACCESS_TOKEN],
+        request=DmHubEventSerializer,
+        responses={
+            200: OpenApiResponse(DmHubEventSerializer, description="The stored event"),
+            400: OpenApiResponse(OpenApiTypes.OBJECT, description="Invalid event"),
+            401: OpenApiResponse(OpenApiTypes.OBJECT, description="Missing or unknown key"),
+        },
+    )
+    get = described(
+        "get",
+        tags=TAG,
+        operation_id="dmhub_event_query",
+        summary="Query customer events",
+        parameters=[
+            ACCESS_TOKEN,
+            _param("customerId", "The customer's id in your system."),
+            _param("event", "Event codes, comma separated."),
+            _param("lastUpdatedFrom", "ISO-8601 time, inclusive."),
+            _param("lastUpdatedTo", "ISO-8601 time, inclusive."),
+            _param("max", "Most rows (default 20, at most 1000).", int),
+            _param("rows", "Rows per page.", int),
+            _param("page", "Page number from 1.", int),
+            _param("sidx", "Sort field: id, date, lastUpdated, event, customerId."),
+            _param("sord", "asc or desc."),
+            _param(
+                "partition", "A year; 2016 holds everything before 2017; without it, 2018 on.", int
+            ),
+        ],
+        responses={
+            200: DmHubEventSerializer(many=True),
+            400: OpenApiResponse(OpenApiTypes.OBJECT, description="Invalid parameter"),
+        },
+    )
+
+
+class CustomerEventView(CompatView):
+    """One DM Hub customer event by id, with the (secret) key as ``access_token``."""
+
+    handler = staticmethod(customer_event)
+    path_names = {"id": "event_id"}
+    authentication_classes = ()
+    get = described(
+        "get",
+        tags=TAG,
+        operation_id="dmhub_event_get",
+        summary="One customer event",
+        parameters=[ACCESS_TOKEN, _param("partition", "The year the event is in.", int)],
+        responses={
+            200: DmHubEventSerializer,
+            404: OpenApiResponse(OpenApiTypes.OBJECT, description="Not found"),
+        },
+    )

@@ -9,8 +9,10 @@ public key whether a customer exists (SPEC §2), so public keys are refused (403
 """
 
 from django.views.decorators.http import require_POST
+from drf_spectacular.utils import OpenApiResponse
+from rest_framework import serializers
 
-from events.compat.common import Answers, compat_endpoint, json_response
+from events.compat.common import Answers, CompatView, compat_endpoint, described, json_response
 from events.errors import ErrorCode, FieldError, ServiceError
 from events.ingestion import events_ingest
 from events.inputs import EventInput, PersonRef, Status
@@ -100,3 +102,52 @@ def infobip_event(request, call, person_id: str, definition_id: str):
         text = "; ".join(f"{e.field}: {e.message}" for e in result.errors)
         return infobip_error("BAD_REQUEST", text, 400)
     return json_response({"eventId": result.event_id, "status": result.status})
+
+
+class InfobipPropertiesSerializer(serializers.Serializer):
+    properties = serializers.DictField(help_text="The event's properties ({} for none).")
+
+
+class InfobipAnswerSerializer(serializers.Serializer):
+    eventId = serializers.IntegerField(allow_null=True)
+    status = serializers.CharField(help_text="accepted or duplicate")
+
+
+class InfobipServiceExceptionSerializer(serializers.Serializer):
+    messageId = serializers.CharField()
+    text = serializers.CharField()
+
+
+class InfobipRequestErrorSerializer(serializers.Serializer):
+    serviceException = InfobipServiceExceptionSerializer()
+
+
+class InfobipErrorSerializer(serializers.Serializer):
+    requestError = InfobipRequestErrorSerializer()
+
+
+def _error_doc(description: str) -> OpenApiResponse:
+    return OpenApiResponse(InfobipErrorSerializer, description=description)
+
+
+class InfobipEventView(CompatView):
+    """Infobip People events: ``personId`` is any identifier of an existing person (external
+    id, email, phone, push registration id), never created; secret keys only."""
+
+    handler = staticmethod(infobip_event)
+    path_names = {"personId": "person_id", "definitionId": "definition_id"}
+    post = described(
+        "post",
+        tags=["Infobip-compatible"],
+        operation_id="infobip_event_create",
+        summary="Record an event for an existing person (any identifier)",
+        request=InfobipPropertiesSerializer,
+        responses={
+            200: OpenApiResponse(InfobipAnswerSerializer, description="Stored (or a duplicate)"),
+            400: _error_doc("Invalid event"),
+            401: _error_doc("Missing or unknown key"),
+            403: _error_doc("A public key (SECRET_KEY_REQUIRED)"),
+            404: _error_doc("No such person or definition"),
+            429: _error_doc("The key's rate limit"),
+        },
+    )

@@ -22,10 +22,12 @@ relabels a known person (what it ignores goes to the ingestion log).
 import uuid
 
 from django.views.decorators.http import require_POST
+from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer
+from rest_framework import serializers
 
 from cdp.api.errors import ApiError
 from cdp.api.parsing import JsonError, json_parse, nul_refuse, read_json
-from events.compat.common import Answers, compat_endpoint, json_response
+from events.compat.common import Answers, CompatView, compat_endpoint, described, json_response
 from events.definition_cache import catalogue_get
 from events.errors import ErrorCode, FieldError, ServiceError
 from events.ingestion import events_ingest
@@ -300,3 +302,112 @@ def user_messages(request, call):
             data={"people": people, "rejected": [i for i, _ in failures]},
         )
     return qa_answer(success=True, data={"people": people})
+
+
+class QaCustomerIdSerializer(serializers.Serializer):
+    customerId = serializers.CharField()
+    idMapping = serializers.CharField(help_text="The identifier type (email, phone, mac_org…).")
+
+
+class QaEventMessageSerializer(serializers.Serializer):
+    eventCode = serializers.CharField(help_text="A definition id, else c_ + snake case.")
+    eventTime = serializers.JSONField(help_text="ISO-8601 or epoch milliseconds.")
+    eventSourceCode = serializers.CharField(
+        required=False, allow_blank=True, help_text="A channel's APP_KEY (optional)."
+    )
+    customerId = serializers.CharField(required=False, help_text="The person's external id.")
+    customerIdList = QaCustomerIdSerializer(many=True, required=False)
+    extendAttributes = serializers.DictField(
+        help_text="outBizId (required, the event's unique business id) and the properties."
+    )
+
+
+class QaEventMessagesWrapperSerializer(serializers.Serializer):
+    eventMessageModelListStr = serializers.CharField(help_text="The array as a JSON string.")
+
+
+class QaUserMessageSerializer(serializers.Serializer):
+    customerId = serializers.CharField(required=False, help_text="The person's external id.")
+    customerIdList = QaCustomerIdSerializer(many=True, required=False)
+
+
+class QaUserMessagesWrapperSerializer(serializers.Serializer):
+    customerMessageModelListStr = serializers.CharField(help_text="The array as a JSON string.")
+
+
+class QaAnswerSerializer(serializers.Serializer):
+    success = serializers.BooleanField()
+    errorCode = serializers.CharField(allow_null=True)
+    errorDesc = serializers.CharField(allow_null=True)
+    traceId = serializers.CharField()
+    data = serializers.DictField(required=False)
+
+
+def _qa_doc(name: str, operation_id: str, summary: str, description: str, message, wrapper):
+    body = PolymorphicProxySerializer(
+        component_name=name,
+        serializers=[message(many=True), wrapper],
+        resource_type_field_name=None,
+        many=False,
+    )
+    return described(
+        "post",
+        tags=["Quick Audience-compatible"],
+        operation_id=operation_id,
+        summary=summary,
+        description=description,
+        request=body,
+        responses={
+            200: OpenApiResponse(
+                QaAnswerSerializer,
+                description="success true; or success false with errorCode INVALID_MESSAGE "
+                "and errorDesc naming each rejected message by index (the others are stored)",
+            ),
+            400: OpenApiResponse(
+                QaAnswerSerializer,
+                description="success false: the body is not a JSON array nor the SDK wrapper "
+                "(errorCode INVALID, INVALID_JSON, REQUIRED, BODY_TOO_LARGE) or has more than "
+                "100 messages (BATCH_TOO_LARGE)",
+            ),
+            401: OpenApiResponse(
+                QaAnswerSerializer,
+                description="success false, errorCode ES0110000002: missing or unknown key",
+            ),
+            429: OpenApiResponse(
+                QaAnswerSerializer,
+                description="success false, errorCode TOO_MANY_REQUESTS: the key's rate limit",
+            ),
+        },
+    )
+
+
+class EventMessagesView(CompatView):
+    """Quick Audience behavioural event report."""
+
+    handler = staticmethod(event_messages)
+    post = _qa_doc(
+        "QaEventMessages",
+        "qa_event_messages",
+        "Batch event report (at most 100 messages)",
+        'A JSON array of event messages, or {"eventMessageModelListStr": "<JSON array as a '
+        'string>"}. eventCode, eventTime and extendAttributes.outBizId are required; '
+        "eventSourceCode is optional and, when given, must be a channel's APP_KEY to which "
+        "the event's definition is not foreign.",
+        QaEventMessageSerializer,
+        QaEventMessagesWrapperSerializer,
+    )
+
+
+class UserMessagesView(CompatView):
+    """Quick Audience user identity report."""
+
+    handler = staticmethod(user_messages)
+    post = _qa_doc(
+        "QaUserMessages",
+        "qa_user_messages",
+        "User identity report",
+        "A JSON array of customer messages (at most 100), or "
+        '{"customerMessageModelListStr": "<JSON array as a string>"}.',
+        QaUserMessageSerializer,
+        QaUserMessagesWrapperSerializer,
+    )
