@@ -264,8 +264,6 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "events.compat.openapi.add_compatible_paths",
-        "events.compat.segment_schema.add_segment_paths",
     ],
 }
 

@@ -78,3 +78,41 @@ def assert_error(response, status: int, code: str | None = None, field: str | No
     if field is not None:
         assert error["field"] == field, error
     return error
+
+
+def undescribed(serializer, body, path: str = "") -> list[str]:
+    """Return where ``body`` (an API answer) strays from ``serializer`` (its OpenAPI
+    description): keys it does not document, required keys missing, nested alike."""
+    from rest_framework import serializers
+
+    if isinstance(serializer, serializers.ListSerializer):
+        if not isinstance(body, list):
+            return [f"{path or 'body'}: not a list"]
+        return [
+            p
+            for i, item in enumerate(body)
+            for p in undescribed(serializer.child, item, f"{path}[{i}]")
+        ]
+    if not isinstance(serializer, serializers.Serializer):
+        return []
+    if not isinstance(body, dict):
+        return [f"{path or 'body'}: not an object"]
+    fields = serializer.fields
+    found = [f"{path}.{k}: not described" for k in sorted(set(body) - set(fields))]
+    found += [
+        f"{path}.{k}: described as required, missing"
+        for k, f in fields.items()
+        if f.required and k not in body
+    ]
+    for name in sorted(set(body) & set(fields)):
+        found += undescribed(fields[name], body[name], f"{path}.{name}")
+    return found
+
+
+def assert_described(serializer_class, body) -> None:
+    """Assert the answer ``body`` is what ``serializer_class`` documents: the same keys, and
+    each value valid for its field (type, nullability, choices)."""
+    found = undescribed(serializer_class(), body)
+    assert not found, found
+    checked = serializer_class(data=body)
+    assert checked.is_valid(), checked.errors

@@ -1,4 +1,6 @@
-"""The JSON and CSV forms of analytics results, shared by the API and the admin page."""
+"""The JSON and CSV forms of analytics results, shared by the API and the admin page. The JSON
+forms are what ``SegmentationOutSerializer`` and ``FunnelOutSerializer`` (``events.analytics.
+api``) describe; tests/events/analytics/test_api.py checks answers against them."""
 
 import io
 

@@ -32,10 +32,9 @@ from cdp.api.errors import ApiError
 from cdp.api.parsing import read_json
 from cdp.api.ratelimit import key_rate_limited
 from events.api.schema import ErrorDetailSerializer, ErrorSerializer
-from events.compat.common import log_unreadable
+from events.compat.common import Call, Rejected
 from events.errors import ErrorCode, FieldError, ServiceError
 from events.ingestion import events_ingest
-from events.ingestion_log import ingestion_log_record
 from events.inputs import EventInput, PersonRef, Status
 from events.models import Event
 from events.useragent import user_agent_properties
@@ -111,6 +110,10 @@ class CollectOutSerializer(serializers.Serializer):
     duplicates = serializers.IntegerField()
     rejected = serializers.IntegerField()
     errors = CollectErrorSerializer(many=True)
+
+
+def _read(request):
+    return read_json(request, max_bytes=MAX_BODY_BYTES)
 
 
 def _id_value(body: dict, name: str, *, required: bool) -> str | None:
@@ -304,13 +307,13 @@ class CollectView(APIView):
     )
     def post(self, request):
         outside_key = raw_key_from_request(request) or request.GET.get("key")
+        call = Call(request, None, ORIGIN, read=_read)
         try:
-            body = read_json(request, max_bytes=MAX_BODY_BYTES)
-        except ApiError as exc:
+            body = call.body()
+        except Rejected as exc:
             # A beacon's sender never reads the answer: keep what could not be read.
-            caller = principal_for_key(outside_key)
-            if caller is not None:
-                log_unreadable(request, caller, ORIGIN, exc)
+            call.caller = principal_for_key(outside_key)
+            call.refuse(exc.payload, exc)
             raise
         if not isinstance(body, dict):
             raise ApiError("send a JSON object", code=ErrorCode.INVALID_TYPE, field="body")
@@ -322,7 +325,7 @@ class CollectView(APIView):
                 field="key",
                 status_code=status.HTTP_401_UNAUTHORIZED,
             )
-        caller = principal_for_key(raw_key)
+        call.caller = caller = principal_for_key(raw_key)
         if caller is None:
             raise ApiError(
                 "unknown or revoked API key",
@@ -348,11 +351,12 @@ class CollectView(APIView):
             )
         return Response(
             self._ingest(
-                request, caller, items, anonymous_id, external_id, _clock_offset(body.get("sentAt"))
+                request, call, items, anonymous_id, external_id, _clock_offset(body.get("sentAt"))
             )
         )
 
-    def _ingest(self, request, caller, items, anonymous_id, external_id, offset) -> dict:
+    def _ingest(self, request, call, items, anonymous_id, external_id, offset) -> dict:
+        caller = call.caller
         workspace = caller.workspace
         errors: dict[int, list[FieldError]] = {}
         ignored: dict[int, list[FieldError]] = {}
@@ -368,8 +372,8 @@ class CollectView(APIView):
                     external_id = named or external_id
         logged = [(items[i], errs) for i, errs in errors.items() if errs]
         logged += [(items[i], notes) for i, notes in ignored.items() if notes]
-        if logged:  # what a public key's identify ignored is logged, never answered
-            ingestion_log_record(workspace=workspace, endpoint=ORIGIN, rejected=logged)
+        # What a public key's identify ignored is logged, never answered.
+        call.reject(logged)
         # After an identify, events resolve through the external id first: a returning
         # customer's events go to their profile even before the two are merged.
         person = PersonRef(external_id=external_id, identifiers={"anonymous_id": anonymous_id})

@@ -1,4 +1,8 @@
-"""JSON shapes of events and definitions in the native API (camelCase, §6)."""
+"""JSON shapes of events and definitions in the native API (camelCase, §6).
+
+Built by hand for speed (an event list answers thousands); the OpenAPI description of each is
+its ``*OutSerializer`` in ``events.api.schema``, and tests/test_api_shapes.py checks every
+answer against it."""
 
 from events.models import Event, EventDefinition
 
@@ -8,6 +12,7 @@ def iso(value) -> str | None:
 
 
 def event_json(event: Event) -> dict:
+    """Return the body ``EventOutSerializer`` describes."""
     return {
         "id": event.pk,
         "definitionId": event.definition.definition_id,
@@ -31,6 +36,7 @@ def event_json(event: Event) -> dict:
 
 
 def definition_json(definition: EventDefinition, *, enabled: bool | None = None) -> dict:
+    """Return the body ``DefinitionOutSerializer`` describes."""
     return {
         "definitionId": definition.definition_id,
         "name": definition.name,

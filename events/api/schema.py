@@ -79,6 +79,9 @@ class EventBatchOutSerializer(serializers.Serializer):
 
 
 class EventOutSerializer(serializers.Serializer):
+    """An event as ``events.api.representation.event_json`` answers it (tests/test_api_shapes.py
+    holds the two together)."""
+
     id = serializers.IntegerField()
     definitionId = serializers.CharField()
     personId = serializers.IntegerField()
@@ -86,6 +89,17 @@ class EventOutSerializer(serializers.Serializer):
     receivedTime = serializers.DateTimeField()
     sessionId = serializers.CharField(allow_null=True)
     externalId = serializers.CharField(allow_null=True)
+    targetId = serializers.CharField(allow_null=True)
+    targetName = serializers.CharField(allow_null=True)
+    source = serializers.CharField(allow_null=True)
+    contentName = serializers.CharField(allow_null=True)
+    score = serializers.IntegerField(
+        allow_null=True, help_text="The score this event set; null: its definition's default."
+    )
+    tags = serializers.CharField(allow_null=True, help_text="Comma separated.")
+    campaign = serializers.CharField(allow_null=True)
+    campaignName = serializers.CharField(allow_null=True)
+    summary = serializers.CharField(allow_null=True)
     properties = serializers.DictField()
     origin = serializers.CharField()
 
@@ -132,10 +146,18 @@ class DefinitionPatchSerializer(serializers.Serializer):
 
 
 class DefinitionOutSerializer(serializers.Serializer):
+    """A definition as ``events.api.representation.definition_json`` answers it
+    (tests/test_api_shapes.py holds the two together)."""
+
     definitionId = serializers.CharField()
     name = serializers.CharField()
-    description = serializers.CharField()
+    description = serializers.CharField(allow_blank=True)
     kind = serializers.CharField()
     category = serializers.CharField(allow_null=True)
+    channel = serializers.CharField(allow_null=True, help_text="The channel's APP_KEY.")
+    defaultScore = serializers.IntegerField()
+    lifecycleStage = serializers.CharField(allow_null=True)
     enabled = serializers.BooleanField()
     properties = PropertyInSerializer(many=True)
+    createdTime = serializers.DateTimeField()
+    modifiedTime = serializers.DateTimeField()

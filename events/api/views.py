@@ -17,15 +17,13 @@ from rest_framework.views import APIView
 
 from cdp.api.auth import IngestKeyRequired, SecretKeyRequired
 from cdp.api.errors import ApiError, error_body
-from cdp.api.parsing import read_json
 from events.api import schema
 from events.api.filters import EventFilter
 from events.api.payloads import event_input_from_json
 from events.api.representation import event_json
-from events.compat.common import log_unreadable
-from events.errors import ErrorCode, FieldError
+from events.compat.common import Call, Rejected
+from events.errors import ErrorCode
 from events.ingestion import events_ingest
-from events.ingestion_log import ingestion_log_record
 from events.inputs import ItemResult, Status
 from events.models import Event
 from events.selectors import event_list
@@ -65,24 +63,20 @@ class EventOrderingFilter(OrderingFilter):
 ENDPOINT = Event.Origin.API
 
 
-def _read_logged(request):
+def _read_logged(call: Call):
     """The JSON body, or an ApiError after keeping the unreadable body in the ingestion log
     (the compatible endpoints do the same): callers see what went wrong in the admin."""
     try:
-        return read_json(request)
-    except ApiError as exc:
-        log_unreadable(request, request.user, ENDPOINT, exc)
+        return call.body()
+    except Rejected as exc:
+        call.refuse(exc.payload, exc)
         raise
 
 
-def _refuse_logged(request, body, exc: ApiError) -> NoReturn:
+def _refuse_logged(call: Call, body, exc: ApiError) -> NoReturn:
     """Keep a body refused before the ingestion service (wrong shape, too many events) in the
     ingestion log, then raise ``exc``."""
-    ingestion_log_record(
-        workspace=request.user.workspace,
-        endpoint=ENDPOINT,
-        rejected=[(body, [FieldError(exc.field or "body", exc.error_code, str(exc.detail))])],
-    )
+    call.refuse(body, exc)
     raise exc
 
 
@@ -126,12 +120,11 @@ class EventListCreateView(generics.ListAPIView):
         },
     )
     def post(self, request, *args, **kwargs):
-        body = _read_logged(request)
+        call = Call(request, request.user, ENDPOINT)
+        body = _read_logged(call)
         item, errors = event_input_from_json(body)
         if errors:
-            ingestion_log_record(
-                workspace=request.user.workspace, endpoint=ENDPOINT, rejected=[(body, errors)]
-            )
+            call.reject([(body, errors)])
             return _rejected_response(errors)
         secret = request.user.is_secret
         result = events_ingest(
@@ -180,18 +173,19 @@ class EventBatchView(APIView):
         },
     )
     def post(self, request):
-        body = _read_logged(request)
+        call = Call(request, request.user, ENDPOINT)
+        body = _read_logged(call)
         events = body.get("events") if isinstance(body, dict) else None
         if not isinstance(events, list):
             _refuse_logged(
-                request,
+                call,
                 body,
                 ApiError('send {"events": [ … ]}', code=ErrorCode.REQUIRED, field="events"),
             )
         limit = settings.CDP_MAX_BATCH_SIZE
         if len(events) > limit:
             _refuse_logged(
-                request,
+                call,
                 body,
                 ApiError(
                     f"at most {limit} events per batch, got {len(events)}",
@@ -210,10 +204,7 @@ class EventBatchView(APIView):
                 inputs.append(item)
                 payloads.append(value)
                 positions.append(i)
-        if refused:
-            ingestion_log_record(
-                workspace=request.user.workspace, endpoint=ENDPOINT, rejected=refused
-            )
+        call.reject(refused)
         if inputs:
             outcome = events_ingest(
                 workspace=request.user.workspace,

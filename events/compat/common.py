@@ -1,15 +1,38 @@
-"""Shared pieces of the compatible endpoints: key lookup and JSON responses."""
+"""The adapter kernel of the compatible endpoints (and the web SDK's collect view).
 
+``compat_endpoint`` owns what every compatible endpoint repeats: the API key → workspace
+(``principal``), the key's rate limit, reading and parsing the body with the limits of
+``cdp.api.parsing`` and keeping what it refuses in the ingestion log. Each system answers in
+its own shape, so an endpoint gives its ``Answers``; the view then receives a ``Call`` and
+only maps fields. ``Call.reject`` is the one place an adapter's rejections reach the ingestion
+log (the ingestion service logs its own).
+"""
+
+import functools
 import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 
 import orjson
 from django.http import HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+from drf_spectacular.utils import extend_schema
+from rest_framework.views import APIView
 
-from cdp.api.auth import KeyPrincipal, principal_for_key, raw_key_from_request
+from cdp.api.auth import (
+    ApiKeyAuthentication,
+    KeyPrincipal,
+    principal_for_key,
+    raw_key_from_request,
+)
 from cdp.api.errors import ApiError
+from cdp.api.parsing import read_json
 from cdp.api.ratelimit import key_rate_limited
 from events.errors import FieldError
 from events.ingestion_log import ingestion_log_record
+
+# How much of an unreadable body the ingestion log keeps.
+LOGGED_BODY_CHARS = 2000
 
 
 def json_response(data, status: int = 200) -> HttpResponse:
@@ -20,25 +43,165 @@ def json_response(data, status: int = 200) -> HttpResponse:
     return HttpResponse(content, status=status, content_type="application/json")
 
 
-def log_unreadable(request, caller: KeyPrincipal, endpoint: str, exc: ApiError) -> None:
-    """Keep a body that could not be read (not JSON, bad gzip, too large) in the ingestion log
-    with the beginning of the bytes as sent."""
-    raw = getattr(request, "cdp_raw_body", b"")[:2000].decode(errors="replace")
-    ingestion_log_record(
-        workspace=caller.workspace,
-        endpoint=endpoint,
-        rejected=[
-            ({"raw": raw}, [FieldError(exc.field or "body", exc.error_code, str(exc.detail))])
-        ],
-    )
+class Rejected(ApiError):
+    """A refused body, with what the ingestion log keeps of it."""
+
+    def __init__(
+        self, message: str, *, code: str, payload, field: str | None = "body", status_code=400
+    ):
+        super().__init__(message, code=code, field=field, status_code=status_code)
+        self.payload = payload
 
 
-def over_limit(request, caller: KeyPrincipal) -> bool:
-    """True when ``caller``'s key is over its rate limit (each endpoint answers 429 in its
-    own system's shape)."""
-    return key_rate_limited(request, caller)
+def exc_errors(exc: ApiError) -> list[FieldError]:
+    """The ingestion log's reading of a refusal."""
+    return [FieldError(exc.field or "body", exc.error_code, str(exc.detail))]
 
 
-def principal(request, *, allow_query_token: bool = False) -> KeyPrincipal | None:
-    """The caller's key (any accepted form), or None when missing or unknown."""
-    return principal_for_key(raw_key_from_request(request, allow_query_token=allow_query_token))
+def unreadable_payload(request) -> dict:
+    """The beginning of a body that could not be read (not JSON, bad gzip, too large), as
+    sent."""
+    raw = getattr(request, "cdp_raw_body", b"")[:LOGGED_BODY_CHARS]
+    return {"raw": raw.decode(errors="replace")}
+
+
+class Call:
+    """One request to an adapter: who calls, its body, and what it rejects."""
+
+    def __init__(self, request, caller: KeyPrincipal | None, endpoint: str, read=read_json):
+        self.request = request
+        self.caller = caller
+        self.endpoint = endpoint
+        self._read = read
+        self._body = None
+        self._has_body = False
+
+    @property
+    def workspace(self):
+        return self.caller.workspace
+
+    def body(self):
+        """Return the parsed body; raise ``Rejected`` (with the body's beginning) when it
+        cannot be read. Read once."""
+        if not self._has_body:
+            try:
+                self._body = self._read(self.request)
+            except Rejected:
+                raise
+            except ApiError as exc:
+                raise Rejected(
+                    str(exc.detail),
+                    code=exc.error_code,
+                    field=exc.field,
+                    status_code=exc.status_code,
+                    payload=unreadable_payload(self.request),
+                ) from exc
+            self._has_body = True
+        return self._body
+
+    def reject(self, rejected: Iterable[tuple[object, Sequence[FieldError]]]) -> None:
+        """Keep ``(payload, errors)`` pairs in the ingestion log (nothing without a key)."""
+        rejected = list(rejected)
+        if rejected and self.caller is not None:
+            ingestion_log_record(
+                workspace=self.caller.workspace, endpoint=self.endpoint, rejected=rejected
+            )
+
+    def refuse(self, payload, exc: ApiError) -> None:
+        """Keep ``payload``, refused whole for ``exc``, in the ingestion log."""
+        self.reject([(payload, exc_errors(exc))])
+
+
+@dataclass(frozen=True)
+class Answers:
+    """How one system answers the kernel's refusals. ``unauthorized`` gets why: ``"unknown"``
+    (a key that is not a live key), ``"missing"`` (no key), ``"unreadable"`` (no key outside a
+    body that could not be read)."""
+
+    unauthorized: Callable[[str], HttpResponse]
+    too_many_requests: Callable[[], HttpResponse]
+    refused: Callable[[ApiError], HttpResponse]
+    secret_required: Callable[[], HttpResponse] | None = None
+
+
+def compat_endpoint(
+    *,
+    endpoint: str,
+    answers: Answers,
+    read=read_json,
+    allow_query_token: bool = False,
+    secret_only: bool = False,
+    body_key: str | None = None,
+):
+    """Wrap ``view(request, call, *args, **kwargs)``: find the caller's key (401), refuse a
+    public key where ``secret_only`` (403, before counting), count the rate limit (429), and
+    answer an ``ApiError`` the view raises in the system's shape, keeping a ``Rejected`` body
+    in the ingestion log. With ``body_key`` a request without a key outside the body may carry
+    it in the body under that name (Segment's ``writeKey``)."""
+
+    def decorator(view):
+        @csrf_exempt
+        @functools.wraps(view)
+        def wrapper(request, *args, **kwargs):
+            raw_key = raw_key_from_request(request, allow_query_token=allow_query_token)
+            caller = principal_for_key(raw_key)
+            if caller is None and (raw_key is not None or body_key is None):
+                return answers.unauthorized("unknown" if raw_key is not None else "missing")
+            if caller is not None:
+                if secret_only and not caller.is_secret:
+                    return answers.secret_required()
+                if key_rate_limited(request, caller):
+                    return answers.too_many_requests()
+            call = Call(request, caller, endpoint, read)
+            if caller is None:
+                try:
+                    body = call.body()
+                except ApiError:
+                    return answers.unauthorized("unreadable")
+                value = body.get(body_key) if isinstance(body, dict) else None
+                call.caller = principal_for_key(value) if isinstance(value, str) else None
+                if call.caller is None:
+                    return answers.unauthorized("missing")
+                if key_rate_limited(request, call.caller):
+                    return answers.too_many_requests()
+            try:
+                return view(request, call, *args, **kwargs)
+            except Rejected as exc:
+                call.refuse(exc.payload, exc)
+                return answers.refused(exc)
+            except ApiError as exc:
+                return answers.refused(exc)
+
+        return wrapper
+
+    return decorator
+
+
+class CompatView(APIView):
+    """A compatible endpoint as a DRF view, so that drf-spectacular describes it from the
+    serializers its methods name (``extend_schema``). A request never goes through DRF's
+    parsing, authentication or exception handling: ``dispatch`` hands it straight to
+    ``handler``, the plain view (orjson bodies, the ``compat_endpoint`` kernel, the system's
+    own answers), so wire shapes and speed are those of a plain Django view. ``path_names``
+    maps the route's parameter names (as the system's documentation spells them) to the
+    handler's arguments."""
+
+    handler: Callable[..., HttpResponse]
+    path_names: dict[str, str] = {}
+    authentication_classes = (ApiKeyAuthentication,)
+    permission_classes = ()
+
+    def dispatch(self, request, *args, **kwargs):
+        kwargs = {self.path_names.get(name, name): value for name, value in kwargs.items()}
+        return type(self).handler(request, *args, **kwargs)
+
+
+def described(method: str, **schema):
+    """Return a method for ``CompatView`` that only carries the OpenAPI description
+    ``schema`` (``extend_schema`` arguments): ``dispatch`` never calls it."""
+
+    def documented(self, request, *args, **kwargs):  # pragma: no cover - schema only
+        raise AssertionError("CompatView.dispatch serves every method")
+
+    documented.__name__ = method
+    return extend_schema(**schema)(documented)

@@ -18,15 +18,15 @@ exists, which no endpoint tells a public key (SPEC §2). Partitions follow the s
 from datetime import UTC, datetime
 
 from django.db.models import Q
-from django.views.decorators.csrf import csrf_exempt
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
+from rest_framework import serializers
 
 from cdp.api.errors import ApiError, error_body
-from cdp.api.parsing import read_json
 from cdp.ids import ascii_digits, text_id
-from events.compat.common import json_response, log_unreadable, over_limit, principal
+from events.compat.common import Answers, CompatView, compat_endpoint, described, json_response
 from events.errors import ErrorCode, FieldError
 from events.ingestion import events_ingest
-from events.ingestion_log import ingestion_log_record
 from events.inputs import EventInput, PersonRef, Status
 from events.models import Event
 from events.selectors import event_list
@@ -127,30 +127,32 @@ def _customer_filter(value: str) -> Q:
     return condition
 
 
-@csrf_exempt
-def customer_events(request):
-    caller = principal(request, allow_query_token=True)
-    if caller is None:
-        return _error("unauthorized", "a valid access_token is required", "access_token", 401)
-    if over_limit(request, caller):
-        return _error(
-            "too_many_requests", "rate limit of this key exceeded; retry later", None, 429
-        )
-    if not caller.is_secret:
+ANSWERS = Answers(
+    unauthorized=lambda _why: _error(
+        "unauthorized", "a valid access_token is required", "access_token", 401
+    ),
+    too_many_requests=lambda: _error(
+        "too_many_requests", "rate limit of this key exceeded; retry later", None, 429
+    ),
+    refused=lambda exc: _error(exc.error_code, str(exc.detail), exc.field, exc.status_code),
+)
+dmhub_endpoint = compat_endpoint(endpoint=ENDPOINT, answers=ANSWERS, allow_query_token=True)
+
+
+@dmhub_endpoint
+def customer_events(request, call):
+    if not call.caller.is_secret:
         return _secret_key_required()
     if request.method == "POST":
-        return _create(request, caller)
+        return _create(call)
     if request.method == "GET":
-        return _query(request, caller)
+        return _query(request, call.caller)
     return _error("method_not_allowed", "use GET or POST", None, 405)
 
 
-def _create(request, caller):
-    try:
-        body = read_json(request)
-    except ApiError as exc:
-        log_unreadable(request, caller, ENDPOINT, exc)
-        return _error(exc.error_code, str(exc.detail), exc.field, exc.status_code)
+def _create(call):
+    caller = call.caller
+    body = call.body()
     errors = []
     if not isinstance(body, dict):
         errors.append(FieldError("body", ErrorCode.INVALID_TYPE, "must be a JSON object"))
@@ -161,9 +163,7 @@ def _create(request, caller):
         if isinstance(body.get("event"), str) and len(body["event"]) > 32:
             errors.append(FieldError("event", ErrorCode.TOO_LONG, "at most 32 characters"))
     if errors:
-        ingestion_log_record(
-            workspace=caller.workspace, endpoint=ENDPOINT, rejected=[(body, errors)]
-        )
+        call.reject([(body, errors)])
         return _error(errors[0].code, errors[0].message, errors[0].field)
     core = {name: body[key] for key, name in CORE.items() if body.get(key) is not None}
     properties = {k: v for k, v in body.items() if k not in RESERVED}
@@ -229,31 +229,28 @@ def _utc(request, name: str):
 
 
 def _query(request, caller):
-    try:
-        query = event_list(workspace=caller.workspace).filter(
-            _partition_filter(request.GET.get("partition"))
+    query = event_list(workspace=caller.workspace).filter(
+        _partition_filter(request.GET.get("partition"))
+    )
+    if customer := request.GET.get("customerId"):
+        query = query.filter(_customer_filter(customer.strip()))
+    if events := request.GET.get("event"):
+        query = query.filter(
+            definition__definition_id__in=[e.strip() for e in events.split(",") if e.strip()]
         )
-        if customer := request.GET.get("customerId"):
-            query = query.filter(_customer_filter(customer.strip()))
-        if events := request.GET.get("event"):
-            query = query.filter(
-                definition__definition_id__in=[e.strip() for e in events.split(",") if e.strip()]
-            )
-        if since := _utc(request, "lastUpdatedFrom"):
-            query = query.filter(received_at__gte=since)
-        if until := _utc(request, "lastUpdatedTo"):
-            query = query.filter(received_at__lte=until)
-        limit = _int(request, "max", 20, high=1000)
-        rows = _int(request, "rows", None, high=1000)
-        page = _int(request, "page", 1, high=MAX_PAGE)
-        sidx = request.GET.get("sidx") or "id"
-        if sidx not in SORT_FIELDS:
-            raise ApiError("sort by one of " + ", ".join(SORT_FIELDS), code="invalid", field="sidx")
-        sord = (request.GET.get("sord") or "asc").lower()
-        if sord not in {"asc", "desc"}:
-            raise ApiError("asc or desc", code="invalid", field="sord")
-    except ApiError as exc:
-        return _error(exc.error_code, str(exc.detail), exc.field, exc.status_code)
+    if since := _utc(request, "lastUpdatedFrom"):
+        query = query.filter(received_at__gte=since)
+    if until := _utc(request, "lastUpdatedTo"):
+        query = query.filter(received_at__lte=until)
+    limit = _int(request, "max", 20, high=1000)
+    rows = _int(request, "rows", None, high=1000)
+    page = _int(request, "page", 1, high=MAX_PAGE)
+    sidx = request.GET.get("sidx") or "id"
+    if sidx not in SORT_FIELDS:
+        raise ApiError("sort by one of " + ", ".join(SORT_FIELDS), code="invalid", field="sidx")
+    sord = (request.GET.get("sord") or "asc").lower()
+    if sord not in {"asc", "desc"}:
+        raise ApiError("asc or desc", code="invalid", field="sord")
     order = SORT_FIELDS[sidx]
     query = query.order_by(order if sord == "asc" else f"-{order}", "id")
     size = min(rows or limit, limit)
@@ -261,15 +258,9 @@ def _query(request, caller):
     return json_response([dmhub_event_json(e) for e in query[start : start + size]])
 
 
-@csrf_exempt
-def customer_event(request, event_id: int):
-    caller = principal(request, allow_query_token=True)
-    if caller is None:
-        return _error("unauthorized", "a valid access_token is required", "access_token", 401)
-    if over_limit(request, caller):
-        return _error(
-            "too_many_requests", "rate limit of this key exceeded; retry later", None, 429
-        )
+@dmhub_endpoint
+def customer_event(request, call, event_id: int):
+    caller = call.caller
     if request.method != "GET":
         return _error("method_not_allowed", "use GET", None, 405)
     if not caller.is_secret:
@@ -277,11 +268,105 @@ def customer_event(request, event_id: int):
     partition = request.GET.get("partition")
     query = event_list(workspace=caller.workspace).filter(pk=event_id)
     if partition:
-        try:
-            query = query.filter(_partition_filter(partition))
-        except ApiError as exc:
-            return _error(exc.error_code, str(exc.detail), exc.field)
+        query = query.filter(_partition_filter(partition))
     event = query.first()
     if event is None:
         return _error("not_found", f"no customer event {event_id} in this partition", "id", 404)
     return json_response(dmhub_event_json(event))
+
+
+class DmHubEventSerializer(serializers.Serializer):
+    """A customer event: core fields, then custom properties at the top level."""
+
+    id = serializers.IntegerField(read_only=True)
+    customerId = serializers.JSONField(
+        help_text="The customer's id in your system (a number when numeric)."
+    )
+    event = serializers.CharField(max_length=32, help_text="The event code.")
+    date = serializers.CharField(
+        required=False, allow_null=True, allow_blank=True, help_text="ISO-8601 time."
+    )
+    targetId = serializers.CharField(required=False, allow_null=True, allow_blank=True)
+    targetName = serializers.CharField(required=False, allow_null=True, allow_blank=True)
+    source = serializers.CharField(required=False, allow_null=True, allow_blank=True)
+    score = serializers.IntegerField(required=False)
+    tag = serializers.CharField(required=False, allow_null=True, allow_blank=True)
+    campaign = serializers.CharField(required=False, allow_null=True, allow_blank=True)
+    campaignName = serializers.CharField(required=False, allow_null=True, allow_blank=True)
+    contentName = serializers.CharField(required=False, allow_null=True, allow_blank=True)
+    summary = serializers.CharField(required=False, allow_blank=True)
+    externalId = serializers.CharField(required=False, allow_null=True, allow_blank=True)
+    lastUpdated = serializers.CharField(read_only=True, help_text="When it was stored.")
+
+
+def _param(name: str, description: str, type_=str, required: bool = False) -> OpenApiParameter:
+    return OpenApiParameter(name, type_, required=required, description=description)
+
+
+ACCESS_TOKEN = _param("access_token", "A workspace API key.", required=True)
+TAG = ["DM Hub-compatible"]
+
+
+class CustomerEventsView(CompatView):
+    """DM Hub customer events, with the (secret) key as ``access_token``: create one (the
+    customer must exist), or query them."""
+
+    handler = staticmethod(customer_events)
+    authentication_classes = ()
+    post = described(
+        "post",
+        tags=TAG,
+        operation_id="dmhub_event_create",
+        summary="Create a customer event (custom properties at the top level)",
+        parameters=[ACCESS_TOKEN],
+        request=DmHubEventSerializer,
+        responses={
+            200: OpenApiResponse(DmHubEventSerializer, description="The stored event"),
+            400: OpenApiResponse(OpenApiTypes.OBJECT, description="Invalid event"),
+            401: OpenApiResponse(OpenApiTypes.OBJECT, description="Missing or unknown key"),
+        },
+    )
+    get = described(
+        "get",
+        tags=TAG,
+        operation_id="dmhub_event_query",
+        summary="Query customer events",
+        parameters=[
+            ACCESS_TOKEN,
+            _param("customerId", "The customer's id in your system."),
+            _param("event", "Event codes, comma separated."),
+            _param("lastUpdatedFrom", "ISO-8601 time, inclusive."),
+            _param("lastUpdatedTo", "ISO-8601 time, inclusive."),
+            _param("max", "Most rows (default 20, at most 1000).", int),
+            _param("rows", "Rows per page.", int),
+            _param("page", "Page number from 1.", int),
+            _param("sidx", "Sort field: id, date, lastUpdated, event, customerId."),
+            _param("sord", "asc or desc."),
+            _param(
+                "partition", "A year; 2016 holds everything before 2017; without it, 2018 on.", int
+            ),
+        ],
+        responses={
+            200: DmHubEventSerializer(many=True),
+            400: OpenApiResponse(OpenApiTypes.OBJECT, description="Invalid parameter"),
+        },
+    )
+
+
+class CustomerEventView(CompatView):
+    """One DM Hub customer event by id, with the (secret) key as ``access_token``."""
+
+    handler = staticmethod(customer_event)
+    path_names = {"id": "event_id"}
+    authentication_classes = ()
+    get = described(
+        "get",
+        tags=TAG,
+        operation_id="dmhub_event_get",
+        summary="One customer event",
+        parameters=[ACCESS_TOKEN, _param("partition", "The year the event is in.", int)],
+        responses={
+            200: DmHubEventSerializer,
+            404: OpenApiResponse(OpenApiTypes.OBJECT, description="Not found"),
+        },
+    )

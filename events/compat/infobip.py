@@ -8,15 +8,13 @@ public key whether a customer exists (SPEC §2), so public keys are refused (403
 ``requestError.serviceException`` shape.
 """
 
-from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
+from drf_spectacular.utils import OpenApiResponse
+from rest_framework import serializers
 
-from cdp.api.errors import ApiError
-from cdp.api.parsing import read_json
-from events.compat.common import json_response, log_unreadable, over_limit, principal
+from events.compat.common import Answers, CompatView, compat_endpoint, described, json_response
 from events.errors import ErrorCode, FieldError, ServiceError
 from events.ingestion import events_ingest
-from events.ingestion_log import ingestion_log_record
 from events.inputs import EventInput, PersonRef, Status
 from events.models import Event
 from people.selectors import person_lookup
@@ -46,21 +44,21 @@ def _person_ref(workspace, person_id: str) -> PersonRef:
     return PersonRef(external_id=person_id)
 
 
-@csrf_exempt
+ANSWERS = Answers(
+    unauthorized=lambda _why: infobip_error("UNAUTHORIZED", "Invalid login details", 401),
+    secret_required=lambda: infobip_error(
+        "SECRET_KEY_REQUIRED", "this endpoint needs a secret API key", 403
+    ),
+    too_many_requests=lambda: infobip_error("TOO_MANY_REQUESTS", "Too many requests", 429),
+    refused=lambda exc: infobip_error("BAD_REQUEST", str(exc.detail), exc.status_code),
+)
+
+
 @require_POST
-def infobip_event(request, person_id: str, definition_id: str):
-    caller = principal(request)
-    if caller is None:
-        return infobip_error("UNAUTHORIZED", "Invalid login details", 401)
-    if not caller.is_secret:
-        return infobip_error("SECRET_KEY_REQUIRED", "this endpoint needs a secret API key", 403)
-    if over_limit(request, caller):
-        return infobip_error("TOO_MANY_REQUESTS", "Too many requests", 429)
-    try:
-        body = read_json(request)
-    except ApiError as exc:
-        log_unreadable(request, caller, ENDPOINT, exc)
-        return infobip_error("BAD_REQUEST", str(exc.detail), exc.status_code)
+@compat_endpoint(endpoint=ENDPOINT, answers=ANSWERS, secret_only=True)
+def infobip_event(request, call, person_id: str, definition_id: str):
+    caller = call.caller
+    body = call.body()
     payload = {"personId": person_id, "definitionId": definition_id, "body": body}
     errors = [
         FieldError(name, ErrorCode.INVALID, "must not contain NUL characters")
@@ -83,9 +81,7 @@ def infobip_event(request, person_id: str, definition_id: str):
         if not isinstance(body["properties"], dict):
             errors.append(FieldError("properties", ErrorCode.INVALID_TYPE, "must be an object"))
     if errors:
-        ingestion_log_record(
-            workspace=caller.workspace, endpoint=ENDPOINT, rejected=[(payload, errors)]
-        )
+        call.reject([(payload, errors)])
         return infobip_error("BAD_REQUEST", f"{errors[0].field}: {errors[0].message}", 400)
     item = EventInput(
         definition_id=definition_id,
@@ -106,3 +102,52 @@ def infobip_event(request, person_id: str, definition_id: str):
         text = "; ".join(f"{e.field}: {e.message}" for e in result.errors)
         return infobip_error("BAD_REQUEST", text, 400)
     return json_response({"eventId": result.event_id, "status": result.status})
+
+
+class InfobipPropertiesSerializer(serializers.Serializer):
+    properties = serializers.DictField(help_text="The event's properties ({} for none).")
+
+
+class InfobipAnswerSerializer(serializers.Serializer):
+    eventId = serializers.IntegerField(allow_null=True)
+    status = serializers.CharField(help_text="accepted or duplicate")
+
+
+class InfobipServiceExceptionSerializer(serializers.Serializer):
+    messageId = serializers.CharField()
+    text = serializers.CharField()
+
+
+class InfobipRequestErrorSerializer(serializers.Serializer):
+    serviceException = InfobipServiceExceptionSerializer()
+
+
+class InfobipErrorSerializer(serializers.Serializer):
+    requestError = InfobipRequestErrorSerializer()
+
+
+def _error_doc(description: str) -> OpenApiResponse:
+    return OpenApiResponse(InfobipErrorSerializer, description=description)
+
+
+class InfobipEventView(CompatView):
+    """Infobip People events: ``personId`` is any identifier of an existing person (external
+    id, email, phone, push registration id), never created; secret keys only."""
+
+    handler = staticmethod(infobip_event)
+    path_names = {"personId": "person_id", "definitionId": "definition_id"}
+    post = described(
+        "post",
+        tags=["Infobip-compatible"],
+        operation_id="infobip_event_create",
+        summary="Record an event for an existing person (any identifier)",
+        request=InfobipPropertiesSerializer,
+        responses={
+            200: OpenApiResponse(InfobipAnswerSerializer, description="Stored (or a duplicate)"),
+            400: _error_doc("Invalid event"),
+            401: _error_doc("Missing or unknown key"),
+            403: _error_doc("A public key (SECRET_KEY_REQUIRED)"),
+            404: _error_doc("No such person or definition"),
+            429: _error_doc("The key's rate limit"),
+        },
+    )

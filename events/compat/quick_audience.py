@@ -21,16 +21,16 @@ relabels a known person (what it ignores goes to the ingestion log).
 
 import uuid
 
-from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
+from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer
+from rest_framework import serializers
 
 from cdp.api.errors import ApiError
 from cdp.api.parsing import JsonError, json_parse, nul_refuse, read_json
-from events.compat.common import json_response, log_unreadable, over_limit, principal
+from events.compat.common import Answers, CompatView, compat_endpoint, described, json_response
 from events.definition_cache import catalogue_get
 from events.errors import ErrorCode, FieldError, ServiceError
 from events.ingestion import events_ingest
-from events.ingestion_log import ingestion_log_record
 from events.inputs import EventInput, PersonRef, Status
 from events.models import Channel, Event
 from events.selectors import definition_code_for
@@ -49,15 +49,32 @@ def qa_answer(
     return json_response(body, status=status)
 
 
-def _too_many(caller, messages):
+def _too_many(call, messages):
     """Refuse a call over ``MAX_MESSAGES`` and keep it (bounded) in the ingestion log."""
     desc = f"at most {MAX_MESSAGES} messages per call, got {len(messages)}"
-    ingestion_log_record(
-        workspace=caller.workspace,
-        endpoint=ENDPOINT,
-        rejected=[(messages, [FieldError("messages", ErrorCode.BATCH_TOO_LARGE, desc)])],
-    )
+    call.reject([(messages, [FieldError("messages", ErrorCode.BATCH_TOO_LARGE, desc)])])
     return qa_answer(success=False, code="BATCH_TOO_LARGE", desc=desc, status=400)
+
+
+ANSWERS = Answers(
+    unauthorized=lambda _why: qa_answer(
+        success=False, code="ES0110000002", desc="Authentication failed!", status=401
+    ),
+    too_many_requests=lambda: qa_answer(
+        success=False,
+        code="TOO_MANY_REQUESTS",
+        desc="rate limit of this key exceeded; retry later",
+        status=429,
+    ),
+    refused=lambda exc: qa_answer(
+        success=False, code=str(exc.error_code).upper(), desc=str(exc.detail), status=400
+    ),
+)
+
+
+def _reader(wrapper: str):
+    """Read the body and return its list of messages (``_messages``)."""
+    return lambda request: _messages(read_json(request), wrapper)
 
 
 def _messages(body, wrapper: str):
@@ -184,39 +201,20 @@ def _event_input(message, index: int, channels: dict[str, int], workspace):
     ), []
 
 
-@csrf_exempt
 @require_POST
-def event_messages(request):
-    caller = principal(request)
-    if caller is None:
-        return qa_answer(
-            success=False, code="ES0110000002", desc="Authentication failed!", status=401
-        )
-    if over_limit(request, caller):
-        return qa_answer(
-            success=False,
-            code="TOO_MANY_REQUESTS",
-            desc="rate limit of this key exceeded; retry later",
-            status=429,
-        )
-    try:
-        messages = _messages(read_json(request), "eventMessageModelListStr")
-    except ApiError as exc:
-        log_unreadable(request, caller, ENDPOINT, exc)
-        return qa_answer(
-            success=False, code=str(exc.error_code).upper(), desc=str(exc.detail), status=400
-        )
+@compat_endpoint(endpoint=ENDPOINT, answers=ANSWERS, read=_reader("eventMessageModelListStr"))
+def event_messages(request, call):
+    caller = call.caller
+    messages = call.body()
     if len(messages) > MAX_MESSAGES:
-        return _too_many(caller, messages)
+        return _too_many(call, messages)
     channels = dict(Channel.objects.filter(workspace=caller.workspace).values_list("app_key", "pk"))
     inputs, payloads, positions, failures = [], [], [], []
     for i, message in enumerate(messages):
         item, errors = _event_input(message, i, channels, caller.workspace)
         if errors:
             failures.append((i, errors))
-            ingestion_log_record(
-                workspace=caller.workspace, endpoint=ENDPOINT, rejected=[(message, errors)]
-            )
+            call.reject([(message, errors)])
         else:
             inputs.append(item)
             payloads.append(message)
@@ -259,30 +257,13 @@ def event_messages(request):
     return qa_answer(success=True, data={"accepted": results})
 
 
-@csrf_exempt
 @require_POST
-def user_messages(request):
-    caller = principal(request)
-    if caller is None:
-        return qa_answer(
-            success=False, code="ES0110000002", desc="Authentication failed!", status=401
-        )
-    if over_limit(request, caller):
-        return qa_answer(
-            success=False,
-            code="TOO_MANY_REQUESTS",
-            desc="rate limit of this key exceeded; retry later",
-            status=429,
-        )
-    try:
-        messages = _messages(read_json(request), "customerMessageModelListStr")
-    except ApiError as exc:
-        log_unreadable(request, caller, ENDPOINT, exc)
-        return qa_answer(
-            success=False, code=str(exc.error_code).upper(), desc=str(exc.detail), status=400
-        )
+@compat_endpoint(endpoint=ENDPOINT, answers=ANSWERS, read=_reader("customerMessageModelListStr"))
+def user_messages(request, call):
+    caller = call.caller
+    messages = call.body()
     if len(messages) > MAX_MESSAGES:
-        return _too_many(caller, messages)
+        return _too_many(call, messages)
     people, failures = [], []
     for i, message in enumerate(messages):
         errors: list[FieldError] = []
@@ -306,18 +287,12 @@ def user_messages(request):
                 )
                 people.append({"index": i})
                 if found.ignored:  # logged, never answered: no customer-existence oracle
-                    ingestion_log_record(
-                        workspace=caller.workspace,
-                        endpoint=ENDPOINT,
-                        rejected=[(message, found.ignored)],
-                    )
+                    call.reject([(message, found.ignored)])
                 continue
             except ServiceError as exc:
                 errors = [FieldError(f"[{i}].{e.field}", e.code, e.message) for e in exc.errors]
         failures.append((i, errors))
-        ingestion_log_record(
-            workspace=caller.workspace, endpoint=ENDPOINT, rejected=[(message, errors)]
-        )
+        call.reject([(message, errors)])
     if failures:
         desc = "; ".join(f"{e.field}: {e.message}" for _, errors in failures for e in errors)
         return qa_answer(
@@ -327,3 +302,112 @@ def user_messages(request):
             data={"people": people, "rejected": [i for i, _ in failures]},
         )
     return qa_answer(success=True, data={"people": people})
+
+
+class QaCustomerIdSerializer(serializers.Serializer):
+    customerId = serializers.CharField()
+    idMapping = serializers.CharField(help_text="The identifier type (email, phone, mac_org…).")
+
+
+class QaEventMessageSerializer(serializers.Serializer):
+    eventCode = serializers.CharField(help_text="A definition id, else c_ + snake case.")
+    eventTime = serializers.JSONField(help_text="ISO-8601 or epoch milliseconds.")
+    eventSourceCode = serializers.CharField(
+        required=False, allow_blank=True, help_text="A channel's APP_KEY (optional)."
+    )
+    customerId = serializers.CharField(required=False, help_text="The person's external id.")
+    customerIdList = QaCustomerIdSerializer(many=True, required=False)
+    extendAttributes = serializers.DictField(
+        help_text="outBizId (required, the event's unique business id) and the properties."
+    )
+
+
+class QaEventMessagesWrapperSerializer(serializers.Serializer):
+    eventMessageModelListStr = serializers.CharField(help_text="The array as a JSON string.")
+
+
+class QaUserMessageSerializer(serializers.Serializer):
+    customerId = serializers.CharField(required=False, help_text="The person's external id.")
+    customerIdList = QaCustomerIdSerializer(many=True, required=False)
+
+
+class QaUserMessagesWrapperSerializer(serializers.Serializer):
+    customerMessageModelListStr = serializers.CharField(help_text="The array as a JSON string.")
+
+
+class QaAnswerSerializer(serializers.Serializer):
+    success = serializers.BooleanField()
+    errorCode = serializers.CharField(allow_null=True)
+    errorDesc = serializers.CharField(allow_null=True)
+    traceId = serializers.CharField()
+    data = serializers.DictField(required=False)
+
+
+def _qa_doc(name: str, operation_id: str, summary: str, description: str, message, wrapper):
+    body = PolymorphicProxySerializer(
+        component_name=name,
+        serializers=[message(many=True), wrapper],
+        resource_type_field_name=None,
+        many=False,
+    )
+    return described(
+        "post",
+        tags=["Quick Audience-compatible"],
+        operation_id=operation_id,
+        summary=summary,
+        description=description,
+        request=body,
+        responses={
+            200: OpenApiResponse(
+                QaAnswerSerializer,
+                description="success true; or success false with errorCode INVALID_MESSAGE "
+                "and errorDesc naming each rejected message by index (the others are stored)",
+            ),
+            400: OpenApiResponse(
+                QaAnswerSerializer,
+                description="success false: the body is not a JSON array nor the SDK wrapper "
+                "(errorCode INVALID, INVALID_JSON, REQUIRED, BODY_TOO_LARGE) or has more than "
+                "100 messages (BATCH_TOO_LARGE)",
+            ),
+            401: OpenApiResponse(
+                QaAnswerSerializer,
+                description="success false, errorCode ES0110000002: missing or unknown key",
+            ),
+            429: OpenApiResponse(
+                QaAnswerSerializer,
+                description="success false, errorCode TOO_MANY_REQUESTS: the key's rate limit",
+            ),
+        },
+    )
+
+
+class EventMessagesView(CompatView):
+    """Quick Audience behavioural event report."""
+
+    handler = staticmethod(event_messages)
+    post = _qa_doc(
+        "QaEventMessages",
+        "qa_event_messages",
+        "Batch event report (at most 100 messages)",
+        'A JSON array of event messages, or {"eventMessageModelListStr": "<JSON array as a '
+        'string>"}. eventCode, eventTime and extendAttributes.outBizId are required; '
+        "eventSourceCode is optional and, when given, must be a channel's APP_KEY to which "
+        "the event's definition is not foreign.",
+        QaEventMessageSerializer,
+        QaEventMessagesWrapperSerializer,
+    )
+
+
+class UserMessagesView(CompatView):
+    """Quick Audience user identity report."""
+
+    handler = staticmethod(user_messages)
+    post = _qa_doc(
+        "QaUserMessages",
+        "qa_user_messages",
+        "User identity report",
+        "A JSON array of customer messages (at most 100), or "
+        '{"customerMessageModelListStr": "<JSON array as a string>"}.',
+        QaUserMessageSerializer,
+        QaUserMessagesWrapperSerializer,
+    )

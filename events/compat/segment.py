@@ -27,14 +27,12 @@ from django.db import DataError, connection
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
-from cdp.api.auth import principal_for_key, raw_key_from_request
 from cdp.api.errors import ApiError
 from cdp.api.parsing import DEFAULT_MAX_BYTES, JsonError, json_parse, read_body
-from events.compat.common import json_response, log_unreadable, over_limit
+from events.compat.common import Answers, Rejected, compat_endpoint, json_response
 from events.compat.segment_events import ENDPOINT, segment_events_ingest
 from events.compat.segment_people import people_message_apply
 from events.errors import ErrorCode, FieldError
-from events.ingestion_log import ingestion_log_record
 from people.models import Workspace
 
 MAX_MESSAGE_BYTES = 32 * 1024
@@ -50,14 +48,6 @@ PEOPLE_TYPES = ("identify", "alias", "group")
 
 def segment_error(code: str, message: str, status: int = 400):
     return json_response({"code": code, "message": message}, status=status)
-
-
-class Rejected(ApiError):
-    """A refused body, with what the ingestion log keeps of it."""
-
-    def __init__(self, message: str, *, code: str, payload, field: str = "body"):
-        super().__init__(message, code=code, field=field)
-        self.payload = payload
 
 
 def max_batch_bytes() -> int:
@@ -149,60 +139,13 @@ def _messages(body: dict, kind: str | None) -> list:
     return batch
 
 
-def segment_view(kind: str | None):
-    """Return the view of one Segment route (``kind`` None: ``/v1/batch``)."""
-
-    @csrf_exempt
-    def view(request):
-        if request.method != "POST":
-            response = segment_error("method_not_allowed", "use POST", 405)
-            response["Allow"] = "POST"
-            return response
-        header_key = raw_key_from_request(request)
-        caller = principal_for_key(header_key)
-        if header_key is not None and caller is None:
-            return segment_error("unauthorized", "unknown or revoked write key", 401)
-        if caller is not None and over_limit(request, caller):
-            return _too_many_requests()
-        try:
-            body = _read(request, kind)
-        except ApiError as exc:
-            if caller is None:
-                return segment_error(
-                    "unauthorized", "send the write key as the HTTP Basic user name", 401
-                )
-            return _refused(request, caller, exc)
-        if caller is None:
-            if isinstance(body.get("writeKey"), str):
-                caller = principal_for_key(body["writeKey"])  # Segment's writeKey in the body
-            if caller is None:
-                return segment_error(
-                    "unauthorized",
-                    "send the write key as the HTTP Basic user name (or writeKey in the body)",
-                    401,
-                )
-            if over_limit(request, caller):
-                return _too_many_requests()
-        body.pop("writeKey", None)  # a credential: never copied into the ingestion log
-        try:
-            messages = _messages(body, kind)
-        except ApiError as exc:
-            return _refused(request, caller, exc)
-        try:
-            segment_messages_apply(
-                workspace=caller.workspace,
-                messages=messages,
-                batch=kind is None,
-                trusted=caller.is_secret,
-            )
-        except (DataError, connection.Database.DataError):
-            # A value the database cannot store that validation let through: the caller's
-            # input, so a 400 the client will not retry (NUL characters are dropped before).
-            return segment_error("invalid", "a value is out of range or cannot be stored")
-        return json_response({"success": True})
-
-    view.__name__ = f"segment_{kind or 'batch'}"
-    return view
+def _unauthorized(why: str):
+    message = {
+        "unknown": "unknown or revoked write key",
+        "unreadable": "send the write key as the HTTP Basic user name",
+        "missing": "send the write key as the HTTP Basic user name (or writeKey in the body)",
+    }[why]
+    return segment_error("unauthorized", message, 401)
 
 
 def _too_many_requests():
@@ -213,27 +156,58 @@ def _too_many_requests():
     return response
 
 
-def _refused(request, caller, exc: ApiError):
-    """Keep the refused body in the ingestion log, then answer in Segment's shape."""
-    if isinstance(exc, Rejected):
-        ingestion_log_record(
-            workspace=caller.workspace,
-            endpoint=ENDPOINT,
-            rejected=[
-                (exc.payload, [FieldError(exc.field or "body", exc.error_code, str(exc.detail))])
-            ],
-        )
-    else:  # not readable (bad gzip, over the bound): the beginning of the bytes as sent
-        log_unreadable(request, caller, ENDPOINT, exc)
-    return segment_error(exc.error_code, str(exc.detail))
+ANSWERS = Answers(
+    unauthorized=_unauthorized,
+    too_many_requests=_too_many_requests,
+    refused=lambda exc: segment_error(exc.error_code, str(exc.detail)),
+)
+
+
+def segment_view(kind: str | None):
+    """Return the view of one Segment route (``kind`` None: ``/v1/batch``)."""
+
+    @compat_endpoint(
+        endpoint=ENDPOINT,
+        answers=ANSWERS,
+        read=lambda request: _read(request, kind),
+        body_key="writeKey",
+    )
+    def post(request, call):
+        body = call.body()
+        body.pop("writeKey", None)  # a credential: never copied into the ingestion log
+        messages = _messages(body, kind)
+        try:
+            rejected = segment_messages_apply(
+                workspace=call.workspace,
+                messages=messages,
+                batch=kind is None,
+                trusted=call.caller.is_secret,
+            )
+        except (DataError, connection.Database.DataError):
+            # A value the database cannot store that validation let through: the caller's
+            # input, so a 400 the client will not retry (NUL characters are dropped before).
+            return segment_error("invalid", "a value is out of range or cannot be stored")
+        call.reject(rejected)
+        return json_response({"success": True})
+
+    @csrf_exempt
+    def view(request):
+        if request.method != "POST":
+            response = segment_error("method_not_allowed", "use POST", 405)
+            response["Allow"] = "POST"
+            return response
+        return post(request)
+
+    view.__name__ = f"segment_{kind or 'batch'}"
+    return view
 
 
 def segment_messages_apply(
     *, workspace: Workspace, messages: list, batch: bool, trusted: bool = True
-) -> None:
-    """Apply the identity messages in order, then ingest the events in one call;
-    ``trusted`` is False for a public key (SPEC §2: it never merges, moves or relabels a
-    known person)."""
+) -> list[tuple[object, list[FieldError]]]:
+    """Apply the identity messages in order, then ingest the events in one call; return the
+    messages rejected before the ingestion service, for the ingestion log. ``trusted`` is
+    False for a public key (SPEC §2: it never merges, moves or relabels a known person)."""
     now = timezone.now()
     rejected: list[tuple[object, list[FieldError]]] = []
     if len(messages) > MAX_BATCH_MESSAGES:
@@ -283,5 +257,4 @@ def segment_messages_apply(
         rejected += segment_events_ingest(
             workspace=workspace, events=events, batch=batch, now=now, trusted=trusted
         )
-    if rejected:
-        ingestion_log_record(workspace=workspace, endpoint=ENDPOINT, rejected=rejected)
+    return rejected

@@ -1,165 +1,177 @@
-"""OpenAPI description of the Segment-compatible tracking routes (``events.compat.segment``).
-
-They are plain Django views answering in Segment's shapes, so drf-spectacular cannot introspect
-them; this postprocessing hook (listed in ``SPECTACULAR_SETTINGS``) adds their paths.
+"""The Segment-compatible tracking routes (``events.compat.segment``) as DRF views, so that
+drf-spectacular describes them from these serializers: one view class per route, each
+handing the request straight to the plain view ``segment_view(kind)`` (``CompatView``).
 """
 
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.utils import OpenApiResponse, extend_schema_field
+from rest_framework import serializers
+
+from cdp.api.auth import ApiKeyAuthentication
+from events.compat.common import CompatView, described
+from events.compat.segment import segment_view
+
 TAG = "Segment-compatible"
-SECURITY = [{"SegmentWriteKey": []}, {"AppKey": []}]
-ANY = {"type": "object", "additionalProperties": True}
-ID = {"oneOf": [{"type": "string"}, {"type": "integer"}], "nullable": True}
-TIME = {"type": "string", "format": "date-time"}
-COMMON = {
-    "userId": {**ID, "description": "The person's external id."},
-    "anonymousId": {**ID, "description": "An anonymous id identifier (cookie, device)."},
-    "messageId": {
-        "type": "string",
-        "description": "The event's external id: a repeat is stored once.",
-    },
-    "timestamp": {**TIME, "description": "When it happened (else now)."},
-    "originalTimestamp": {**TIME, "description": "Client time, corrected by sentAt."},
-    "sentAt": TIME,
-    "context": {**ANY, "description": "traits, page, locale, userAgent are used."},
-    "integrations": ANY,
-    "writeKey": {
-        "type": "string",
-        "description": "The key, when not sent as the HTTP Basic user name.",
-    },
-}
 
 
-def _message(required: list[str], description: str, **fields) -> dict:
-    schema = {
-        "type": "object",
-        "description": description,
-        "properties": {**COMMON, **fields},
-        "additionalProperties": True,
-    }
-    return {**schema, "required": required} if required else schema
+class WriteKeyAuthentication(ApiKeyAuthentication):
+    """The key as Segment clients send it: HTTP Basic with the key as user name."""
 
 
-MESSAGES = {
-    "track": _message(
-        ["event"],
-        "An action: `event` names the definition (an existing "
-        "definition id, else `c_` + snake case, defined automatically or "
-        "rejected into the ingestion log as the workspace says).",
-        event={"type": "string"},
-        properties=ANY,
-    ),
-    "identify": _message(
-        [],
-        "Traits to standard attributes, email/phone identifiers and "
-        "custom attributes with a definition.",
-        traits=ANY,
-    ),
-    "page": _message(
-        [],
-        "A `pageView` (when enabled in the workspace).",
-        name={"type": "string", "nullable": True},
-        category={"type": "string", "nullable": True},
-        properties=ANY,
-    ),
-    "screen": _message(
-        [],
-        "A `c_screen_viewed` event with the screen name.",
-        name={"type": "string", "nullable": True},
-        category={"type": "string", "nullable": True},
-        properties=ANY,
-    ),
-    "alias": _message(
-        ["previousId", "userId"],
-        "Merge the person named by `previousId` into the one named by `userId`.",
-        previousId=ID,
-    ),
-    "group": _message(["groupId"], "Tag the person `group:<groupId>`.", groupId=ID, traits=ANY),
-}
-SUCCESS = {"type": "object", "properties": {"success": {"type": "boolean", "enum": [True]}}}
-ERROR = {
-    "type": "object",
-    "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
-}
+class WriteKeyScheme(OpenApiAuthenticationExtension):
+    """Describe the Segment write key in the OpenAPI schema."""
 
+    target_class = "events.compat.segment_schema.WriteKeyAuthentication"
+    name = "SegmentWriteKey"
+    priority = 1
 
-def _json(schema: dict, description: str) -> dict:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
-def _operation(kind: str, summary: str, body: dict) -> dict:
-    return {
-        "post": {
-            "tags": [TAG],
-            "operationId": f"segment_{kind}",
-            "summary": summary,
-            "description": "Segment's HTTP tracking API. Bodies may be gzipped "
-            "(`Content-Encoding: gzip`). Per-message problems go to the ingestion "
-            "log and still answer 200.",
-            "requestBody": {"required": True, "content": {"application/json": {"schema": body}}},
-            "responses": {
-                "200": _json(SUCCESS, "Accepted"),
-                "400": _json(
-                    ERROR,
-                    "Unreadable JSON or gzip, or over 32 KB per "
-                    "message / `CDP_SEGMENT_MAX_BATCH_BYTES` per batch "
-                    "(`Exceed payload limit`)",
-                ),
-                "401": _json(ERROR, "Missing or unknown write key"),
-                "429": _json(
-                    ERROR, "The key is over its rate limit (`CDP_RATE_LIMIT`); retry later"
-                ),
-            },
-            "security": SECURITY,
-        }
-    }
-
-
-PATHS = {
-    f"/v1/{kind}": _operation(kind, f"Segment {kind} call", schema)
-    for kind, schema in MESSAGES.items()
-}
-PATHS["/v1/batch"] = _operation(
-    "batch",
-    "Several Segment calls",
-    {
-        "type": "object",
-        "required": ["batch"],
-        "properties": {
-            "batch": {
-                "type": "array",
-                "items": {
-                    **ANY,
-                    "description": "A message with `type`: "
-                    "track, identify, page, screen, alias or group.",
-                },
-            },
-            "context": {**ANY, "description": "Merged into each message's context."},
-            "sentAt": TIME,
-            "writeKey": COMMON["writeKey"],
-        },
-    },
-)
-
-
-def add_segment_paths(result, generator, request, public):
-    """drf-spectacular postprocessing hook: add the Segment-compatible routes."""
-    schemes = result.setdefault("components", {}).setdefault("securitySchemes", {})
-    schemes.setdefault(
-        "SegmentWriteKey",
-        {
+    def get_security_definition(self, auto_schema):
+        return {
             "type": "http",
             "scheme": "basic",
             "description": "The workspace key (public or secret) as user name, empty password.",
+        }
+
+
+@extend_schema_field({"oneOf": [{"type": "string"}, {"type": "integer"}], "nullable": True})
+class SegmentIdField(serializers.JSONField):
+    """An id Segment clients send as a string or a number."""
+
+
+def _id(description: str = "", required: bool = False) -> SegmentIdField:
+    return SegmentIdField(required=required, allow_null=True, help_text=description or None)
+
+
+def _any(description: str = "") -> serializers.DictField:
+    return serializers.DictField(required=False, help_text=description or None)
+
+
+class SegmentCommonSerializer(serializers.Serializer):
+    userId = _id("The person's external id.")
+    anonymousId = _id("An anonymous id identifier (cookie, device).")
+    messageId = serializers.CharField(
+        required=False, help_text="The event's external id: a repeat is stored once."
+    )
+    timestamp = serializers.DateTimeField(required=False, help_text="When it happened (else now).")
+    originalTimestamp = serializers.DateTimeField(
+        required=False, help_text="Client time, corrected by sentAt."
+    )
+    sentAt = serializers.DateTimeField(required=False)
+    context = _any("traits, page, locale, userAgent are used.")
+    integrations = _any()
+    writeKey = serializers.CharField(
+        required=False, help_text="The key, when not sent as the HTTP Basic user name."
+    )
+
+
+class SegmentTrackSerializer(SegmentCommonSerializer):
+    """An action: ``event`` names the definition (an existing definition id, else ``c_`` +
+    snake case, defined automatically or rejected into the ingestion log as the workspace
+    says)."""
+
+    event = serializers.CharField()
+    properties = _any()
+
+
+class SegmentIdentifySerializer(SegmentCommonSerializer):
+    """Traits to standard attributes, email/phone identifiers and custom attributes with a
+    definition."""
+
+    traits = _any()
+
+
+class SegmentPageSerializer(SegmentCommonSerializer):
+    """A ``pageView`` (when enabled in the workspace)."""
+
+    name = serializers.CharField(required=False, allow_null=True)
+    category = serializers.CharField(required=False, allow_null=True)
+    properties = _any()
+
+
+class SegmentScreenSerializer(SegmentPageSerializer):
+    """A ``c_screen_viewed`` event with the screen name."""
+
+
+class SegmentAliasSerializer(SegmentCommonSerializer):
+    """Merge the person named by ``previousId`` into the one named by ``userId``."""
+
+    userId = _id("The person's external id.", required=True)
+    previousId = _id(required=True)
+
+
+class SegmentGroupSerializer(SegmentCommonSerializer):
+    """Tag the person ``group:<groupId>``."""
+
+    groupId = _id(required=True)
+    traits = _any()
+
+
+class SegmentBatchSerializer(serializers.Serializer):
+    batch = serializers.ListField(
+        child=serializers.DictField(),
+        help_text="Messages with `type`: track, identify, page, screen, alias or group.",
+    )
+    context = _any("Merged into each message's context.")
+    sentAt = serializers.DateTimeField(required=False)
+    writeKey = serializers.CharField(
+        required=False, help_text="The key, when not sent as the HTTP Basic user name."
+    )
+
+
+class SegmentSuccessSerializer(serializers.Serializer):
+    success = serializers.BooleanField(help_text="Always true.")
+
+
+class SegmentErrorSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+
+
+def _error(description: str) -> OpenApiResponse:
+    return OpenApiResponse(SegmentErrorSerializer, description=description)
+
+
+BODIES = {
+    "batch": ("Several Segment calls", SegmentBatchSerializer),
+    "track": ("Segment track call", SegmentTrackSerializer),
+    "identify": ("Segment identify call", SegmentIdentifySerializer),
+    "page": ("Segment page call", SegmentPageSerializer),
+    "screen": ("Segment screen call", SegmentScreenSerializer),
+    "alias": ("Segment alias call", SegmentAliasSerializer),
+    "group": ("Segment group call", SegmentGroupSerializer),
+}
+
+
+class SegmentView(CompatView):
+    """Segment's HTTP tracking API. Bodies may be gzipped (`Content-Encoding: gzip`).
+    Per-message problems go to the ingestion log and still answer 200."""
+
+    authentication_classes = (WriteKeyAuthentication, ApiKeyAuthentication)
+
+
+def segment_route(kind: str | None):
+    """Return the Django view of one Segment route (``kind`` None: ``/v1/batch``)."""
+    name = kind or "batch"
+    summary, body = BODIES[name]
+    post = described(
+        "post",
+        tags=[TAG],
+        operation_id=f"segment_{name}",
+        summary=summary,
+        request=body,
+        responses={
+            200: OpenApiResponse(SegmentSuccessSerializer, description="Accepted"),
+            400: _error(
+                "Unreadable JSON or gzip, or over 32 KB per message / "
+                "`CDP_SEGMENT_MAX_BATCH_BYTES` per batch (`Exceed payload limit`)"
+            ),
+            401: _error("Missing or unknown write key"),
+            429: _error("The key is over its rate limit (`CDP_RATE_LIMIT`); retry later"),
         },
     )
-    schemes.setdefault(
-        "AppKey",
-        {
-            "type": "apiKey",
-            "in": "header",
-            "name": "Authorization",
-            "description": "`App <key>` or `Bearer <key>`",
-        },
+    view = type(
+        f"Segment{name.title()}View",
+        (SegmentView,),
+        {"handler": staticmethod(segment_view(kind)), "post": post, "__module__": __name__},
     )
-    for path, operations in PATHS.items():
-        result["paths"].setdefault(path, {}).update(operations)
-    return result
+    return view.as_view()

@@ -44,6 +44,7 @@ def spec_json(spec: FlowSpec) -> dict:
 
 
 def flow_summary_json(flow: Flow) -> dict:
+    """Return the body ``FlowSummarySerializer`` describes."""
     return {
         "id": flow.pk,
         "name": flow.name,
@@ -61,10 +62,12 @@ def flow_summary_json(flow: Flow) -> dict:
 
 
 def flow_json(flow: Flow, spec: FlowSpec) -> dict:
+    """Return the body ``FlowOutSerializer`` describes."""
     return {**flow_summary_json(flow), **spec_json(spec)}
 
 
 def run_json(run: FlowRun) -> dict:
+    """Return the body ``FlowRunSerializer`` describes."""
     return {
         "id": run.pk,
         "flowId": run.flow_id,

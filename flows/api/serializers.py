@@ -1,5 +1,6 @@
 """Serializers of the flows API: the request shapes views check, and the answers the OpenAPI
-schema describes (the answers themselves are built by ``flows.api.representation``)."""
+schema describes (the answers themselves are built by ``flows.api.representation``;
+tests/flows/test_api.py checks each answer against its serializer)."""
 
 from rest_framework import serializers
 

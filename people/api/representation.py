@@ -1,4 +1,6 @@
-"""JSON shape of a person in the native API (§6)."""
+"""JSON shape of a person in the native API (§6), built by hand for speed; its OpenAPI
+description is ``PersonOutSerializer`` (``people.api.views``), which tests/test_api_shapes.py
+checks every answer against."""
 
 from events.api.representation import iso
 from people.models import Person
@@ -6,6 +8,7 @@ from people.services import STANDARD_ATTRIBUTES
 
 
 def person_json(person: Person) -> dict:
+    """Return the body ``PersonOutSerializer`` describes."""
     attributes = {}
     for api_name, field in STANDARD_ATTRIBUTES.items():
         value = getattr(person, field)

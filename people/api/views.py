@@ -46,15 +46,29 @@ class PersonPatchSerializer(serializers.Serializer):
     customAttributes = serializers.DictField(required=False, default=dict)
 
 
+class PersonIdentifierOutSerializer(serializers.Serializer):
+    type = serializers.CharField()
+    value = serializers.CharField()
+
+
 class PersonOutSerializer(serializers.Serializer):
+    """A person as ``people.api.representation.person_json`` answers it
+    (tests/test_api_shapes.py holds the two together)."""
+
     id = serializers.IntegerField()
     externalId = serializers.CharField(allow_null=True)
-    identifiers = serializers.ListField(child=serializers.DictField())
-    attributes = serializers.DictField()
+    identifiers = PersonIdentifierOutSerializer(many=True)
+    attributes = serializers.DictField(
+        help_text="Standard attributes: " + ", ".join(STANDARD_ATTRIBUTES) + " (null when unset)."
+    )
     customAttributes = serializers.DictField()
     tags = serializers.ListField(child=serializers.CharField())
     lifecycleStage = serializers.CharField(allow_null=True)
     score = serializers.IntegerField()
+    firstSeenTime = serializers.DateTimeField(allow_null=True)
+    lastSeenTime = serializers.DateTimeField(allow_null=True)
+    createdTime = serializers.DateTimeField()
+    modifiedTime = serializers.DateTimeField()
 
 
 class IdentifierSerializer(serializers.Serializer):

@@ -42,6 +42,7 @@ def _iso(value):
 
 
 def segment_json(segment: Segment) -> dict:
+    """Return the body ``SegmentOutSerializer`` describes (by hand: lists answer many)."""
     return {
         "id": segment.pk,
         "name": segment.name,
@@ -85,15 +86,21 @@ class SegmentPatchSerializer(serializers.Serializer):
 
 
 class SegmentOutSerializer(serializers.Serializer):
+    """A segment as ``segment_json`` answers it (tests/people/segments/test_api.py holds the
+    two together)."""
+
     id = serializers.IntegerField()
     name = serializers.CharField()
-    description = serializers.CharField()
+    description = serializers.CharField(allow_blank=True)
     kind = serializers.CharField()
     rules = serializers.JSONField(allow_null=True)
     memberCount = serializers.IntegerField()
     refreshStatus = serializers.CharField()
     refreshProgress = serializers.IntegerField()
+    refreshError = serializers.CharField(allow_null=True)
     lastRefreshedTime = serializers.DateTimeField(allow_null=True)
+    createdTime = serializers.DateTimeField()
+    modifiedTime = serializers.DateTimeField()
 
 
 class PreviewSerializer(serializers.Serializer):

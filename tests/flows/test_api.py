@@ -6,8 +6,9 @@ import json
 
 import pytest
 
+from flows.api.serializers import FlowOutSerializer, FlowRunSerializer, FlowSummarySerializer
 from flows.models import Flow, FlowElement, FlowRun
-from tests.api_helpers import assert_error, workspace_api
+from tests.api_helpers import assert_described, assert_error, workspace_api
 from tests.flows.conftest import run_at
 
 pytestmark = pytest.mark.django_db
@@ -212,6 +213,23 @@ def test_runs_of_a_flow_and_of_a_person(api, workspace, created, person):
     assert_error(api.secret.get(f"/api/v1/flows/{flow.pk}/runs?state=asleep"), 400, field="state")
     mine = api.secret.get(f"/api/v1/people/{person.pk}/flow-runs").json()
     assert [r["id"] for r in mine["results"]] == [waiting.pk, done.pk]
+
+
+def test_answers_are_what_the_schema_describes(api, created, person):
+    """A flow (created and read back, and in the list) and its runs (waiting, finished) have
+    the keys and value types their serializers document."""
+    assert_described(FlowOutSerializer, created)
+    assert_described(FlowOutSerializer, api.secret.get(f"/api/v1/flows/{created['id']}").json())
+    for summary in api.secret.get("/api/v1/flows").json():
+        assert_described(FlowSummarySerializer, summary)
+    flow = Flow.objects.get(pk=created["id"])
+    api.secret.post(f"/api/v1/flows/{flow.pk}/activate")
+    run_at(flow, person, "end", state=FlowRun.State.FINISHED)
+    run_at(flow, person, "chosen")
+    runs = api.secret.get(f"/api/v1/flows/{flow.pk}/runs").json()["results"]
+    assert len(runs) == 2
+    for run in runs:
+        assert_described(FlowRunSerializer, run)
 
 
 def test_templates_say_what_the_workspace_lacks(api, workspace):

@@ -4,7 +4,8 @@ properties and segments, 1 or 11 steps, windows out of range, numbers beyond 64 
 
 import pytest
 
-from tests.api_helpers import assert_error, key_client, workspace_api
+from events.analytics.api import FunnelOutSerializer, SegmentationOutSerializer
+from tests.api_helpers import assert_described, assert_error, key_client, workspace_api
 from tests.events.analytics.conftest import TICKETS, journal_make
 
 pytestmark = pytest.mark.django_db
@@ -34,7 +35,8 @@ def test_keys(api, other_workspace):
 
 
 def test_answer_shapes(api):
-    """The documented fields, dates as ISO instants, a date ``to`` covering its whole day."""
+    """The documented fields (the serializers the schema shows), dates as ISO instants, a date
+    ``to`` covering its whole day."""
     answer = api.secret.post(
         SEGMENTATION, {"events": [TICKETS[0]], "interval": "week", "breakdown": "route", **RANGE}
     ).json()
@@ -45,12 +47,16 @@ def test_answer_shapes(api):
     assert {"event", "label", "value", "other", "events", "people", "totalEvents"} == set(
         answer["series"][0]
     )
+    assert_described(SegmentationOutSerializer, answer)
+    plain = api.secret.post(SEGMENTATION, {"events": list(TICKETS), **RANGE}).json()
+    assert_described(SegmentationOutSerializer, plain)
     funnel = api.secret.post(
         FUNNELS, {"steps": list(TICKETS), **RANGE, "conversionWindow": {"hours": 36}}
     ).json()
     assert funnel["conversionWindowSeconds"] == 36 * 3600
     assert [s["step"] for s in funnel["steps"]] == [1, 2, 3]
     assert funnel["steps"][0]["conversionFromPrevious"] is None
+    assert_described(FunnelOutSerializer, funnel)
     templates = api.secret.get("/api/v1/analytics/funnels/templates").json()
     assert templates[0]["query"]["steps"] == list(TICKETS)
 

@@ -7,7 +7,8 @@ import pytest
 from django.utils import timezone
 
 from events.ingestion import events_ingest
-from tests.api_helpers import assert_error, workspace_api
+from people.segments.api import SegmentOutSerializer
+from tests.api_helpers import assert_described, assert_error, workspace_api
 from tests.factories import DefinitionFactory, PersonFactory, event
 
 pytestmark = pytest.mark.django_db
@@ -45,6 +46,20 @@ def visitors(workspace):
 def create(api, capture, **body):
     with capture(execute=True):
         return api.secret.post("/api/v1/segments", {"name": "Regulars", **body})
+
+
+def test_segments_are_answered_as_described(api, visitors, django_capture_on_commit_callbacks):
+    """A segment (queued, refreshed; dynamic and static) has the keys and value types the
+    schema's serializer documents."""
+    created = create(api, django_capture_on_commit_callbacks, rules=RULES).json()
+    assert_described(SegmentOutSerializer, created)
+    with django_capture_on_commit_callbacks(execute=True):
+        api.secret.post("/api/v1/segments", {"name": "Picked", "kind": "static"})
+    for segment in api.secret.get("/api/v1/segments").json():
+        assert_described(SegmentOutSerializer, segment)
+    assert_described(
+        SegmentOutSerializer, api.secret.get(f"/api/v1/segments/{created['id']}").json()
+    )
 
 
 def test_crud_preview_members_and_explanation(api, visitors, django_capture_on_commit_callbacks):
