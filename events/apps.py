@@ -16,7 +16,13 @@ class EventsConfig(AppConfig):
         # Whatever saves or deletes these rows (services, admin, migrations) invalidates the
         # per-process definition catalogues used by ingestion (events.definition_cache).
         from events.models import Channel, EventDefinition, PropertyDefinition, WorkspaceDefinition
+        from events.selectors import definitions_moving_to_stage
         from people.models import LifecycleStage, Workspace
+        from people.workspaces import LIFECYCLE_STAGE_USAGE_PROVIDERS
+
+        # A stage that definitions move people to is not deleted.
+        if definitions_moving_to_stage not in LIFECYCLE_STAGE_USAGE_PROVIDERS:
+            LIFECYCLE_STAGE_USAGE_PROVIDERS.append(definitions_moving_to_stage)
 
         for model in (
             EventDefinition,

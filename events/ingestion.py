@@ -21,8 +21,8 @@ from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from cdp.errors import ErrorCode, FieldError, json_type_error
 from events.definition_cache import catalogue_get
-from events.errors import ErrorCode, FieldError, json_type_error
 from events.ingestion_log import ingestion_log_record
 from events.inputs import EventInput, IngestResult, ItemResult, Status
 from events.outbox import outbox_awaited, outbox_write

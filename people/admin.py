@@ -1,7 +1,7 @@
 """Admin for workspaces, API keys, custom attributes and people (SPEC §2, §3).
 
 Every screen is scoped to the user's workspaces (``cdp.admin_scoping``) and writes through the
-services of ``people.services`` (``events.admin_services`` for workspace settings and stages).
+services of ``people.services`` (``people.workspaces`` for workspace settings and stages).
 The person page adds the person's segments with explanations (``people.segments.admin_person``),
 their flow runs (``flows.admin_person``) and the event timeline of §3 below the profile, and an
 "Erase (GDPR)" page (``people.admin_views``); erasures are listed, read-only, in the erasure
@@ -27,14 +27,8 @@ from cdp.admin_scoping import (
     default_workspace,
     scope_queryset,
 )
+from cdp.errors import ErrorCode, FieldError, ServiceError
 from cdp.ids import text_id
-from events.admin_services import (
-    lifecycle_stage_create,
-    lifecycle_stage_delete,
-    lifecycle_stage_update,
-    workspace_update,
-)
-from events.errors import ErrorCode, FieldError, ServiceError
 from events.models import Event, EventAggregate
 from flows.admin_person import person_flow_runs_context
 from people.admin_views import ERASE_PERMISSION, person_erase_view
@@ -59,7 +53,15 @@ from people.services import (
     tags_add,
     tags_remove,
 )
-from people.workspaces import api_key_create, api_key_revoke, workspace_create
+from people.workspaces import (
+    api_key_create,
+    api_key_revoke,
+    lifecycle_stage_create,
+    lifecycle_stage_delete,
+    lifecycle_stage_update,
+    workspace_create,
+    workspace_update,
+)
 
 admin.site.site_header = "CDP"
 admin.site.site_title = "CDP"

@@ -15,7 +15,7 @@ from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
-from events.errors import ServiceError
+from cdp.errors import ServiceError
 from events.models import Event
 from people.erasure import MAX_REASON, person_erase
 

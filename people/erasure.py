@@ -20,7 +20,7 @@ from django.db import transaction
 from django.db.models import Q, TextField
 from django.db.models.functions import Cast
 
-from events.errors import ErrorCode, FieldError, ServiceError
+from cdp.errors import ErrorCode, FieldError, ServiceError
 from events.models import Event, EventAggregate, IngestionLogEntry
 from people.merge import persons_lock
 from people.models import ErasureRecord, Identifier, Person, PersonTag, Workspace

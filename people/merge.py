@@ -35,7 +35,7 @@ from django.db import connection, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from events.errors import ErrorCode, FieldError, ServiceError
+from cdp.errors import ErrorCode, FieldError, ServiceError
 from events.models import Event, EventAggregate
 from people.models import LifecycleStage, Person, PersonTag, Workspace
 

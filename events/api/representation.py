@@ -1,10 +1,7 @@
 """JSON shapes of events and definitions in the native API (camelCase, §6)."""
 
+from cdp.api.representation import iso
 from events.models import Event, EventDefinition
-
-
-def iso(value) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value else None
 
 
 def event_json(event: Event) -> dict:

@@ -18,12 +18,13 @@ from rest_framework.views import APIView
 from cdp.api.auth import IngestKeyRequired, SecretKeyRequired
 from cdp.api.errors import ApiError, error_body
 from cdp.api.parsing import read_json
+from cdp.api.schema import ErrorSerializer
+from cdp.errors import ErrorCode, FieldError
 from events.api import schema
 from events.api.filters import EventFilter
 from events.api.payloads import event_input_from_json
 from events.api.representation import event_json
 from events.compat.common import log_unreadable
-from events.errors import ErrorCode, FieldError
 from events.ingestion import events_ingest
 from events.ingestion_log import ingestion_log_record
 from events.inputs import ItemResult, Status
@@ -122,7 +123,7 @@ class EventListCreateView(generics.ListAPIView):
         responses={
             201: schema.IngestAnswerSerializer,
             200: schema.IngestAnswerSerializer,
-            400: OpenApiResponse(schema.ErrorSerializer, description="rejected, with the field"),
+            400: OpenApiResponse(ErrorSerializer, description="rejected, with the field"),
         },
     )
     def post(self, request, *args, **kwargs):
@@ -176,7 +177,7 @@ class EventBatchView(APIView):
         request=schema.EventBatchInSerializer,
         responses={
             200: schema.EventBatchOutSerializer,
-            400: OpenApiResponse(schema.ErrorSerializer),
+            400: OpenApiResponse(ErrorSerializer),
         },
     )
     def post(self, request):

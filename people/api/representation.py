@@ -1,6 +1,6 @@
 """JSON shape of a person in the native API (§6)."""
 
-from events.api.representation import iso
+from cdp.api.representation import iso
 from people.models import Person
 from people.services import STANDARD_ATTRIBUTES
 

@@ -28,7 +28,7 @@ from django.db import connection, transaction
 from django.db.models import BooleanField, ExpressionWrapper, F
 from django.utils import timezone
 
-from events.errors import ServiceError
+from cdp.errors import ServiceError
 from events.models import OutboxMessage
 from people.models import Person, Workspace
 from people.segments.compiler import Context, compile_node, ids_in

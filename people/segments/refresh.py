@@ -17,7 +17,7 @@ from django.db import connection, transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
-from events.errors import ServiceError
+from cdp.errors import ServiceError
 from events.outbox import outbox_write
 from people.models import Person
 from people.segments.compiler import audience_settings_apply, people_matching
