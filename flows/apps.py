@@ -21,7 +21,7 @@ class FlowsConfig(AppConfig):
         if flow_runs_merge not in MERGE_HANDLERS:
             MERGE_HANDLERS.append(flow_runs_merge)
         # Triggers and event waits follow ingested batches and segment entries.
-        from events.outbox import outbox_listener_register, outbox_register
+        from cdp.outbox import outbox_listener_register, outbox_register
         from flows import entry
 
         outbox_register("events.ingested", entry.on_events_ingested)

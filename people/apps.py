@@ -8,7 +8,7 @@ class PeopleConfig(AppConfig):
     def ready(self) -> None:
         # Segments follow events, profile changes and merges through the outbox, and move
         # static memberships when two people are merged.
-        from events.outbox import outbox_register
+        from cdp.outbox import outbox_register
         from events.selectors import USAGE_PROVIDERS
         from people.merge import MERGE_HANDLERS
         from people.segments import incremental

@@ -225,9 +225,9 @@ def _merge_record(
     workspace: Workspace, survivor: Person, merged_id: int, merged_external_id: str | None
 ) -> None:
     """Record ``personMerged`` on the survivor (when enabled) and tell other apps."""
+    from cdp.outbox import outbox_write
     from events.ingestion import events_ingest  # events.ingestion imports people.resolution
     from events.inputs import EventInput, PersonRef
-    from events.outbox import outbox_write
     from events.selectors import definition_enabled_map, definition_get
 
     outbox_write(

@@ -29,7 +29,7 @@ from django.db.models import BooleanField, ExpressionWrapper, F
 from django.utils import timezone
 
 from cdp.errors import ServiceError
-from events.models import OutboxMessage
+from cdp.models import OutboxMessage
 from people.models import Person, Workspace
 from people.segments.compiler import Context, compile_node, ids_in
 from people.segments.models import Segment, SegmentMembership
@@ -86,7 +86,7 @@ def profiles_changed(
 ) -> None:
     """Write one ``people.changed`` message for ``person_ids`` when their workspace has
     dynamic segments."""
-    from events.outbox import outbox_write
+    from cdp.outbox import outbox_write
 
     if (
         not person_ids
