@@ -15,14 +15,26 @@ class EventsConfig(AppConfig):
     def ready(self) -> None:
         # Whatever saves or deletes these rows (services, admin, migrations) invalidates the
         # per-process definition catalogues used by ingestion (events.definition_cache).
+        from events import people_handlers
         from events.models import Channel, EventDefinition, PropertyDefinition, WorkspaceDefinition
-        from events.selectors import definitions_moving_to_stage
+        from events.selectors import USAGE_PROVIDERS, definitions_moving_to_stage
+        from people.erasure import ERASE_HANDLERS
+        from people.merge import MERGE_HANDLERS, MERGED_HANDLERS
         from people.models import LifecycleStage, Workspace
+        from people.segments.selectors import segments_using_definition
         from people.workspaces import LIFECYCLE_STAGE_USAGE_PROVIDERS
 
-        # A stage that definitions move people to is not deleted.
-        if definitions_moving_to_stage not in LIFECYCLE_STAGE_USAGE_PROVIDERS:
-            LIFECYCLE_STAGE_USAGE_PROVIDERS.append(definitions_moving_to_stage)
+        # A stage that definitions move people to is not deleted, nor a definition a segment
+        # names; a person's events follow them into a merge and go with them in an erasure.
+        for registry, handler in (
+            (USAGE_PROVIDERS, segments_using_definition),
+            (LIFECYCLE_STAGE_USAGE_PROVIDERS, definitions_moving_to_stage),
+            (MERGE_HANDLERS, people_handlers.person_events_merge),
+            (MERGED_HANDLERS, people_handlers.person_merged_record),
+            (ERASE_HANDLERS, people_handlers.person_events_erase),
+        ):
+            if handler not in registry:
+                registry.append(handler)
 
         for model in (
             EventDefinition,
