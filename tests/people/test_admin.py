@@ -323,6 +323,16 @@ def test_person_timeline_is_newest_first_and_paginated(workspace, marketer_clien
     assert "Item viewed" in page_text(second)
 
 
+def test_person_page_summarises_events_per_definition(workspace, marketer_client):
+    """The person page's event summary (an inline the events app adds) counts the person's
+    events per definition."""
+    person = make_person(workspace, "Uma")
+    send_events(workspace, person, "itemViewed", [{"itemId": i} for i in range(3)])
+    page = marketer_client.get(admin_url("people_person_change", person.pk))
+    assert "aggregates-TOTAL_FORMS" in page.content.decode()
+    assert re.search(r"Event summary.*Item viewed.*\b3\b", page_text(page), re.S)
+
+
 def test_person_page_shows_attributes_identifiers_and_tags(workspace, marketer_client):
     """Standard and custom attributes, identifiers and tags are on the person page."""
     attribute_definition_create(workspace=workspace, key="plan", name="Plan", type="text")
