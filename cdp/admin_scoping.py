@@ -19,7 +19,7 @@ from django.http import Http404, HttpRequest, HttpResponseRedirect
 from django.urls import reverse
 
 from cdp.api.parsing import BoundedJSONDecoder
-from events.errors import FieldError, ServiceError
+from cdp.errors import FieldError, ServiceError
 from people.models import Workspace
 
 _CACHE_ATTR = "_cdp_workspace_ids"

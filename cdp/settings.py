@@ -333,7 +333,7 @@ LOGGING = {
 
 # Periodic work (installed into django-celery-beat's tables by the beat scheduler).
 CELERY_BEAT_SCHEDULE = {
-    "outbox-sweep": {"task": "events.tasks.outbox_sweep_task", "schedule": 30.0},
-    "outbox-prune": {"task": "events.tasks.outbox_prune_task", "schedule": 3600.0},
+    "outbox-sweep": {"task": "cdp.tasks.outbox_sweep_task", "schedule": 30.0},
+    "outbox-prune": {"task": "cdp.tasks.outbox_prune_task", "schedule": 3600.0},
     "ingestion-log-prune": {"task": "events.tasks.ingestion_log_prune_task", "schedule": 3600.0},
 }

@@ -1,8 +1,8 @@
 """Admin for channels, event definitions (with the §4 editing rules) and events (read-only).
 
-Writes go through ``events.services`` (definitions, properties, enable switches) and
-``events.admin_services`` (channels); the "Standard events" switches and the "try it" page are
-admin views in ``events.admin_views``. Everything is scoped to the user's workspaces.
+Writes go through ``events.services`` (definitions, properties, enable switches, channels);
+the "Standard events" switches and the "try it" page are admin views in
+``events.admin_views``. Everything is scoped to the user's workspaces.
 """
 
 import json
@@ -24,10 +24,9 @@ from cdp.admin_scoping import (
     scope_queryset,
     user_workspace_ids,
 )
+from cdp.errors import ServiceError
 from cdp.ids import text_id
-from events.admin_services import channel_create, channel_delete, channel_update
 from events.admin_views import event_try_view, standard_events_view
-from events.errors import ServiceError
 from events.models import (
     Channel,
     Event,
@@ -39,6 +38,9 @@ from events.models import (
 from events.selectors import definition_enabled_map
 from events.services import (
     PropertyInput,
+    channel_create,
+    channel_delete,
+    channel_update,
     definition_create,
     definition_delete,
     definition_id_validate,

@@ -15,9 +15,9 @@ from django.urls import reverse
 
 from cdp.admin_scoping import selected_workspace
 from cdp.api.parsing import json_parse
+from cdp.errors import FieldError
 from cdp.ids import text_id
 from events.catalogue import is_enabled_by_default
-from events.errors import FieldError
 from events.ingestion import events_ingest
 from events.inputs import EventInput, PersonRef, Status
 from events.models import Event, EventDefinition

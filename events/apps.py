@@ -15,8 +15,32 @@ class EventsConfig(AppConfig):
     def ready(self) -> None:
         # Whatever saves or deletes these rows (services, admin, migrations) invalidates the
         # per-process definition catalogues used by ingestion (events.definition_cache).
+        from events import admin_person, people_handlers
         from events.models import Channel, EventDefinition, PropertyDefinition, WorkspaceDefinition
+        from events.selectors import USAGE_PROVIDERS, definitions_moving_to_stage
+        from people.admin import PERSON_INLINES, PERSON_PAGE_CONTEXTS
+        from people.admin_views import ERASE_COUNTS
+        from people.erasure import ERASE_HANDLERS
+        from people.merge import MERGE_HANDLERS, MERGED_HANDLERS
         from people.models import LifecycleStage, Workspace
+        from people.segments.selectors import segments_using_definition
+        from people.workspaces import LIFECYCLE_STAGE_USAGE_PROVIDERS
+
+        # A stage that definitions move people to is not deleted, nor a definition a segment
+        # names; a person's events follow them into a merge and go with them in an erasure.
+        for registry, handler in (
+            (USAGE_PROVIDERS, segments_using_definition),
+            (LIFECYCLE_STAGE_USAGE_PROVIDERS, definitions_moving_to_stage),
+            (MERGE_HANDLERS, people_handlers.person_events_merge),
+            (MERGED_HANDLERS, people_handlers.person_merged_record),
+            (ERASE_HANDLERS, people_handlers.person_events_erase),
+            # The person page of the admin: timeline, event summary, the erase page's count.
+            (PERSON_PAGE_CONTEXTS, admin_person.person_timeline_context),
+            (PERSON_INLINES, admin_person.EventAggregateInline),
+            (ERASE_COUNTS, admin_person.person_events_count),
+        ):
+            if handler not in registry:
+                registry.append(handler)
 
         for model in (
             EventDefinition,

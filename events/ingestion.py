@@ -21,11 +21,11 @@ from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from cdp.errors import ErrorCode, FieldError, json_type_error
+from cdp.outbox import outbox_awaited, outbox_write
 from events.definition_cache import catalogue_get
-from events.errors import ErrorCode, FieldError, json_type_error
 from events.ingestion_log import ingestion_log_record
 from events.inputs import EventInput, IngestResult, ItemResult, Status
-from events.outbox import outbox_awaited, outbox_write
 from events.services import workspace_definitions_ensure
 from events.validation import core_validate
 from events.writes import events_write, existing_event_ids

@@ -15,7 +15,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
-from events.errors import FieldError
+from cdp.errors import FieldError
 from events.models import IngestionLogEntry
 from people.models import Workspace
 

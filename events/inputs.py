@@ -4,19 +4,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from events.errors import FieldError
-
-
-@dataclass(frozen=True)
-class PersonRef:
-    """Who did it: an internal id, an external id and/or identifiers such as email."""
-
-    id: int | None = None
-    external_id: str | None = None
-    identifiers: Mapping[str, str] = field(default_factory=dict)
-
-    def is_empty(self) -> bool:
-        return self.id is None and not self.external_id and not self.identifiers
+from cdp.errors import FieldError
+from people.inputs import PersonRef  # owned by people; events inputs name a person with it
 
 
 @dataclass(frozen=True)

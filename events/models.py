@@ -1,4 +1,4 @@
-"""Event definitions, their properties, events, per-person aggregates and the outbox (§4, §5)."""
+"""Event definitions, their properties, events and per-person aggregates (§4, §5)."""
 
 from django.db import models
 from django.db.models import F, Q, Value
@@ -300,30 +300,6 @@ class EventAggregate(models.Model):
 
     def __str__(self) -> str:
         return f"{self.person_id}/{self.definition_id}: {self.count}"
-
-
-class OutboxMessage(models.Model):
-    """Work to do after a commit (segment updates, flow triggers), written in the same
-    transaction as the change, so nothing is lost while the broker is down."""
-
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
-    topic = models.CharField(max_length=32)
-    payload = models.JSONField(default=dict)
-    created_at = models.DateTimeField(auto_now_add=True)
-    processed_at = models.DateTimeField(null=True, blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
-
-    class Meta:
-        indexes = [
-            models.Index(
-                fields=["created_at"],
-                condition=Q(processed_at__isnull=True),
-                name="outbox_pending_idx",
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.topic} #{self.pk}"
 
 
 class IngestionLogEntry(models.Model):

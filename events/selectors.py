@@ -6,7 +6,7 @@ from django.db.models import Q, QuerySet
 
 from events.catalogue import is_enabled_by_default
 from events.models import Event, EventAggregate, EventDefinition, WorkspaceDefinition
-from people.models import Workspace
+from people.models import LifecycleStage, Workspace
 
 
 def definition_list(*, workspace: Workspace) -> QuerySet[EventDefinition]:
@@ -62,6 +62,18 @@ def definition_usages(*, definition: EventDefinition) -> list[str]:
 
 # Segments and flows register functions here returning descriptions of their uses.
 USAGE_PROVIDERS: list = []
+
+
+def definitions_moving_to_stage(stage: LifecycleStage) -> list[str]:
+    """Describe the definitions that move people to ``stage`` (registered with
+    ``people.workspaces.LIFECYCLE_STAGE_USAGE_PROVIDERS``); empty when none does."""
+    codes = list(
+        EventDefinition.objects.filter(
+            workspace_id=stage.workspace_id,
+            lifecycle_stage=stage.code,
+        ).values_list("definition_id", flat=True)[:5]
+    )
+    return ["definitions move people to it: " + ", ".join(codes)] if codes else []
 
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")

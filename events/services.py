@@ -8,8 +8,8 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 
+from cdp.errors import ErrorCode, FieldError, ServiceError
 from events.definition_cache import definitions_changed
-from events.errors import ErrorCode, FieldError, ServiceError
 from events.models import Channel, EventDefinition, PropertyDefinition, WorkspaceDefinition
 from events.selectors import definition_usages
 from people.models import Workspace
@@ -334,3 +334,54 @@ def definition_set_enabled(
         enabled=enabled
     )
     definitions_changed()
+
+
+# Channels -------------------------------------------------------------------------------------
+
+
+def _channel_key_check(*, workspace: Workspace, app_key: str, exclude: int | None = None):
+    if not app_key:
+        raise ServiceError(FieldError("app_key", ErrorCode.REQUIRED, "is required"))
+    taken = Channel.objects.filter(workspace=workspace, app_key=app_key)
+    if exclude is not None:
+        taken = taken.exclude(pk=exclude)
+    if taken.exists():
+        raise ServiceError(
+            FieldError(
+                "app_key", ErrorCode.DUPLICATE, f"another channel of this workspace uses {app_key}"
+            )
+        )
+
+
+def channel_create(*, workspace: Workspace, name: str, app_type: str, app_key: str) -> Channel:
+    """Create a channel; its APP_KEY is unique in the workspace."""
+    if app_type not in Channel.AppType.values:
+        raise ServiceError(
+            FieldError(
+                "app_type", ErrorCode.INVALID, "use one of " + ", ".join(Channel.AppType.values)
+            )
+        )
+    _channel_key_check(workspace=workspace, app_key=app_key)
+    return Channel.objects.create(
+        workspace=workspace, name=name, app_type=app_type, app_key=app_key
+    )
+
+
+def channel_update(*, channel: Channel, fields: Mapping) -> Channel:
+    """Change a channel's name, application type or APP_KEY."""
+    if "app_key" in fields:
+        _channel_key_check(
+            workspace=channel.workspace, app_key=fields["app_key"], exclude=channel.pk
+        )
+    if "app_type" in fields and fields["app_type"] not in Channel.AppType.values:
+        raise ServiceError(FieldError("app_type", ErrorCode.INVALID, "unknown application type"))
+    for name in ("name", "app_type", "app_key"):
+        if name in fields:
+            setattr(channel, name, fields[name])
+    channel.save(update_fields=["name", "app_type", "app_key"])
+    return channel
+
+
+def channel_delete(*, channel: Channel) -> None:
+    """Delete a channel; its definitions stay, without a channel."""
+    channel.delete()

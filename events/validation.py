@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 from django.conf import settings
 from django.utils.dateparse import parse_datetime
 
+from cdp.errors import ErrorCode, FieldError
 from events.catalogue import DEFAULTS, RANGES
-from events.errors import ErrorCode, FieldError
 from events.inputs import EventInput
 from events.models import Event, EventDefinition, PropertyDefinition
 

@@ -25,7 +25,7 @@ from cdp.admin_scoping import (
     selected_workspace,
     strip_fields,
 )
-from events.errors import ServiceError
+from cdp.errors import ServiceError
 from flows.admin_forms import FIELDS, FlowForm, graph_texts, readable_errors, spec_initial
 from flows.admin_status import flow_move, flow_moves, flow_status_view
 from flows.diagram import flow_diagram

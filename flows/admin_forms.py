@@ -15,7 +15,7 @@ from datetime import timedelta
 from django import forms
 
 from cdp.api.parsing import JsonError, json_parse
-from events.errors import FieldError
+from cdp.errors import FieldError
 from flows.api.representation import spec_from_data, spec_json
 from flows.api.serializers import FlowEdgeSerializer, FlowElementSerializer
 from flows.elements import duration_json

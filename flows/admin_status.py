@@ -17,7 +17,7 @@ from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
-from events.errors import ServiceError
+from cdp.errors import ServiceError
 from flows.admin_forms import error_text
 from flows.models import Flow, FlowRun
 from flows.selectors import flow_spec_get

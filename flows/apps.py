@@ -9,8 +9,10 @@ class FlowsConfig(AppConfig):
         # A definition or segment an active or paused flow names cannot be deleted; runs
         # follow their person into a merge.
         from events.selectors import USAGE_PROVIDERS
+        from flows.admin_person import person_flow_runs_context
         from flows.selectors import flows_using_definition, flows_using_segment
         from flows.services import flow_runs_merge
+        from people.admin import PERSON_PAGE_CONTEXTS
         from people.merge import MERGE_HANDLERS
         from people.segments.selectors import SEGMENT_USAGE_PROVIDERS
 
@@ -20,8 +22,11 @@ class FlowsConfig(AppConfig):
             SEGMENT_USAGE_PROVIDERS.append(flows_using_segment)
         if flow_runs_merge not in MERGE_HANDLERS:
             MERGE_HANDLERS.append(flow_runs_merge)
+        # The person page of the admin shows their runs.
+        if person_flow_runs_context not in PERSON_PAGE_CONTEXTS:
+            PERSON_PAGE_CONTEXTS.append(person_flow_runs_context)
         # Triggers and event waits follow ingested batches and segment entries.
-        from events.outbox import outbox_listener_register, outbox_register
+        from cdp.outbox import outbox_listener_register, outbox_register
         from flows import entry
 
         outbox_register("events.ingested", entry.on_events_ingested)

@@ -22,7 +22,8 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from events.models import Event, EventAggregate, OutboxMessage, WorkspaceDefinition
+from cdp.models import OutboxMessage
+from events.models import Event, EventAggregate, WorkspaceDefinition
 from flows.conditions import events_passing
 from flows.models import Flow, FlowElement, FlowRun
 from people.segments.models import SegmentMembership

@@ -1,4 +1,4 @@
-"""Error codes of the flows app (shared shape with ``events.errors``).
+"""Error codes of the flows app (codes of ``cdp.errors`` re-exported).
 
 Element and graph problems reuse the generic codes (``required``, ``invalid``,
 ``unknown_definition``, ``definition_disabled``…) and the segment codes for rule trees; these
@@ -7,7 +7,7 @@ are the ones only flows have.
 
 from enum import StrEnum
 
-from events.errors import ErrorCode, FieldError, ServiceError
+from cdp.errors import ErrorCode, FieldError, ServiceError
 from people.errors import SegmentErrorCode
 
 

@@ -1,23 +1,26 @@
 """Admin for workspaces, API keys, custom attributes and people (SPEC §2, §3).
 
 Every screen is scoped to the user's workspaces (``cdp.admin_scoping``) and writes through the
-services of ``people.services`` (``events.admin_services`` for workspace settings and stages).
-The person page adds the person's segments with explanations (``people.segments.admin_person``),
-their flow runs (``flows.admin_person``) and the event timeline of §3 below the profile, and an
-"Erase (GDPR)" page (``people.admin_views``); erasures are listed, read-only, in the erasure
-log. The people list filters by segment membership.
+services of ``people.services`` (``people.workspaces`` for workspace settings and stages).
+The person page adds the person's segments with explanations (``people.segments.admin_person``)
+and what higher floors register in ``PERSON_PAGE_CONTEXTS`` / ``PERSON_INLINES``: their flow
+runs (``flows.admin_person``), the event timeline of §3 and the event summary
+(``events.admin_person``) below the profile, and an "Erase (GDPR)" page
+(``people.admin_views``); erasures are listed, read-only, in the erasure log. The people list
+filters by segment membership.
 """
 
 import contextlib
 import json
+from collections.abc import Callable
 from datetime import date
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.auth import get_user_model
-from django.core.paginator import Paginator
 from django.db.models import OuterRef, Q, Subquery
+from django.http import HttpRequest
 from django.urls import path, reverse
 from django.utils.dateparse import parse_date
 
@@ -27,16 +30,8 @@ from cdp.admin_scoping import (
     default_workspace,
     scope_queryset,
 )
+from cdp.errors import ErrorCode, FieldError, ServiceError
 from cdp.ids import text_id
-from events.admin_services import (
-    lifecycle_stage_create,
-    lifecycle_stage_delete,
-    lifecycle_stage_update,
-    workspace_update,
-)
-from events.errors import ErrorCode, FieldError, ServiceError
-from events.models import Event, EventAggregate
-from flows.admin_person import person_flow_runs_context
 from people.admin_views import ERASE_PERMISSION, person_erase_view
 from people.identity import normalise_identifier
 from people.models import (
@@ -59,14 +54,26 @@ from people.services import (
     tags_add,
     tags_remove,
 )
-from people.workspaces import api_key_create, api_key_revoke, workspace_create
+from people.workspaces import (
+    api_key_create,
+    api_key_revoke,
+    lifecycle_stage_create,
+    lifecycle_stage_delete,
+    lifecycle_stage_update,
+    workspace_create,
+    workspace_update,
+)
 
 admin.site.site_header = "CDP"
 admin.site.site_title = "CDP"
 admin.site.index_title = "Customer data platform"
 
-TIMELINE_PAGE_SIZE = 25
 ATTR_PREFIX = "attr__"
+# What higher floors show on the person page, registered at their ``AppConfig.ready()``:
+# ``provider(request, person)`` returns template context for a section (events: the timeline;
+# flows: the runs), and inlines follow the person's own (events: the per-definition summary).
+PERSON_PAGE_CONTEXTS: list[Callable[[HttpRequest, Person], dict]] = []
+PERSON_INLINES: list[type[admin.options.InlineModelAdmin]] = []
 
 
 def new_forms(formset) -> list:
@@ -422,30 +429,6 @@ class PersonTagInline(admin.TabularInline):
         return False
 
 
-class EventAggregateInline(admin.TabularInline):
-    """Per definition: how many events, first and last time (read-only)."""
-
-    model = EventAggregate
-    fields = ("definition", "count", "first_at", "last_at", "last_data")
-    readonly_fields = fields
-    ordering = ("-last_at",)
-    verbose_name = "event summary"
-    verbose_name_plural = "event summary"
-    can_delete = False
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("definition")
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
 # People ---------------------------------------------------------------------------------------
 
 
@@ -467,7 +450,7 @@ class PersonAdmin(WorkspaceScopedAdmin):
     search_help_text = "Any identifier value (email, phone …), external id, id or name."
     list_select_related = ("workspace",)
     show_full_result_count = False
-    inlines = [IdentifierInline, PersonTagInline, EventAggregateInline]
+    inlines = [IdentifierInline, PersonTagInline]
     fieldsets = [
         (None, {"fields": ["workspace", "external_id", "trusted"]}),
         (
@@ -640,15 +623,18 @@ class PersonAdmin(WorkspaceScopedAdmin):
         for item in extra:
             identifier_add(person=person, type=item["type"], value=item["value"])
 
-    # The timeline below the form.
+    def get_inlines(self, request, obj):
+        return [*self.inlines, *PERSON_INLINES]
+
+    # The sections below the form: segments, then what other apps register.
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         context = dict(extra_context or {})
         person = self.get_object(request, unquote(object_id))
         if person is not None:
-            context.update(self.timeline_context(request, person))
             context.update(person_segments_context(request, person))
-            context.update(person_flow_runs_context(request, person))
+            for provider in PERSON_PAGE_CONTEXTS:
+                context.update(provider(request, person))
             if request.user.has_perm(ERASE_PERMISSION):
                 context["erase_url"] = reverse("admin:people_person_erase", args=[person.pk])
         return super().change_view(request, object_id, form_url, context)
@@ -662,43 +648,6 @@ class PersonAdmin(WorkspaceScopedAdmin):
 
     def erase_view(self, request, object_id):
         return person_erase_view(request, self, object_id)
-
-    def timeline_context(self, request, person: Person) -> dict:
-        """Return the person's events, newest first, one page of 25 (``?events_page=N``)."""
-        events = (
-            Event.objects.filter(workspace_id=person.workspace_id, person=person)
-            .select_related("definition")
-            .order_by("-occurred_at", "-id")
-        )
-        page = Paginator(events, TIMELINE_PAGE_SIZE).get_page(request.GET.get("events_page"))
-        rows = [
-            {
-                "event": event,
-                "url": reverse("admin:events_event_change", args=[event.pk]),
-                "properties": _compact(event.properties),
-            }
-            for event in page.object_list
-        ]
-        events_url = reverse("admin:events_event_changelist")
-        return {
-            "timeline_page": page,
-            "timeline_rows": rows,
-            "timeline_all_url": f"{events_url}?person__id__exact={person.pk}",
-            "try_url": (
-                f"{reverse('admin:events_event_try')}?workspace={person.workspace_id}"
-                f"&person={person.pk}"
-                if request.user.has_perm("events.add_event")
-                else ""
-            ),
-        }
-
-
-def _compact(properties, limit: int = 240) -> str:
-    """Return ``key=value`` pairs on one line, cut at ``limit`` characters."""
-    if not isinstance(properties, dict) or not properties:
-        return ""
-    text = ", ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in properties.items())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 # Erasure log ----------------------------------------------------------------------------------

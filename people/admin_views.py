@@ -7,6 +7,8 @@ Erasing needs the "Can delete person" permission (superusers; grant it to whoeve
 data-protection requests): the person admin has no ordinary delete.
 """
 
+from collections.abc import Callable
+
 from django import forms
 from django.contrib import messages
 from django.contrib.admin.utils import unquote
@@ -15,11 +17,14 @@ from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
-from events.errors import ServiceError
-from events.models import Event
+from cdp.errors import ServiceError
 from people.erasure import MAX_REASON, person_erase
+from people.models import Person
 
 ERASE_PERMISSION = "people.delete_person"
+# ``provider(person)`` returns counts of the app's rows an erasure deletes, for the page
+# (events register the events count).
+ERASE_COUNTS: list[Callable[[Person], dict[str, int]]] = []
 
 
 class EraseForm(forms.Form):
@@ -69,9 +74,10 @@ def person_erase_view(request, model_admin, object_id: str):
         "form": form,
         "change_url": change_url,
         "counts": {
-            "events": Event.objects.filter(person_id=person.pk).count(),
             "identifiers": person.identifiers.count(),
             "tags": person.tags.count(),
         },
     }
+    for provider in ERASE_COUNTS:
+        context["counts"].update(provider(person))
     return TemplateResponse(request, "admin/people/person/erase.html", context)

@@ -8,16 +8,12 @@ class PeopleConfig(AppConfig):
     def ready(self) -> None:
         # Segments follow events, profile changes and merges through the outbox, and move
         # static memberships when two people are merged.
-        from events.outbox import outbox_register
-        from events.selectors import USAGE_PROVIDERS
+        from cdp.outbox import outbox_register
         from people.merge import MERGE_HANDLERS
         from people.segments import incremental
-        from people.segments.selectors import segments_using_definition
 
         outbox_register("events.ingested", incremental.on_events_ingested)
         outbox_register(incremental.CHANGED_TOPIC, incremental.on_people_changed)
         outbox_register("people.merged", incremental.on_people_merged)
         if incremental.memberships_merge not in MERGE_HANDLERS:
             MERGE_HANDLERS.append(incremental.memberships_merge)
-        if segments_using_definition not in USAGE_PROVIDERS:
-            USAGE_PROVIDERS.append(segments_using_definition)

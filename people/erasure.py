@@ -7,47 +7,29 @@ that mention one of their identifiers and the admin's change history of the pers
 entries name the person), and writes an ``ErasureRecord`` that keeps who asked,
 why, when and how much was deleted, but nothing identifying beyond the internal id. The person
 row is locked first, so a concurrent merge or ingestion either finishes before or sees the
-person gone (its foreign key check fails and the ingestion retry resolves again).
+person gone (its foreign key check fails and the ingestion retry resolves again). Events and
+log entries are deleted by the handler the events app registers in ``ERASE_HANDLERS``.
 """
 
-import json
-from functools import reduce
-from operator import or_
+from collections import Counter
+from collections.abc import Callable, Mapping
 
 from django.contrib.admin.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
-from django.db.models import Q, TextField
-from django.db.models.functions import Cast
 
-from events.errors import ErrorCode, FieldError, ServiceError
-from events.models import Event, EventAggregate, IngestionLogEntry
+from cdp.errors import ErrorCode, FieldError, ServiceError
 from people.merge import persons_lock
-from people.models import ErasureRecord, Identifier, Person, PersonTag, Workspace
+from people.models import ErasureRecord, Identifier, Person, PersonTag
 from people.segments.incremental import memberships_end
 from people.segments.models import Segment
 
 MAX_REQUESTED_BY = ErasureRecord._meta.get_field("requested_by").max_length
 MAX_REASON = 2000
-
-
-def _log_entries_delete(workspace: Workspace, values: list[str]) -> int:
-    """Delete ingestion log entries whose payload holds one of ``values`` as a JSON string
-    (quoted, so that a short external id like "42" does not match every number)."""
-    needles = {
-        needle for v in values if v for needle in (json.dumps(v), json.dumps(v, ensure_ascii=False))
-    }
-    if not needles:
-        return 0
-    mentions = reduce(or_, (Q(payload_text__icontains=needle) for needle in needles))
-    mentioning = (
-        IngestionLogEntry.objects.filter(workspace=workspace)
-        .annotate(payload_text=Cast("payload", TextField()))
-        .filter(mentions)
-        .values("pk")
-    )
-    deleted, _ = IngestionLogEntry.objects.filter(pk__in=mentioning).delete()
-    return deleted
+# ``handler(person=…, mentions=[identifier values, external id])``: delete the app's rows about
+# the person (events register theirs: events, aggregates, ingestion log entries mentioning
+# the person) and return how many by kind (``events``, ``log_entries``).
+ERASE_HANDLERS: list[Callable[..., Mapping[str, int]]] = []
 
 
 def person_erase(*, person: Person, requested_by: str, reason: str = "") -> ErasureRecord:
@@ -72,11 +54,9 @@ def person_erase(*, person: Person, requested_by: str, reason: str = "") -> Eras
         values = list(
             Identifier.objects.filter(person_id=person.pk).values_list("value", flat=True)
         )
-        log_entries = _log_entries_delete(workspace, [*values, person.external_id or ""])
-        # Count by model: other apps' rows cascading from events are not events.
-        _, deleted = Event.objects.filter(person_id=person.pk).delete()
-        events = deleted.get(Event._meta.label, 0)
-        EventAggregate.objects.filter(person_id=person.pk).delete()
+        deleted: Counter = Counter()
+        for handler in ERASE_HANDLERS:
+            deleted.update(handler(person=person, mentions=[*values, person.external_id or ""]))
         identifiers, _ = Identifier.objects.filter(person_id=person.pk).delete()
         tags, _ = PersonTag.objects.filter(person_id=person.pk).delete()
         LogEntry.objects.filter(
@@ -96,10 +76,10 @@ def person_erase(*, person: Person, requested_by: str, reason: str = "") -> Eras
         return ErasureRecord.objects.create(
             workspace=workspace,
             erased_person_id=person.pk,
-            events_deleted=events,
+            events_deleted=deleted["events"],
             identifiers_deleted=identifiers,
             tags_deleted=tags,
-            log_entries_deleted=log_entries,
+            log_entries_deleted=deleted["log_entries"],
             requested_by=requested_by.strip()[:MAX_REQUESTED_BY],
             reason=reason.strip(),
         )

@@ -1,8 +1,8 @@
-"""Error codes of the people app (shared shape with ``events.errors``)."""
+"""Error codes of the people app (codes of ``cdp.errors`` re-exported)."""
 
 from enum import StrEnum
 
-from events.errors import ErrorCode, FieldError, ServiceError, json_typed
+from cdp.errors import ErrorCode, FieldError, ServiceError, json_typed
 
 
 class SegmentErrorCode(StrEnum):

@@ -2,8 +2,8 @@
 
 import re
 
+from cdp.errors import ErrorCode, FieldError, ServiceError
 from cdp.ids import ascii_digits
-from events.errors import ErrorCode, FieldError, ServiceError
 from people.models import Identifier
 
 _PHONE_JUNK = re.compile(r"[\s\-().]")

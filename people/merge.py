@@ -23,25 +23,20 @@ as a duplicate and stored it once, so the merge drops it and takes its contribut
 aggregate count and the score. Events with an external id are unique per workspace already
 and always move.
 
-Other apps that keep rows per person (segment memberships, flow runs) register a function in
-``MERGE_HANDLERS``; it is called inside the transaction, before the merged person is deleted.
+Apps that keep rows per person (events and aggregates, segment memberships, flow runs)
+register a function in ``MERGE_HANDLERS`` at ``AppConfig.ready()``; it is called inside the
+transaction, before the merged person is deleted. The events app moves events and aggregates
+that way (``events.people_handlers``) and records ``personMerged`` through ``MERGED_HANDLERS``.
 """
 
-import logging
-from collections import Counter
 from collections.abc import Callable
 
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef
-from django.utils import timezone
 
-from events.errors import ErrorCode, FieldError, ServiceError
-from events.models import Event, EventAggregate
+from cdp.errors import ErrorCode, FieldError, ServiceError
+from cdp.outbox import outbox_write
 from people.models import LifecycleStage, Person, PersonTag, Workspace
 
-logger = logging.getLogger(__name__)
-
-MERGED_EVENT = "personMerged"
 STANDARD_FIELDS = (
     "first_name",
     "last_name",
@@ -54,8 +49,12 @@ STANDARD_FIELDS = (
     "time_zone",
 )
 
-# ``handler(survivor=…, merged=…)``: move the app's rows of ``merged`` to ``survivor``.
-MERGE_HANDLERS: list[Callable[..., None]] = []
+# ``handler(survivor=…, merged=…)``: move the app's rows of ``merged`` to ``survivor``; return
+# the score the merged person's rows no longer add (events dropped as repeats), or None.
+MERGE_HANDLERS: list[Callable[..., int | None]] = []
+# ``handler(workspace=…, survivor=…, merged_id=…, merged_external_id=…)``: after the merge, in
+# its transaction (events record ``personMerged`` on the survivor).
+MERGED_HANDLERS: list[Callable[..., None]] = []
 
 
 # Namespace of the PostgreSQL advisory lock serialising the merges of one workspace.
@@ -113,72 +112,20 @@ def persons_merge(*, workspace: Workspace, survivor: Person, merged: Person) -> 
                     )
                 )
         survivor, merged = locked[survivor.pk], locked[merged.pk]
-        dropped_counts, dropped_score = _events_move(survivor, merged)
-        _aggregates_combine(survivor, merged, dropped_counts)
         taken = PersonTag.objects.filter(person_id=survivor.pk).values("name")
         PersonTag.objects.filter(person_id=merged.pk).exclude(name__in=taken).update(
             person_id=survivor.pk
         )
         merged.identifiers.update(person_id=survivor.pk)
+        dropped_score = 0
         for handler in MERGE_HANDLERS:
-            handler(survivor=survivor, merged=merged)
+            dropped_score += handler(survivor=survivor, merged=merged) or 0
         changed = _profile_combine(workspace, survivor, merged, dropped_score)
         merged_id, merged_external_id = merged.pk, merged.external_id
         merged.delete()  # what is left: tags the survivor already had
         survivor.save(update_fields=[*changed, "modified_at"])
         _merge_record(workspace, survivor, merged_id, merged_external_id)
     return survivor
-
-
-def _events_move(survivor: Person, merged: Person) -> tuple[Counter, int]:
-    """Move the merged person's events; drop those repeating one of the survivor's.
-
-    Return the dropped events per definition and the score they had added.
-    """
-    theirs = Event.objects.filter(person_id=merged.pk)
-    repeats = theirs.filter(external_id__isnull=True).filter(
-        Exists(
-            Event.objects.filter(
-                person_id=survivor.pk,
-                external_id__isnull=True,
-                definition_id=OuterRef("definition_id"),
-                occurred_at=OuterRef("occurred_at"),
-            )
-        )
-    )
-    dropped = list(repeats.values_list("pk", "definition_id", "score", "definition__default_score"))
-    counts: Counter = Counter()
-    score = 0
-    for _, definition_id, event_score, default_score in dropped:
-        counts[definition_id] += 1
-        score += event_score if event_score is not None else default_score
-    if dropped:
-        Event.objects.filter(pk__in=[row[0] for row in dropped]).delete()
-    # The one change events ever see (§5 keeps them immutable): the happening stays the same,
-    # only who did it is now known better.
-    theirs.update(person_id=survivor.pk)
-    return counts, score
-
-
-def _aggregates_combine(survivor: Person, merged: Person, dropped: Counter) -> None:
-    theirs = {a.definition_id: a for a in EventAggregate.objects.filter(person_id=merged.pk)}
-    if not theirs:
-        return
-    mine = list(
-        EventAggregate.objects.filter(person_id=survivor.pk, definition_id__in=list(theirs))
-    )
-    for aggregate in mine:
-        other = theirs[aggregate.definition_id]
-        aggregate.count = max(aggregate.count + other.count - dropped[aggregate.definition_id], 0)
-        aggregate.first_at = min(aggregate.first_at, other.first_at)
-        if other.last_at > aggregate.last_at:
-            aggregate.last_at, aggregate.last_data = other.last_at, other.last_data
-    if mine:
-        EventAggregate.objects.bulk_update(mine, ["count", "first_at", "last_at", "last_data"])
-        EventAggregate.objects.filter(
-            person_id=merged.pk, definition_id__in=[a.definition_id for a in mine]
-        ).delete()
-    EventAggregate.objects.filter(person_id=merged.pk).update(person_id=survivor.pk)
 
 
 def _profile_combine(
@@ -224,41 +171,16 @@ def _profile_combine(
 def _merge_record(
     workspace: Workspace, survivor: Person, merged_id: int, merged_external_id: str | None
 ) -> None:
-    """Record ``personMerged`` on the survivor (when enabled) and tell other apps."""
-    from events.ingestion import events_ingest  # events.ingestion imports people.resolution
-    from events.inputs import EventInput, PersonRef
-    from events.outbox import outbox_write
-    from events.selectors import definition_enabled_map, definition_get
-
+    """Tell other apps, after commit (the outbox) and now (``MERGED_HANDLERS``)."""
     outbox_write(
         workspace=workspace,
         topic="people.merged",
         payload={"survivor_id": survivor.pk, "merged_id": merged_id},
     )
-    definition = definition_get(workspace=workspace, definition_id=MERGED_EVENT)
-    if (
-        definition is None
-        or not definition_enabled_map(workspace=workspace, definitions=[definition])[definition.pk]
-    ):
-        return
-    properties: dict = {"mergedPersonId": merged_id}
-    if merged_external_id:
-        properties["mergedExternalId"] = merged_external_id
-    result = events_ingest(
-        workspace=workspace,
-        origin=Event.Origin.SYSTEM,
-        events=[
-            EventInput(
-                definition_id=MERGED_EVENT,
-                person=PersonRef(id=survivor.pk),
-                occurred_at=timezone.now(),
-                properties=properties,
-            )
-        ],
-    )
-    if result.rejected:
-        logger.warning(
-            "personMerged not recorded for person %s: %s", survivor.pk, result.items[0].errors
+    for handler in MERGED_HANDLERS:
+        handler(
+            workspace=workspace,
+            survivor=survivor,
+            merged_id=merged_id,
+            merged_external_id=merged_external_id,
         )
-    # The event added score and seen times to the stored row; keep the returned copy true.
-    survivor.refresh_from_db()

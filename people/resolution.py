@@ -35,9 +35,9 @@ from django.db import IntegrityError, connection
 from django.db.models import BooleanField, Case, ExpressionWrapper, Q, Value, When
 from django.utils import timezone
 
-from events.errors import ErrorCode, FieldError, ServiceError
-from events.inputs import PersonRef
+from cdp.errors import ErrorCode, FieldError, ServiceError
 from people.identity import EXTERNAL_ID_ALIASES, normalise_identifier
+from people.inputs import PersonRef
 from people.merge import merge_lock, persons_lock, persons_merge
 from people.models import Identifier, Person, Workspace
 

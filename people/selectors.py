@@ -2,7 +2,7 @@
 
 from django.db.models import Q, QuerySet
 
-from events.errors import ErrorCode, FieldError, ServiceError
+from cdp.errors import ErrorCode, FieldError, ServiceError
 from people.identity import (
     EXTERNAL_ID_ALIASES,
     IDENTIFIER_TYPES,

@@ -14,8 +14,9 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 
-from events.errors import ErrorCode, FieldError, ServiceError
+from cdp.errors import ErrorCode, FieldError, ServiceError
 from people.identity import EXTERNAL_ID_ALIASES, normalise_identifier
+from people.inputs import PersonRef
 from people.models import (
     AttributeDefinition,
     Identifier,
@@ -379,7 +380,6 @@ def _identify(
     *,
     trusted: bool,
 ) -> Identified:
-    from events.inputs import PersonRef
     from people.resolution import persons_resolve
 
     ref = PersonRef(external_id=external_id, identifiers=dict(identifiers or {}))

@@ -1,14 +1,22 @@
-"""Write paths for workspaces and their API keys (hashed; the raw key is shown once)."""
+"""Write paths for workspaces, their settings and lifecycle stages, and their API keys (hashed;
+the raw key is shown once).
+
+A stage may be named by rows of higher floors (event definitions move people to a stage):
+those apps register a ``LIFECYCLE_STAGE_USAGE_PROVIDERS`` entry at ``AppConfig.ready()``,
+which says how the stage is used, so a stage in use is not deleted.
+"""
 
 import hashlib
 import secrets
 import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from django.db import transaction
 from django.utils import timezone
 
-from people.models import ApiKey, LifecycleStage, Workspace
+from cdp.errors import ErrorCode, FieldError, ServiceError
+from people.models import ApiKey, LifecycleStage, Person, Workspace
 
 DEFAULT_STAGES = [
     ("lead", "Lead"),
@@ -28,6 +36,78 @@ def workspace_create(*, slug: str, name: str = "", parent: Workspace | None = No
             for i, (code, label) in enumerate(DEFAULT_STAGES)
         )
     return workspace
+
+
+def workspace_update(
+    *, workspace: Workspace, fields: Mapping, members: Iterable | None = None
+) -> Workspace:
+    """Change name, slug, parent and unknown-track policy; replace members when given."""
+    parent = fields.get("parent", workspace.parent)
+    if parent is not None and workspace.pk in parent.lineage_ids():
+        raise ServiceError(
+            FieldError("parent", ErrorCode.INVALID, "a workspace cannot be its own ancestor")
+        )
+    slug = fields.get("slug", workspace.slug)
+    if Workspace.objects.filter(slug=slug).exclude(pk=workspace.pk).exists():
+        raise ServiceError(FieldError("slug", ErrorCode.DUPLICATE, f"{slug} is taken"))
+    if "unknown_track" in fields and fields["unknown_track"] not in Workspace.UnknownTrack.values:
+        raise ServiceError(FieldError("unknown_track", ErrorCode.INVALID, "unknown policy"))
+    with transaction.atomic():
+        for name in ("name", "slug", "parent", "unknown_track"):
+            if name in fields:
+                setattr(workspace, name, fields[name])
+        workspace.save()
+        if members is not None:
+            workspace.members.set(members)
+    return workspace
+
+
+# Lifecycle stages -----------------------------------------------------------------------------
+
+# ``provider(stage)`` describes how rows of another app use the stage ("definitions move
+# people to it: …"); empty when they do not. Events register theirs.
+LIFECYCLE_STAGE_USAGE_PROVIDERS: list[Callable[[LifecycleStage], list[str]]] = []
+
+
+def lifecycle_stage_create(
+    *, workspace: Workspace, code: str, name: str, position: int
+) -> LifecycleStage:
+    """Add a stage; codes are unique in the workspace."""
+    if LifecycleStage.objects.filter(workspace=workspace, code=code).exists():
+        raise ServiceError(FieldError("code", ErrorCode.DUPLICATE, f"stage {code} already exists"))
+    return LifecycleStage.objects.create(
+        workspace=workspace, code=code, name=name or code, position=position
+    )
+
+
+def lifecycle_stage_update(*, stage: LifecycleStage, name: str, position: int) -> None:
+    """Rename or reorder a stage (its code is what people and definitions refer to)."""
+    stage.name, stage.position = name or stage.code, position
+    stage.save(update_fields=["name", "position"])
+
+
+def lifecycle_stage_delete(*, stage: LifecycleStage) -> None:
+    """Delete a stage nobody is in and nothing registered uses."""
+    uses = []
+    people = Person.objects.filter(
+        workspace_id=stage.workspace_id, lifecycle_stage=stage.code
+    ).count()
+    if people:
+        uses.append(f"{people} people are in it")
+    for provider in LIFECYCLE_STAGE_USAGE_PROVIDERS:
+        uses.extend(provider(stage))
+    if uses:
+        raise ServiceError(
+            FieldError(
+                "stages",
+                ErrorCode.PROTECTED,
+                f"stage {stage.code} cannot be deleted: " + "; ".join(uses),
+            )
+        )
+    stage.delete()
+
+
+# API keys -------------------------------------------------------------------------------------
 
 
 def hash_key(raw_key: str) -> str:

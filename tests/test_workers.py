@@ -15,9 +15,8 @@ import time
 
 import pytest
 
-from cdp.models import Heartbeat
+from cdp.models import Heartbeat, OutboxMessage
 from events.ingestion import events_ingest
-from events.models import OutboxMessage
 from tests.factories import DefinitionFactory, PersonFactory, broker_at, event
 from tests.worker import skip_without_postgres_and_redis, wait_for, worker_environment, workers_for
 
@@ -95,7 +94,7 @@ def test_worker_under_load_survives_a_broker_outage_and_takes_work_again(
             # A backlog, so that the worker holds reserved, unacknowledged messages when the
             # connection drops (closing the lost connection restores them to the queue).
             for _ in range(1500):
-                app.send_task("events.tasks.outbox_sweep_task")
+                app.send_task("cdp.tasks.outbox_sweep_task")
             taken = workers.log("outage").count("outbox_sweep_task")
             wait_for(
                 lambda taken=taken: workers.log("outage").count("outbox_sweep_task") > taken + 50,
@@ -127,7 +126,7 @@ def test_worker_under_load_survives_a_broker_outage_and_takes_work_again(
             OutboxMessage.objects.filter(processed_at__isnull=True).values_list("pk", flat=True)
         )
         assert pending
-        app.send_task("events.tasks.outbox_dispatch_pending_task")
+        app.send_task("cdp.tasks.outbox_dispatch_pending_task")
         wait_for(
             lambda: (
                 not OutboxMessage.objects.filter(pk__in=pending, processed_at__isnull=True).exists()

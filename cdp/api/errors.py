@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler, set_rollback
 
 from cdp.api.exceptions import ApiError
-from events.errors import ErrorCode, ServiceError
+from cdp.errors import ErrorCode, ServiceError
 
 logger = logging.getLogger(__name__)
 

@@ -18,6 +18,7 @@ from django.urls import reverse
 
 from cdp.admin_scoping import selected_workspace, user_workspaces
 from cdp.api.parsing import JsonError, json_parse
+from cdp.errors import ErrorCode, ServiceError
 from cdp.ids import text_id
 from events.analytics.dashboard import dashboard_get
 from events.analytics.funnels import funnel_run
@@ -30,7 +31,6 @@ from events.analytics.representation import (
 )
 from events.analytics.segmentation import segmentation_run
 from events.analytics.templates import FUNNEL_TEMPLATES
-from events.errors import ErrorCode, ServiceError
 from people.models import Workspace
 from people.segments.selectors import segment_builder_catalogue
 

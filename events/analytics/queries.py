@@ -20,8 +20,8 @@ A date ``to`` includes that whole day (UTC). Errors are ``ServiceError``s naming
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from cdp.errors import ErrorCode, FieldError, ServiceError
 from cdp.ids import MAX_ID
-from events.errors import ErrorCode, FieldError, ServiceError
 from events.models import EventDefinition, PropertyDefinition
 from people.errors import SegmentErrorCode
 from people.models import Workspace

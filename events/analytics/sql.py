@@ -17,8 +17,8 @@ from django.db import OperationalError, connection, transaction
 from django.db.models import F, Func, QuerySet, TextField
 from django.utils import timezone
 
+from cdp.errors import ErrorCode, FieldError, ServiceError
 from events.analytics.queries import EventSelection
-from events.errors import ErrorCode, FieldError, ServiceError
 from events.models import Event
 from people.segments import conditions as c
 from people.segments.compiler import Context, event_rows

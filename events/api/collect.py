@@ -31,9 +31,9 @@ from cdp.api.auth import principal_for_key, raw_key_from_request
 from cdp.api.errors import ApiError
 from cdp.api.parsing import read_json
 from cdp.api.ratelimit import key_rate_limited
-from events.api.schema import ErrorDetailSerializer, ErrorSerializer
+from cdp.api.schema import ErrorDetailSerializer, ErrorSerializer
+from cdp.errors import ErrorCode, FieldError, ServiceError
 from events.compat.common import Call, Rejected
-from events.errors import ErrorCode, FieldError, ServiceError
 from events.ingestion import events_ingest
 from events.inputs import EventInput, PersonRef, Status
 from events.models import Event

@@ -10,9 +10,10 @@ from rest_framework.views import APIView
 
 from cdp.api.auth import SecretKeyRequired
 from cdp.api.errors import ApiError, service_error_response
+from cdp.api.schema import ErrorSerializer
+from cdp.errors import ErrorCode, ServiceError
 from events.api import schema
 from events.api.representation import definition_json
-from events.errors import ErrorCode, ServiceError
 from events.models import Channel, EventDefinition
 from events.selectors import definition_enabled_map, definition_get, definition_list
 from events.services import (
@@ -74,7 +75,7 @@ class DefinitionListView(APIView):
         request=schema.DefinitionInSerializer,
         responses={
             201: schema.DefinitionOutSerializer,
-            400: OpenApiResponse(schema.ErrorSerializer),
+            400: OpenApiResponse(ErrorSerializer),
         },
     )
     def post(self, request):
@@ -125,7 +126,7 @@ class DefinitionDetailView(APIView):
         request=schema.DefinitionPatchSerializer,
         responses={
             200: schema.DefinitionOutSerializer,
-            400: OpenApiResponse(schema.ErrorSerializer),
+            400: OpenApiResponse(ErrorSerializer),
         },
     )
     def patch(self, request, definition_id: str):
@@ -173,7 +174,7 @@ class DefinitionDetailView(APIView):
         definition = definition_update(definition=definition, fields=fields, properties=properties)
         return self._answer(request, definition)
 
-    @extend_schema(responses={204: None, 409: OpenApiResponse(schema.ErrorSerializer)})
+    @extend_schema(responses={204: None, 409: OpenApiResponse(ErrorSerializer)})
     def delete(self, request, definition_id: str):
         """Delete an unused custom definition; 409 names what still uses it."""
         definition = self._get(request, definition_id)

@@ -5,8 +5,8 @@ field of every problem and refuses unknown fields (nothing is silently dropped).
 models (definitions, properties, dedupe) stay in the ingestion service.
 """
 
+from cdp.errors import ErrorCode, FieldError
 from cdp.ids import text_id
-from events.errors import ErrorCode, FieldError
 from events.inputs import EventInput, PersonRef
 
 # JSON name -> EventInput field

@@ -4,11 +4,8 @@ Built by hand for speed (an event list answers thousands); the OpenAPI descripti
 its ``*OutSerializer`` in ``events.api.schema``, and tests/test_api_shapes.py checks every
 answer against it."""
 
+from cdp.api.representation import iso
 from events.models import Event, EventDefinition
-
-
-def iso(value) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value else None
 
 
 def event_json(event: Event) -> dict:

@@ -6,20 +6,11 @@ routes use ``DefinitionInSerializer`` to check a request's shape.
 
 from rest_framework import serializers
 
+from cdp.api.schema import ErrorDetailSerializer
 from events.models import PropertyDefinition
 
 # The range of the integer columns a default score is stored in.
 INT_MIN, INT_MAX = -(2**31), 2**31 - 1
-
-
-class ErrorDetailSerializer(serializers.Serializer):
-    code = serializers.CharField()
-    message = serializers.CharField()
-    field = serializers.CharField(allow_null=True)
-
-
-class ErrorSerializer(serializers.Serializer):
-    error = ErrorDetailSerializer()
 
 
 class PersonRefSerializer(serializers.Serializer):

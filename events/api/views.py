@@ -17,12 +17,13 @@ from rest_framework.views import APIView
 
 from cdp.api.auth import IngestKeyRequired, SecretKeyRequired
 from cdp.api.errors import ApiError, error_body
+from cdp.api.schema import ErrorSerializer
+from cdp.errors import ErrorCode
 from events.api import schema
 from events.api.filters import EventFilter
 from events.api.payloads import event_input_from_json
 from events.api.representation import event_json
 from events.compat.common import Call, Rejected
-from events.errors import ErrorCode
 from events.ingestion import events_ingest
 from events.inputs import ItemResult, Status
 from events.models import Event
@@ -116,7 +117,7 @@ class EventListCreateView(generics.ListAPIView):
         responses={
             201: schema.IngestAnswerSerializer,
             200: schema.IngestAnswerSerializer,
-            400: OpenApiResponse(schema.ErrorSerializer, description="rejected, with the field"),
+            400: OpenApiResponse(ErrorSerializer, description="rejected, with the field"),
         },
     )
     def post(self, request, *args, **kwargs):
@@ -169,7 +170,7 @@ class EventBatchView(APIView):
         request=schema.EventBatchInSerializer,
         responses={
             200: schema.EventBatchOutSerializer,
-            400: OpenApiResponse(schema.ErrorSerializer),
+            400: OpenApiResponse(ErrorSerializer),
         },
     )
     def post(self, request):

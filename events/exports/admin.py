@@ -13,7 +13,7 @@ from django.db.models import OuterRef, Subquery
 from django.utils.html import format_html
 
 from cdp.admin_scoping import WorkspaceScopedAdmin, scope_queryset
-from events.errors import ServiceError
+from cdp.errors import ServiceError
 from events.exports.models import ExportFile, ExportRequest, ScheduledExport
 from events.exports.schedules import (
     ScheduleInput,

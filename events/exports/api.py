@@ -17,9 +17,10 @@ from rest_framework.views import APIView
 
 from cdp.api.auth import SecretKeyRequired
 from cdp.api.errors import ApiError, service_error_response
+from cdp.api.schema import ErrorSerializer
+from cdp.errors import ErrorCode, ServiceError
 from events.api.representation import definition_json
-from events.api.schema import DefinitionOutSerializer, ErrorSerializer
-from events.errors import ErrorCode, ServiceError
+from events.api.schema import DefinitionOutSerializer
 from events.exports.selectors import export_definitions, export_get, export_state
 from events.exports.services import (
     BUCKET_RE,

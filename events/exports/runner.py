@@ -42,7 +42,7 @@ from django.db.models import Count, F, Max, Q, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from events.errors import ErrorCode
+from cdp.errors import ErrorCode
 from events.exports.destinations import DestinationError, LocalDestination, S3Destination
 from events.exports.formats import next_file_name
 from events.exports.models import ExportFile, ExportRequest

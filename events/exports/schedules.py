@@ -18,7 +18,7 @@ from django.utils import timezone
 from django_celery_beat import validators
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
-from events.errors import ErrorCode, FieldError, ServiceError
+from cdp.errors import ErrorCode, FieldError, ServiceError
 from events.exports.models import ExportRequest, ScheduledExport
 from events.exports.services import ExportSpec, export_spec_validate, export_submit
 from people.models import Workspace

@@ -21,7 +21,7 @@ from django.db.models import Q
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
-from events.errors import ErrorCode, FieldError, ServiceError
+from cdp.errors import ErrorCode, FieldError, ServiceError
 from events.exports.models import ExportRequest, ScheduledExport
 from events.selectors import definition_list
 from people.models import Workspace

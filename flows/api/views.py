@@ -16,8 +16,8 @@ from rest_framework.views import APIView
 
 from cdp.api.auth import SecretKeyRequired
 from cdp.api.errors import ApiError, service_error_response
-from events.api.schema import ErrorSerializer
-from events.errors import ErrorCode
+from cdp.api.schema import ErrorSerializer
+from cdp.errors import ErrorCode
 from flows.api.representation import (
     flow_json,
     flow_summary_json,

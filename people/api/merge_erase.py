@@ -14,9 +14,9 @@ from rest_framework.views import APIView
 
 from cdp.api.auth import SecretKeyRequired
 from cdp.api.errors import ApiError, service_error_response
+from cdp.api.schema import ErrorSerializer
+from cdp.errors import ErrorCode, ServiceError
 from cdp.ids import MAX_ID
-from events.api.schema import ErrorSerializer
-from events.errors import ErrorCode, ServiceError
 from people.api.representation import person_json
 from people.api.views import PersonOutSerializer
 from people.erasure import MAX_REASON, person_erase

@@ -2,7 +2,7 @@
 description is ``PersonOutSerializer`` (``people.api.views``), which tests/test_api_shapes.py
 checks every answer against."""
 
-from events.api.representation import iso
+from cdp.api.representation import iso
 from people.models import Person
 from people.services import STANDARD_ATTRIBUTES
 

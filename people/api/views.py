@@ -10,8 +10,8 @@ from rest_framework.views import APIView
 
 from cdp.api.auth import SecretKeyRequired
 from cdp.api.errors import ApiError
-from events.api.schema import ErrorSerializer
-from events.errors import ErrorCode
+from cdp.api.schema import ErrorSerializer
+from cdp.errors import ErrorCode
 from people.api.representation import person_json
 from people.models import AttributeDefinition, Person
 from people.selectors import person_list, person_lookup, person_search

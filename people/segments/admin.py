@@ -18,7 +18,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from cdp.admin_scoping import WorkspaceScopedAdmin, strip_fields
-from events.errors import ServiceError
+from cdp.errors import ServiceError
 from people.segments import admin_views
 from people.segments.models import Segment, SegmentMembership
 from people.segments.refresh import segment_refresh

@@ -15,8 +15,8 @@ from rest_framework.views import APIView
 
 from cdp.api.auth import SecretKeyRequired
 from cdp.api.errors import service_error_response
+from cdp.api.schema import ErrorDetailSerializer, ErrorSerializer
 from cdp.ids import MAX_ID
-from events.api.schema import ErrorDetailSerializer, ErrorSerializer
 from people.api.views import PeoplePagination
 from people.errors import ServiceError
 from people.models import Person

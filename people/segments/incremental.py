@@ -28,8 +28,9 @@ from django.db import connection, transaction
 from django.db.models import BooleanField, ExpressionWrapper, F
 from django.utils import timezone
 
-from events.errors import ServiceError
-from events.models import OutboxMessage
+from cdp.errors import ServiceError
+from cdp.models import OutboxMessage
+from cdp.outbox import outbox_write
 from people.models import Person, Workspace
 from people.segments.compiler import Context, compile_node, ids_in
 from people.segments.models import Segment, SegmentMembership
@@ -86,8 +87,6 @@ def profiles_changed(
 ) -> None:
     """Write one ``people.changed`` message for ``person_ids`` when their workspace has
     dynamic segments."""
-    from events.outbox import outbox_write
-
     if (
         not person_ids
         or not Segment.objects.filter(workspace_id=workspace_id, kind=Segment.Kind.DYNAMIC).exists()

@@ -6,7 +6,7 @@ id, for those who left and ``INSERT … SELECT (audience EXCEPT current)`` for t
 ``people.segments.compiler``; no person or event is looped over in Python. Re-evaluating a
 few people after a change is ``people.segments.incremental``. Who entered and
 who left is announced on the outbox topic ``segments.changed`` (``{"segment_id", "entered",
-"exited"}``), which flows subscribe to with ``events.outbox.outbox_register``.
+"exited"}``), which flows subscribe to with ``cdp.outbox.outbox_register``.
 """
 
 from dataclasses import dataclass
@@ -17,8 +17,8 @@ from django.db import connection, transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
-from events.errors import ServiceError
-from events.outbox import outbox_write
+from cdp.errors import ServiceError
+from cdp.outbox import outbox_write
 from people.models import Person
 from people.segments.compiler import audience_settings_apply, people_matching
 from people.segments.models import Segment, SegmentMembership

@@ -11,14 +11,13 @@ import orjson
 import pytest
 from django.test import Client
 
-from events.admin_services import workspace_update
 from events.compat import segment
 from events.models import Event, EventDefinition, IngestionLogEntry
 from events.selectors import definition_get
 from events.services import PropertyInput, definition_create, definition_set_enabled
 from people.models import ApiKey, AttributeDefinition, Identifier, Person
 from people.services import attribute_definition_create
-from people.workspaces import api_key_create, api_key_revoke
+from people.workspaces import api_key_create, api_key_revoke, workspace_update
 
 pytestmark = pytest.mark.django_db
 

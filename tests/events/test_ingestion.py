@@ -8,9 +8,10 @@ import threading
 import pytest
 from django.db import connection, connections
 
+from cdp.models import OutboxMessage
 from events.ingestion import events_ingest
 from events.inputs import EventInput, FlowCause, PersonRef, Status
-from events.models import Event, EventAggregate, OutboxMessage, WorkspaceDefinition
+from events.models import Event, EventAggregate, WorkspaceDefinition
 from events.writes import SMALL_BATCH
 from people.models import Identifier, Person, PersonTag
 from tests.factories import (

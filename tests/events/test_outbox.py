@@ -7,17 +7,18 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from events import outbox
-from events.ingestion import events_ingest
-from events.inputs import PersonRef
-from events.models import Event, OutboxMessage
-from events.outbox import (
+from cdp import outbox
+from cdp.models import OutboxMessage
+from cdp.outbox import (
     outbox_dispatch,
     outbox_prune,
     outbox_register,
     outbox_sweep,
     outbox_write,
 )
+from events.ingestion import events_ingest
+from events.inputs import PersonRef
+from events.models import Event
 from tests.factories import (
     DefinitionFactory,
     PersonFactory,

@@ -500,7 +500,7 @@ def test_batches_a_flow_waits_for_are_dispatched_at_once(
     task right after commit; other batches share the debounced one."""
     from django.core.cache import cache
 
-    from events import outbox
+    from cdp import outbox
     from flows import entry
     from tests.factories import broker_at
 
@@ -572,7 +572,7 @@ def test_a_batch_of_runs_moves_in_a_fixed_number_of_statements(
             origin="api",
             events=[event("c_ticket_searched", p) for p in people],
         )
-    from events.outbox import outbox_dispatch_pending
+    from cdp.outbox import outbox_dispatch_pending
 
     with django_capture_on_commit_callbacks(execute=False):
         outbox_dispatch_pending()
@@ -640,7 +640,7 @@ def test_a_lost_step_is_taken_on_by_the_periodic_resume(
         workspace, chain(start(), ("tag", "action", {"action": "tag_add", "tag": "searched"}), END)
     )
     events_ingest(workspace=workspace, origin="api", events=[event("c_ticket_searched", person)])
-    from events.outbox import outbox_dispatch_pending
+    from cdp.outbox import outbox_dispatch_pending
 
     with django_capture_on_commit_callbacks(execute=False):  # the step is lost
         outbox_dispatch_pending()

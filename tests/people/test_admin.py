@@ -19,6 +19,7 @@ from django.utils import timezone
 from events.ingestion import events_ingest
 from events.inputs import EventInput, PersonRef
 from events.models import Event
+from events.services import definition_create
 from people.models import ApiKey, AttributeDefinition, Identifier, Person, PersonTag, Workspace
 from people.services import attribute_definition_create, person_create
 from people.workspaces import api_key_create
@@ -322,6 +323,16 @@ def test_person_timeline_is_newest_first_and_paginated(workspace, marketer_clien
     assert "Item viewed" in page_text(second)
 
 
+def test_person_page_summarises_events_per_definition(workspace, marketer_client):
+    """The person page's event summary (an inline the events app adds) counts the person's
+    events per definition."""
+    person = make_person(workspace, "Uma")
+    send_events(workspace, person, "itemViewed", [{"itemId": i} for i in range(3)])
+    page = marketer_client.get(admin_url("people_person_change", person.pk))
+    assert "aggregates-TOTAL_FORMS" in page.content.decode()
+    assert re.search(r"Event summary.*Item viewed.*\b3\b", page_text(page), re.S)
+
+
 def test_person_page_shows_attributes_identifiers_and_tags(workspace, marketer_client):
     """Standard and custom attributes, identifiers and tags are on the person page."""
     attribute_definition_create(workspace=workspace, key="plan", name="Plan", type="text")
@@ -529,3 +540,21 @@ def test_superuser_edits_lifecycle_stages_and_used_stage_is_kept(workspace, supe
     assert refused.status_code == 200
     assert "stage lead cannot be deleted: 1 people are in it" in page_text(refused)
     assert workspace.stages.filter(code="lead").exists()
+
+
+def test_stage_a_definition_moves_people_to_is_kept(workspace, superuser_client):
+    """A stage nobody is in but that a definition moves people to is not deleted: events
+    register the check with the people app, and the form shows which definitions use it."""
+    definition_create(
+        workspace=workspace, definition_id="c_signed", name="Signed", lifecycle_stage="customer"
+    )
+    url = admin_url("people_workspace_change", workspace.pk)
+    data = form_data(superuser_client.get(url), "workspace_form")
+    index = [stage.code for stage in workspace.stages.order_by("position")].index("customer")
+    data[f"stages-{index}-DELETE"] = ["on"]
+    refused = superuser_client.post(url, data)
+    assert refused.status_code == 200
+    assert "stage customer cannot be deleted: definitions move people to it: c_signed" in (
+        page_text(refused)
+    )
+    assert workspace.stages.filter(code="customer").exists()

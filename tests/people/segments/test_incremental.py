@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from events import outbox
+from cdp import outbox
 from events.ingestion import events_ingest
 from people.merge import persons_merge
 from people.segments.models import Segment, SegmentMembership

@@ -1,6 +1,7 @@
 """Transactional outbox: rows written with a change, handed to Celery after commit.
 
-Handlers register per topic (segments and flows register theirs). The after-commit task is
+Handlers register per topic (segments and flows register theirs), so the kernel calls into
+the apps without importing them. The after-commit task (``cdp.tasks``, looked up by name) is
 the main path; ``outbox_sweep`` (periodic) retries whatever a lost task left behind.
 """
 
@@ -9,11 +10,11 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from django.core.cache import cache
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 
-from events.models import OutboxMessage
-from people.models import Workspace
+from cdp.celery import app
+from cdp.models import OutboxMessage
 
 logger = logging.getLogger(__name__)
 HANDLERS: dict[str, list[Callable[[OutboxMessage], None]]] = {}
@@ -24,6 +25,9 @@ MAX_ATTEMPTS = 10
 DISPATCH_SLOT_KEY = "cdp:outbox:dispatch-slot"
 DISPATCH_SLOT_SECONDS = 1
 DISPATCH_DELAY = 1.5  # longer than the slot: commits seen holding it are visible to the task
+# The tasks of ``cdp.tasks`` (which imports this module), by their registered names.
+DISPATCH_TASK = "cdp.tasks.outbox_dispatch_task"
+DISPATCH_PENDING_TASK = "cdp.tasks.outbox_dispatch_pending_task"
 
 
 def outbox_listener_register(listener: Callable[[int, set[int]], bool]) -> None:
@@ -43,9 +47,10 @@ def outbox_register(topic: str, handler: Callable[[OutboxMessage], None]) -> Non
 
 
 def outbox_write(
-    *, workspace: Workspace, topic: str, payload: dict, urgent: bool = False
+    *, workspace: models.Model, topic: str, payload: dict, urgent: bool = False
 ) -> OutboxMessage:
-    """Write a message in the current transaction; dispatch it after commit.
+    """Write a message for ``workspace`` (a ``people.Workspace``) in the current transaction;
+    dispatch it after commit.
 
     ``urgent`` messages (someone waits on them: a flow's trigger) get a task of their own at
     once; the others are dispatched together, at most one task per ``DISPATCH_DELAY``.
@@ -65,9 +70,8 @@ def _enqueue(message_id: int, urgent: bool = False) -> None:
     already visible to that task, so they enqueue nothing. If the cache is unreachable each
     message gets its own task; if the broker is, the sweep retries.
     """
-    from cdp.celery import app
-    from events.tasks import outbox_dispatch_pending_task, outbox_dispatch_task
-
+    outbox_dispatch_task = app.tasks[DISPATCH_TASK]
+    outbox_dispatch_pending_task = app.tasks[DISPATCH_PENDING_TASK]
     try:
         if app.conf.task_always_eager or urgent:
             outbox_dispatch_task.delay([message_id])
