@@ -30,6 +30,7 @@ from flows.admin_forms import FIELDS, FlowForm, graph_texts, readable_errors, sp
 from flows.admin_status import flow_move, flow_moves, flow_status_view
 from flows.diagram import flow_diagram
 from flows.models import Flow, FlowElement, FlowRun, FlowStepLog
+from flows.presets import TEMPLATES, template_get, template_resolve
 from flows.selectors import flow_runs, flow_spec_get
 from flows.services import (
     flow_activate,
@@ -41,7 +42,6 @@ from flows.services import (
     flow_update,
 )
 from flows.summaries import trigger_summary
-from flows.templates import TEMPLATES, template_get, template_resolve
 
 LATEST_RUNS = 20
 

@@ -22,6 +22,7 @@ from cdp.errors import ErrorCode, ServiceError
 from cdp.ids import text_id
 from events.analytics.dashboard import dashboard_get
 from events.analytics.funnels import funnel_run
+from events.analytics.presets import FUNNEL_TEMPLATES
 from events.analytics.queries import funnel_query_parse, segmentation_query_parse
 from events.analytics.representation import (
     funnel_csv,
@@ -30,7 +31,6 @@ from events.analytics.representation import (
     segmentation_json,
 )
 from events.analytics.segmentation import segmentation_run
-from events.analytics.templates import FUNNEL_TEMPLATES
 from people.models import Workspace
 from people.segments.selectors import segment_builder_catalogue
 

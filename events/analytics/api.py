@@ -25,10 +25,10 @@ from cdp.api.errors import service_error_response
 from cdp.api.schema import ErrorSerializer
 from cdp.errors import ErrorCode, ServiceError
 from events.analytics.funnels import funnel_run
+from events.analytics.presets import FUNNEL_TEMPLATES
 from events.analytics.queries import funnel_query_parse, segmentation_query_parse
 from events.analytics.representation import funnel_json, segmentation_json
 from events.analytics.segmentation import segmentation_run
-from events.analytics.templates import FUNNEL_TEMPLATES
 
 SELECTION_HELP = (
     'An event definition id, or {"event": id, "where": [{"property", "operator", '

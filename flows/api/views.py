@@ -35,6 +35,7 @@ from flows.api.serializers import (
 )
 from flows.errors import FlowErrorCode, ServiceError
 from flows.models import Flow, FlowRun
+from flows.presets import TEMPLATES, template_resolve
 from flows.selectors import flow_get, flow_list, flow_runs, flow_spec_get, person_flow_runs
 from flows.services import (
     flow_activate,
@@ -45,7 +46,6 @@ from flows.services import (
     flow_resume,
     flow_update,
 )
-from flows.templates import TEMPLATES, template_resolve
 from people.api.views import PeoplePagination
 from people.selectors import person_list
 

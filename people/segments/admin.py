@@ -21,6 +21,7 @@ from cdp.admin_scoping import WorkspaceScopedAdmin, strip_fields
 from cdp.errors import ServiceError
 from people.segments import admin_views
 from people.segments.models import Segment, SegmentMembership
+from people.segments.presets import TEMPLATES, template_get
 from people.segments.refresh import segment_refresh
 from people.segments.selectors import (
     segment_refresh_percent,
@@ -28,7 +29,6 @@ from people.segments.selectors import (
     segment_usages,
 )
 from people.segments.services import segment_create, segment_delete, segment_update
-from people.segments.templates import TEMPLATES, template_get
 
 NEWEST_MEMBERS = 20
 ACTIVE = (Segment.RefreshStatus.QUEUED, Segment.RefreshStatus.RUNNING)

@@ -22,6 +22,7 @@ from people.errors import ServiceError
 from people.models import Person
 from people.segments.explain import Outcome, segment_explain
 from people.segments.models import Segment
+from people.segments.presets import TEMPLATES
 from people.segments.selectors import segment_get, segment_list, segment_members
 from people.segments.services import (
     segment_create,
@@ -33,7 +34,6 @@ from people.segments.services import (
     segment_refresh_queue,
     segment_update,
 )
-from people.segments.templates import TEMPLATES
 from people.selectors import person_list
 
 

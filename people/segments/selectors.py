@@ -8,8 +8,8 @@ from events.selectors import definition_enabled_map, definition_list
 from people.models import AttributeDefinition, Identifier, Person, PersonTag, Workspace
 from people.segments import conditions as c
 from people.segments.models import Segment, SegmentMembership
+from people.segments.presets import TEMPLATES
 from people.segments.rules import AGGREGATE_FIELDS, PROPERTY_TYPES, STANDARD_FIELDS
-from people.segments.templates import TEMPLATES
 
 
 def segment_list(*, workspace: Workspace) -> QuerySet[Segment]:

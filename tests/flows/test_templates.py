@@ -4,10 +4,10 @@ say what a workspace lacks otherwise."""
 import pytest
 
 from flows.models import Flow
+from flows.presets import TEMPLATES, template_resolve
 from flows.services import flow_activate, flow_create
-from flows.templates import TEMPLATES, template_resolve
+from people.segments.presets import template_get as segment_template
 from people.segments.services import segment_create
-from people.segments.templates import template_get as segment_template
 from tests.factories import DefinitionFactory
 from tests.flows.conftest import enable
 

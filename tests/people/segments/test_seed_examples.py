@@ -6,9 +6,9 @@ import pytest
 
 from people.segments.explain import segment_explain
 from people.segments.models import SegmentMembership
+from people.segments.presets import TEMPLATES, template_get
 from people.segments.refresh import segment_refresh
 from people.segments.services import segment_create
-from people.segments.templates import TEMPLATES, template_get
 
 pytestmark = pytest.mark.django_db
 

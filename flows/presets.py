@@ -4,7 +4,7 @@ Each template is a whole flow with example values to adjust (subjects, addresses
 ``requires`` names the definitions it uses: the ticket and PPMessage journeys need the
 workspace's own events (created with those ids, or the elements edited to the workspace's
 names); ``pageView`` is built in but has to be switched on. A template reading a segment
-names it by a segment template (``people.segments.templates``) and finds it in the workspace
+names it by a segment template (``people.segments.presets``) and finds it in the workspace
 by that template's name; ``template_resolve`` fills in its id and lists whatever the
 workspace still lacks.
 """
@@ -16,7 +16,7 @@ from events.definition_cache import catalogue_get
 from flows.inputs import EdgeInput, ElementInput, FlowSpec
 from people.models import Workspace
 from people.segments.models import Segment
-from people.segments.templates import template_get as segment_template_get
+from people.segments.presets import template_get as segment_template_get
 
 SEGMENT_PREFIX = "@segment:"
 
