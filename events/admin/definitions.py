@@ -1,11 +1,6 @@
-"""Admin for channels, event definitions (with the §4 editing rules) and events (read-only).
-
-Writes go through ``events.services`` (definitions, properties, enable switches, channels);
-the "Standard events" switches and the "try it" page are admin views in
-``events.admin_views``. Everything is scoped to the user's workspaces.
-"""
-
-import json
+"""Admin for event definitions with the §4 editing rules: properties inline (keys and types
+fixed once saved, none deleted, at most ``CDP_MAX_CUSTOM_PROPERTIES``), search by name or
+code, filters by channel and kind, the "Standard events" switches."""
 
 from django import forms
 from django.conf import settings
@@ -14,74 +9,30 @@ from django.contrib.admin.actions import delete_selected
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.forms.models import BaseInlineFormSet
-from django.urls import path, reverse
-from django.utils.html import format_html
+from django.urls import path
 
 from cdp.admin_scoping import (
-    ReadOnlyAdmin,
     WorkspaceScopedAdmin,
     default_workspace,
     scope_queryset,
-    user_workspace_ids,
 )
 from cdp.errors import ServiceError
-from cdp.ids import text_id
-from events.admin_views import event_try_view, standard_events_view
+from events.admin_views import standard_events_view
 from events.models import (
     Channel,
-    Event,
     EventDefinition,
-    IngestionLogEntry,
     PropertyDefinition,
-    WorkspaceDefinition,
 )
 from events.selectors import definition_enabled_map
 from events.services import (
     PropertyInput,
-    channel_create,
-    channel_delete,
-    channel_update,
     definition_create,
     definition_delete,
     definition_id_validate,
     definition_update,
     property_inputs_validate,
 )
-from people.models import LifecycleStage, Person
-
-# Channels -------------------------------------------------------------------------------------
-
-
-@admin.register(Channel)
-class ChannelAdmin(WorkspaceScopedAdmin):
-    list_display = ("name", "app_type", "app_key", "workspace", "created_at")
-    list_filter = ("app_type",)
-    list_select_related = ("workspace",)
-    search_fields = ("name", "app_key")
-    fields = ("workspace", "name", "app_type", "app_key")
-
-    def save_model(self, request, obj, form, change):
-        data = form.cleaned_data
-        if change:
-            channel_update(
-                channel=obj, fields={k: data[k] for k in ("name", "app_type", "app_key")}
-            )
-            return
-        channel = channel_create(
-            workspace=self.target_workspace(request, form),
-            name=data["name"],
-            app_type=data["app_type"],
-            app_key=data["app_key"],
-        )
-        obj.pk, obj.workspace = channel.pk, channel.workspace
-
-    def delete_model(self, request, obj):
-        channel_delete(channel=obj)
-
-    def delete_queryset(self, request, queryset):
-        for channel in queryset:
-            channel_delete(channel=channel)
-
+from people.models import LifecycleStage
 
 # Event definitions ----------------------------------------------------------------------------
 
@@ -401,146 +352,3 @@ class EventDefinitionAdmin(WorkspaceScopedAdmin):
         for text in refused:
             self.message_user(request, text, messages.ERROR)
         return None
-
-
-# Events ---------------------------------------------------------------------------------------
-
-
-class DefinitionFilter(admin.SimpleListFilter):
-    """Definitions used (or switched) in the user's workspaces, not the whole catalogue."""
-
-    title = "definition"
-    parameter_name = "definition"
-
-    def lookups(self, request, model_admin):
-        used = WorkspaceDefinition.objects.all()
-        ids = user_workspace_ids(request)
-        if ids is not None:
-            used = used.filter(workspace_id__in=ids)
-        definitions = EventDefinition.objects.filter(pk__in=used.values("definition_id")).order_by(
-            "name"
-        )
-        return [(str(d.pk), str(d)) for d in definitions]
-
-    def queryset(self, request, queryset):
-        return queryset.filter(definition_id=self.value()) if self.value() else queryset
-
-
-class PersonFilter(admin.SimpleListFilter):
-    """``?person__id__exact=<id>``: the events of one person (linked from the person page)."""
-
-    title = "person"
-    parameter_name = "person__id__exact"
-
-    def lookups(self, request, model_admin):
-        value = self.value()
-        if text_id(value) is None:
-            return []
-        person = scope_queryset(Person.objects.filter(pk=text_id(value)), request).first()
-        return [(value, str(person))] if person else []
-
-    def queryset(self, request, queryset):
-        value = self.value()
-        if not value:
-            return queryset
-        number = text_id(value)
-        return queryset.filter(person_id=number) if number is not None else queryset.none()
-
-
-@admin.register(Event)
-class EventAdmin(ReadOnlyAdmin, WorkspaceScopedAdmin):
-    """Events are immutable: list, filter and look, never add, change or delete."""
-
-    change_list_template = "admin/events/event/change_list.html"
-    list_display = ("occurred_at", "definition", "person_link", "origin", "external_id")
-    list_filter = (PersonFilter, DefinitionFilter, "origin")
-    date_hierarchy = "occurred_at"
-    search_fields = ("=external_id",)
-    search_help_text = "Exact external id."
-    list_select_related = ("definition", "person")
-    show_full_result_count = False
-    list_per_page = 50
-    fieldsets = [
-        (None, {"fields": ["definition", "person", "origin", "occurred_at", "received_at"]}),
-        ("Identifiers", {"fields": ["external_id", "session_id"]}),
-        (
-            "Core fields",
-            {
-                "fields": [
-                    "target_id",
-                    "target_name",
-                    "source",
-                    "content_name",
-                    "score",
-                    "tags",
-                    "campaign_code",
-                    "campaign_name",
-                    "summary",
-                ]
-            },
-        ),
-        ("Properties", {"fields": ["properties"]}),
-    ]
-
-    @admin.display(description="person")
-    def person_link(self, obj):
-        url = reverse("admin:people_person_change", args=[obj.person_id])
-        return format_html('<a href="{}">{}</a>', url, obj.person)
-
-    def get_urls(self):
-        view = self.admin_site.admin_view(self.try_view)
-        return [path("try/", view, name="events_event_try"), *super().get_urls()]
-
-    def try_view(self, request):
-        return event_try_view(request, self)
-
-    def changelist_view(self, request, extra_context=None):
-        context = {"can_try": request.user.has_perm("events.add_event"), **(extra_context or {})}
-        return super().changelist_view(request, context)
-
-
-class ReasonFilter(admin.SimpleListFilter):
-    """The reasons present in the user's log (error codes)."""
-
-    title = "reason"
-    parameter_name = "code"
-
-    def lookups(self, request, model_admin):
-        codes = (
-            scope_queryset(IngestionLogEntry.objects.all(), request)
-            .order_by("code")
-            .values_list("code", flat=True)
-            .distinct()
-        )
-        return [(c, c) for c in codes]
-
-    def queryset(self, request, queryset):
-        return queryset.filter(code=self.value()) if self.value() else queryset
-
-
-@admin.register(IngestionLogEntry)
-class IngestionLogAdmin(WorkspaceScopedAdmin):
-    """Rejected input from every endpoint (§5): reason, field, message and the payload."""
-
-    list_display = ("created_at", "endpoint", "code", "field", "message")
-    list_filter = (ReasonFilter, "endpoint", "created_at")
-    date_hierarchy = "created_at"
-    search_fields = ("message", "field")
-    show_full_result_count = False
-    list_per_page = 50
-    fields = ("created_at", "endpoint", "code", "field", "message", "payload_pretty")
-    readonly_fields = fields
-
-    @admin.display(description="payload")
-    def payload_pretty(self, obj):
-        return format_html("<pre>{}</pre>", json.dumps(obj.payload, indent=2, ensure_ascii=False))
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-
-import events.analytics.admin  # noqa: E402  (the analytics page and the dashboard)
-import events.exports.admin  # noqa: E402, F401  (export requests and scheduled exports)
