@@ -6,7 +6,7 @@ the "Standard events" switches and the "try it" page are admin views in
 ``events.admin_views``. Everything is scoped to the user's workspaces.
 """
 
-import events.analytics.admin  # noqa: F401  (the analytics page and the dashboard)
+import events.analytics.admin  # the analytics page and the dashboard
 import events.exports.admin  # noqa: F401  (export requests and scheduled exports)
 from events.admin.channels import ChannelAdmin
 from events.admin.definitions import EventDefinitionAdmin
