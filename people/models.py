@@ -29,6 +29,14 @@ class Workspace(models.Model):
         verbose_name="unknown tracked events",
         help_text="What Segment-style track calls with an unknown event name do.",
     )
+    allowed_origins = models.JSONField(
+        default=list,
+        blank=True,
+        verbose_name="allowed origins",
+        help_text="Web pages whose browsers may send to the Segment-compatible endpoints "
+        "(scheme://host[:port], e.g. https://shop.example.com), one per line; * allows any "
+        "page. Empty: none (server-side clients are never affected).",
+    )
     members = models.ManyToManyField(
         settings.AUTH_USER_MODEL,
         blank=True,

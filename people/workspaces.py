@@ -11,6 +11,7 @@ import secrets
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from django.db import transaction
 from django.utils import timezone
@@ -41,7 +42,8 @@ def workspace_create(*, slug: str, name: str = "", parent: Workspace | None = No
 def workspace_update(
     *, workspace: Workspace, fields: Mapping, members: Iterable | None = None
 ) -> Workspace:
-    """Change name, slug, parent and unknown-track policy; replace members when given."""
+    """Change name, slug, parent, unknown-track policy and allowed origins (checked and
+    normalised by ``origins_normalize``); replace members when given."""
     parent = fields.get("parent", workspace.parent)
     if parent is not None and workspace.pk in parent.lineage_ids():
         raise ServiceError(
@@ -52,14 +54,73 @@ def workspace_update(
         raise ServiceError(FieldError("slug", ErrorCode.DUPLICATE, f"{slug} is taken"))
     if "unknown_track" in fields and fields["unknown_track"] not in Workspace.UnknownTrack.values:
         raise ServiceError(FieldError("unknown_track", ErrorCode.INVALID, "unknown policy"))
+    if "allowed_origins" in fields:
+        fields = {**fields, "allowed_origins": origins_normalize(fields["allowed_origins"])}
     with transaction.atomic():
-        for name in ("name", "slug", "parent", "unknown_track"):
+        for name in ("name", "slug", "parent", "unknown_track", "allowed_origins"):
             if name in fields:
                 setattr(workspace, name, fields[name])
         workspace.save()
         if members is not None:
             workspace.members.set(members)
     return workspace
+
+
+def origins_normalize(origins) -> list[str]:
+    """Return ``origins`` (a list, or text with one per line or comma separated) as the
+    browser sends them in ``Origin``: ``scheme://host[:port]``, lower case, no path, no
+    default port; ``*`` means any page. Raise ``ServiceError`` on ``allowed_origins`` naming a
+    bad one."""
+    if isinstance(origins, str):
+        origins = origins.replace(",", "\n").splitlines()
+    if not isinstance(origins, list | tuple):
+        raise ServiceError(
+            FieldError("allowed_origins", ErrorCode.INVALID_TYPE, "must be a list of origins")
+        )
+    normalized: list[str] = []
+    for value in origins:
+        if not isinstance(value, str):
+            raise ServiceError(
+                FieldError("allowed_origins", ErrorCode.INVALID_TYPE, "origins are strings")
+            )
+        origin = _origin(value.strip().rstrip("/").lower()) if value.strip() else ""
+        if origin is None:
+            raise ServiceError(
+                FieldError(
+                    "allowed_origins",
+                    ErrorCode.INVALID,
+                    f"{value.strip()!r} is not an origin: write scheme://host[:port] "
+                    "(e.g. https://shop.example.com), or * for any page",
+                )
+            )
+        if origin and origin not in normalized:
+            normalized.append(origin)
+    return normalized
+
+
+def _origin(text: str) -> str | None:
+    if text == "*":
+        return text
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError:
+        return None
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.path
+        or parts.query
+        or parts.fragment
+        or "@" in parts.netloc
+    ):
+        return None
+    default = 80 if parts.scheme == "http" else 443
+    return (
+        f"{parts.scheme}://{parts.netloc}"
+        if port not in (None, default)
+        else (f"{parts.scheme}://{parts.hostname}")
+    )
 
 
 # Lifecycle stages -----------------------------------------------------------------------------

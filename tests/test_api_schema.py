@@ -58,6 +58,7 @@ COMPATIBLE = [
     "/v1/screen",
     "/v1/alias",
     "/v1/group",
+    *(f"/v1/{short}" for short in "tpisgab"),
 ]
 
 

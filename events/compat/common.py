@@ -28,6 +28,7 @@ from cdp.api.auth import (
 from cdp.api.errors import ApiError
 from cdp.api.parsing import read_json
 from cdp.api.ratelimit import key_rate_limited
+from events.compat.cors import cors_allow, origin_allowed, request_origin
 from events.errors import FieldError
 from events.ingestion_log import ingestion_log_record
 
@@ -116,12 +117,34 @@ class Call:
 class Answers:
     """How one system answers the kernel's refusals. ``unauthorized`` gets why: ``"unknown"``
     (a key that is not a live key), ``"missing"`` (no key), ``"unreadable"`` (no key outside a
-    body that could not be read)."""
+    body that could not be read). ``refused`` also answers a browser endpoint's 403s."""
 
     unauthorized: Callable[[str], HttpResponse]
     too_many_requests: Callable[[], HttpResponse]
     refused: Callable[[ApiError], HttpResponse]
     secret_required: Callable[[], HttpResponse] | None = None
+
+
+def browser_refusal(request, caller: KeyPrincipal, origin: str) -> ApiError | None:
+    """Why a browser's request (it sent ``Origin``) may not go on: an origin the key's
+    workspace does not allow, or a secret key (a key in a web page is anyone's: browsers
+    send with the workspace's public key, SPEC §2)."""
+    if not origin_allowed(caller.workspace, origin, request):
+        return ApiError(
+            f"the origin {origin} is not among the workspace's allowed origins; add it "
+            "under the workspace's allowed origins",
+            code="origin_not_allowed",
+            field="Origin",
+            status_code=403,
+        )
+    if caller.is_secret:
+        return ApiError(
+            "a secret key must not sit in a web page: use the workspace's public key",
+            code="public_key_required",
+            field="writeKey",
+            status_code=403,
+        )
+    return None
 
 
 def compat_endpoint(
@@ -132,26 +155,25 @@ def compat_endpoint(
     allow_query_token: bool = False,
     secret_only: bool = False,
     body_key: str | None = None,
+    browser: bool = False,
 ):
     """Wrap ``view(request, call, *args, **kwargs)``: find the caller's key (401), refuse a
     public key where ``secret_only`` (403, before counting), count the rate limit (429), and
     answer an ``ApiError`` the view raises in the system's shape, keeping a ``Rejected`` body
     in the ingestion log. With ``body_key`` a request without a key outside the body may carry
-    it in the body under that name (Segment's ``writeKey``)."""
+    it in the body under that name (Segment's ``writeKey``). A ``browser`` endpoint refuses a
+    browser's request (``browser_refusal``: 403, kept in the ingestion log, before counting)
+    and lets an allowed origin read its answers (``events.compat.cors``)."""
 
     def decorator(view):
         @csrf_exempt
         @functools.wraps(view)
         def wrapper(request, *args, **kwargs):
+            origin = request_origin(request) if browser else None
             raw_key = raw_key_from_request(request, allow_query_token=allow_query_token)
             caller = principal_for_key(raw_key)
             if caller is None and (raw_key is not None or body_key is None):
                 return answers.unauthorized("unknown" if raw_key is not None else "missing")
-            if caller is not None:
-                if secret_only and not caller.is_secret:
-                    return answers.secret_required()
-                if key_rate_limited(request, caller):
-                    return answers.too_many_requests()
             call = Call(request, caller, endpoint, read)
             if caller is None:
                 try:
@@ -159,11 +181,26 @@ def compat_endpoint(
                 except ApiError:
                     return answers.unauthorized("unreadable")
                 value = body.get(body_key) if isinstance(body, dict) else None
-                call.caller = principal_for_key(value) if isinstance(value, str) else None
-                if call.caller is None:
+                caller = call.caller = principal_for_key(value) if isinstance(value, str) else None
+                if caller is None:
                     return answers.unauthorized("missing")
-                if key_rate_limited(request, call.caller):
-                    return answers.too_many_requests()
+            if origin is None:
+                return _answer(request, call, view, args, kwargs)
+            refusal = browser_refusal(request, caller, origin)
+            if refusal is not None:
+                call.refuse({"origin": origin}, refusal)
+                response = answers.refused(refusal)
+            else:
+                response = _answer(request, call, view, args, kwargs)
+            if origin_allowed(caller.workspace, origin, request):
+                cors_allow(response, origin)
+            return response
+
+        def _answer(request, call, view, args, kwargs):
+            if secret_only and not call.caller.is_secret:
+                return answers.secret_required()
+            if key_rate_limited(request, call.caller):
+                return answers.too_many_requests()
             try:
                 return view(request, call, *args, **kwargs)
             except Rejected as exc:

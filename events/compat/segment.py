@@ -1,11 +1,16 @@
 """Segment-compatible tracking API (§6): ``POST /v1/batch``, ``/v1/track``, ``/v1/identify``,
 ``/v1/page``, ``/v1/screen``, ``/v1/alias`` and ``/v1/group``, so that Segment and RudderStack
-client libraries send here unchanged.
+client libraries send here unchanged; also the short paths of Segment's browser library
+(``SHORT_PATHS``: ``/v1/t`` is ``/v1/track`` and so on), whose bodies come as ``text/plain``.
 
 The key is the Segment write key: HTTP Basic with the key as user name (``App``/``Bearer``
-work too), or ``writeKey`` in the body; public and secret keys may both ingest. Bodies may be
-gzipped. As Segment does, the API answers ``200 {"success": true}`` once the request is
-readable, and per-message problems (no ``userId``/``anonymousId``, unknown event, invalid
+work too), or ``writeKey`` in the body; public and secret keys may both ingest, but a browser's
+request (one with ``Origin``) needs a public key and an origin the workspace allows, and
+``OPTIONS`` answers the CORS preflight (``events.compat.cors``). Bodies may be gzipped; the
+body is read as JSON whatever its ``Content-Type`` says.
+
+As Segment does, the API answers ``200 {"success": true}`` once the request is readable, and
+per-message problems (no ``userId``/``anonymousId``, unknown event, invalid
 property…) go to the ingestion log with the message as sent; only a missing or unknown key
 (401), a key over its rate limit (429, which the clients retry), an unreadable body (400) and
 the size limits (400 ``Exceed payload limit``: 32 KB per message as Segment;
@@ -30,6 +35,7 @@ from django.views.decorators.csrf import csrf_exempt
 from cdp.api.errors import ApiError
 from cdp.api.parsing import DEFAULT_MAX_BYTES, JsonError, json_parse, read_body
 from events.compat.common import Answers, Rejected, compat_endpoint, json_response
+from events.compat.cors import ALLOW_METHODS, preflight_response
 from events.compat.segment_events import ENDPOINT, segment_events_ingest
 from events.compat.segment_people import people_message_apply
 from events.errors import ErrorCode, FieldError
@@ -43,6 +49,16 @@ TOO_LARGE = "Exceed payload limit"
 # How much of a refused body the ingestion log keeps.
 LOGGED_BODY_CHARS = 2000
 EVENT_TYPES = ("track", "page", "screen")
+# analytics-next posts to the first letter of the call's type (``b`` when batching).
+SHORT_PATHS = {
+    "t": "track",
+    "p": "page",
+    "i": "identify",
+    "s": "screen",
+    "g": "group",
+    "a": "alias",
+    "b": None,
+}
 PEOPLE_TYPES = ("identify", "alias", "group")
 
 
@@ -171,6 +187,7 @@ def segment_view(kind: str | None):
         answers=ANSWERS,
         read=lambda request: _read(request, kind),
         body_key="writeKey",
+        browser=True,
     )
     def post(request, call):
         body = call.body()
@@ -192,9 +209,11 @@ def segment_view(kind: str | None):
 
     @csrf_exempt
     def view(request):
+        if request.method == "OPTIONS":
+            return preflight_response(request)
         if request.method != "POST":
             response = segment_error("method_not_allowed", "use POST", 405)
-            response["Allow"] = "POST"
+            response["Allow"] = ALLOW_METHODS
             return response
         return post(request)
 

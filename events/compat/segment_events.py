@@ -16,9 +16,10 @@ them over per request.
   stored with part of its data silently dropped.
 - ``page``: the built-in ``pageView`` (recorded where the workspace enabled it, §4) with
   ``url``, ``path``, ``pageTitle`` (``title``, else ``name``), ``referrer`` and ``domain`` from
-  the properties or ``context.page``, ``browserLanguage`` from ``context.locale`` and device and
-  browser from ``context.userAgent``; other page properties are not kept (``pageView`` has no
-  place for them).
+  the properties or ``context.page`` (RudderStack's ``"$direct"`` is no referrer),
+  ``browserLanguage`` from ``context.locale`` and device and browser from
+  ``context.userAgent``; other page properties are not kept (``pageView`` has no place for
+  them).
 - ``screen``: a track of ``Screen Viewed`` (``c_screen_viewed``) with the screen's ``name`` (and
   ``category``) added to its properties.
 """
@@ -42,6 +43,9 @@ from people.models import Workspace
 ENDPOINT = Event.Origin.SEGMENT
 SCREEN_EVENT = "Screen Viewed"
 PAGE_DEFINITION = "pageView"
+# RudderStack's browser SDK sends this as the referrer (and referring domain) of a page reached
+# directly: it means no referrer.
+NO_REFERRER = "$direct"
 
 
 def _occurred(message: dict, now):
@@ -70,8 +74,9 @@ def _page_properties(message: dict, context: dict) -> dict:
     def pick(*keys):
         for source in (properties, page):
             for key in keys:
-                if source.get(key) not in (None, ""):
-                    return source[key]
+                value = source.get(key)
+                if value not in (None, "") and not (key == "referrer" and value == NO_REFERRER):
+                    return value
         return None
 
     mapped = {

@@ -149,16 +149,25 @@ class SegmentView(CompatView):
     authentication_classes = (WriteKeyAuthentication, ApiKeyAuthentication)
 
 
-def segment_route(kind: str | None):
-    """Return the Django view of one Segment route (``kind`` None: ``/v1/batch``)."""
+def segment_route(kind: str | None, short: str | None = None):
+    """Return the Django view of one Segment route (``kind`` None: ``/v1/batch``); ``short``
+    names the short path of Segment's browser library (``t`` for track…)."""
     name = kind or "batch"
     summary, body = BODIES[name]
+    extra = {}
+    if short:
+        summary = f"{summary} (browser library's short path)"
+        extra["description"] = (
+            f"The same as `/v1/{name}`, as Segment's browser library (analytics-next) sends "
+            "it: `text/plain` JSON with `writeKey` (a public key) in the body, from a page "
+            "whose origin the workspace allows."
+        )
     post = described(
         "post",
         tags=[TAG],
-        operation_id=f"segment_{name}",
+        operation_id=f"segment_{name}" + ("_short" if short else ""),
         summary=summary,
-        request=body,
+        request={"application/json": body, "text/plain": body} if short else body,
         responses={
             200: OpenApiResponse(SegmentSuccessSerializer, description="Accepted"),
             400: _error(
@@ -166,11 +175,16 @@ def segment_route(kind: str | None):
                 "`CDP_SEGMENT_MAX_BATCH_BYTES` per batch (`Exceed payload limit`)"
             ),
             401: _error("Missing or unknown write key"),
+            403: _error(
+                "A browser's request (with `Origin`) from an origin the workspace does not "
+                "allow (`origin_not_allowed`) or with a secret key (`public_key_required`)"
+            ),
             429: _error("The key is over its rate limit (`CDP_RATE_LIMIT`); retry later"),
         },
+        **extra,
     )
     view = type(
-        f"Segment{name.title()}View",
+        f"Segment{name.title()}{'Short' if short else ''}View",
         (SegmentView,),
         {"handler": staticmethod(segment_view(kind)), "post": post, "__module__": __name__},
     )

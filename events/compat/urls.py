@@ -3,6 +3,7 @@
 from django.urls import path
 
 from events.compat import dmhub, infobip, quick_audience
+from events.compat.segment import SHORT_PATHS
 from events.compat.segment_schema import segment_route
 
 urlpatterns = [
@@ -27,5 +28,9 @@ urlpatterns = [
     *(
         path(f"v1/{kind}", segment_route(kind), name=f"segment-{kind}")
         for kind in ("track", "identify", "page", "screen", "alias", "group")
+    ),
+    *(
+        path(f"v1/{short}", segment_route(kind, short), name=f"segment-{short}")
+        for short, kind in SHORT_PATHS.items()
     ),
 ]

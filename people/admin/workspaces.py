@@ -8,6 +8,7 @@ from django.contrib.auth import get_user_model
 from cdp.admin_scoping import (
     WorkspaceScopedAdmin,
 )
+from cdp.errors import ServiceError
 from people.admin.common import formset_for, new_forms
 from people.models import (
     ApiKey,
@@ -20,6 +21,7 @@ from people.workspaces import (
     lifecycle_stage_create,
     lifecycle_stage_delete,
     lifecycle_stage_update,
+    origins_normalize,
     workspace_create,
     workspace_update,
 )
@@ -45,6 +47,32 @@ class LifecycleStageInline(admin.TabularInline):
     extra = 1
 
 
+class WorkspaceForm(forms.ModelForm):
+    """The allowed origins as text, one per line."""
+
+    allowed_origins = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        label="Allowed origins",
+        help_text=Workspace._meta.get_field("allowed_origins").help_text,
+    )
+
+    class Meta:
+        model = Workspace
+        fields = ("name", "slug", "parent", "unknown_track", "allowed_origins", "members")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "allowed_origins" in self.fields and not self.is_bound:
+            self.initial["allowed_origins"] = "\n".join(self.instance.allowed_origins or [])
+
+    def clean_allowed_origins(self):
+        try:
+            return origins_normalize(self.cleaned_data["allowed_origins"])
+        except ServiceError as exc:
+            raise forms.ValidationError([error.message for error in exc.errors]) from exc
+
+
 @admin.register(Workspace)
 class WorkspaceAdmin(WorkspaceScopedAdmin):
     """Superusers manage workspaces; staff users see their own."""
@@ -53,7 +81,16 @@ class WorkspaceAdmin(WorkspaceScopedAdmin):
     list_display = ("name", "slug", "parent", "unknown_track", "created_at")
     list_select_related = ("parent",)
     search_fields = ("name", "slug")
-    fields = ("name", "slug", "parent", "unknown_track", "members", "created_at")
+    form = WorkspaceForm
+    fields = (
+        "name",
+        "slug",
+        "parent",
+        "unknown_track",
+        "allowed_origins",
+        "members",
+        "created_at",
+    )
     readonly_fields = ("created_at",)
     filter_horizontal = ("members",)
     inlines = [LifecycleStageInline]
@@ -98,7 +135,11 @@ class WorkspaceAdmin(WorkspaceScopedAdmin):
             workspace = created
         workspace_update(
             workspace=workspace,
-            fields={k: data[k] for k in ("name", "slug", "parent", "unknown_track") if k in data},
+            fields={
+                k: data[k]
+                for k in ("name", "slug", "parent", "unknown_track", "allowed_origins")
+                if k in data
+            },
             members=data.get("members"),
         )
         stages = formset_for(formsets, LifecycleStage)

@@ -779,21 +779,23 @@ def test_key_forms(workspace, how):
 
 
 def test_only_post(client):
-    """Other methods answer 405 in Segment's shape, naming POST."""
+    """Other methods answer 405 in Segment's shape, naming POST (and OPTIONS, the CORS
+    preflight)."""
     response = client.get("/v1/track")
     assert_segment_error(response, 405, "method_not_allowed")
-    assert response["Allow"] == "POST"
+    assert response["Allow"] == "POST, OPTIONS"
 
 
 @pytest.mark.parametrize(
     "path",
-    ["/v1/batch", "/v1/track", "/v1/identify", "/v1/page", "/v1/screen", "/v1/alias", "/v1/group"],
+    ["/v1/batch", "/v1/track", "/v1/identify", "/v1/page", "/v1/screen", "/v1/alias", "/v1/group"]
+    + [f"/v1/{short}" for short in "tpisgab"],
 )
 def test_routes_answer_without_redirect(client, path):
     """Every route answers at its exact path (no trailing-slash redirect)."""
     body = (
         {"batch": []}
-        if path == "/v1/batch"
+        if path in ("/v1/batch", "/v1/b")
         else {"userId": "u-1", "event": "Ping", "previousId": "p", "groupId": "g"}
     )
     assert_success(post(client, path, body))
