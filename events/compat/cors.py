@@ -24,8 +24,9 @@ from people.models import Workspace
 ANY = "*"
 MAX_AGE = 86400
 ALLOW_METHODS = "POST, OPTIONS"
-# RudderStack's browser SDK sends its anonymous id in an ``AnonymousId`` header too.
-ALLOW_HEADERS = "Authorization, Content-Type, Content-Encoding, AnonymousId"
+ALLOW_HEADERS = "Authorization, Content-Type, Content-Encoding"
+# Longest header list echoed from ``Access-Control-Request-Headers``.
+MAX_REQUESTED_HEADERS = 1000
 
 
 def request_origin(request) -> str | None:
@@ -72,6 +73,11 @@ def preflight_response(request) -> HttpResponse:
     if origin is not None and preflight_allowed(request, origin):
         cors_allow(response, origin)
         response["Access-Control-Allow-Methods"] = ALLOW_METHODS
-        response["Access-Control-Allow-Headers"] = ALLOW_HEADERS
+        # The libraries add headers of their own (RudderStack: AnonymousId, SentAt,
+        # Rsa-Retry-*; analytics-next: X-Retry-Count) that the endpoints ignore: an allowed
+        # page may send any.
+        requested = request.META.get("HTTP_ACCESS_CONTROL_REQUEST_HEADERS", "")
+        extra = requested[:MAX_REQUESTED_HEADERS].strip()
+        response["Access-Control-Allow-Headers"] = ALLOW_HEADERS + (f", {extra}" if extra else "")
         response["Access-Control-Max-Age"] = str(MAX_AGE)
     return response
