@@ -175,7 +175,7 @@ def _too_many_requests():
 ANSWERS = Answers(
     unauthorized=_unauthorized,
     too_many_requests=_too_many_requests,
-    refused=lambda exc: segment_error(exc.error_code, str(exc.detail)),
+    refused=lambda exc: segment_error(exc.error_code, str(exc.detail), exc.status_code),
 )
 
 
