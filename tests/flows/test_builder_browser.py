@@ -6,12 +6,14 @@ API) and activates one with the page's button; the test then reads the stored gr
 of the services come back on the element they concern; Undo takes back the last change; the
 add page logs no script error. ``CDP_FLOW_SCREENSHOT`` (a path) keeps pictures beside it."""
 
+import itertools
 import os
 
 import pytest
 from django.contrib.auth.models import Permission, User
 
 from flows.models import Flow
+from tests.flows.conftest import complete_flow
 
 CHROMIUM = "/usr/bin/chromium"
 SCREENSHOT = os.environ.get("CDP_FLOW_SCREENSHOT")
@@ -42,7 +44,8 @@ def marketer(workspace) -> User:
 
 def shot(page, name: str) -> None:
     if SCREENSHOT:
-        page.screenshot(path=f"{os.path.splitext(SCREENSHOT)[0]}-builder-{name}.png", full_page=True)
+        stem = os.path.splitext(SCREENSHOT)[0]
+        page.screenshot(path=f"{stem}-builder-{name}.png", full_page=True)
 
 
 def open_add_page(browser, live_server, errors: list, query: str = ""):
@@ -51,16 +54,20 @@ def open_add_page(browser, live_server, errors: list, query: str = ""):
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.on(
         "console",
-        lambda msg: errors.append(msg.text)
-        if msg.type == "error" and not msg.text.startswith("Failed to load resource")
-        else None,
+        lambda msg: (
+            errors.append(msg.text)
+            if msg.type == "error" and not msg.text.startswith("Failed to load resource")
+            else None
+        ),
     )
     # Resources that fail (a missing script or style); the favicon is not the builder's.
     page.on(
         "response",
-        lambda r: errors.append(f"{r.status} {r.url}")
-        if r.status >= 400 and not r.url.endswith("/favicon.ico")
-        else None,
+        lambda r: (
+            errors.append(f"{r.status} {r.url}")
+            if r.status >= 400 and not r.url.endswith("/favicon.ico")
+            else None
+        ),
     )
     page.goto(f"{live_server.url}/admin/login/?next=/admin/flows/flow/add/{query}")
     page.fill("#id_username", "mia")
@@ -186,7 +193,8 @@ def test_event_wait_for_event_email_or_end_built_with_clicks_and_a_drag(
     page.click("#cdp-fb-add-where")
     page.select_option("#cdp-fb-where-0-field", "seats")
     operators = page.locator("#cdp-fb-where-0-operator option").all_text_contents()
-    assert "is greater than" in operators and "starts with" not in operators  # a number's
+    assert "is greater than" in operators  # the operators of a number
+    assert "starts with" not in operators
     page.select_option("#cdp-fb-where-0-operator", "gt")
     type_in(page, "#cdp-fb-where-0-value", "2")
     add(page, "wait_for_event")
@@ -243,9 +251,7 @@ def test_event_wait_for_event_email_or_end_built_with_clicks_and_a_drag(
     assert not errors
 
 
-def test_a_service_error_shows_on_its_element(
-    browser, live_server, workspace, catalogue, marketer
-):
+def test_a_service_error_shows_on_its_element(browser, live_server, workspace, catalogue, marketer):
     """A wait longer than a year is refused by the service: the page comes back with the box
     marked and the message in its panel; nothing is stored. Fixed, the draft saves."""
     errors = []
@@ -324,4 +330,28 @@ def test_add_page_and_template_log_no_script_errors(
     page.wait_for_selector("#cdp-flow-builder[data-ready=true]")
     assert page.locator("#cdp-fb-canvas .drawflow-node").count() >= 3
     shot(page, "template")
+    assert not errors
+
+
+def test_a_draft_made_through_the_api_opens_laid_out_and_saves_a_change(
+    browser, live_server, workspace, catalogue, marketer
+):
+    """A draft whose elements have no positions opens with its boxes apart, the saved
+    diagram above; changing the wait in the panel saves the draft's graph."""
+    flow = complete_flow(workspace, name="From the API")
+    errors = []
+    page = open_add_page(browser, live_server, errors)
+    page.goto(f"{live_server.url}/admin/flows/flow/{flow.pk}/change/")
+    page.wait_for_selector("#cdp-flow-builder[data-ready=true]")
+    assert page.is_visible("#cdp-flow-diagram")
+    boxes = [node(page, key).bounding_box() for key in ("start", "wait1", "tag", "end")]
+    assert all(a["x"] + a["width"] <= b["x"] for a, b in itertools.pairwise(boxes))
+    assert page.locator("#cdp-fb-canvas .connection").count() == 3
+    node(page, "wait1").click()
+    assert page.input_value("#cdp-fb-duration-hours") == "1"
+    type_in(page, "#cdp-fb-duration-hours", "6")
+    page.click("input[name=_continue]")
+    page.wait_for_selector("#flow-diagram")
+    assert flow.elements.get(key="wait1").config == {"duration": {"hours": 6}}
+    assert flow.elements.get(key="tag").config == {"action": "tag_add", "tag": "searched"}
     assert not errors

@@ -28,6 +28,7 @@
     this.quiet = false; // while drawing from the model, drawflow's events are ignored
     this.build();
     this.readAreas();
+    if (this.overlapping()) this.layout();
     if (this.listErrors.length) this.say(this.listErrors.join(" "));
     this.last = this.snapshot();
     this.draw();
@@ -58,13 +59,15 @@
     var zoomOut = button("−", "cdp-fb-zoom", function () { self.editor.zoom_out(); }, "cdp-fb-zoom-out");
     zoomIn.title = "Zoom in";
     zoomOut.title = "Zoom out";
+    var tidy = button("Tidy up", "cdp-fb-tidy", function () { self.layout(); self.commit(); self.draw(); }, "cdp-fb-tidy");
+    tidy.title = "Place the elements in columns, from the trigger on";
     var json = button("JSON", "cdp-fb-json-toggle", function () { self.toggleJson(); }, "cdp-fb-json-toggle");
     json.title = "Show or hide the elements and edges as JSON";
     this.canvas = h("div", {className: "cdp-fb-canvas", id: "cdp-fb-canvas"});
     this.panel = h("div", {className: "cdp-fb-panel", id: "cdp-fb-panel"});
     this.message = h("div", {className: "cdp-fb-message", id: "cdp-fb-message", hidden: true});
     this.root = h("div", {className: "cdp-fb", id: "cdp-flow-builder"}, [
-      h("div", {className: "cdp-fb-bar"}, [this.undoButton, zoomOut, zoomIn, json,
+      h("div", {className: "cdp-fb-bar"}, [this.undoButton, zoomOut, zoomIn, tidy, json,
         h("span", {className: "cdp-hint", text: "Add elements from the palette (after the selected one); drag an exit dot onto a box to connect it, or choose where each exit leads in the box's settings."})]),
       this.message,
       palette,
@@ -132,6 +135,42 @@
   Builder.prototype.writeAreas = function () {
     this.elementsArea.value = JSON.stringify(this.graph.elements, null, 2);
     this.edgesArea.value = JSON.stringify(this.graph.edges, null, 2);
+  };
+
+  // Boxes on top of each other (a graph made without positions, through the API).
+  Builder.prototype.overlapping = function () {
+    var seen = {};
+    return this.graph.elements.some(function (e) {
+      var spot = Math.round((e.positionX || 0) / 50) + ":" + Math.round((e.positionY || 0) / 50);
+      if (seen[spot]) return true;
+      seen[spot] = true;
+      return false;
+    });
+  };
+
+  // Columns by the distance from the trigger, a row per element in a column.
+  Builder.prototype.layout = function () {
+    var self = this;
+    var depth = {};
+    var queue = this.graph.elements.filter(function (e) { return e.kind === "trigger"; })
+      .map(function (e) { depth[e.key] = 0; return e.key; });
+    for (var guard = 0; queue.length && guard < 10000; guard++) {
+      var key = queue.shift();
+      this.graph.edges.forEach(function (edge) {
+        if (edge.source === key && depth[edge.target] === undefined && self.element(edge.target)) {
+          depth[edge.target] = depth[key] + 1;
+          queue.push(edge.target);
+        }
+      });
+    }
+    var rows = {};
+    var deepest = Math.max.apply(null, [0].concat(Object.keys(depth).map(function (k) { return depth[k]; })));
+    this.graph.elements.forEach(function (e) {
+      var d = depth[e.key] === undefined ? deepest + 1 : depth[e.key];
+      rows[d] = (rows[d] || 0) + 1;
+      e.positionX = START_X + d * GAP_X;
+      e.positionY = START_Y + (rows[d] - 1) * ROW_HEIGHT;
+    });
   };
 
   Builder.prototype.snapshot = function () { return JSON.stringify(this.graph); };
