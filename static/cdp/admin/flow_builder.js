@@ -308,7 +308,12 @@
     this.graph.edges = this.graph.edges.filter(function (e) {
       return !(e.source === source.key && e.target === target && (e.outcome || "next") === outcome);
     });
-    if (this.graph.edges.length !== before) this.commit();
+    if (this.graph.edges.length !== before) {
+      // A box deleted with the Delete key first loses its lines, one event each: the whole
+      // deletion is one undo step, taken once drawflow has finished.
+      var self = this;
+      Promise.resolve().then(function () { self.commit(); });
+    }
   };
 
   Builder.prototype.removed = function (id) {
