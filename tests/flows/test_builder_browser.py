@@ -282,7 +282,8 @@ def test_a_service_error_shows_on_its_element(browser, live_server, workspace, c
 
 def test_undo_takes_back_the_last_change(browser, live_server, workspace, catalogue, marketer):
     """Undo (the button, then Ctrl+Z) takes back a typed value, then the last element with
-    its edge; what is saved is the graph as it stands after the undos."""
+    its edge, then a box deleted with the Delete key and its line, in one step each; what is
+    saved is the graph as it stands after the undos."""
     errors = []
     page = open_add_page(browser, live_server, errors)
     page.fill("#id_name", "Undone")
@@ -304,6 +305,12 @@ def test_undo_takes_back_the_last_change(browser, live_server, workspace, catalo
     page.keyboard.press("Control+z")  # the wait's 3 days
     node(page, "wait1").click()
     assert page.input_value("#cdp-fb-duration-days") == "1"
+    assert page.locator("#cdp-fb-canvas .connection").count() == 1
+    page.keyboard.press("Delete")  # the selected box, with its line
+    assert node(page, "wait1").count() == 0
+    assert page.locator("#cdp-fb-canvas .connection").count() == 0
+    page.click("#cdp-fb-undo")  # both back in one step
+    assert node(page, "wait1").count() == 1
     assert page.locator("#cdp-fb-canvas .connection").count() == 1
 
     page.click("input[name=_continue]")
