@@ -362,3 +362,31 @@ def test_a_draft_made_through_the_api_opens_laid_out_and_saves_a_change(
     assert flow.elements.get(key="wait1").config == {"duration": {"hours": 6}}
     assert flow.elements.get(key="tag").config == {"action": "tag_add", "tag": "searched"}
     assert not errors
+
+
+def test_activation_problems_show_on_their_elements(
+    browser, live_server, workspace, catalogue, marketer
+):
+    """An incomplete draft saves; Activate refuses it, and the wait whose exit leads nowhere
+    is marked on the canvas with the reason, as in the page's messages."""
+    errors = []
+    page = open_add_page(browser, live_server, errors)
+    page.fill("#id_name", "Half done")
+    add(page, "trigger_segment")
+    page.select_option("#cdp-fb-segment", label="VIP")
+    add(page, "wait")
+    page.click("input[name=_continue]")
+    page.wait_for_selector("#flow-diagram")
+    flow = Flow.objects.get(name="Half done")
+    assert flow.status == Flow.Status.DRAFT
+
+    activate(page)
+    page.wait_for_selector("#cdp-flow-builder[data-ready=true]")
+    flow.refresh_from_db()
+    assert flow.status == Flow.Status.DRAFT
+    wait = node(page, "wait1")
+    assert "cdp-fb-invalid" in wait.get_attribute("class")
+    assert "'next'" in wait.locator(".cdp-fb-node-error").text_content()
+    assert "cdp-fb-invalid" not in node(page, "trigger1").get_attribute("class")
+    shot(page, "activation-problems")
+    assert not errors

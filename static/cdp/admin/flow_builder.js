@@ -459,12 +459,31 @@
       .catch(function () { self.say("The workspace's catalogue could not be loaded."); });
   };
 
+  // Problems found on activation come back as the page's messages, each naming its element
+  // ("Flow: element 'wait1' (wait): …", "… edge a → b (yes): …"): file them by key too.
+  var ELEMENT_RE = /element '([A-Za-z0-9_-]{1,32})' \([a-z_]+\)(?:, |: )(.*)$/;
+  var EDGE_RE = /edge ([A-Za-z0-9_-]{1,32}) → ([A-Za-z0-9_-]{1,32}) \(([a-z]+)\)(?:, |: )(.*)$/;
+
+  function messageErrors(errors) {
+    document.querySelectorAll(".messagelist li.error").forEach(function (li) {
+      var text = li.textContent.trim();
+      var element = ELEMENT_RE.exec(text), edge = EDGE_RE.exec(text);
+      if (element) (errors[element[1]] = errors[element[1]] || []).push(element[2]);
+      else if (edge) {
+        (errors[edge[1]] = errors[edge[1]] || []).push("exit " + edge[3] + " → " + edge[2] + ": " + edge[4]);
+      }
+    });
+    return errors;
+  }
+
   function start() {
     var elements = document.getElementById("id_graph_elements");
     var edges = document.getElementById("id_graph_edges");
     var configNode = document.getElementById("cdp-flow-builder-config");
     if (!elements || !edges || !configNode || elements.disabled || !window.Drawflow) return;
-    var builder = new Builder(elements, edges, JSON.parse(configNode.textContent));
+    var config = JSON.parse(configNode.textContent);
+    config.errors = messageErrors(config.errors || {});
+    var builder = new Builder(elements, edges, config);
     var firstError = Object.keys(builder.errors)[0];
     if (firstError && builder.element(firstError)) builder.select(firstError);
     else builder.showPanel();
