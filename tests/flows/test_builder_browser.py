@@ -48,9 +48,19 @@ def shot(page, name: str) -> None:
         page.screenshot(path=f"{stem}-builder-{name}.png", full_page=True)
 
 
-def open_add_page(browser, live_server, errors: list, query: str = ""):
-    """Log in as the marketer on the add page and wait for the builder's catalogue."""
+# Every violation of the Content-Security-Policy the page sees, from the first script on.
+LISTEN = """window.__cspViolations = [];
+document.addEventListener("securitypolicyviolation", function (e) {
+  window.__cspViolations.push(e.violatedDirective + " " + e.blockedURI);
+});"""
+
+
+def open_add_page(
+    browser, live_server, errors: list, user=("mia", "pw-mia-123"), ready: bool = True
+):
+    """Log in on the add page and wait for the builder (``ready``: and its catalogue)."""
     page = browser.new_context(viewport={"width": 1500, "height": 1100}).new_page()
+    page.add_init_script(LISTEN)
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.on(
         "console",
@@ -69,11 +79,11 @@ def open_add_page(browser, live_server, errors: list, query: str = ""):
             else None
         ),
     )
-    page.goto(f"{live_server.url}/admin/login/?next=/admin/flows/flow/add/{query}")
-    page.fill("#id_username", "mia")
-    page.fill("#id_password", "pw-mia-123")
+    page.goto(f"{live_server.url}/admin/login/?next=/admin/flows/flow/add/")
+    page.fill("#id_username", user[0])
+    page.fill("#id_password", user[1])
     page.click("input[type=submit]")
-    page.wait_for_selector("#cdp-flow-builder[data-ready=true]")
+    page.wait_for_selector("#cdp-flow-builder[data-ready=true]" if ready else "#cdp-flow-builder")
     return page
 
 
@@ -337,6 +347,35 @@ def test_add_page_and_template_log_no_script_errors(
     page.wait_for_selector("#cdp-flow-builder[data-ready=true]")
     assert page.locator("#cdp-fb-canvas .drawflow-node").count() >= 3
     shot(page, "template")
+    assert page.evaluate("window.__cspViolations") == []
+    assert not errors
+
+
+def test_choosing_the_workspace_reloads_the_pickers(
+    browser, live_server, workspace, other_workspace, catalogue
+):
+    """Someone in two workspaces picks the flow's workspace on the add page: the event
+    picker then offers that workspace's events; the draft is stored there."""
+    from tests.factories import DefinitionFactory
+
+    DefinitionFactory(workspace=other_workspace, definition_id="c_globex_only")
+    User.objects.create_superuser("root", password="root-pw-123")
+    errors = []
+    page = open_add_page(browser, live_server, errors, user=("root", "root-pw-123"), ready=False)
+    assert "workspace first" in page.text_content("#cdp-fb-message")
+    page.select_option("#id_workspace", str(other_workspace.pk))
+    page.wait_for_selector("#cdp-flow-builder[data-ready=true]")
+    assert page.is_hidden("#cdp-fb-message")
+    page.fill("#id_name", "Elsewhere")
+    add(page, "trigger_event")
+    page.wait_for_selector('#cdp-fb-event option[value="c_globex_only"]', state="attached")
+    assert page.locator('#cdp-fb-event option[value="c_ticket_searched"]').count() == 0
+    page.select_option("#cdp-fb-event", "c_globex_only")
+    page.click("input[name=_continue]")
+    page.wait_for_selector("#flow-diagram")
+    flow = Flow.objects.get(name="Elsewhere")
+    assert flow.workspace == other_workspace
+    assert flow.elements.get().config == {"type": "event", "event": "c_globex_only"}
     assert not errors
 
 

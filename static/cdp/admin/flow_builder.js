@@ -437,6 +437,12 @@
     var self = this;
     var url = this.config.catalogueUrl;
     var workspace = document.getElementById("id_workspace");
+    if (!this.config.flowId && workspace && workspace.tagName === "SELECT" && !workspace.value) {
+      this.catalogue = null;
+      this.say("Choose the flow's workspace first: the pickers offer its events and segments.");
+      this.showPanel();
+      return;
+    }
     if (this.config.flowId) url += "?flow=" + encodeURIComponent(this.config.flowId);
     else if (workspace && workspace.value) url += "?workspace=" + encodeURIComponent(workspace.value);
     fetch(url, {credentials: "same-origin", headers: {Accept: "application/json"}})
@@ -449,6 +455,7 @@
           return;
         }
         self.catalogue = answer.body;
+        self.say(self.listErrors.join(" "));
         var tags = self.root.querySelector("#cdp-fb-tags");
         tags.textContent = "";
         (answer.body.tags || []).forEach(function (t) { tags.appendChild(h("option", {value: t})); });
