@@ -429,3 +429,29 @@ def test_activation_problems_show_on_their_elements(
     assert "cdp-fb-invalid" not in node(page, "trigger1").get_attribute("class")
     shot(page, "activation-problems")
     assert not errors
+
+
+def test_a_branch_on_the_trigger_events_property(
+    browser, live_server, workspace, catalogue, marketer
+):
+    """After an event trigger, a branch offers the trigger event's properties with the
+    operators of their type; with only such a condition, no empty rule group is saved."""
+    errors = []
+    page = open_add_page(browser, live_server, errors)
+    page.fill("#id_name", "Big groups")
+    add(page, "trigger_event")
+    page.select_option("#cdp-fb-event", "c_ticket_searched")
+    add(page, "branch")
+    page.click("#cdp-fb-add-trigger")
+    page.select_option("#cdp-fb-trigger-0-field", "track_event_data.seats")
+    page.select_option("#cdp-fb-trigger-0-operator", "gt")
+    type_in(page, "#cdp-fb-trigger-0-value", "3")
+    page.click("input[name=_continue]")
+    page.wait_for_selector("#flow-diagram")
+    elements, edges = graph(Flow.objects.get(name="Big groups"))
+    assert elements["branch1"] == (
+        "branch",
+        {"trigger": [{"trigger": "track_event_data.seats", "operator": "gt", "value": 3}]},
+    )
+    assert edges == {("trigger1", "branch1", "next")}
+    assert not errors

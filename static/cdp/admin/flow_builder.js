@@ -132,8 +132,19 @@
     }
   };
 
+  // An element as it is saved: a branch's empty rule group (conditions still to add) is left
+  // out, since the rules say "add at least one condition".
+  function saved(el) {
+    var rules = el.kind === "branch" && el.config && el.config.rules;
+    var group = rules && typeof rules === "object" ? rules[Object.keys(rules)[0]] : null;
+    if (!Array.isArray(group) || group.length) return el;
+    var config = Object.assign({}, el.config);
+    delete config.rules;
+    return Object.assign({}, el, {config: config});
+  }
+
   Builder.prototype.writeAreas = function () {
-    this.elementsArea.value = JSON.stringify(this.graph.elements, null, 2);
+    this.elementsArea.value = JSON.stringify(this.graph.elements.map(saved), null, 2);
     this.edgesArea.value = JSON.stringify(this.graph.edges, null, 2);
   };
 
@@ -409,7 +420,10 @@
       this.panel.appendChild(h("ul", {className: "errorlist cdp-fb-errors"},
                                errors.map(function (e) { return h("li", {text: e}); })));
     }
-    var ctx = {catalogue: this.catalogue,
+    var trigger = this.graph.elements.filter(function (e) {
+      return e.kind === "trigger" && e.config && e.config.type === "event" && e.config.event;
+    })[0];
+    var ctx = {catalogue: this.catalogue, triggerEvent: trigger ? trigger.config.event : null,
                changed: function () { self.changed(); },
                commit: function () { self.commit(); }};
     F.panel(el, ctx).forEach(function (part) { self.panel.appendChild(part); });

@@ -508,10 +508,42 @@
       button("+ segment", "cdp-fb-add-rule", function () { list.push({segment: null, operator: "member"}); render(); }, "cdp-fb-add-segment"),
       button("+ event", "cdp-fb-add-rule", function () { list.push({event: "", occurred: true}); render(); }, "cdp-fb-add-event")]);
     var parts = [row("Yes when", match), wrap, adders];
-    if (c.trigger && c.trigger.length) {
+    if (ctx.triggerEvent) {
+      parts.push(triggerConditions(c, ctx));
+    } else if (c.trigger && c.trigger.length) {
       parts.push(h("p", {className: "cdp-hint", text: "It also tests the trigger event: " + JSON.stringify(c.trigger) + " (edit in the JSON)."}));
     }
     return parts;
+  }
+
+  // Conditions on the event that started the run: its count, sequence, id and properties.
+  function triggerConditions(c, ctx) {
+    var fields = [{key: "track_event_count", label: "times the person has had it", type: "number"},
+                  {key: "track_event_seq", label: "its sequence number", type: "number"},
+                  {key: "track_event_uuid", label: "its event id", type: "text"}]
+      .concat(propertyFields(ctx.catalogue, ctx.triggerEvent).map(function (f) {
+        return {key: "track_event_data." + f.key, label: f.label, type: f.type};
+      }));
+    var wrap = h("div", {className: "cdp-fb-conditions"});
+    function render() {
+      wrap.textContent = "";
+      (c.trigger || []).forEach(function (cond, i) {
+        wrap.appendChild(conditionRow("cdp-fb-trigger-" + i, fields, cond, "trigger", ctx, function () {
+          c.trigger.splice(i, 1);
+          if (!c.trigger.length) delete c.trigger;
+          render();
+          ctx.commit();
+        }));
+      });
+      wrap.appendChild(button("+ trigger event condition", "cdp-fb-add-rule", function () {
+        c.trigger = c.trigger || [];
+        c.trigger.push({trigger: "", operator: ""});
+        render();
+      }, "cdp-fb-add-trigger"));
+    }
+    render();
+    return h("div", {className: "cdp-fb-field"}, [
+      h("span", {className: "cdp-fb-caption", text: "… and the trigger event (" + ctx.triggerEvent + ")"}), wrap]);
   }
 
   function textInput(id, value, ctx, apply, attrs) {
