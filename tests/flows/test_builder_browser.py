@@ -335,13 +335,16 @@ def test_undo_takes_back_the_last_change(browser, live_server, workspace, catalo
 def test_add_page_and_template_log_no_script_errors(
     browser, live_server, workspace, catalogue, marketer
 ):
-    """The add page (empty, and from a template) runs without a script error, the builder
-    draws the template's elements, and the JSON stays one click away."""
+    """The add page (empty, and from a template) runs without a script error or a policy
+    violation, the builder draws the template's elements, and the JSON stays one click away
+    (what is typed there is drawn)."""
     errors = []
     page = open_add_page(browser, live_server, errors)
     assert page.is_hidden("#id_graph_elements")
     page.click("#cdp-fb-json-toggle")
     assert page.is_visible("#id_graph_elements")
+    type_in(page, "#id_graph_elements", '[{"key": "done", "kind": "end", "config": {}}]')
+    assert node(page, "done").count() == 1  # typed JSON redraws the canvas
     assert "diagram above" not in page.locator("#content").text_content()
     page.goto(f"{live_server.url}/admin/flows/flow/add/?template=abandoned-booking")
     page.wait_for_selector("#cdp-flow-builder[data-ready=true]")

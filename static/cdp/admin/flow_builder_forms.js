@@ -200,8 +200,7 @@
     var d = duration || {};
     var wrap = h("div", {className: "cdp-fb-duration"});
     ["days", "hours", "minutes"].forEach(function (unit) {
-      var input = h("input", {type: "number", min: "0", id: prefix + "-" + unit, value: d[unit] || "",
-                              className: "vIntegerField"});
+      var input = h("input", {type: "number", min: "0", id: prefix + "-" + unit, value: d[unit] || ""});
       bind(input, ctx, function () {
         var next = {};
         wrap.querySelectorAll("input").forEach(function (i) {
