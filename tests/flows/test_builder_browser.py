@@ -151,6 +151,9 @@ def test_segment_entry_wait_branch_tag_or_webhook_built_with_clicks(
     node(page, "branch1").click()
     add(page, "webhook")  # on the branch's "no"
     type_in(page, "#cdp-fb-url", "https://hooks.example.com/abroad")
+    page.click("#cdp-fb-add-payload")
+    type_in(page, "#cdp-fb-payload-0-key", "person")
+    type_in(page, "#cdp-fb-payload-0-value", "{{ person.id }}")
     add(page, "end")
     assert node(page, "branch1").locator(".output_1").get_attribute("data-outcome") == "yes"
     assert "country equals" in node(page, "branch1").text_content()
@@ -170,7 +173,14 @@ def test_segment_entry_wait_branch_tag_or_webhook_built_with_clicks(
         ),
         "tag1": ("action", {"action": "tag_add", "tag": "german"}),
         "end1": ("end", {}),
-        "webhook1": ("action", {"action": "webhook", "url": "https://hooks.example.com/abroad"}),
+        "webhook1": (
+            "action",
+            {
+                "action": "webhook",
+                "url": "https://hooks.example.com/abroad",
+                "payload": {"person": "{{ person.id }}"},
+            },
+        ),
         "end2": ("end", {}),
     }
     assert edges == {

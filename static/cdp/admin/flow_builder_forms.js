@@ -545,6 +545,39 @@
       h("span", {className: "cdp-fb-caption", text: "… and the trigger event (" + ctx.triggerEvent + ")"}), wrap]);
   }
 
+  // A webhook's payload as "field: text" rows (texts may hold {{ person.… }} and the like);
+  // a nested payload is shown as it is and edited in the JSON.
+  function payloadRows(c, ctx) {
+    var flat = !c.payload || Object.keys(c.payload).every(function (k) { return typeof c.payload[k] === "string"; });
+    if (!flat) {
+      return h("p", {className: "cdp-hint", text: "Payload: " + JSON.stringify(c.payload) + " (nested: edit it in the JSON)."});
+    }
+    var rows = Object.keys(c.payload || {}).map(function (k) { return [k, c.payload[k]]; });
+    var wrap = h("div", {className: "cdp-fb-payload"});
+    function store() {
+      var payload = {};
+      rows.forEach(function (r) { if (r[0].trim()) payload[r[0].trim()] = r[1]; });
+      if (Object.keys(payload).length) c.payload = payload; else delete c.payload;
+    }
+    function render() {
+      wrap.textContent = "";
+      rows.forEach(function (r, i) {
+        var key = h("input", {id: "cdp-fb-payload-" + i + "-key", value: r[0], placeholder: "field", size: 10});
+        var value = h("input", {id: "cdp-fb-payload-" + i + "-value", value: r[1], placeholder: "{{ person.id }}", size: 18});
+        bind(key, ctx, function () { r[0] = key.value; store(); });
+        bind(value, ctx, function () { r[1] = value.value; store(); });
+        wrap.appendChild(h("div", {className: "cdp-fb-condition"}, [key, value,
+          button("×", "cdp-fb-remove", function () { rows.splice(i, 1); store(); render(); ctx.commit(); },
+                 "cdp-fb-payload-" + i + "-remove")]));
+      });
+      wrap.appendChild(button("+ payload field", "cdp-fb-add-item", function () { rows.push(["", ""]); render(); },
+                              "cdp-fb-add-payload"));
+    }
+    render();
+    return h("div", {className: "cdp-fb-field"}, [h("span", {className: "cdp-fb-caption", text: "Payload (JSON fields)"}), wrap,
+      h("p", {className: "cdp-hint", text: "Texts may use {{ person.first_name }}, {{ event }}, {{ flow }}."})]);
+  }
+
   function textInput(id, value, ctx, apply, attrs) {
     var input = h(attrs && attrs.multiline ? "textarea" : "input",
                   Object.assign({id: id, value: value === undefined || value === null ? "" : value}, attrs && attrs.props));
@@ -580,13 +613,7 @@
                        if (v) c.secret = v; else delete c.secret;
                      }, {props: {type: "password", placeholder: c.hasSecret ? "kept (type to replace)" : "",
                                  autocomplete: "off"}}))];
-        var payload = h("textarea", {id: "cdp-fb-payload", rows: 3, className: "cdp-json"});
-        payload.value = c.payload ? JSON.stringify(c.payload) : "";
-        bind(payload, ctx, function () {
-          try { if (payload.value.trim()) c.payload = JSON.parse(payload.value); else delete c.payload; payload.classList.remove("cdp-fb-bad"); }
-          catch (e) { payload.classList.add("cdp-fb-bad"); }
-        });
-        parts.push(row("Payload (JSON, optional)", payload, 'e.g. {"person": "{{ person.id }}"}'));
+        parts.push(payloadRows(c, ctx));
         return parts;
       case "email":
         var toPerson = c.to === "person";
