@@ -222,7 +222,7 @@ def test_event_wait_for_event_email_or_end_built_with_clicks_and_a_drag(
     type_in(page, "#cdp-fb-within-days", "")
     type_in(page, "#cdp-fb-within-hours", "2")
     add(page, "email")  # on "met"
-    type_in(page, "#cdp-fb-subject", "Still looking, {{ person.first_name }}?")
+    type_in(page, "#cdp-fb-subject", "Still looking, {{ person.firstName }}?")
     type_in(page, "#cdp-fb-body", "Your seats are waiting.")
     add(page, "end")
     page.click("#cdp-fb-canvas", position={"x": 30, "y": 520})  # nothing selected
@@ -255,7 +255,7 @@ def test_event_wait_for_event_email_or_end_built_with_clicks_and_a_drag(
             {
                 "action": "email",
                 "to": "person",
-                "subject": "Still looking, {{ person.first_name }}?",
+                "subject": "Still looking, {{ person.firstName }}?",
                 "body": "Your seats are waiting.",
             },
         ),

@@ -395,13 +395,11 @@
 
   Builder.prototype.select = function (key) {
     this.selected = key;
-    var self = this;
     this.canvas.querySelectorAll(".cdp-fb-selected").forEach(function (n) { n.classList.remove("cdp-fb-selected"); });
     if (key && this.ids[key]) {
       this.canvas.querySelector("#node-" + this.ids[key]).classList.add("cdp-fb-selected");
     }
     this.showPanel();
-    void self;
   };
 
   // The side panel: the selected element's settings and where its exits lead.

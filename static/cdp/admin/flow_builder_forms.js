@@ -575,7 +575,7 @@
     }
     render();
     return h("div", {className: "cdp-fb-field"}, [h("span", {className: "cdp-fb-caption", text: "Payload (JSON fields)"}), wrap,
-      h("p", {className: "cdp-hint", text: "Texts may use {{ person.first_name }}, {{ event }}, {{ flow }}."})]);
+      h("p", {className: "cdp-hint", text: "Texts may use {{ person.firstName }} (or any attribute), {{ event.<property> }}, {{ flow.name }}."})]);
   }
 
   function textInput(id, value, ctx, apply, attrs) {
@@ -628,7 +628,7 @@
         return [row("To", h("span", {}, [to, " ", address])),
                 row("Subject", textInput("cdp-fb-subject", c.subject, ctx, function (v) { c.subject = v; }, {props: {size: 40}})),
                 row("Body", textInput("cdp-fb-body", c.body, ctx, function (v) { c.body = v; }, {multiline: true, props: {rows: 5}}),
-                    "{{ person.first_name }} and the trigger {{ event }} may be used")];
+                    "{{ person.firstName }} (or any attribute), {{ event.<property> }} of the trigger event and {{ flow.name }} may be used")];
       case "event_record":
         return [row("Event (custom)", eventPicker("cdp-fb", c, ctx, true))];
       case "segment_add":
