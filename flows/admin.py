@@ -1,22 +1,26 @@
-"""Admin for flows (SPEC §8): the list with status moves, the form, the diagram, the runs.
+"""Admin for flows (SPEC §8): the list with status moves, the form, the builder, the runs.
 
 The flow page shows the drawn diagram with per-element counts (``flows.diagram``) above the
 form, whose settings are fields and whose graph is the API's ``elements`` / ``edges`` JSON
-(``flows.admin_forms``); saves go through ``flow_create`` / ``flow_update`` and their errors
-come back on the form, each naming its element. An active or finished flow's settings and
-graph are shown but not editable (pause it first), as the services rule. The list actions
-Activate / Pause / Resume / Finish, and the same buttons on the flow page
-(``flows.admin_status``), call the services and list every problem found. Flows and runs of
-workspaces the user is not in answer 404. New flows
-can start from a template (``?template=<key>``), resolved for the workspace with what it
-still lacks. Runs are read-only, with their step log; the person page lists a person's runs
-(``flows.admin_person``).
+(``flows.admin_forms``). A draft or paused flow's graph is edited in the visual builder
+(``static/cdp/admin/flow_builder.js`` on the vendored drawflow canvas), which writes that JSON;
+its pickers read the workspace's definitions, segments, attributes and tags from the
+``builder/catalogue/`` endpoint. Saves go through ``flow_create`` / ``flow_update`` and their
+errors come back on the form, each naming its element, and to the builder by element key.
+An active or finished flow's settings and graph are shown but not editable (pause it first),
+as the services rule. The list actions Activate / Pause / Resume / Finish, and the same buttons
+on the flow page (``flows.admin_status``), call the services and list every problem found.
+Flows and runs of workspaces the user is not in answer 404. New flows can start from a
+template (``?template=<key>``), resolved for the workspace with what it still lacks. Runs are
+read-only, with their step log; the person page lists a person's runs (``flows.admin_person``).
 """
 
 from django.contrib import admin
 from django.db.models import Count, Prefetch, Q
+from django.http import JsonResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.views.decorators.cache import never_cache
 
 from cdp.admin_scoping import (
     ReadOnlyAdmin,
@@ -24,9 +28,19 @@ from cdp.admin_scoping import (
     default_workspace,
     selected_workspace,
     strip_fields,
+    user_workspaces,
 )
 from cdp.errors import ServiceError
-from flows.admin_forms import FIELDS, FlowForm, graph_texts, readable_errors, spec_initial
+from cdp.ids import text_id
+from flows.admin_forms import (
+    FIELDS,
+    GRAPH_FIELDS,
+    FlowForm,
+    element_errors,
+    graph_texts,
+    readable_errors,
+    spec_initial,
+)
 from flows.admin_status import flow_move, flow_moves, flow_status_view
 from flows.diagram import flow_diagram
 from flows.models import Flow, FlowElement, FlowRun, FlowStepLog
@@ -42,8 +56,12 @@ from flows.services import (
     flow_update,
 )
 from flows.summaries import trigger_summary
+from people.segments.selectors import segment_builder_catalogue
+from people.services import STANDARD_ATTRIBUTES
 
 LATEST_RUNS = 20
+# Where ``save_model`` leaves the service's errors by element key for the page shown again.
+ELEMENT_ERRORS_ATTR = "_cdp_flow_element_errors"
 
 
 @admin.register(Flow)
@@ -78,23 +96,32 @@ class FlowAdmin(WorkspaceScopedAdmin):
         if obj is not None:
             main.insert(1, "status")
         interval = ("interval_days", "interval_hours", "interval_minutes")
-        graph = ["elements", "edges"]
+        graph = ["graph_elements", "graph_edges"]
         if obj is not None and not self.has_change_permission(request, obj):
             # A view-only page shows every field read-only, and the admin reads those from
             # the model: the form's own fields (the graph texts, the interval's parts) are
             # replaced by what displays them.
             interval, graph = "reentry_interval", ["elements_text", "edges_text"]
+        if obj is None:
+            words = (
+                "Build the flow: add elements from the palette, connect each exit to the next "
+                "element and fill in each element's settings. A draft saves as it is; "
+                "activating checks that the flow is complete."
+            )
+        elif graph[0] == "elements_text" or not obj.is_editable:
+            words = (
+                "The graph as the API reads and writes it; the diagram at the top of the page "
+                "draws it with its counts."
+            )
+        else:
+            words = (
+                "Change the flow in the builder; the diagram at the top of the page shows the "
+                "saved version with its counts."
+            )
         fieldsets = [
             (None, {"fields": main}),
             ("Entry", {"fields": [("starts_at", "ends_at"), "reentry", interval, "exit_segment"]}),
-            (
-                "Elements and edges",
-                {
-                    "fields": graph,
-                    "description": "The graph as the API reads and writes "
-                    "it; the diagram above shows the saved version.",
-                },
-            ),
+            ("Elements and edges", {"fields": graph, "description": words}),
         ]
         if obj is not None:
             fieldsets.append(
@@ -172,6 +199,11 @@ class FlowAdmin(WorkspaceScopedAdmin):
         return template_resolve(template=template, workspace=workspace) if workspace else None
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        context["builder_config"] = {
+            "catalogueUrl": reverse("admin:flows_flow_builder_catalogue"),
+            "flowId": obj.pk if obj is not None else None,
+            "errors": getattr(request, ELEMENT_ERRORS_ATTR, {}),
+        }
         if obj is None:
             context["flow_templates"] = TEMPLATES
             context["template_resolved"] = self._template(request)
@@ -189,7 +221,7 @@ class FlowAdmin(WorkspaceScopedAdmin):
 
     def service_error_field(self, name: str) -> str:
         if name.startswith(("elements", "edges")):
-            return "edges" if name.startswith("edges") else "elements"
+            return GRAPH_FIELDS["edges" if name.startswith("edges") else "elements"]
         return FIELDS.get(name, name)
 
     def save_model(self, request, obj, form, change):
@@ -200,6 +232,7 @@ class FlowAdmin(WorkspaceScopedAdmin):
             else:
                 saved = flow_create(workspace=self.target_workspace(request, form), spec=spec)
         except ServiceError as exc:
+            setattr(request, ELEMENT_ERRORS_ATTR, element_errors(exc.errors, spec))
             raise ServiceError(readable_errors(exc.errors, spec)) from exc
         obj.pk, obj.workspace_id = saved.pk, saved.workspace_id
 
@@ -227,10 +260,45 @@ class FlowAdmin(WorkspaceScopedAdmin):
         view = self.admin_site.admin_view(
             lambda request, object_id, move: flow_status_view(self, request, object_id, move)
         )
+        catalogue = self.admin_site.admin_view(never_cache(self.builder_catalogue_view))
         return [
+            path("builder/catalogue/", catalogue, name="flows_flow_builder_catalogue"),
             path("<path:object_id>/status/<str:move>/", view, name="flows_flow_status"),
             *super().get_urls(),
         ]
+
+    def builder_catalogue_view(self, request):
+        """GET: what the builder's pickers offer in the workspace of the flow (``?flow=``),
+        the one chosen on the add form (``?workspace=``) or the user's own: the segment
+        builder's catalogue (definitions with typed properties, operators per type,
+        attributes, segments, tags) and the attributes an action may set."""
+
+        def refused(status: int, code: str, message: str, field=None) -> JsonResponse:
+            error = {"code": code, "message": message, "field": field}
+            return JsonResponse({"error": error}, status=status)
+
+        if not (self.has_view_or_change_permission(request) or self.has_add_permission(request)):
+            return refused(403, "forbidden", "you may not view flows")
+        workspace = None
+        if request.GET.get("flow"):
+            flow = self.get_object(request, request.GET["flow"])  # workspace-scoped
+            if flow is None:
+                return refused(404, "not_found", "there is no such flow among yours", "flow")
+            workspace = flow.workspace
+        elif request.GET.get("workspace"):
+            wanted = text_id(request.GET["workspace"])
+            workspace = user_workspaces(request).filter(pk=wanted).first() if wanted else None
+            if workspace is None:
+                return refused(
+                    404, "not_found", "there is no such workspace among yours", "workspace"
+                )
+        else:
+            workspace = default_workspace(request)
+            if workspace is None:
+                return refused(400, "required", "choose a workspace first", "workspace")
+        answer = segment_builder_catalogue(workspace=workspace)
+        answer["settableAttributes"] = list(STANDARD_ATTRIBUTES)
+        return JsonResponse(answer)
 
     def _move(self, request, queryset, service, done: str) -> None:
         for flow in queryset:

@@ -1,11 +1,14 @@
 """The flow form of the admin: settings as fields, the graph as two JSON texts.
 
-``elements`` and ``edges`` hold the lists the API reads and writes (``flows.api.
-representation``; a webhook's secret shows as ``"hasSecret": true`` and is kept when saved
-back), checked for shape by the API's serializers; the re-entry interval is three numbers.
-``FlowForm.spec()`` turns a valid form into the ``FlowSpec`` the services store, and
-``error_text`` turns a service error's path (``elements[2].config.within``) into words that
-name the element ("element 'wait1' (wait), config.within: …").
+``graph_elements`` and ``graph_edges`` hold the ``elements`` and ``edges`` lists the API reads
+and writes (``flows.api.representation``; a webhook's secret shows as ``"hasSecret": true`` and
+is kept when saved back), checked for shape by the API's serializers; the re-entry interval is
+three numbers. The visual builder (``static/cdp/admin/flow_builder.js``) writes both texts; they
+are not named ``elements``, which would hide the HTML form's own ``elements`` list that the
+admin's scripts walk. ``FlowForm.spec()`` turns a valid form into the ``FlowSpec`` the services
+store, ``error_text`` turns a service error's path (``elements[2].config.within``) into words
+that name the element ("element 'wait1' (wait), config.within: …"), and ``element_errors``
+files the same errors under the key of the element they concern, for the builder to show.
 """
 
 import json
@@ -31,8 +34,8 @@ SETTINGS = (
     "interval_hours",
     "interval_minutes",
     "exit_segment",
-    "elements",
-    "edges",
+    "graph_elements",
+    "graph_edges",
 )
 # Service field names → form fields (element and edge paths go to their JSON field).
 FIELDS = {
@@ -43,6 +46,8 @@ FIELDS = {
     "status": "",
 }
 PATH_RE = re.compile(r"^(elements|edges)\[(\d+)\]\.?(.*)$")
+# The API's names of the graph lists → the form fields holding them.
+GRAPH_FIELDS = {"elements": "graph_elements", "edges": "graph_edges"}
 JSON_HELP = {
     "elements": 'A list of {"key", "kind", "label", "config", "positionX", "positionY"} '
     "(formats per kind in the README, Flows).",
@@ -54,9 +59,7 @@ JSON_HELP = {
 def graph_texts(spec: FlowSpec) -> dict[str, str]:
     """Return a spec's elements and edges as the JSON texts the form shows."""
     data = spec_json(spec)
-    return {
-        name: json.dumps(data[name], indent=2, ensure_ascii=False) for name in ("elements", "edges")
-    }
+    return {name: json.dumps(data[name], indent=2, ensure_ascii=False) for name in GRAPH_FIELDS}
 
 
 def spec_initial(spec: FlowSpec) -> dict:
@@ -72,7 +75,7 @@ def spec_initial(spec: FlowSpec) -> dict:
         "interval_hours": interval.get("hours"),
         "interval_minutes": interval.get("minutes"),
         "exit_segment": spec.exit_segment_id,
-        **graph_texts(spec),
+        **{GRAPH_FIELDS[name]: text for name, text in graph_texts(spec).items()},
     }
 
 
@@ -107,6 +110,30 @@ def readable_errors(errors: list[FieldError], spec: FlowSpec) -> list[FieldError
     ]
 
 
+def element_errors(errors: list[FieldError], spec: FlowSpec) -> dict[str, list[str]]:
+    """Return the element and edge errors among ``errors`` by the key of the element they
+    concern (an edge's under its source), each as "config.within: …" without the element."""
+    found: dict[str, list[str]] = {}
+    for error in errors:
+        match = PATH_RE.match(error.field)
+        if not match:
+            continue
+        family, i, rest = match.group(1), int(match.group(2)), match.group(3)
+        items = spec.elements if family == "elements" else spec.edges
+        if i >= len(items):
+            continue
+        item = items[i]
+        if family == "elements":
+            key, where = item.key, rest
+        else:
+            key, where = item.source, f"exit {item.outcome} → {item.target}"
+        if isinstance(key, str):
+            found.setdefault(key, []).append(
+                f"{where}: {error.message}" if where else error.message
+            )
+    return found
+
+
 def _serializer_errors(errors) -> list[str]:
     lines = []
     for i, item in enumerate(errors):
@@ -123,12 +150,14 @@ class FlowForm(forms.ModelForm):
     interval_minutes = forms.IntegerField(
         required=False, min_value=0, max_value=59, label="minutes"
     )
-    elements = forms.CharField(
+    graph_elements = forms.CharField(
+        label="elements (JSON)",
         widget=forms.Textarea(attrs={"rows": 18, "class": "cdp-json"}),
         initial="[]",
         help_text=JSON_HELP["elements"],
     )
-    edges = forms.CharField(
+    graph_edges = forms.CharField(
+        label="edges (JSON)",
         widget=forms.Textarea(attrs={"rows": 8, "class": "cdp-json"}),
         initial="[]",
         help_text=JSON_HELP["edges"],
@@ -176,11 +205,11 @@ class FlowForm(forms.ModelForm):
             raise forms.ValidationError(_serializer_errors(serializer.errors))
         return serializer.validated_data
 
-    def clean_elements(self):
-        return self._json_list("elements", FlowElementSerializer)
+    def clean_graph_elements(self):
+        return self._json_list("graph_elements", FlowElementSerializer)
 
-    def clean_edges(self):
-        return self._json_list("edges", FlowEdgeSerializer)
+    def clean_graph_edges(self):
+        return self._json_list("graph_edges", FlowEdgeSerializer)
 
     def clean(self):
         cleaned = super().clean()
@@ -198,8 +227,8 @@ class FlowForm(forms.ModelForm):
         segment = data.get("exit_segment")
         graph = spec_from_data(
             {
-                "elements": [dict(e) for e in data["elements"]],
-                "edges": [dict(e) for e in data["edges"]],
+                "elements": [dict(e) for e in data["graph_elements"]],
+                "edges": [dict(e) for e in data["graph_edges"]],
             }
         )
         return FlowSpec(

@@ -184,18 +184,18 @@ def test_add_form_saves_through_the_service_with_readable_errors(workspace, cata
     graph is stored as a draft of the marketer's workspace."""
     url = admin_url("flows_flow_add")
     data = form_data(client.get(url), "flow_form")
-    data.update(name="Reminder", elements="[{", edges="[]")
+    data.update(name="Reminder", graph_elements="[{", graph_edges="[]")
     response = client.post(url, data)
     assert response.status_code == 200
     assert "This is not valid JSON" in page_text(response)
 
-    data.update(elements=WAIT_2H % 9000, edges=EDGES)
+    data.update(graph_elements=WAIT_2H % 9000, graph_edges=EDGES)
     response = client.post(url, data)
     assert response.status_code == 200
     assert "element &#x27;wait1&#x27; (wait), config.duration" in page_text(response)
     assert not Flow.objects.exists()
 
-    data.update(elements=WAIT_2H % 2, interval_days="", reentry="once")
+    data.update(graph_elements=WAIT_2H % 2, interval_days="", reentry="once")
     response = client.post(url, data)
     assert response.status_code == 302, page_text(response)[:3000]
     flow = Flow.objects.get(name="Reminder")
@@ -216,10 +216,10 @@ def test_active_flow_is_read_only_until_paused(workspace, catalogue, client):
     url = admin_url("flows_flow_change", flow.pk)
     page = client.get(url)
     assert "pause it first" in page_text(page)
-    assert page.context["adminform"].form.fields["elements"].disabled
+    assert page.context["adminform"].form.fields["graph_elements"].disabled
     data = form_data(page, "flow_form")
-    assert "elements" not in data  # disabled fields are not sent
-    data.update(name="Live (renamed)", elements=WAIT_2H % 5, edges=EDGES)
+    assert "graph_elements" not in data  # disabled fields are not sent
+    data.update(name="Live (renamed)", graph_elements=WAIT_2H % 5, graph_edges=EDGES)
     assert client.post(url, data).status_code == 302
     flow.refresh_from_db()
     assert flow.name == "Live (renamed)"
@@ -227,7 +227,7 @@ def test_active_flow_is_read_only_until_paused(workspace, catalogue, client):
 
     flow_pause(flow=flow)
     data = form_data(client.get(url), "flow_form")
-    data.update(elements=WAIT_2H % 5, edges=EDGES)
+    data.update(graph_elements=WAIT_2H % 5, graph_edges=EDGES)
     response = client.post(url, data)
     assert response.status_code == 302, page_text(response)[:3000]
     assert flow.elements.get(key="wait1").config == {"duration": {"hours": 5}}

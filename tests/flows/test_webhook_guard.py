@@ -91,11 +91,11 @@ def test_admin_form_refuses_a_webhook_to_an_internal_host(workspace, catalogue):
         name="Hook",
         reentry="once",
         interval_days="",
-        elements=elements.replace(
+        graph_elements=elements.replace(
             '{"key": "end", "kind": "end"}', hook + ', {"key": "end", "kind": "end"}'
         ),
-        edges='[{"source": "start", "target": "wait1"}, {"source": "wait1", "target": "hook"}, '
-        '{"source": "hook", "target": "end"}]',
+        graph_edges='[{"source": "start", "target": "wait1"}, '
+        '{"source": "wait1", "target": "hook"}, {"source": "hook", "target": "end"}]',
     )
     response = client.post(url, data)
     assert response.status_code == 200
