@@ -14,7 +14,7 @@ HOST=${HOST:-127.0.0.1}
 PORT=${PORT:-8000}
 export DJANGO_DEBUG=${DJANGO_DEBUG:-1}
 
-echo "== database: ${DATABASE_URL:-embedded SQLite (var/cdp.sqlite3)}"
+echo "== database: ${DATABASE_URL:-embedded SQLite (${CDP_SQLITE_PATH:-${CDP_VAR_DIR:-var}/cdp.sqlite3})}"
 echo "== celery:   ${CELERY_BROKER_URL:-no broker: tasks run in the web and beat processes}"
 echo "== mail:     ${EMAIL_HOST:-files in ${CDP_MAIL_DIR:-${CDP_VAR_DIR:-var}/mail} (listed in the admin: Sent mail)}"
 "$PY" manage.py migrate --noinput -v 0

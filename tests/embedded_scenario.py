@@ -8,10 +8,14 @@ after ``manage.py migrate``. Prints what the test then watches, as JSON.
 - a dynamic segment, and the segment refresh scheduled every 2 seconds instead of every 15
   minutes (the schedule is a row of django-celery-beat's, as in production);
 - a scheduled export running every minute.
+
+``python -m tests.embedded_scenario ingest N`` then ingests N events, one transaction each,
+as the web process would while beat works on the same file.
 """
 
 import json
 import os
+import sys
 
 import django
 
@@ -99,5 +103,25 @@ def main() -> dict:
     }
 
 
+def ingest(count: int) -> dict:
+    """Ingest ``count`` events one request at a time (each its own transaction, as the web
+    process does) while beat writes to the same file."""
+    from people.models import Workspace
+
+    workspace = Workspace.objects.get(slug="beat")
+    for n in range(count):
+        person = PersonFactory(workspace=workspace, external_id=f"web-{n}")
+        result = events_ingest(
+            workspace=workspace,
+            origin="api",
+            events=[event("c_ticket_searched", person, properties={"destination": "Oslo"})],
+        )
+        assert result.rejected == 0, [item.errors for item in result.items]
+    return {"ingested": count}
+
+
 if __name__ == "__main__":
-    print(json.dumps(main()))
+    if sys.argv[1:2] == ["ingest"]:
+        print(json.dumps(ingest(int(sys.argv[2]))))
+    else:
+        print(json.dumps(main()))

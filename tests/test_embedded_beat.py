@@ -178,3 +178,24 @@ def test_the_admin_lists_the_mail_beat_wrote(embedded, admin_client, settings):
     link = page.context["mails"][0].id
     message = admin_client.get(f"/admin/cdp/sentmail/{link}/").content.decode()
     assert "Hi Ann, seats to Rome are going." in message
+
+
+def test_web_writes_and_beat_writes_share_the_sqlite_file(embedded):
+    """While beat writes (the segment refresh every 2 s, heartbeats), another process ingests
+    events one transaction at a time, as the web server does: neither gets "database is
+    locked" (WAL mode, writers locking at BEGIN and waiting their turn)."""
+    env = embedded_environment(embedded["var"])
+    wait_for(
+        lambda: "segments-refresh" in embedded["log"].read_text(),
+        "beat to refresh segments",
+        embedded["log"],
+    )
+    out = run(["-m", "tests.embedded_scenario", "ingest", "40"], env)
+    assert json.loads(out.strip().splitlines()[-1]) == {"ingested": 40}
+    (runs,) = one(
+        embedded["database"],
+        f"SELECT COUNT(*) FROM {FlowRun._meta.db_table} WHERE person_id != ?",
+        embedded["person"],
+    )
+    assert runs == 40  # each entered the flow
+    assert "database is locked" not in embedded["log"].read_text()
