@@ -4,6 +4,8 @@ succeeds there, and the admin's "Sent mail" page lists the folder's messages new
 shows one on click. (pytest-django swaps the backend for its in-memory one; these tests put
 the file backend back, as settings choose it with no ``EMAIL_HOST``.)"""
 
+import os
+
 import pytest
 from django.core.mail import send_mail
 
@@ -108,3 +110,31 @@ def test_admin_index_says_where_mail_goes(admin_client, mail_folder, settings):
     settings.EMAIL_HOST = "smtp.example.com"
     html = admin_client.get("/admin/").content.decode()
     assert "sent by SMTP through smtp.example.com" in html
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)  # the live server's requests commit
+def test_an_admin_finds_sent_mail_by_clicks(browser, live_server, mail_folder):
+    """From the admin index: the "Background work" box's Sent mail link, then a subject,
+    shows the message (CSP on: no script errors)."""
+    from django.contrib.auth.models import User
+
+    User.objects.create_superuser(username="root", password="pw-root-123")
+    send_mail("Your ticket to Rome", "Hi Ann, Rome is waiting.", None, ["ann@example.com"])
+    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"{live_server.url}/admin/login/?next=/admin/")
+    page.fill("#id_username", "root")
+    page.fill("#id_password", "pw-root-123")
+    page.click("input[type=submit]")
+    page.click("#cdp-mail-status a")
+    page.wait_for_selector("#cdp-sent-mail")
+    row = page.locator("#cdp-sent-mail tbody tr").first
+    assert "ann@example.com" in row.text_content()
+    row.locator("a", has_text="Your ticket to Rome").click()
+    page.wait_for_selector("#cdp-mail-body")
+    assert page.locator("#cdp-mail-body").text_content().strip() == "Hi Ann, Rome is waiting."
+    if path := os.environ.get("CDP_MAIL_SCREENSHOT"):
+        page.screenshot(path=path, full_page=True)
+    assert not errors
