@@ -1,4 +1,10 @@
-"""The beat scheduler: django-celery-beat's database scheduler, recording a heartbeat."""
+"""The beat scheduler: django-celery-beat's database scheduler, recording a heartbeat.
+
+It runs in every install (``make run`` starts it). With a broker it sends due tasks to the
+workers. Without one (the embedded default, ``task_always_eager``) Celery's
+``Scheduler.apply_async`` calls ``Task.apply_async``, which runs the task inline: beat then
+does its periodic work itself, one task after another, in its own process.
+"""
 
 import time
 

@@ -1,5 +1,8 @@
 """The Celery app. Tasks are discovered in each app's ``tasks.py``; settings use ``CELERY_*``.
 
+Without ``CELERY_BROKER_URL`` tasks run in the process that sends them (``task_always_eager``):
+the web server's for requests, beat's for periodic work (``cdp.beat``); no worker runs then.
+
 Each worker records a heartbeat (``cdp.heartbeats``) from a bootstep on the worker's timer, so
 ``/healthz`` and the admin can say when a worker was last seen.
 """

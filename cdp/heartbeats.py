@@ -2,8 +2,9 @@
 
 A Celery worker (a bootstep in ``cdp.celery``) and the beat scheduler (``cdp.beat``) each
 record a row every ``CDP_HEARTBEAT_SECONDS``. A process silent for longer than
-``CDP_HEARTBEAT_SILENT_SECONDS`` is reported as silent. With no broker (tasks run in-process)
-there is no worker to hear from.
+``CDP_HEARTBEAT_SILENT_SECONDS`` is reported as silent. With no broker (the embedded default)
+there is no worker to hear from: tasks run in the process that sends them, the web server's for
+requests and the scheduler's for periodic work, so the scheduler is the process that matters.
 """
 
 import logging
@@ -44,9 +45,16 @@ class ProcessStatus:
     age_seconds: float | None
     silent: bool  # expected and not seen within CDP_HEARTBEAT_SILENT_SECONDS
 
+    @property
+    def in_process(self) -> bool:
+        """A worker that is not expected: its tasks run inside the web and beat processes."""
+        return self.kind == WORKER and not self.expected
+
     def as_json(self) -> dict:
+        mode = {"mode": "in-process"} if self.in_process else {}
         return {
             "expected": self.expected,
+            **mode,
             "lastSeen": self.seen_at.isoformat() if self.seen_at else None,
             "ageSeconds": round(self.age_seconds, 1) if self.age_seconds is not None else None,
             "ok": not self.silent,

@@ -45,3 +45,15 @@ class OutboxMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.topic} #{self.pk}"
+
+
+class SentMail(Heartbeat):
+    """The admin's "Sent mail" entry (``cdp.admin``): the messages in the local mail folder
+    (``cdp.mail``). A proxy without rows of its own, for its page and its permission
+    (``cdp.view_sentmail``)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "sent mail"
+        verbose_name_plural = "sent mail"
+        default_permissions = ("view",)

@@ -152,8 +152,14 @@ TEMPLATES = [
 # Database: DATABASE_URL (postgres://…) or the embedded SQLite file.
 DATABASE_URL = env_str("DATABASE_URL")
 # SQLite writers take the lock when their transaction starts (IMMEDIATE), so ingestion's
-# pre-check + insert is race-free and concurrent writers wait instead of failing.
-SQLITE_OPTIONS = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
+# pre-check + insert is race-free and concurrent writers wait (up to `timeout` seconds) instead
+# of failing. The web server and the scheduler (`make run` starts both) share the file: in WAL
+# mode readers never wait for the writer, and a write waits for the other process's write.
+SQLITE_OPTIONS = {
+    "timeout": 20,
+    "transaction_mode": "IMMEDIATE",
+    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+}
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
     if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -163,7 +169,7 @@ else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": VAR_DIR / "cdp.sqlite3",
+            "NAME": Path(env_str("CDP_SQLITE_PATH", str(VAR_DIR / "cdp.sqlite3"))),
             "OPTIONS": dict(SQLITE_OPTIONS),
         }
     }
@@ -234,6 +240,26 @@ CELERY_BROKER_CONNECTION_MAX_RETRIES = None  # a worker waits out a broker outag
 # when the worker of a deployment with a broker is).
 CDP_HEARTBEAT_SECONDS = env_int("CDP_HEARTBEAT_SECONDS", 15)
 CDP_HEARTBEAT_SILENT_SECONDS = env_int("CDP_HEARTBEAT_SILENT_SECONDS", 90)
+
+# Mail (flow email actions). With EMAIL_HOST set, mail goes out over SMTP; without it (the
+# embedded default) each message is written to a file in CDP_MAIL_DIR, which the admin lists
+# ("Sent mail"). EMAIL_BACKEND overrides either choice.
+EMAIL_HOST = env_str("EMAIL_HOST")
+EMAIL_PORT = env_int("EMAIL_PORT", 587)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", not env_bool("EMAIL_USE_SSL", False))
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "cdp@localhost")
+CDP_MAIL_DIR = Path(env_str("CDP_MAIL_DIR", str(VAR_DIR / "mail")))
+EMAIL_FILE_PATH = str(CDP_MAIL_DIR)
+EMAIL_BACKEND = env_str(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "cdp.mail.FolderEmailBackend",  # Django's file-based backend, files named by time
+)
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

@@ -36,7 +36,13 @@ def test_healthz_in_process_mode(client, settings):
     body = response.json()
     assert response.status_code == 200
     assert body["broker"] == {"ok": True, "mode": "in-process"}
-    assert body["worker"] == {"expected": False, "lastSeen": None, "ageSeconds": None, "ok": True}
+    assert body["worker"] == {
+        "expected": False,
+        "mode": "in-process",
+        "lastSeen": None,
+        "ageSeconds": None,
+        "ok": True,
+    }
 
 
 def test_healthz_broker_unreachable(client, settings):
