@@ -67,6 +67,10 @@ class SavedInsightAdmin(WorkspaceScopedAdmin):
     def service_error_field(self, name: str) -> str:
         return name.split(".")[0].split("[")[0]
 
+    def construct_change_message(self, request, form, formsets, add=False):
+        # The change list's editable rows (pinned, position) come without formsets.
+        return super().construct_change_message(request, form, formsets or [], add)
+
     @admin.display(description="Open")
     def open_link(self, obj: SavedInsight) -> str:
         url = reverse("admin:events_analytics_changelist")
