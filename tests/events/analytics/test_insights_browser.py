@@ -8,7 +8,7 @@ workspace shows it, and the choice is kept; "Open" brings the funnel to the anal
 import os
 
 import pytest
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import Permission, User
 
 from events.analytics.insights import insight_create, insight_result
 from flows.services import flow_activate
@@ -47,7 +47,14 @@ def test_marketer_pins_insights_to_the_dashboard(browser, live_server, workspace
     empty = workspace_create(slug="aardvark", name="Aardvark")  # first by name, no events
     flow_activate(flow=complete_flow(workspace, name="Ticket follow-up"))
     user = User.objects.create_user(username="mia", password="pw-mia-123", is_staff=True)
-    user.groups.add(Group.objects.get(name="Marketer"))
+    # Given directly (the Marketer group's, which a transactional test's flush may remove).
+    user.user_permissions.add(
+        *Permission.objects.filter(
+            content_type__app_label="events",
+            codename__in=["view_analytics"]
+            + [f"{a}_savedinsight" for a in ("view", "add", "change", "delete")],
+        )
+    )
     workspace.members.add(user)
     empty.members.add(user)
     funnel = insight_create(workspace=workspace, name="Ticket funnel", kind="funnel", query=FUNNEL)
