@@ -11,6 +11,7 @@ import pytest
 from django.contrib.auth.models import Permission, User
 
 from events.analytics.insights import insight_create, insight_result
+from events.analytics.models import SavedInsight
 from flows.services import flow_activate
 from people.workspaces import workspace_create
 from tests.events.analytics.conftest import TICKETS, journal_make
@@ -131,4 +132,12 @@ def test_marketer_pins_insights_to_the_dashboard(browser, live_server, workspace
     assert f"insight={funnel.pk}" in page.url
     assert page.input_value(".cdp-insight-name") == "Ticket funnel"
     assert page.is_checked(".cdp-insight-pinned")
+    page.click(".cdp-insight-submit")
+    if page.evaluate("typeof (window.cdpAnalytics || {}).currentQuery") == "function":
+        # The page shows the opened funnel: saved under its name, the insight is changed.
+        page.wait_for_selector(".cdp-insight-message:has-text('Changed “Ticket funnel”')")
+    else:
+        page.wait_for_selector(".cdp-insight-message:has-text('Saving needs the analytics page.')")
+    assert SavedInsight.objects.count() == 2
+    _shot(page, "analytics-opened-insight")
     assert errors == []
