@@ -69,7 +69,8 @@ class AdminSessionScheme(OpenApiAuthenticationExtension):
 
 
 class InsightAccess(permissions.BasePermission):
-    """A secret key, or a staff user with the ``SavedInsight`` permission of the method."""
+    """A secret key, or a staff user with the ``SavedInsight`` permission of the method (and
+    "view analytics" for answers)."""
 
     message = "this endpoint needs a secret API key or the permission on saved insights"
     ACTIONS = {"GET": "view", "HEAD": "view", "OPTIONS": "view", "POST": "add"}
@@ -82,6 +83,8 @@ class InsightAccess(permissions.BasePermission):
         if user is None or not getattr(user, "is_staff", False):
             return False
         action = getattr(view, "action_permission", None) or self.ACTIONS.get(request.method)
+        if getattr(view, "reads_analytics", False) and not user.has_perm("events.view_analytics"):
+            return False
         return bool(action) and user.has_perm(f"events.{action}_savedinsight")
 
 
@@ -265,6 +268,7 @@ class InsightDetailView(InsightView):
 
 class InsightResultView(InsightView):
     action_permission = "view"
+    reads_analytics = True  # staff also need "view analytics"
 
     @extend_schema(
         responses={

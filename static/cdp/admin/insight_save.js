@@ -40,6 +40,9 @@
     });
   }
 
+  // The page's own names of the kinds (its endpoints') → the insights' kinds.
+  var KINDS = {funnels: "funnel", segmentations: "segmentation"};
+
   var opened = null;  // the insight loaded from ?insight=
 
   function say(form, text, link) {
@@ -64,7 +67,8 @@
       return;
     }
     var name = form.querySelector(".cdp-insight-name").value.trim();
-    var body = {name: name, kind: current.kind, query: current.query,
+    var kind = KINDS[current.kind] || current.kind;
+    var body = {name: name, kind: kind, query: current.query,
                 pinned: form.querySelector(".cdp-insight-pinned").checked};
     var url = form.getAttribute("data-url");
     var update = opened && opened.name === name && form.getAttribute("data-can-change") === "true";

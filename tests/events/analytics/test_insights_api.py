@@ -247,6 +247,9 @@ def test_admin_session(api, workspace, other_workspace):
     assert_error(developer.get(INSIGHTS), 403)
     viewer_user, viewer = _staff(workspace, "viv", "view_savedinsight")
     assert viewer.get(INSIGHTS).status_code == 200
+    assert_error(viewer.get(f"{INSIGHTS}/{insight.pk}/result"), 403)  # no "view analytics"
+    viewer_user.user_permissions.add(Permission.objects.get(codename="view_analytics"))
+    assert viewer.get(f"{INSIGHTS}/{insight.pk}/result").status_code == 200
     token = _csrf(viewer)
     assert_error(
         viewer.post(INSIGHTS, body, content_type="application/json", HTTP_X_CSRFTOKEN=token), 403
