@@ -279,6 +279,12 @@ BODIES = {
     ),
     ("POST", "/api/v1/analytics/segmentation"): Op(SEGMENTATION),
     ("POST", "/api/v1/analytics/funnels"): Op(FUNNEL),
+    ("POST", "/api/v1/analytics/insights"): Op(
+        {"name": "Paid", "kind": "funnel", "query": FUNNEL, "pinned": True, "position": 2}
+    ),
+    ("PATCH", "/api/v1/analytics/insights/{insight_id}"): Op(
+        {"name": "Views", "kind": "segmentation", "query": SEGMENTATION, "pinned": False}
+    ),
     # Compatible endpoints, bodies as in the README.
     ("POST", "/peopleevents/1/persons/{personId}/definitions/{definitionId}/events"): Op(
         {"properties": {"total": 9, "orderId": "o-9"}}, native=False
@@ -416,6 +422,11 @@ def world(workspace):
     dynamic = client.post("/api/v1/segments", {"name": "Dynamic", "rules": RULES})
     static = client.post("/api/v1/segments", {"name": "Static", "kind": "static"})
     flow = client.post("/api/v1/flows", FLOW)
+    insight = client.post(
+        "/api/v1/analytics/insights",
+        {"name": "Orders", "kind": "segmentation", "query": {**SEGMENTATION, "segment": None}},
+    )
+    assert insight.status_code == 201, insight.content
     assert (dynamic.status_code, static.status_code, flow.status_code) == (201, 201, 201), (
         dynamic.content,
         static.content,
@@ -428,6 +439,7 @@ def world(workspace):
         "segment": dynamic.json()["id"],
         "static": static.json()["id"],
         "flow": flow.json()["id"],
+        "insight": insight.json()["id"],
     }
 
 
@@ -439,6 +451,7 @@ def _url(path: str, op: Op, world: dict) -> str:
         "definitionId": "c_p",
         "segment_id": world["segment"],
         "flow_id": world["flow"],
+        "insight_id": world["insight"],
     }
     values.update({k: world[v] for k, v in op.params.items()})
     for name, value in values.items():

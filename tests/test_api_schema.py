@@ -44,6 +44,9 @@ NATIVE = [
     "/api/v1/analytics/segmentation",
     "/api/v1/analytics/funnels",
     "/api/v1/analytics/funnels/templates",
+    "/api/v1/analytics/insights",
+    "/api/v1/analytics/insights/{insight_id}",
+    "/api/v1/analytics/insights/{insight_id}/result",
 ]
 COMPATIBLE = [
     "/peopleevents/1/persons/{personId}/definitions/{definitionId}/events",

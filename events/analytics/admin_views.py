@@ -20,7 +20,7 @@ from cdp.admin_scoping import selected_workspace, user_workspaces
 from cdp.api.parsing import JsonError, json_parse
 from cdp.errors import ErrorCode, ServiceError
 from cdp.ids import text_id
-from events.analytics.dashboard import dashboard_get
+from events.analytics.dashboard import dashboard_get, dashboard_workspace
 from events.analytics.funnels import funnel_run
 from events.analytics.presets import FUNNEL_TEMPLATES
 from events.analytics.queries import funnel_query_parse, segmentation_query_parse
@@ -125,14 +125,14 @@ def page_view(request: HttpRequest, model_admin):
     return TemplateResponse(request, "admin/events/analytics.html", context)
 
 
-def _guarded(request: HttpRequest, model_admin, method: str) -> Workspace | JsonResponse:
-    """Return the workspace a request reads, or the error answer (method, permission, not
-    one of the user's workspaces)."""
+def _guarded(request: HttpRequest, model_admin, method: str, pick=None) -> Workspace | JsonResponse:
+    """Return the workspace a request reads (``pick(request)``, default ``_workspace``), or
+    the error answer (method, permission, not one of the user's workspaces)."""
     if request.method != method:
         return _error(405, "method_not_allowed", f"use {method}")
     if not _allowed(request, model_admin):
         return _error(403, "forbidden", "you may not view analytics")
-    workspace = _workspace(request)
+    workspace = (pick or _workspace)(request)
     if workspace is None:
         return _error(
             404, ErrorCode.NOT_FOUND, "there is no such workspace among yours", "workspace"
@@ -180,8 +180,9 @@ def csv_view(request: HttpRequest, model_admin) -> HttpResponse:
 
 
 def dashboard_view(request: HttpRequest, model_admin) -> JsonResponse:
-    """GET: the admin index's figures for a workspace, with the workspaces to choose from."""
-    workspace = _guarded(request, model_admin, "GET")
+    """GET: the admin index's figures for a workspace (``dashboard_workspace``: the one asked
+    for, else the one last chosen…), with the workspaces to choose from."""
+    workspace = _guarded(request, model_admin, "GET", pick=dashboard_workspace)
     if isinstance(workspace, JsonResponse):
         return workspace
     choices = [{"id": w.pk, "name": w.name} for w in user_workspaces(request).order_by("name")]

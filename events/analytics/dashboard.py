@@ -3,18 +3,26 @@
 Events per day and the most frequent definitions (one read of the events index), new
 people per day, and the active flows with their runs by state. Cached for a minute per
 workspace: the index is opened often and the figures move slowly.
+
+``dashboard_workspace`` picks the workspace shown: the one asked for (remembered in the
+session as the user's choice), else the one the user last chose, else the first of theirs
+(by id) that has events, else their first by id.
 """
 
 from datetime import UTC, datetime, timedelta
 
 from django.core.cache import cache
-from django.db.models import Count, Q
+from django.db.models import Count, Exists, OuterRef, Q
 from django.db.models.functions import TruncDay
+from django.http import HttpRequest
 from django.utils import timezone
 
+from cdp.admin_scoping import user_workspaces
+from cdp.ids import text_id
 from events.models import Event, EventDefinition
 from people.models import Person, Workspace
 
+SESSION_KEY = "cdp_dashboard_workspace"
 DAYS = 30
 TOP = 10
 CACHE_SECONDS = 60
@@ -112,3 +120,27 @@ def dashboard_get(*, workspace: Workspace) -> dict:
         figures = dashboard_compute(workspace=workspace, now=timezone.now())
         cache.set(key, figures, CACHE_SECONDS)
     return figures
+
+
+def dashboard_workspace(request: HttpRequest, wanted: str | None = None) -> Workspace | None:
+    """Return the workspace the dashboard shows the user (see the module's docstring).
+
+    ``wanted`` (default: ``?workspace=``) names the user's choice: it must be one of their
+    workspaces (None otherwise) and is remembered in the session. None also when the user has
+    no workspace."""
+    if wanted is None:
+        wanted = request.GET.get("workspace", "")
+    choices = user_workspaces(request).order_by("pk")
+    session = getattr(request, "session", None)
+    if wanted:
+        chosen = choices.filter(pk=text_id(wanted)).first() if text_id(wanted) else None
+        if chosen is not None and session is not None:
+            session[SESSION_KEY] = chosen.pk
+        return chosen
+    remembered = session.get(SESSION_KEY) if session is not None else None
+    if isinstance(remembered, int):
+        chosen = choices.filter(pk=remembered).first()
+        if chosen is not None:
+            return chosen
+    with_events = choices.filter(Exists(Event.objects.filter(workspace=OuterRef("pk")))).first()
+    return with_events or choices.first()

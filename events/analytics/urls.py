@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from events.analytics import api
+from events.analytics import api, insights_api
 
 urlpatterns = [
     path(
@@ -13,5 +13,24 @@ urlpatterns = [
         "analytics/funnels/templates",
         api.FunnelTemplatesView.as_view(),
         name="api-analytics-funnel-templates",
+    ),
+]
+
+# Saved insights (events.analytics.insights_api).
+urlpatterns += [
+    path(
+        "analytics/insights",
+        insights_api.InsightListCreateView.as_view(),
+        name="api-analytics-insights",
+    ),
+    path(
+        "analytics/insights/<int:insight_id>",
+        insights_api.InsightDetailView.as_view(),
+        name="api-analytics-insight",
+    ),
+    path(
+        "analytics/insights/<int:insight_id>/result",
+        insights_api.InsightResultView.as_view(),
+        name="api-analytics-insight-result",
     ),
 ]

@@ -1,8 +1,15 @@
 /* The dashboard on the admin index: events per day over 30 days (a chart), events and new
-   people in figures, the top definitions and the active flows with their runs. Reads the
-   figures of one workspace from the dashboard endpoint; a select switches workspaces. */
+   people in figures, the top definitions and the active flows with their runs, and the pinned
+   insights (insight_dashboard.js). Reads the figures of one workspace from the dashboard
+   endpoint, which picks the workspace last chosen (else the first with events); a select
+   switches workspaces and the server remembers the choice. */
 (function () {
   "use strict";
+
+  /* "1 active flow", "2 active flows". */
+  function plural(count, one, many) {
+    return count.toLocaleString() + " " + (count === 1 ? one : many);
+  }
 
   function show(box, data) {
     var A = window.cdpAnalytics;
@@ -19,8 +26,9 @@
     }
     select.value = String(data.workspace.id);
     box.querySelector(".cdp-dashboard-figures").textContent =
-      data.events.toLocaleString() + " events, " + data.newPeople.toLocaleString() +
-      " new people, " + data.activeFlows.length + " active flows";
+      plural(data.events, "event", "events") + ", " +
+      plural(data.newPeople, "new person", "new people") + ", " +
+      plural(data.activeFlows.length, "active flow", "active flows");
     A.chart(document.getElementById("cdp-dashboard-chart"), "line",
             data.days.map(function (day) { return day.slice(5); }),
             [{label: "events", data: data.eventsPerDay},
@@ -32,6 +40,8 @@
             data.activeFlows.map(function (f) {
               return [f.name, f.entered, f.live, f.finished, f.exited];
             }));
+    var insights = document.getElementById("cdp-dashboard-insights");
+    if (insights && window.cdpInsights) { window.cdpInsights.draw(insights, data.workspace.id); }
   }
 
   function load(box, workspace) {
