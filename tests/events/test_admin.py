@@ -537,3 +537,15 @@ def test_user_of_several_workspaces_chooses_the_definitions_workspace(workspace,
     refused = client.post(admin_url("events_eventdefinition_add"), data)
     assert "Select a valid choice" in page_text(refused)
     assert not EventDefinition.objects.filter(definition_id="c_other").exists()
+
+
+def test_person_event_summary_rows_are_labelled_in_words(workspace, marketer_client, signup):
+    """Each row of the person page's event summary reads "<name> (<code>): N events", not
+    internal ids."""
+    person = make_person(workspace, "Uma")
+    send_events(workspace, person, "itemViewed", [{"itemId": i} for i in range(3)])
+    send_events(workspace, person, "c_signup", [{"plan": "pro"}])
+    page = page_text(marketer_client.get(admin_url("people_person_change", person.pk)))
+    labels = re.findall(r'<td class="original">\s*<p>\s*([^<]*?)\s*</p>', page)
+    assert sorted(labels) == ["Item viewed (itemViewed): 3 events", "Signup (c_signup): 1 event"]
+    assert not re.search(rf"\b{person.pk}/\d+: ", page)
