@@ -22,8 +22,10 @@
     const note = document.getElementById("cdp-property-limit");
     if (!note) return;
     update(note);
-    document.addEventListener("formset:added", () => update(note));
-    document.addEventListener("formset:removed", () => update(note));
+    // Django's inlines.js sends "formset:removed" before it lowers TOTAL_FORMS: count after.
+    const later = () => setTimeout(() => update(note), 0);
+    document.addEventListener("formset:added", later);
+    document.addEventListener("formset:removed", later);
   }
 
   if (document.readyState === "loading") {
