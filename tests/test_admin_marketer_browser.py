@@ -97,6 +97,12 @@ def test_why_in_and_why_not_in_from_the_segment_page(live_server, workspace, pag
     )
 
     page.go_back()
+    page.click("#cdp-all-members")
+    page.locator("#result_list tr", has_text="Ann").locator("a.cdp-why-link").click()
+    page.wait_for_selector("#cdp-why")
+    assert page.text_content("#cdp-why-summary .cdp-segment-qualifies") == "yes"
+
+    page.click(f"text={segment.name}")  # the breadcrumbs lead back to the segment
     page.fill("#cdp-why-person", "bob-1")
     page.click("#cdp-why-submit")
     page.wait_for_selector("#cdp-why")

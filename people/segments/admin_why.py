@@ -1,19 +1,22 @@
-""" "Why in / not in" on the segment's own pages: one person against one segment.
+"""The "why in / not in" page of the segment admin: one person against one segment.
 
-The segment page lists its newest members, each with a "Why?" link, and has a box to look a
-person up by id, external id, name, e-mail or phone ("why not in?"). Both land on this page,
-which shows the stored membership, whether the rules select the person now and, condition by
-condition, why: the same ``segment_explain`` (the refresh's compiled SQL) as the Segments
-section of the person page, rendered with the same template. Wired in
-``SegmentAdmin.get_urls`` behind ``admin_site.admin_view``; the segment is read through the
-admin's workspace-scoped queryset and the person from that segment's workspace only.
+The segment page lists its newest members, each with a "Why?" link (so does the people list
+filtered to the segment, its "All members"), and has a box to look a person up by id,
+external id, name, e-mail or phone ("why not in?"). All land on this page, which shows the
+stored membership, whether the rules select the person now and, condition by condition, why:
+the same ``segment_explain`` (the refresh's compiled SQL) as the Segments section of the
+person page, rendered with the same template. Wired in ``SegmentAdmin.get_urls`` behind
+``admin_site.admin_view``; the segment is read through the admin's workspace-scoped queryset
+and the person from that segment's workspace only.
 """
 
+from django.contrib import admin
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils.html import format_html
 
 from cdp.ids import text_id
 from people.errors import ServiceError
@@ -28,6 +31,19 @@ MAX_MATCHES = 10
 def why_url(segment_id: int, person_id: int) -> str:
     """The "Why?" page of one person against one segment."""
     return f"{reverse('admin:people_segment_why', args=[segment_id])}?person={person_id}"
+
+
+def why_column(segment_id: int):
+    """A column of the people list filtered to one segment ("All members"): each row's "Why?"
+    link to its explanation against that segment."""
+
+    @admin.display(description="why")
+    def why(person: Person) -> str:
+        return format_html(
+            '<a href="{}" class="cdp-why-link">Why?</a>', why_url(segment_id, person.pk)
+        )
+
+    return why
 
 
 def _matches(segment: Segment, query: str) -> list[Person]:

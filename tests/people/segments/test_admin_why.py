@@ -98,3 +98,15 @@ def test_why_stays_in_the_users_workspace(workspace, other_workspace, germans, m
     answer = why(marketer_client, their_segment, str(theirs.pk))
     assert answer.status_code == 302
     assert answer["Location"] == admin_url("index")
+
+
+def test_all_members_list_has_a_why_link_per_person(workspace, germans, marketer_client):
+    """The people list filtered to the segment (its "All members") links each row's
+    explanation against that segment; the unfiltered list has no such column."""
+    ann = PersonFactory(workspace=workspace, standard={"country": "DE", "firstName": "Ann"})
+    segment_refresh(segment=germans)
+    url = admin_url("people_person_changelist")
+    listing = page_text(marketer_client.get(url, {"segment": germans.pk}))
+    link = f"{admin_url('people_segment_why', germans.pk)}?person={ann.pk}"
+    assert f'<a href="{link}" class="cdp-why-link">Why?</a>' in listing
+    assert "cdp-why-link" not in page_text(marketer_client.get(url))
