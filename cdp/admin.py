@@ -1,16 +1,34 @@
-"""The kernel's admin page: "Sent mail", the messages the embedded default wrote to its mail
-folder (``cdp.mail``), newest first, each shown on click. Read-only; with SMTP configured the
-page says mail leaves by SMTP and lists nothing."""
+"""The kernel's admin: the "Sent mail" page, and what the kernel changes in the admin of the
+apps it builds on.
+
+"Sent mail" lists the messages the embedded default wrote to its mail folder (``cdp.mail``),
+newest first, each shown on click. Read-only; with SMTP configured the page says mail leaves by
+SMTP and lists nothing.
+
+django-celery-beat registers five screens. Schedules are written by the services only
+(intervals for the periodic tasks, crontabs for scheduled exports and flows, a clocked time for
+a flow's one-off schedule, never a solar one), so nobody edits clocked or solar schedules here:
+those two screens are removed (a periodic task's page still shows its clocked time). Periodic
+tasks, intervals and crontabs stay for superusers to inspect; no group is given their
+permissions (the groups' migrations), so marketers never see scheduler internals.
+(``django_celery_beat`` comes before ``cdp`` in ``INSTALLED_APPS``, so its registrations
+exist when this module is autodiscovered.)
+"""
 
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.template.response import TemplateResponse
 from django.urls import path
+from django_celery_beat.models import ClockedSchedule, SolarSchedule
 
 from cdp.admin_scoping import ReadOnlyAdmin
 from cdp.mail import mail_dir, mail_get, mail_list, mail_to_files
 from cdp.models import SentMail
+
+for model in (ClockedSchedule, SolarSchedule):
+    if admin.site.is_registered(model):
+        admin.site.unregister(model)
 
 
 @admin.register(SentMail)

@@ -299,7 +299,9 @@ class EventAggregate(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.person_id}/{self.definition_id}: {self.count}"
+        # Shown as the row label of the person page's event summary (which selects the
+        # definition with it): the definition's name and code, the count in words.
+        return f"{self.definition}: {self.count} event{'' if self.count == 1 else 's'}"
 
 
 class IngestionLogEntry(models.Model):

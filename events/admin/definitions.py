@@ -23,7 +23,7 @@ from events.models import (
     EventDefinition,
     PropertyDefinition,
 )
-from events.selectors import definition_enabled_map
+from events.selectors import definition_enabled_map, definition_usages
 from events.services import (
     PropertyInput,
     definition_create,
@@ -107,6 +107,12 @@ class PropertyInline(admin.TabularInline):
     formset = PropertyFormSet
     fields = ("key", "name", "type", "required", "scope")
     can_delete = False  # properties are never deleted (§4)
+    # Says the limit where Django's "Add another" link disappears at ``max_num``.
+    template = "admin/events/eventdefinition/property_inline.html"
+
+    class Media:
+        js = ["cdp/admin/property_limit.js"]
+        css = {"all": ["cdp/admin/admin.css"]}
 
     def get_max_num(self, request, obj=None, **kwargs):
         if obj is not None and obj.is_builtin:
@@ -306,19 +312,36 @@ class EventDefinitionAdmin(WorkspaceScopedAdmin):
             ]
             props.deleted_objects = []
 
-    # Deleting: the service refuses definitions in use and names the uses.
+    # Deleting: the service refuses definitions in use and names the uses; the delete page
+    # asks the same question first, so a used definition gets no confirm button at all.
+
+    delete_confirmation_template = "admin/events/eventdefinition/delete_confirmation.html"
+    delete_selected_confirmation_template = (
+        "admin/events/eventdefinition/delete_selected_confirmation.html"
+    )
 
     def get_deleted_objects(self, objs, request):
         # Django's collector would load every event of a used definition; list the
-        # definition and its properties instead and let ``definition_delete`` decide.
+        # definition and its properties instead, and as "protected" what uses it (the page
+        # then refuses, naming the uses, as ``definition_delete`` would).
         objs = list(objs)
-        listed, properties = [], 0
+        listed, properties, protected = [], 0, []
         for definition in objs:
             keys = [f"Property: {p.key}" for p in definition.properties.all()]
             properties += len(keys)
             listed += [f"Event definition: {definition}", keys]
+            usages = definition_usages(definition=definition)
+            if len(objs) > 1:
+                usages = [f"{definition.definition_id}: {usage}" for usage in usages]
+            protected += usages
         counts = {"event definitions": len(objs), "properties": properties}
-        return listed, counts, set(), []
+        return listed, counts, set(), protected
+
+    def message_service_error(self, request, exc: ServiceError) -> None:
+        # Django's message list capitalises the first letter, which would misspell a
+        # definition id ("C_order_paid"): the message starts with words instead.
+        text = "; ".join(e.message for e in exc.errors)
+        self.message_user(request, f"Not deleted: {text}", messages.ERROR)
 
     def delete_model(self, request, obj):
         definition_delete(definition=obj)
@@ -346,7 +369,7 @@ class EventDefinitionAdmin(WorkspaceScopedAdmin):
                     definition_delete(definition=definition)
                 deleted += 1
             except ServiceError as exc:
-                refused.append("; ".join(e.message for e in exc.errors))
+                refused.append("Not deleted: " + "; ".join(e.message for e in exc.errors))
         if deleted:
             self.message_user(request, f"Deleted {deleted} event definition(s).", messages.SUCCESS)
         for text in refused:

@@ -1,4 +1,5 @@
-"""Admin of exports (SPEC §9): export requests with their progress, a "new export" form and a
+"""Admin of exports (SPEC §9): export requests with their progress and their files (read-only,
+each with a download link: ``events.exports.admin_views``), a "new export" form and a
 cancel action; scheduled exports on a crontab with a relative window and a "run now" action.
 
 Writes go through ``events.exports.services`` and ``events.exports.schedules``; rows are
@@ -10,10 +11,12 @@ from zoneinfo import available_timezones
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import OuterRef, Subquery
+from django.urls import path
 from django.utils.html import format_html
 
 from cdp.admin_scoping import WorkspaceScopedAdmin, scope_queryset
 from cdp.errors import ServiceError
+from events.exports.admin_views import export_file_download_url, export_file_download_view
 from events.exports.models import ExportFile, ExportRequest, ScheduledExport
 from events.exports.schedules import (
     ScheduleInput,
@@ -106,10 +109,13 @@ class ExportRequestForm(forms.ModelForm):
 
 
 class ExportFileInline(admin.TabularInline):
+    """The export's files, read-only (written by the run), each with a download link."""
+
     model = ExportFile
-    fields = ("seq", "name", "status", "events", "size", "completed_at")
+    fields = ("seq", "name", "status", "events", "size", "completed_at", "download")
     readonly_fields = fields
     extra = 0
+    max_num = 0  # no "Add another" row, whatever the permissions
     can_delete = False
 
     def has_add_permission(self, request, obj=None):
@@ -117,6 +123,18 @@ class ExportFileInline(admin.TabularInline):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="download")
+    def download(self, obj) -> str:
+        if obj.pk is None or obj.status != ExportFile.Status.DONE:
+            return "—"
+        return format_html(
+            '<a href="{}" class="cdp-export-download" download>Download</a>',
+            export_file_download_url(obj),
+        )
 
 
 @admin.register(ExportRequest)
@@ -214,6 +232,22 @@ class ExportRequestAdmin(WorkspaceScopedAdmin):
                 },
             ),
         ]
+
+    def get_inlines(self, request, obj):
+        return self.inlines if obj is not None else []  # a new request has no files yet
+
+    def get_urls(self):
+        return [
+            path(
+                "<path:object_id>/files/<int:seq>/download/",
+                self.admin_site.admin_view(self.file_download_view),
+                name="events_exportrequest_file_download",
+            ),
+            *super().get_urls(),
+        ]
+
+    def file_download_view(self, request, object_id, seq):
+        return export_file_download_view(request, self, object_id, seq)
 
     def get_readonly_fields(self, request, obj=None):
         if obj is None:

@@ -23,6 +23,8 @@ file with the same bytes (a completion answered after it succeeded, or an earlie
 - **Local folder**: ``CDP_EXPORT_DIR/<workspace slug>/<path>/``; a hidden ``.part`` file in
   the same folder is hard-linked to the final name, which fails when the name exists.
 
+``local_file_path`` and ``s3_download_url`` serve the admin's download links of finished files.
+
 ``discard`` removes what an interrupted run may have left for a file (a stale multipart
 upload or ``.part`` file, or a completed object whose run died before recording it): a file
 under the final name only when it is that run's (its size, and on S3 the request id).
@@ -49,6 +51,7 @@ PART_SIZE = 8 * 1024 * 1024  # also the size from which a file is uploaded in pa
 CONCURRENCY = 4  # parts uploaded at once, and read into memory at once
 CONTENT_TYPE = "application/gzip"
 CREATE_ONLY_OPERATIONS = ("PutObject", "CompleteMultipartUpload")
+DOWNLOAD_SECONDS = 300  # how long a presigned download link of the admin works
 
 
 def _transfer_config() -> TransferConfig:
@@ -312,3 +315,40 @@ class LocalDestination:
                 final.unlink()
         for stale in (self.root / key).parent.glob(f".{self.tag}-*.part"):
             stale.unlink(missing_ok=True)
+
+
+def local_file_path(key: str) -> Path | None:
+    """The path of the local export file ``key`` under ``CDP_EXPORT_DIR``, or None when the
+    key would lead outside that folder or nothing is there."""
+    root = Path(settings.CDP_EXPORT_DIR).resolve()
+    path = (root / key).resolve()
+    if not path.is_relative_to(root) or not path.is_file():
+        return None
+    return path
+
+
+def s3_download_url(
+    *, bucket: str, key: str, filename: str, region: str, role_arn: str, external_id: str
+) -> str:
+    """A presigned GET URL (5 minutes) of the object, saved under ``filename`` by browsers;
+    signed with the export's own credentials (its role, else the default chain)."""
+    try:
+        session = s3_session(
+            region=region,
+            role_arn=role_arn,
+            external_id=external_id,
+            session_name="cdp-export-download",
+        )
+        # SigV4: the only signature newer regions accept (boto3 may otherwise presign SigV2).
+        config = _config().merge(Config(signature_version="s3v4"))
+        return session.client("s3", config=config).generate_presigned_url(
+            "get_object",
+            Params={
+                "Bucket": bucket,
+                "Key": key,
+                "ResponseContentDisposition": f'attachment; filename="{filename}"',
+            },
+            ExpiresIn=DOWNLOAD_SECONDS,
+        )
+    except (BotoCoreError, ClientError) as exc:
+        raise DestinationError(f"cannot sign a download of {key}: {exc}") from exc

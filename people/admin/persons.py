@@ -37,6 +37,7 @@ from people.models import (
     PersonTag,
 )
 from people.segments.admin_person import SegmentFilter, person_segments_context
+from people.segments.admin_why import why_column
 from people.services import (
     STANDARD_ATTRIBUTES,
     identifier_add,
@@ -227,9 +228,13 @@ class PersonAdmin(WorkspaceScopedAdmin):
         )
 
     def get_list_display(self, request):
+        display = self.list_display
         if default_workspace(request) is None:
-            return (*self.list_display, "workspace")
-        return self.list_display
+            display = (*display, "workspace")
+        segment_id = text_id(request.GET.get(SegmentFilter.parameter_name, ""))
+        if segment_id is not None:  # a segment's members: why each is in
+            display = (*display, why_column(segment_id))
+        return display
 
     def get_search_results(self, request, queryset, search_term):
         """Match any identifier value exactly (emails in any case, phones in any spelling),

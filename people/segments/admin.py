@@ -16,10 +16,12 @@ from django import forms
 from django.contrib import admin, messages
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from cdp.admin_scoping import WorkspaceScopedAdmin, strip_fields
 from cdp.errors import ServiceError
 from people.segments import admin_views
+from people.segments.admin_why import segment_why_view, why_url
 from people.segments.models import Segment, SegmentMembership
 from people.segments.presets import TEMPLATES, template_get
 from people.segments.refresh import segment_refresh
@@ -150,12 +152,20 @@ class SegmentAdmin(WorkspaceScopedAdmin):
                 name="people_segment_refresh_status",
             ),
             path(
+                "<path:object_id>/why/",
+                self.admin_site.admin_view(self.why_view),
+                name="people_segment_why",
+            ),
+            path(
                 "<path:object_id>/members.csv",
                 json_view(admin_views.members_csv_view),
                 name="people_segment_members_csv",
             ),
             *super().get_urls(),
         ]
+
+    def why_view(self, request, object_id):
+        return segment_why_view(request, self, object_id)
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         context["builder_config"] = {
@@ -275,19 +285,31 @@ class SegmentAdmin(WorkspaceScopedAdmin):
             .order_by("-entered_at", "-id")[:NEWEST_MEMBERS]
         )
         links = format_html_join(
-            ", ",
-            '<a href="{}">{}</a>',
+            "",
+            '<li class="cdp-member"><a href="{}">{}</a> <a href="{}" class="cdp-why-link" '
+            'title="Why is this person in the segment?">Why?</a></li>',
             (
-                (reverse("admin:people_person_change", args=[m.person_id]), str(m.person))
+                (
+                    reverse("admin:people_person_change", args=[m.person_id]),
+                    str(m.person),
+                    why_url(obj.pk, m.person_id),
+                )
                 for m in rows
             ),
         )
         people = reverse("admin:people_person_changelist")
+        # The lookup's fields belong to a form outside the change form (forms do not nest):
+        # ``templates/admin/people/segment/change_form.html`` puts it after the page's form.
         return format_html(
-            '<div class="cdp-members">{}</div><p class="cdp-members-links">'
+            '<ul class="cdp-members">{}</ul><p class="cdp-members-links">'
             '<a href="{}?segment={}" id="cdp-all-members">All members</a> · '
-            '<a href="{}" id="cdp-members-csv">Export CSV</a></p>',
-            links or "—",
+            '<a href="{}" id="cdp-members-csv">Export CSV</a></p>'
+            '<p class="cdp-why-box"><label for="cdp-why-person">Why in / not in? Person (id, '
+            "external id, name, e-mail or phone):</label> "
+            '<input type="search" name="person" id="cdp-why-person" form="cdp-why-form" '
+            'maxlength="255"> <input type="submit" value="Explain" form="cdp-why-form" '
+            'id="cdp-why-submit"></p>',
+            links or mark_safe("<li>—</li>"),
             people,
             obj.pk,
             reverse("admin:people_segment_members_csv", args=[obj.pk]),

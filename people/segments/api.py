@@ -63,6 +63,8 @@ def outcome_json(outcome: Outcome) -> dict:
     return {
         "path": outcome.path,
         "met": outcome.met,
+        # False where a met condition keeps the person out (inside a "none of" group).
+        "countsForMembership": outcome.favours,
         "figure": outcome.figure,
         "conditions": [outcome_json(child) for child in outcome.children],
     }
@@ -134,7 +136,10 @@ class MembershipSerializer(serializers.Serializer):
     member = serializers.BooleanField(help_text="Stored membership (as of the last update).")
     qualifies = serializers.BooleanField(help_text="Whether the rules select the person now.")
     enteredTime = serializers.DateTimeField(allow_null=True)
-    explanation = serializers.JSONField(help_text="Each condition, met or not, and why.")
+    explanation = serializers.JSONField(
+        help_text="Each condition, met or not, whether that counts for membership "
+        '(countsForMembership: not so for a met condition inside "none of"), and why.'
+    )
 
 
 class SegmentTemplateSerializer(serializers.Serializer):

@@ -27,6 +27,13 @@ class Outcome:
     met: bool
     figure: str
     children: tuple["Outcome", ...] = field(default=())
+    # Whether this outcome pulls towards membership: ``met`` itself, except under an odd
+    # number of "none of" groups, where a met condition is what keeps the person out.
+    favours: bool | None = None
+
+    def __post_init__(self):
+        if self.favours is None:
+            object.__setattr__(self, "favours", self.met)
 
 
 @dataclass(frozen=True)
@@ -136,14 +143,20 @@ def _figure(node, person: Person, ctx: Context, met: dict) -> str:
     return f"{kids} of {len(node.children)} met; needs {node.op}"
 
 
-def _outcome(node, person: Person, ctx: Context, met: dict) -> Outcome:
+def _outcome(node, person: Person, ctx: Context, met: dict, negated: bool = False) -> Outcome:
+    """Return ``node``'s outcome; ``negated`` when an odd number of "none of" groups hold it."""
+    inner = negated != (isinstance(node, c.Group) and node.op == "none")
     children = (
-        tuple(_outcome(child, person, ctx, met) for child in node.children)
+        tuple(_outcome(child, person, ctx, met, inner) for child in node.children)
         if (isinstance(node, c.Group))
         else ()
     )
     return Outcome(
-        path=node.path, met=met[id(node)], figure=_figure(node, person, ctx, met), children=children
+        path=node.path,
+        met=met[id(node)],
+        figure=_figure(node, person, ctx, met),
+        children=children,
+        favours=met[id(node)] != negated,
     )
 
 

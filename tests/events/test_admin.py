@@ -5,6 +5,7 @@ and posted back as a browser would (helpers in ``tests/people/test_admin.py``).
 """
 
 import json
+import re
 
 import pytest
 from django.test import override_settings
@@ -190,6 +191,31 @@ def test_property_limit_counts_existing_properties(workspace, marketer_client, s
     assert list(signup.properties.values_list("key", flat=True)) == ["plan", "seats", "coupon"]
 
 
+def test_property_limit_is_said_next_to_the_properties(workspace, marketer_client, signup):
+    """The limit is written under the properties (the script keeps its count current); at the
+    limit, where Django drops the "Add another" row, the note says no more can be added; a
+    built-in definition, which has no limit, shows none."""
+    url = admin_url("events_eventdefinition_change", signup.pk)
+    page = page_text(marketer_client.get(url))
+    assert re.search(
+        r'<p class="help cdp-property-limit" id="cdp-property-limit" data-prefix="properties" '
+        r'data-max="5">A custom definition has at most 5 custom properties\.</p>',
+        page,
+    )
+    assert "cdp/admin/property_limit.js" in page
+    full = definition_create(
+        workspace=workspace,
+        definition_id="c_full",
+        name="Full",
+        properties=[PropertyInput(key=f"p{i}", type="text") for i in range(5)],
+    )
+    page = page_text(marketer_client.get(admin_url("events_eventdefinition_change", full.pk)))
+    assert "at most 5 custom properties: this one has all 5, so no more can be added." in page
+    builtin = EventDefinition.objects.get(workspace=None, definition_id="pageView")
+    page = page_text(marketer_client.get(admin_url("events_eventdefinition_change", builtin.pk)))
+    assert "cdp-property-limit" not in page
+
+
 def test_invalid_new_property_key_is_shown_on_its_row(workspace, marketer_client, signup):
     """A key that breaks the service's rule is reported on the row, nothing is added."""
     url = admin_url("events_eventdefinition_change", signup.pk)
@@ -257,33 +283,49 @@ def test_definition_id_is_read_only_after_creation(workspace, marketer_client, s
 
 
 def test_definition_with_events_is_not_deleted(workspace, marketer_client, signup):
-    """Deleting a used definition shows the service's message naming the use; it stays."""
+    """The delete page of a used definition names the uses up front, in the id's own case,
+    and offers no confirm button; a forged confirmation deletes nothing."""
     send_events(workspace, make_person(workspace, "Alice"), "c_signup", [{"plan": "pro"}])
     url = admin_url("events_eventdefinition_delete", signup.pk)
-    assert marketer_client.get(url).status_code == 200
+    page = marketer_client.get(url)
+    assert page.status_code == 200
+    text = page_text(page)
+    assert "<code>c_signup</code>" in text
+    assert "cannot be deleted while it is in use" in text
+    assert re.search(r'<ul id="definition-usages">\s*<li>it has recorded events</li>', text)
+    assert "Are you sure" not in text
+    assert "Yes, I’m sure" not in text  # no confirm button
+    assert "C_signup" not in text
     response = marketer_client.post(url, {"post": "yes"}, follow=True)
     assert response.status_code == 200
-    assert any(
-        "c_signup cannot be deleted: it has recorded events" in m for m in messages_of(response)
-    )
     assert EventDefinition.objects.filter(pk=signup.pk).exists()
 
 
 def test_bulk_delete_respects_the_service(workspace, marketer_client, signup):
-    """The delete action removes unused definitions and refuses used ones, with messages."""
+    """The delete action names the used definitions up front and offers no confirmation; a
+    forged confirmation removes the unused ones and refuses the used ones with a message that
+    keeps the id's case."""
     unused = definition_create(workspace=workspace, definition_id="c_unused", name="Unused")
     send_events(workspace, make_person(workspace, "Alice"), "c_signup", [{}])
     url = admin_url("events_eventdefinition_changelist")
     selected = {"action": "delete_selected", "_selected_action": [signup.pk, unused.pk]}
     confirm = marketer_client.post(url, selected)
     assert confirm.status_code == 200
-    assert "Are you sure" in page_text(confirm)
+    text = page_text(confirm)
+    assert "Are you sure" not in text
+    assert re.search(r'<ul id="definition-usages">\s*<li>c_signup: it has recorded events', text)
     response = marketer_client.post(url, {**selected, "post": "yes"}, follow=True)
     texts = messages_of(response)
     assert "Deleted 1 event definition(s)." in texts
-    assert any("c_signup cannot be deleted" in t for t in texts)
+    assert "Not deleted: c_signup cannot be deleted: it has recorded events" in texts
+    assert "C_signup" not in page_text(response)
     assert EventDefinition.objects.filter(pk=signup.pk).exists()
     assert not EventDefinition.objects.filter(pk=unused.pk).exists()
+    only_unused = definition_create(workspace=workspace, definition_id="c_spare", name="Spare")
+    asked = marketer_client.post(
+        url, {"action": "delete_selected", "_selected_action": [only_unused.pk]}
+    )
+    assert "Are you sure" in page_text(asked)
 
 
 def test_unused_definition_is_deleted(workspace, marketer_client, signup):
@@ -495,3 +537,15 @@ def test_user_of_several_workspaces_chooses_the_definitions_workspace(workspace,
     refused = client.post(admin_url("events_eventdefinition_add"), data)
     assert "Select a valid choice" in page_text(refused)
     assert not EventDefinition.objects.filter(definition_id="c_other").exists()
+
+
+def test_person_event_summary_rows_are_labelled_in_words(workspace, marketer_client, signup):
+    """Each row of the person page's event summary reads "<name> (<code>): N events", not
+    internal ids."""
+    person = make_person(workspace, "Uma")
+    send_events(workspace, person, "itemViewed", [{"itemId": i} for i in range(3)])
+    send_events(workspace, person, "c_signup", [{"plan": "pro"}])
+    page = page_text(marketer_client.get(admin_url("people_person_change", person.pk)))
+    labels = re.findall(r'<td class="original">\s*<p>\s*([^<]*?)\s*</p>', page)
+    assert sorted(labels) == ["Item viewed (itemViewed): 3 events", "Signup (c_signup): 1 event"]
+    assert not re.search(rf"\b{person.pk}/\d+: ", page)

@@ -137,3 +137,38 @@ def test_segment_filter_lists_current_members_of_the_workspace(
     assert "Theirs" not in page_text(listing)  # not offered as a choice either
     assert changelist_rows(marketer_client.get(url, {"segment": theirs.pk})) == []
     assert changelist_rows(marketer_client.get(url, {"segment": "x"})) == []
+
+
+def test_explanation_marks_conditions_inside_a_none_group_by_what_they_do(
+    workspace, marketer_client
+):
+    """Inside "none of" a met condition keeps the person out: ✗ (red), an unmet one ✓; a
+    "none of" inside another flips back; the marks elsewhere follow met / not met."""
+    ann = PersonFactory(workspace=workspace, standard={"country": "DE"}, tags=["vip"])
+    cautious = segment_create(
+        workspace=workspace,
+        name="Germans but not vip",
+        rules={
+            "all": [
+                GERMANS["all"][0],
+                {"none": [{"tag": "vip"}, {"tag": "press"}, {"none": [{"tag": "vip"}]}]},
+            ]
+        },
+    )
+    page = page_text(marketer_client.get(admin_url("people_person_change", ann.pk)))
+    row = segment_row(page, cautious)
+    assert '<td class="cdp-segment-qualifies">no</td>' in row
+    marks = re.findall(
+        r'<li class="(cdp-met|cdp-unmet)" data-path="[^"]*" data-met="(true|false)">'
+        r'<span title="[^"]*">(✓|✗)</span> ([^<\n]*)',
+        row,
+    )
+    assert [(cls, met, mark, text.strip()) for cls, met, mark, text in marks] == [
+        ("cdp-unmet", "false", "✗", "1 of 2 met; needs all"),
+        ("cdp-met", "true", "✓", "country is 'DE'; needs: is DE"),
+        ("cdp-unmet", "false", "✗", "1 of 3 met; needs none"),
+        ("cdp-unmet", "true", "✗", "has tag 'vip'; needs: has it"),
+        ("cdp-met", "false", "✓", "does not have tag 'press'; needs: has it"),
+        ("cdp-met", "false", "✓", "1 of 1 met; needs none"),
+        ("cdp-met", "true", "✓", "has tag 'vip'; needs: has it"),
+    ]

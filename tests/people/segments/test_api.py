@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from events.ingestion import events_ingest
 from people.segments.api import SegmentOutSerializer
+from people.segments.services import segment_create
 from tests.api_helpers import assert_described, assert_error, workspace_api
 from tests.factories import DefinitionFactory, PersonFactory, event
 
@@ -93,6 +94,7 @@ def test_crud_preview_members_and_explanation(api, visitors, django_capture_on_c
     assert leaf == {
         "path": "rules.all[0]",
         "met": False,
+        "countsForMembership": False,
         "conditions": [],
         "figure": "1 c_visit in the last 30 days; needs >= 2",
     }
@@ -223,3 +225,21 @@ def test_public_keys_and_other_workspaces_are_refused(
     theirs = create(other, django_capture_on_commit_callbacks, kind="static").json()
     added = other.secret.post(f"/api/v1/segments/{theirs['id']}/members", {"personIds": [ann.pk]})
     assert added.json() == {"count": 0, "unmatched": 0, "invalid": []}
+
+
+def test_explanation_says_what_counts_for_membership_inside_none(api, workspace):
+    """Inside "none of", the met condition is what keeps the person out
+    (countsForMembership false) and the unmet one counts for them."""
+    ann = PersonFactory(workspace=workspace, tags=["vip"])
+    segment = segment_create(
+        workspace=workspace,
+        name="Not vip, not press",
+        rules={"all": [{"none": [{"tag": "vip"}, {"tag": "press"}]}]},
+    )
+    check = api.secret.get(f"/api/v1/segments/{segment.pk}/members/{ann.pk}").json()
+    [group] = check["explanation"]["conditions"]
+    assert (group["met"], group["countsForMembership"]) == (False, False)
+    assert [(c["met"], c["countsForMembership"]) for c in group["conditions"]] == [
+        (True, False),
+        (False, True),
+    ]
