@@ -23,10 +23,11 @@ from datetime import UTC, datetime, timedelta
 from cdp.errors import ErrorCode, FieldError, ServiceError
 from cdp.ids import MAX_ID
 from events.models import EventDefinition, PropertyDefinition
+from events.segment_source import PROPERTY_TYPES
 from people.errors import SegmentErrorCode
 from people.models import Workspace
 from people.segments import conditions as c
-from people.segments.rules import PROPERTY_TYPES, event_condition_validate
+from people.segments.rules import event_condition_validate
 from people.segments.values import parse_instant
 
 MAX_SERIES = 10

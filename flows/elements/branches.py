@@ -19,6 +19,7 @@ to the second. Trigger conditions need a flow started by an event.
 """
 
 from events.models import PropertyDefinition
+from events.segment_source import PROPERTY_TYPES
 from flows.elements.common import (
     Context,
     fail,
@@ -30,7 +31,7 @@ from flows.elements.common import (
 )
 from flows.errors import SegmentErrorCode, ServiceError
 from people.segments import conditions as c
-from people.segments.rules import PROPERTY_TYPES, rules_validate
+from people.segments.rules import rules_validate
 from people.segments.values import check_value
 
 TRIGGER_FIELDS = {
