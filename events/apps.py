@@ -15,7 +15,8 @@ class EventsConfig(AppConfig):
     def ready(self) -> None:
         # Whatever saves or deletes these rows (services, admin, migrations) invalidates the
         # per-process definition catalogues used by ingestion (events.definition_cache).
-        from events import admin_person, people_handlers
+        # The Celery tasks register in every process: services find them by name.
+        from events import admin_person, people_handlers, tasks  # noqa: F401
         from events.models import Channel, EventDefinition, PropertyDefinition, WorkspaceDefinition
         from events.segment_source import EventTables
         from events.selectors import USAGE_PROVIDERS, definitions_moving_to_stage

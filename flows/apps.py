@@ -34,7 +34,7 @@ class FlowsConfig(AppConfig):
             PERSON_PAGE_CONTEXTS.append(person_flow_runs_context)
         # Triggers and event waits follow ingested batches and segment entries.
         from cdp.outbox import outbox_listener_register, outbox_register
-        from flows import entry
+        from flows import entry, tasks  # noqa: F401  (the engine finds its tasks by name)
 
         outbox_register("events.ingested", entry.on_events_ingested)
         outbox_listener_register(entry.flows_listen)

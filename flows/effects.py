@@ -88,6 +88,11 @@ class FlowEvent:
     at: datetime | None = None  # when it happened; default the batch's time
 
 
+def backoff(attempt: int) -> timedelta:
+    """Wait before webhook attempt ``attempt`` + 1: 10 s, 20 s, 40 s, 80 s…"""
+    return timedelta(seconds=10 * 2 ** max(attempt - 1, 0))
+
+
 def flow_events_record(items: list[FlowEvent], *, now: datetime) -> list[int | None]:
     """Record events on the runs' people, marked as caused by their flow (one ingest per
     workspace); return each one's id (None when it was refused, which is logged)."""
@@ -234,8 +239,6 @@ def _webhook(run: FlowRun, config: dict, context: dict, attempt: int) -> SendRes
         if 300 <= response.status < 400:  # redirects are not followed, and would be again
             detail["error"] = "the receiver answered with a redirect, which is not followed"
             return SendResult(ok=False, final=True, detail=detail)
-    from flows.engine import backoff
-
     final = attempt >= MAX_ATTEMPTS
     return SendResult(ok=False, final=final, detail=detail, retry_in=backoff(attempt))
 
@@ -260,8 +263,6 @@ def _email(run: FlowRun, config: dict, context: dict, attempt: int) -> SendResul
             [to],
         )
     except Exception as exc:  # SMTP and backend errors: retried with backoff
-        from flows.engine import backoff
-
         return SendResult(
             ok=False,
             final=attempt >= MAX_ATTEMPTS,

@@ -27,6 +27,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
+from celery import current_app
 from django.db import transaction
 from django.utils import timezone
 
@@ -41,6 +42,9 @@ K, State = FlowElement.Kind, FlowRun.State
 RESUME_BATCH = 1_000
 STEP_BATCH = 500  # runs per advance task
 MAX_HOPS = 50  # elements one task moves a run through before handing it to the next task
+# The tasks of ``flows.tasks`` (which imports this module), by their registered names.
+ADVANCE_TASK = "flows.tasks.flow_runs_advance_task"
+STEP_TASK = "flows.tasks.flow_run_step_task"
 SEND_LEASE = timedelta(seconds=60)  # longer than a webhook's timeout
 STEP_LEASE = timedelta(seconds=30)  # an active run not moved by then is queued again
 RUN_FIELDS = (
@@ -59,8 +63,7 @@ def steps_queue(steps: Iterable[tuple[int, int]], *, here: bool = False) -> None
     advance tasks, or (``here``) in this process right away, saving the trip through the
     broker. Either way a run not moved by its ``resume_at`` lease is picked up again by the
     periodic resume."""
-    from flows.tasks import flow_runs_advance_task
-
+    flow_runs_advance_task = current_app.tasks[ADVANCE_TASK]
     steps = list(steps)
     for start in range(0, len(steps), STEP_BATCH):
         chunk = steps[start : start + STEP_BATCH]
@@ -175,8 +178,7 @@ class Batch:
         rows_update(FlowRun, list(self.dirty.values()), RUN_FIELDS)
         steps_queue(self.advances)
         if self.sends:
-            from flows.tasks import flow_run_step_task
-
+            flow_run_step_task = current_app.tasks[STEP_TASK]
             sends = list(self.sends)
             transaction.on_commit(lambda: [flow_run_step_task.delay(r, n) for r, n in sends])
 
@@ -472,8 +474,3 @@ def flow_runs_resume(*, now: datetime | None = None, limit: int = RESUME_BATCH) 
     with transaction.atomic():
         steps_queue(due)
     return len(due)
-
-
-def backoff(attempt: int) -> timedelta:
-    """Wait before webhook attempt ``attempt`` + 1: 10 s, 20 s, 40 s, 80 s…"""
-    return timedelta(seconds=10 * 2 ** max(attempt - 1, 0))

@@ -7,7 +7,7 @@ from django.urls import path
 
 from cdp.admin_scoping import ReadOnlyAdmin
 from events.analytics import admin_views
-from events.analytics.models import Analytics
+from events.models import Analytics
 from people.segments.admin_views import json_admin_view
 
 
