@@ -21,9 +21,20 @@ from django.core.mail import send_mail
 from django.template import Context as TemplateContext
 
 from cdp.outbound import OutboundRefused, outbound_request
+from events.ingestion import events_ingest
+from events.inputs import EventInput, FlowCause, PersonRef
 from flows.elements.actions import template_engine
 from flows.models import FlowRun
 from people.models import Identifier, Person
+from people.segments.models import Segment
+from people.segments.services import segment_members_add
+from people.services import (
+    STANDARD_ATTRIBUTES,
+    people_score_change,
+    people_tags_add,
+    people_tags_remove,
+    person_update,
+)
 
 logger = logging.getLogger(__name__)
 EXTERNAL = ("webhook", "email")
@@ -96,9 +107,6 @@ def backoff(attempt: int) -> timedelta:
 def flow_events_record(items: list[FlowEvent], *, now: datetime) -> list[int | None]:
     """Record events on the runs' people, marked as caused by their flow (one ingest per
     workspace); return each one's id (None when it was refused, which is logged)."""
-    from events.ingestion import events_ingest
-    from events.inputs import EventInput, FlowCause, PersonRef
-
     ids: list[int | None] = [None] * len(items)
     by_workspace: dict[int, list[int]] = {}
     for i, item in enumerate(items):
@@ -142,10 +150,6 @@ def flow_events_record(items: list[FlowEvent], *, now: datetime) -> list[int | N
 def effect_apply_many(*, runs: list[FlowRun], element, batch) -> dict[int, dict]:
     """Do a database action for the people of ``runs`` (all at one action element), the
     same change for all in one statement where it can; return what each step log keeps."""
-    from people.segments.models import Segment
-    from people.segments.services import segment_members_add
-    from people.services import people_score_change, people_tags_add, people_tags_remove
-
     config, action = element.config, element.config["action"]
     workspace_id = runs[0].workspace_id
     person_ids = sorted({run.person_id for run in runs})
@@ -157,8 +161,6 @@ def effect_apply_many(*, runs: list[FlowRun], element, batch) -> dict[int, dict]
     elif action == "score_change":
         people_score_change(workspace_id=workspace_id, person_ids=person_ids, by=config["by"])
     elif action == "attribute_set":
-        from people.services import STANDARD_ATTRIBUTES, person_update
-
         name = config["attribute"]
         for run in runs:
             if name in STANDARD_ATTRIBUTES:

@@ -32,6 +32,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from cdp.bulk import rows_update
+from events.models import EventDefinition
 from flows.conditions import branch_answers, wait_answer
 from flows.effects import EXTERNAL, FlowEvent, effect_apply_many, effect_send, flow_events_record
 from flows.elements.common import duration
@@ -437,8 +438,6 @@ def run_exit(*, run_id: int, reason: str, now: datetime | None = None) -> bool:
 
 def runs_wake(*, workspace_id: int, person_ids, definition_ids) -> int:
     """Queue the runs of ``person_ids`` waiting for one of ``definition_ids``."""
-    from events.models import EventDefinition
-
     codes = set(
         EventDefinition.objects.filter(pk__in=definition_ids).values_list(
             "definition_id", flat=True

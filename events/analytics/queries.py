@@ -28,6 +28,7 @@ from people.errors import SegmentErrorCode
 from people.models import Workspace
 from people.segments import conditions as c
 from people.segments.rules import event_condition_validate
+from people.segments.selectors import segment_get
 from people.segments.values import parse_instant
 
 MAX_SERIES = 10
@@ -251,8 +252,6 @@ def _breakdown(raw, events: tuple[EventSelection, ...]) -> Breakdown | None:
 def _segment(workspace: Workspace, raw) -> int | None:
     if raw is None:
         return None
-    from people.segments.selectors import segment_get
-
     found = None
     if isinstance(raw, int) and not isinstance(raw, bool) and 0 < raw <= MAX_ID:
         found = segment_get(workspace=workspace, segment_id=raw)

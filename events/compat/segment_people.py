@@ -34,6 +34,7 @@ from django.db import DataError, connection, transaction
 
 from events.errors import ErrorCode, FieldError, ServiceError
 from people.identity import normalise_identifier
+from people.merge import persons_merge
 from people.models import AttributeDefinition, Person, Workspace
 from people.selectors import person_lookup
 from people.services import (
@@ -132,8 +133,6 @@ def people_message_apply(
 
 
 def _merge(workspace: Workspace, survivor: Person, merged: Person) -> Person:
-    from people.merge import persons_merge  # people.merge imports the ingestion service
-
     return persons_merge(workspace=workspace, survivor=survivor, merged=merged)
 
 

@@ -23,6 +23,7 @@ from people.segments.models import Segment, SegmentMembership
 from people.segments.refresh import segment_changes_announce
 from people.segments.rules import rules_validate
 from people.segments.selectors import segment_usages
+from people.tasks import segment_refresh_task
 
 MAX_IMPORT_ROWS = 100_000
 
@@ -38,8 +39,6 @@ class ImportResult:
 
 def segment_refresh_queue(*, segment: Segment) -> None:
     """Mark a dynamic segment queued and run ``segment_refresh_task`` after commit."""
-    from people.tasks import segment_refresh_task
-
     if segment.is_dynamic:
         Segment.objects.filter(pk=segment.pk).update(refresh_status=Segment.RefreshStatus.QUEUED)
         transaction.on_commit(lambda: segment_refresh_task.delay(segment.pk))
