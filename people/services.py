@@ -24,7 +24,7 @@ from people.models import (
     PersonTag,
     Workspace,
 )
-from people.resolution import persons_resolve
+from people.resolution import people_resolve
 from people.segments.incremental import profiles_changed
 
 ATTRIBUTE_KEY_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
@@ -390,7 +390,7 @@ def _identify(
     for attempt in range(3):
         try:
             with transaction.atomic():
-                resolution = persons_resolve(
+                resolution = people_resolve(
                     workspace=workspace, refs=[ref], create=True, trusted=trusted
                 )
             break
