@@ -6,7 +6,7 @@ from datetime import datetime
 
 from cdp.errors import FieldError
 from events.exports.formats import export_time
-from people.inputs import PersonRef  # owned by people; events inputs name a person with it
+from people.inputs import PersonRef
 
 
 @dataclass(frozen=True)

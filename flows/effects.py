@@ -22,9 +22,10 @@ from django.template import Context as TemplateContext
 
 from cdp.outbound import OutboundRefused, outbound_request
 from events.ingestion import events_ingest
-from events.inputs import EventInput, FlowCause, PersonRef
+from events.inputs import EventInput, FlowCause
 from flows.elements.actions import template_engine
 from flows.models import FlowRun
+from people.inputs import PersonRef
 from people.models import Identifier, Person
 from people.segments.models import Segment
 from people.segments.services import segment_members_add

@@ -13,11 +13,12 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count
 from django.utils import timezone
 
+from cdp.errors import ErrorCode, FieldError, ServiceError
 from events.models import EventDefinition
 from events.services import definition_set_enabled
 from flows.elements import webhook_prepare
 from flows.engine import steps_queue
-from flows.errors import ErrorCode, FieldError, FlowErrorCode, ServiceError
+from flows.errors import FlowErrorCode
 from flows.inputs import FlowSpec
 from flows.models import Flow, FlowEdge, FlowElement, FlowRun
 from flows.schedules import flow_schedule_forget, flow_schedule_sync

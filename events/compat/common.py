@@ -28,7 +28,7 @@ from cdp.api.auth import (
 from cdp.api.errors import ApiError
 from cdp.api.parsing import read_json
 from cdp.api.ratelimit import key_rate_limited
-from events.errors import FieldError
+from cdp.errors import FieldError
 from events.ingestion_log import ingestion_log_record
 
 # How much of an unreadable body the ingestion log keeps.

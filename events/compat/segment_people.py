@@ -32,7 +32,7 @@ import re
 
 from django.db import DataError, connection, transaction
 
-from events.errors import ErrorCode, FieldError, ServiceError
+from cdp.errors import ErrorCode, FieldError, ServiceError
 from people.identity import normalise_identifier
 from people.merge import people_merge
 from people.models import AttributeDefinition, Person, Workspace

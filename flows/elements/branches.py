@@ -18,6 +18,7 @@ both. For "either … or …" across the two, chain branches: the ``no`` exit of
 to the second. Trigger conditions need a flow started by an event.
 """
 
+from cdp.errors import ServiceError
 from events.models import PropertyDefinition
 from events.segment_source import PROPERTY_TYPES
 from flows.elements.common import (
@@ -29,7 +30,7 @@ from flows.elements.common import (
     require_object,
     uses,
 )
-from flows.errors import SegmentErrorCode, ServiceError
+from people.errors import SegmentErrorCode
 from people.segments import conditions as c
 from people.segments.rules import rules_validate
 from people.segments.values import check_value

@@ -19,7 +19,8 @@ and whose message says, in a marketer's words, what to change.
 
 from dataclasses import dataclass
 
-from people.errors import ErrorCode, FieldError, SegmentErrorCode, ServiceError, json_typed
+from cdp.errors import ErrorCode, FieldError, ServiceError, json_typed
+from people.errors import SegmentErrorCode
 from people.identity import IDENTIFIER_TYPES, normalise_type
 from people.models import AttributeDefinition, Workspace
 from people.segments import conditions as c

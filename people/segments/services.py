@@ -14,7 +14,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from people.errors import ErrorCode, FieldError, SegmentErrorCode, ServiceError
+from cdp.errors import ErrorCode, FieldError, ServiceError
+from people.errors import SegmentErrorCode
 from people.identity import EXTERNAL_ID_ALIASES, normalise_identifier
 from people.models import Identifier, Person, Workspace
 from people.segments.compiler import audience_settings_apply, people_matching

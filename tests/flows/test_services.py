@@ -7,9 +7,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from cdp.errors import ServiceError
 from events.models import EventDefinition
 from events.services import definition_delete
-from flows.errors import ServiceError
 from flows.inputs import EdgeInput, ElementInput
 from flows.models import Flow, FlowRun
 from flows.selectors import flow_spec_get

@@ -7,12 +7,13 @@ import threading
 import pytest
 from django.db import connection, connections
 
-from events.errors import ErrorCode, ServiceError
+from cdp.errors import ErrorCode, ServiceError
 from events.ingestion import events_ingest
-from events.inputs import PersonRef, Status
+from events.inputs import Status
 from events.models import Event, EventAggregate, EventDefinition, IngestionLogEntry
 from events.services import definition_set_enabled
 from people import merge
+from people.inputs import PersonRef
 from people.merge import people_merge
 from people.models import Identifier, Person, PersonTag
 from people.services import person_identify, person_update

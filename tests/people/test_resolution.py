@@ -3,10 +3,11 @@ identifiers, created when allowed, and kept apart per workspace."""
 
 import pytest
 
-from events.errors import ErrorCode
+from cdp.errors import ErrorCode
 from events.ingestion import events_ingest
-from events.inputs import PersonRef, Status
+from events.inputs import Status
 from events.models import Event
+from people.inputs import PersonRef
 from people.models import Identifier, Person
 from people.resolution import people_resolve
 from tests.factories import DefinitionFactory, PersonFactory, at, event

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from events.errors import ErrorCode, ServiceError
+from cdp.errors import ErrorCode, ServiceError
 from people.models import ApiKey, Identifier, LifecycleStage, Person, PersonTag
 from people.services import (
     attribute_definition_create,

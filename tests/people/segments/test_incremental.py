@@ -233,7 +233,7 @@ def test_people_created_by_ingestion_enter_profile_only_segments(
     """A customer first seen in an event batch is checked against every segment, including
     ones that read no event: "has an email, country not DE" takes them in at once, and an
     existing visitor who logs in (gets an email with the batch) too."""
-    from events.inputs import PersonRef
+    from people.inputs import PersonRef
 
     visitor = PersonFactory(workspace=workspace, external_id=None)
     segment = segment_create(
