@@ -100,7 +100,8 @@ def freeze_inputs() -> None:
 def service_steps(bench: BenchWorkspace, rows: list[dict], batch: int) -> Iterator[float]:
     """Ingest ``rows`` through ``events_ingest`` in batches, yielding each batch's seconds."""
     from events.ingestion import events_ingest
-    from events.inputs import EventInput, PersonRef
+    from events.inputs import EventInput
+    from people.inputs import PersonRef
 
     inputs = [
         EventInput(

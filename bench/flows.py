@@ -71,11 +71,12 @@ def main() -> None:
 
     from cdp.celery import app
     from events.ingestion import events_ingest
-    from events.inputs import EventInput, PersonRef
+    from events.inputs import EventInput
     from events.services import definition_create
     from flows.inputs import EdgeInput, ElementInput, FlowSpec
     from flows.models import FlowRun
     from flows.services import flow_activate, flow_create
+    from people.inputs import PersonRef
     from people.models import PersonTag
     from people.workspaces import workspace_create
 

@@ -229,9 +229,10 @@ def _incremental(workspace, segments, batch: int) -> tuple[float, float, int]:
     from datetime import UTC, datetime, timedelta
 
     from events.ingestion import events_ingest
-    from events.inputs import EventInput, PersonRef
+    from events.inputs import EventInput
     from events.models import EventDefinition
     from events.services import definition_set_enabled
+    from people.inputs import PersonRef
     from people.models import Person
     from people.segments.incremental import INGESTION_CHANGES, segments_reevaluate
 

@@ -6,11 +6,16 @@ filters changelists, change views (objects of other workspaces answer "does not 
 search results and foreign-key choices to the user's workspaces, fills in the workspace of new
 objects when the user has exactly one, and turns a ``ServiceError`` raised while saving into
 form errors instead of a server error. Admin saves call services; the services decide.
+
+Workspaces live on the floor above (``people``): the model is named by the setting
+``CDP_WORKSPACE_MODEL`` and looked up in the app registry, so the kernel does not import it.
 """
 
 from collections.abc import Iterable
 
 from django import forms
+from django.apps import apps
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.db import IntegrityError
@@ -20,7 +25,6 @@ from django.urls import reverse
 
 from cdp.api.parsing import BoundedJSONDecoder
 from cdp.errors import FieldError, ServiceError
-from people.models import Workspace
 
 _CACHE_ATTR = "_cdp_workspace_ids"
 _ERRORS_ATTR = "_cdp_service_errors"
@@ -29,30 +33,37 @@ _ERRORS_ATTR = "_cdp_service_errors"
 # Which workspaces a user may see --------------------------------------------------------------
 
 
+def workspace_model() -> type[Model]:
+    """Return the workspace model (``settings.CDP_WORKSPACE_MODEL``)."""
+    return apps.get_model(settings.CDP_WORKSPACE_MODEL)
+
+
 def user_workspace_ids(request: HttpRequest) -> list[int] | None:
     """Return the ids of the user's workspaces, or None for a superuser (no restriction)."""
     if request.user.is_superuser:
         return None
     if not hasattr(request, _CACHE_ATTR):
-        ids = list(Workspace.objects.filter(members=request.user).values_list("pk", flat=True))
+        ids = list(
+            workspace_model().objects.filter(members=request.user).values_list("pk", flat=True)
+        )
         setattr(request, _CACHE_ATTR, ids)
     return getattr(request, _CACHE_ATTR)
 
 
-def user_workspaces(request: HttpRequest) -> QuerySet[Workspace]:
+def user_workspaces(request: HttpRequest) -> QuerySet:
     """Return the workspaces the user may pick (all of them for a superuser)."""
     ids = user_workspace_ids(request)
-    query = Workspace.objects.all()
+    query = workspace_model().objects.all()
     return query if ids is None else query.filter(pk__in=ids)
 
 
-def default_workspace(request: HttpRequest) -> Workspace | None:
+def default_workspace(request: HttpRequest) -> Model | None:
     """Return the user's workspace when there is exactly one to choose from."""
     candidates = list(user_workspaces(request)[:2])
     return candidates[0] if len(candidates) == 1 else None
 
 
-def selected_workspace(request: HttpRequest) -> tuple[Workspace | None, list[Workspace]]:
+def selected_workspace(request: HttpRequest) -> tuple[Model | None, list[Model]]:
     """Return the workspace named by ``?workspace=<id>`` (or the first one) and the choices."""
     choices = list(user_workspaces(request).order_by("name"))
     wanted = request.POST.get("workspace") or request.GET.get("workspace")
@@ -81,7 +92,7 @@ def scope_queryset(
 def scope_related(queryset: QuerySet, request: HttpRequest) -> QuerySet:
     """Limit the choices of a foreign key to the user's workspaces (by the related model)."""
     model = queryset.model
-    if model is Workspace:
+    if model is workspace_model():
         ids = user_workspace_ids(request)
         return queryset if ids is None else queryset.filter(pk__in=ids)
     field_names = {f.name for f in model._meta.get_fields()}

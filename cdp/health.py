@@ -6,6 +6,9 @@ from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse
 
+from cdp.celery import app
+from cdp.heartbeats import heartbeats_status
+
 
 def _database_status() -> dict:
     try:
@@ -20,8 +23,6 @@ def _database_status() -> dict:
 def _broker_status() -> dict:
     if settings.CELERY_TASK_ALWAYS_EAGER:
         return {"ok": True, "mode": "in-process"}
-    from cdp.celery import app
-
     try:
         with app.connection_for_write() as conn:
             conn.ensure_connection(max_retries=1, timeout=2)
@@ -34,8 +35,6 @@ def _broker_status() -> dict:
 def _processes_status(database_ok: bool) -> dict:
     if not database_ok:
         return {}
-    from cdp.heartbeats import heartbeats_status
-
     try:
         return {kind: status.as_json() for kind, status in heartbeats_status().items()}
     except Exception as exc:  # e.g. the table is missing before migrations ran

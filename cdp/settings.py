@@ -112,6 +112,9 @@ INSTALLED_APPS = [
     "events",
     "flows",
 ]
+# The model whose rows own everything else and whose ``members`` are the staff users who
+# may see it; the kernel's admin scoping reads it by this name (as Django's AUTH_USER_MODEL).
+CDP_WORKSPACE_MODEL = "people.Workspace"
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

@@ -19,10 +19,11 @@ from cdp.errors import FieldError
 from cdp.ids import text_id
 from events.catalogue import is_enabled_by_default
 from events.ingestion import events_ingest
-from events.inputs import EventInput, PersonRef, Status
+from events.inputs import EventInput, Status
 from events.models import Event, EventDefinition
 from events.selectors import definition_enabled_map, definition_list
 from events.services import definition_set_enabled
+from people.inputs import PersonRef
 from people.models import Identifier, Person, Workspace
 
 

@@ -15,8 +15,10 @@ class EventsConfig(AppConfig):
     def ready(self) -> None:
         # Whatever saves or deletes these rows (services, admin, migrations) invalidates the
         # per-process definition catalogues used by ingestion (events.definition_cache).
-        from events import admin_person, people_handlers
+        # The Celery tasks register in every process: services find them by name.
+        from events import admin_person, people_handlers, tasks  # noqa: F401
         from events.models import Channel, EventDefinition, PropertyDefinition, WorkspaceDefinition
+        from events.segment_source import EventTables
         from events.selectors import USAGE_PROVIDERS, definitions_moving_to_stage
         from people.admin import PERSON_INLINES, PERSON_PAGE_CONTEXTS
         from people.admin_views import ERASE_COUNTS
@@ -24,6 +26,7 @@ class EventsConfig(AppConfig):
         from people.merge import MERGE_HANDLERS, MERGED_HANDLERS
         from people.models import LifecycleStage, Workspace
         from people.segments.selectors import segments_using_definition
+        from people.segments.sources import event_source_register
         from people.workspaces import LIFECYCLE_STAGE_USAGE_PROVIDERS
 
         # A stage that definitions move people to is not deleted, nor a definition a segment
@@ -41,6 +44,8 @@ class EventsConfig(AppConfig):
         ):
             if handler not in registry:
                 registry.append(handler)
+        # Segments check and compile rules over this app's events, aggregates and definitions.
+        event_source_register(EventTables())
 
         for model in (
             EventDefinition,

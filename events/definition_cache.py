@@ -22,6 +22,8 @@ from django.core.cache import cache
 from django.db import transaction
 
 from events.models import EventDefinition, PropertyDefinition
+from events.selectors import definition_enabled_map, definition_list, workspace_numbered
+from events.validation import DefinitionValidator
 
 logger = logging.getLogger(__name__)
 VERSION_KEY = "cdp:definitions:version"
@@ -40,10 +42,6 @@ class Catalogue:
 
 
 def _load(workspace) -> Catalogue:
-    from events.selectors import definition_enabled_map, definition_list
-    from events.services import workspace_numbered
-    from events.validation import DefinitionValidator
-
     definitions: dict[str, EventDefinition] = {}
     rank = {pk: i for i, pk in enumerate(workspace.lineage_ids())}
     for definition in definition_list(workspace=workspace):

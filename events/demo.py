@@ -12,9 +12,10 @@ from django.utils import timezone
 
 from events.catalogue import PERSON_EVENTS, PRODUCT_EVENTS
 from events.ingestion import events_ingest
-from events.inputs import EventInput, PersonRef
+from events.inputs import EventInput
 from events.models import Channel, Event, EventDefinition
 from events.services import PropertyInput, definition_create, definition_set_enabled
+from people.inputs import PersonRef
 from people.models import AttributeDefinition, Person, Workspace
 from people.services import attribute_definition_create, person_create
 from people.workspaces import workspace_create

@@ -30,7 +30,7 @@ from events.services import workspace_definitions_ensure
 from events.validation import core_validate
 from events.writes import events_write, existing_event_ids
 from people.models import LifecycleStage, Person, PersonTag, Workspace
-from people.resolution import persons_resolve
+from people.resolution import people_resolve
 
 logger = logging.getLogger(__name__)
 # Concurrent batches naming the same new customers, or people being merged, conflict on
@@ -152,7 +152,7 @@ def _ingest_chunk(workspace, events, origin, create_people, trusted) -> list[Ite
                     "flow_cause": item.flow_cause and item.flow_cause.as_json(),
                 }
 
-        resolution = persons_resolve(
+        resolution = people_resolve(
             workspace=workspace,
             refs=[e.person if prepared[i] else None for i, e in enumerate(events)],
             create=create_people,

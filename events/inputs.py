@@ -5,7 +5,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from cdp.errors import FieldError
-from people.inputs import PersonRef  # owned by people; events inputs name a person with it
+from events.exports.formats import export_time
+from people.inputs import PersonRef
 
 
 @dataclass(frozen=True)
@@ -24,8 +25,6 @@ class FlowCause:
     element_name: str
 
     def as_json(self) -> dict:
-        from events.exports.formats import export_time
-
         return {
             "flowId": self.flow_id,
             "campaignName": self.flow_name,

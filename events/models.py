@@ -328,5 +328,17 @@ class IngestionLogEntry(models.Model):
         return f"{self.endpoint}: {self.code} ({self.field})"
 
 
-from events.analytics.models import Analytics  # noqa: E402, F401
+class Analytics(Event):
+    """The admin's "Analytics" entry: a proxy of ``Event`` without a table of its own, so the
+    page is listed with the events app and guarded by its own permission
+    (``events.view_analytics``, given to the Marketer group)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "analytics"
+        verbose_name_plural = "analytics"
+        default_permissions = ("view",)
+
+
+from events.analytics.models import SavedInsight  # noqa: E402, F401
 from events.exports.models import ExportFile, ExportRequest, ScheduledExport  # noqa: E402, F401

@@ -44,6 +44,15 @@ def definition_enabled_map(
     return result
 
 
+def workspace_numbered(*, workspace: Workspace) -> set[int]:
+    """Return the pks of definitions that have a sequence number in this workspace."""
+    return set(
+        WorkspaceDefinition.objects.filter(workspace=workspace).values_list(
+            "definition_id", flat=True
+        )
+    )
+
+
 def event_list(*, workspace: Workspace) -> QuerySet[Event]:
     return Event.objects.filter(workspace=workspace).select_related("definition", "person")
 

@@ -316,15 +316,6 @@ def workspace_definitions_ensure(
     return seqs
 
 
-def workspace_numbered(*, workspace: Workspace) -> set[int]:
-    """Return the pks of definitions that have a sequence number in this workspace."""
-    return set(
-        WorkspaceDefinition.objects.filter(workspace=workspace).values_list(
-            "definition_id", flat=True
-        )
-    )
-
-
 def definition_set_enabled(
     *, workspace: Workspace, definition: EventDefinition, enabled: bool | None
 ) -> None:

@@ -403,7 +403,7 @@ def _counters_portable(
         person[2] = max(person[2], occurred)
     workspace_id = rows[0]["workspace_id"] if rows else None
     _aggregates_upsert([(workspace_id, p, d, *agg) for (p, d), agg in sorted(aggregates.items())])
-    _persons_touch([(pid, *v) for pid, v in sorted(people.items())], now)
+    _people_touch([(pid, *v) for pid, v in sorted(people.items())], now)
 
 
 def _time(value: datetime):
@@ -440,7 +440,7 @@ def _aggregates_upsert(rows) -> None:
         cursor.execute(sql, params)
 
 
-def _persons_touch(rows, now: datetime) -> None:
+def _people_touch(rows, now: datetime) -> None:
     if not rows:
         return
     table = PERSON_TABLE

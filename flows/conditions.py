@@ -10,7 +10,7 @@ wait for an event becomes "``event`` occurred since the run reached the element"
 from datetime import datetime
 
 from people.segments import conditions as c
-from people.segments.compiler import people_matching
+from people.segments.compiler import Context, event_rows, people_matching
 from people.segments.rules import rules_validate
 from people.segments.values import check_value
 
@@ -133,8 +133,6 @@ def events_passing(
     *, workspace, event_ids: list[int], code: str, where: list, now: datetime
 ) -> set[int]:
     """Which of the stored events ``event_ids`` pass a trigger's property conditions."""
-    from people.segments.compiler import Context, event_rows
-
     if not where:
         return set(event_ids)
     node = rules_validate(

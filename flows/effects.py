@@ -21,9 +21,21 @@ from django.core.mail import send_mail
 from django.template import Context as TemplateContext
 
 from cdp.outbound import OutboundRefused, outbound_request
+from events.ingestion import events_ingest
+from events.inputs import EventInput, FlowCause
 from flows.elements.actions import template_engine
 from flows.models import FlowRun
+from people.inputs import PersonRef
 from people.models import Identifier, Person
+from people.segments.models import Segment
+from people.segments.services import segment_members_add
+from people.services import (
+    STANDARD_ATTRIBUTES,
+    people_score_change,
+    people_tags_add,
+    people_tags_remove,
+    person_update,
+)
 
 logger = logging.getLogger(__name__)
 EXTERNAL = ("webhook", "email")
@@ -88,12 +100,14 @@ class FlowEvent:
     at: datetime | None = None  # when it happened; default the batch's time
 
 
+def backoff(attempt: int) -> timedelta:
+    """Wait before webhook attempt ``attempt`` + 1: 10 s, 20 s, 40 s, 80 s…"""
+    return timedelta(seconds=10 * 2 ** max(attempt - 1, 0))
+
+
 def flow_events_record(items: list[FlowEvent], *, now: datetime) -> list[int | None]:
     """Record events on the runs' people, marked as caused by their flow (one ingest per
     workspace); return each one's id (None when it was refused, which is logged)."""
-    from events.ingestion import events_ingest
-    from events.inputs import EventInput, FlowCause, PersonRef
-
     ids: list[int | None] = [None] * len(items)
     by_workspace: dict[int, list[int]] = {}
     for i, item in enumerate(items):
@@ -137,10 +151,6 @@ def flow_events_record(items: list[FlowEvent], *, now: datetime) -> list[int | N
 def effect_apply_many(*, runs: list[FlowRun], element, batch) -> dict[int, dict]:
     """Do a database action for the people of ``runs`` (all at one action element), the
     same change for all in one statement where it can; return what each step log keeps."""
-    from people.segments.models import Segment
-    from people.segments.services import segment_members_add
-    from people.services import people_score_change, people_tags_add, people_tags_remove
-
     config, action = element.config, element.config["action"]
     workspace_id = runs[0].workspace_id
     person_ids = sorted({run.person_id for run in runs})
@@ -152,8 +162,6 @@ def effect_apply_many(*, runs: list[FlowRun], element, batch) -> dict[int, dict]
     elif action == "score_change":
         people_score_change(workspace_id=workspace_id, person_ids=person_ids, by=config["by"])
     elif action == "attribute_set":
-        from people.services import STANDARD_ATTRIBUTES, person_update
-
         name = config["attribute"]
         for run in runs:
             if name in STANDARD_ATTRIBUTES:
@@ -234,8 +242,6 @@ def _webhook(run: FlowRun, config: dict, context: dict, attempt: int) -> SendRes
         if 300 <= response.status < 400:  # redirects are not followed, and would be again
             detail["error"] = "the receiver answered with a redirect, which is not followed"
             return SendResult(ok=False, final=True, detail=detail)
-    from flows.engine import backoff
-
     final = attempt >= MAX_ATTEMPTS
     return SendResult(ok=False, final=final, detail=detail, retry_in=backoff(attempt))
 
@@ -260,8 +266,6 @@ def _email(run: FlowRun, config: dict, context: dict, attempt: int) -> SendResul
             [to],
         )
     except Exception as exc:  # SMTP and backend errors: retried with backoff
-        from flows.engine import backoff
-
         return SendResult(
             ok=False,
             final=attempt >= MAX_ATTEMPTS,

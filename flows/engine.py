@@ -27,10 +27,12 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
+from celery import current_app
 from django.db import transaction
 from django.utils import timezone
 
 from cdp.bulk import rows_update
+from events.models import EventDefinition
 from flows.conditions import branch_answers, wait_answer
 from flows.effects import EXTERNAL, FlowEvent, effect_apply_many, effect_send, flow_events_record
 from flows.elements.common import duration
@@ -41,6 +43,9 @@ K, State = FlowElement.Kind, FlowRun.State
 RESUME_BATCH = 1_000
 STEP_BATCH = 500  # runs per advance task
 MAX_HOPS = 50  # elements one task moves a run through before handing it to the next task
+# The tasks of ``flows.tasks`` (which imports this module), by their registered names.
+ADVANCE_TASK = "flows.tasks.flow_runs_advance_task"
+STEP_TASK = "flows.tasks.flow_run_step_task"
 SEND_LEASE = timedelta(seconds=60)  # longer than a webhook's timeout
 STEP_LEASE = timedelta(seconds=30)  # an active run not moved by then is queued again
 RUN_FIELDS = (
@@ -59,8 +64,7 @@ def steps_queue(steps: Iterable[tuple[int, int]], *, here: bool = False) -> None
     advance tasks, or (``here``) in this process right away, saving the trip through the
     broker. Either way a run not moved by its ``resume_at`` lease is picked up again by the
     periodic resume."""
-    from flows.tasks import flow_runs_advance_task
-
+    flow_runs_advance_task = current_app.tasks[ADVANCE_TASK]
     steps = list(steps)
     for start in range(0, len(steps), STEP_BATCH):
         chunk = steps[start : start + STEP_BATCH]
@@ -175,8 +179,7 @@ class Batch:
         rows_update(FlowRun, list(self.dirty.values()), RUN_FIELDS)
         steps_queue(self.advances)
         if self.sends:
-            from flows.tasks import flow_run_step_task
-
+            flow_run_step_task = current_app.tasks[STEP_TASK]
             sends = list(self.sends)
             transaction.on_commit(lambda: [flow_run_step_task.delay(r, n) for r, n in sends])
 
@@ -435,8 +438,6 @@ def run_exit(*, run_id: int, reason: str, now: datetime | None = None) -> bool:
 
 def runs_wake(*, workspace_id: int, person_ids, definition_ids) -> int:
     """Queue the runs of ``person_ids`` waiting for one of ``definition_ids``."""
-    from events.models import EventDefinition
-
     codes = set(
         EventDefinition.objects.filter(pk__in=definition_ids).values_list(
             "definition_id", flat=True
@@ -472,8 +473,3 @@ def flow_runs_resume(*, now: datetime | None = None, limit: int = RESUME_BATCH) 
     with transaction.atomic():
         steps_queue(due)
     return len(due)
-
-
-def backoff(attempt: int) -> timedelta:
-    """Wait before webhook attempt ``attempt`` + 1: 10 s, 20 s, 40 s, 80 s…"""
-    return timedelta(seconds=10 * 2 ** max(attempt - 1, 0))

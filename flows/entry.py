@@ -25,6 +25,7 @@ from django.utils import timezone
 from cdp.models import OutboxMessage
 from events.models import Event, EventAggregate, WorkspaceDefinition
 from flows.conditions import events_passing
+from flows.engine import STEP_LEASE, runs_exit, runs_wake, steps_queue
 from flows.models import Flow, FlowElement, FlowRun
 from people.segments.models import SegmentMembership
 
@@ -71,8 +72,6 @@ def flows_enter(
     """Start runs at the trigger for ``(person_id, context)`` entries (a person's first entry
     counts) of those who may enter, and queue their first step (which records
     ``flowEntered``) after commit. Return the runs started."""
-    from flows.engine import STEP_LEASE, steps_queue
-
     now = now or timezone.now()
     if not _open(flow, now):
         return []
@@ -140,8 +139,6 @@ def _event_context(event: Event, code: str, seq: int | None, count: int) -> dict
 
 def on_events_ingested(message: OutboxMessage) -> None:
     """Enter people into event-triggered flows; re-check waits reading these events."""
-    from flows.engine import runs_wake
-
     payload = message.payload
     workspace_id = message.workspace_id
     definitions = set(payload.get("definition_ids", []))
@@ -203,8 +200,6 @@ def on_events_ingested(message: OutboxMessage) -> None:
 
 def on_segments_changed(message: OutboxMessage) -> None:
     """Enter who entered a trigger segment; end the runs of who entered an exit segment."""
-    from flows.engine import runs_exit
-
     payload = message.payload
     segment_id, entered = payload["segment_id"], payload.get("entered", [])
     if not entered:

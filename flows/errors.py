@@ -1,14 +1,11 @@
-"""Error codes of the flows app (codes of ``cdp.errors`` re-exported).
+"""Error codes only flows have; the shared ones and ``ServiceError`` are in ``cdp.errors``.
 
 Element and graph problems reuse the generic codes (``required``, ``invalid``,
-``unknown_definition``, ``definition_disabled``…) and the segment codes for rule trees; these
-are the ones only flows have.
+``unknown_definition``, ``definition_disabled``…) and the segment codes for rule trees
+(``people.errors``).
 """
 
 from enum import StrEnum
-
-from cdp.errors import ErrorCode, FieldError, ServiceError
-from people.errors import SegmentErrorCode
 
 
 class FlowErrorCode(StrEnum):
@@ -27,6 +24,3 @@ class FlowErrorCode(StrEnum):
     RUNS_WAITING = "runs_waiting"
     SCHEDULE_PASSED = "schedule_passed"
     URL_REFUSED = "url_refused"  # a webhook to an internal or unresolvable host (§11)
-
-
-__all__ = ["ErrorCode", "FieldError", "FlowErrorCode", "SegmentErrorCode", "ServiceError"]

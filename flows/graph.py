@@ -9,8 +9,9 @@ never end). Both return every problem found, each on the path of the element or 
 import re
 from collections.abc import Sequence
 
+from cdp.errors import ErrorCode, FieldError
 from flows.elements import OUTCOMES
-from flows.errors import ErrorCode, FieldError, FlowErrorCode
+from flows.errors import FlowErrorCode
 from flows.inputs import EdgeInput, ElementInput
 from flows.models import FlowElement
 

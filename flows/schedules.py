@@ -22,7 +22,9 @@ from django_celery_beat.models import (
 )
 
 from flows.elements.common import duration
+from flows.entry import flows_enter
 from flows.models import Flow, FlowElement
+from people.segments.models import SegmentMembership
 
 TASK = "flows.tasks.flow_schedule_fire_task"
 
@@ -83,9 +85,6 @@ def flow_schedule_forget(*, flow_id: int) -> None:
 
 def flow_schedule_fire(*, flow_id: int, now: datetime | None = None) -> int:
     """Enter the current members of the trigger segment; return how many entered."""
-    from flows.entry import flows_enter
-    from people.segments.models import SegmentMembership
-
     now = now or timezone.now()
     flow = Flow.objects.select_related("workspace").filter(pk=flow_id).first()
     trigger = _trigger(flow) if flow is not None else None

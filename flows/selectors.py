@@ -140,3 +140,32 @@ def flows_using_segment(segment) -> list[str]:
         elif marker in flow.dependencies:
             usages.append(f"{flow.status} flow {flow.name!r} uses it")
     return usages
+
+
+def flows_active_summary(workspace: Workspace) -> list[dict]:
+    """The workspace's active flows with their runs by state (the admin dashboard)."""
+    flows = list(
+        Flow.objects.filter(workspace=workspace, status=Flow.Status.ACTIVE)
+        .order_by("name", "pk")
+        .values("pk", "name")
+    )
+    states = FlowRun.State
+    counts = {
+        row["flow_id"]: row
+        for row in (
+            FlowRun.objects.filter(flow_id__in=[f["pk"] for f in flows])
+            .values("flow_id")
+            .order_by()
+            .annotate(
+                entered=Count("pk"),
+                live=Count("pk", filter=Q(state__in=FlowRun.LIVE_STATES)),
+                finished=Count("pk", filter=Q(state=states.FINISHED)),
+                exited=Count("pk", filter=Q(state__in=(states.EXITED, states.FAILED))),
+            )
+        )
+    }
+    empty = {"entered": 0, "live": 0, "finished": 0, "exited": 0}
+    return [
+        {"id": f["pk"], "name": f["name"], **{k: counts.get(f["pk"], empty)[k] for k in empty}}
+        for f in flows
+    ]

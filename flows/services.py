@@ -13,8 +13,12 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count
 from django.utils import timezone
 
+from cdp.errors import ErrorCode, FieldError, ServiceError
+from events.models import EventDefinition
+from events.services import definition_set_enabled
 from flows.elements import webhook_prepare
-from flows.errors import ErrorCode, FieldError, FlowErrorCode, ServiceError
+from flows.engine import steps_queue
+from flows.errors import FlowErrorCode
 from flows.inputs import FlowSpec
 from flows.models import Flow, FlowEdge, FlowElement, FlowRun
 from flows.schedules import flow_schedule_forget, flow_schedule_sync
@@ -200,16 +204,11 @@ def _transition(
 def _runtime_ready(flow: Flow, resumed: bool) -> None:
     """Switch on the product events runs record; after a pause, move on the runs that were
     between steps (waiting runs are picked up by the periodic resume)."""
-    from events.models import EventDefinition
-    from events.services import definition_set_enabled
-
     for definition in EventDefinition.objects.filter(
         workspace=None, definition_id__in=("flowEntered", "flowExited")
     ):
         definition_set_enabled(workspace=flow.workspace, definition=definition, enabled=True)
     if resumed:
-        from flows.engine import steps_queue
-
         steps_queue(
             FlowRun.objects.filter(flow=flow, state=FlowRun.State.ACTIVE).values_list(
                 "pk", "step_no"

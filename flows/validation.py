@@ -11,13 +11,15 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 
+from cdp.errors import ErrorCode, FieldError, ServiceError
 from events.definition_cache import catalogue_get
 from flows.elements import Context, element_config_validate
 from flows.elements.triggers import TRIGGER_TYPES
-from flows.errors import ErrorCode, FieldError, FlowErrorCode, SegmentErrorCode, ServiceError
+from flows.errors import FlowErrorCode
 from flows.graph import graph_complete_errors, graph_shape_errors
 from flows.inputs import FlowSpec
 from flows.models import Flow, FlowElement
+from people.errors import SegmentErrorCode
 from people.models import Workspace
 from people.segments.models import Segment
 

@@ -19,7 +19,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 
 from cdp.errors import ErrorCode, FieldError, ServiceError
-from people.merge import persons_lock
+from people.merge import people_lock
 from people.models import ErasureRecord, Identifier, Person, PersonTag
 from people.segments.incremental import memberships_end
 from people.segments.models import Segment
@@ -46,7 +46,7 @@ def person_erase(*, person: Person, requested_by: str, reason: str = "") -> Eras
         )
     workspace = person.workspace
     with transaction.atomic():
-        person = persons_lock(workspace=workspace, person_ids=[person.pk]).get(person.pk)
+        person = people_lock(workspace=workspace, person_ids=[person.pk]).get(person.pk)
         if person is None:  # erased or merged away by a concurrent call
             raise ServiceError(
                 FieldError("id", ErrorCode.PERSON_NOT_FOUND, "no such person in this workspace")

@@ -1,8 +1,6 @@
-"""Error codes of the people app (codes of ``cdp.errors`` re-exported)."""
+"""Error codes only segments have; the shared ones and ``ServiceError`` are in ``cdp.errors``."""
 
 from enum import StrEnum
-
-from cdp.errors import ErrorCode, FieldError, ServiceError, json_typed
 
 
 class SegmentErrorCode(StrEnum):
@@ -15,6 +13,3 @@ class SegmentErrorCode(StrEnum):
     UNKNOWN_SEGMENT = "unknown_segment"
     SEGMENT_CYCLE = "segment_cycle"
     SEGMENT_KIND = "segment_kind"
-
-
-__all__ = ["ErrorCode", "FieldError", "SegmentErrorCode", "ServiceError", "json_typed"]

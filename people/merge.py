@@ -1,6 +1,6 @@
 """Merging two people who turn out to be one customer (SPEC §3).
 
-``persons_merge`` is the one write path for a merge: the API's merge endpoint, the
+``people_merge`` is the one write path for a merge: the API's merge endpoint, the
 Segment-compatible ``alias`` call and identity resolution (``people.resolution``, when one
 reference names identifiers of two people) all call it. It runs in one transaction that takes
 the workspace's merge lock (a PostgreSQL advisory lock: merges of one workspace run one at a
@@ -72,7 +72,7 @@ def merge_lock(*, workspace: Workspace) -> bool:
     return True
 
 
-def persons_lock(*, workspace: Workspace, person_ids: set[int] | list[int]) -> dict[int, Person]:
+def people_lock(*, workspace: Workspace, person_ids: set[int] | list[int]) -> dict[int, Person]:
     """Lock people of ``workspace`` in id order (one fixed order for every caller, so merges
     and erasures never wait on each other crosswise) and return those that still exist."""
     query = (
@@ -83,7 +83,7 @@ def persons_lock(*, workspace: Workspace, person_ids: set[int] | list[int]) -> d
     return {person.pk: person for person in query}
 
 
-def persons_merge(*, workspace: Workspace, survivor: Person, merged: Person) -> Person:
+def people_merge(*, workspace: Workspace, survivor: Person, merged: Person) -> Person:
     """Move everything of ``merged`` to ``survivor``, delete ``merged``, and return the
     survivor as stored; records ``personMerged`` when the workspace has it enabled."""
     if survivor.pk == merged.pk:
@@ -101,7 +101,7 @@ def persons_merge(*, workspace: Workspace, survivor: Person, merged: Person) -> 
             )
     with transaction.atomic():
         merge_lock(workspace=workspace)
-        locked = persons_lock(workspace=workspace, person_ids=[survivor.pk, merged.pk])
+        locked = people_lock(workspace=workspace, person_ids=[survivor.pk, merged.pk])
         for pk, field in ((survivor.pk, "id"), (merged.pk, "personId")):
             if pk not in locked:  # erased or merged away by a concurrent call
                 raise ServiceError(

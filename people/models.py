@@ -84,6 +84,11 @@ class ApiKey(models.Model):
     def __str__(self) -> str:
         return f"{self.prefix}… ({self.get_kind_display()})"
 
+    @property
+    def is_secret(self) -> bool:
+        """Secret keys read and manage; public ones only ingest."""
+        return self.kind == self.Kind.SECRET
+
 
 class LifecycleStage(models.Model):
     """A configurable lifecycle stage; people only move forward (higher position)."""

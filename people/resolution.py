@@ -8,7 +8,7 @@ one person, and an unknown identifier sent with a known person is attached to th
 
 When one group holds two stored people (a reference names identifiers of both, or two
 references share an unknown identifier), they are one customer: they are merged with
-``people.merge.persons_merge`` into the person the reference names explicitly by id or
+``people.merge.people_merge`` into the person the reference names explicitly by id or
 external id, else into the oldest (lowest id). Only such groups pay for the merge; the common
 case stays set-based. A batch that needs merges takes the workspace's merge lock
 (``people.merge.merge_lock``) and reads again, so it sees every merge committed before it; it
@@ -38,7 +38,7 @@ from django.utils import timezone
 from cdp.errors import ErrorCode, FieldError, ServiceError
 from people.identity import EXTERNAL_ID_ALIASES, normalise_identifier
 from people.inputs import PersonRef
-from people.merge import merge_lock, persons_lock, persons_merge
+from people.merge import merge_lock, people_lock, people_merge
 from people.models import Identifier, Person, Workspace
 
 LOCAL_ATTEMPTS = 3
@@ -178,7 +178,7 @@ def _identifier_rows(workspace_id: int, pairs: set[tuple[str, str]]) -> list[tup
     )
 
 
-def persons_resolve(
+def people_resolve(
     *, workspace: Workspace, refs: Sequence[PersonRef | None], create: bool, trusted: bool = True
 ) -> Resolution:
     """Resolve each reference to a person id (None where the item is skipped or fails),
@@ -448,13 +448,13 @@ def _merge(
 ) -> int:
     """Merge each group into its survivor; return how many people were merged away."""
     everyone = {pk for survivor, others in merges for pk in (survivor, *others)}
-    locked = persons_lock(workspace=workspace, person_ids=everyone)
+    locked = people_lock(workspace=workspace, person_ids=everyone)
     if len(locked) != len(everyone):
         raise ResolutionConflict("a person to merge was merged or erased by a concurrent call")
     for survivor_id, others in merges:
         survivor = locked[survivor_id]
         for other in others:
-            survivor = persons_merge(workspace=workspace, survivor=survivor, merged=locked[other])
+            survivor = people_merge(workspace=workspace, survivor=survivor, merged=locked[other])
             stages.pop(other, None)
         stages[survivor_id] = survivor.lifecycle_stage
     return sum(len(others) for _, others in merges)

@@ -24,6 +24,8 @@ from people.models import (
     PersonTag,
     Workspace,
 )
+from people.resolution import people_resolve
+from people.segments.incremental import profiles_changed
 
 ATTRIBUTE_KEY_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
 STANDARD_ATTRIBUTES = {
@@ -144,8 +146,6 @@ def _changed(person: Person, changes: Iterable[str] | None) -> None:
 def _people_changed(
     workspace_id: int, person_ids: list[int], changes: Iterable[str] | None
 ) -> None:
-    from people.segments.incremental import profiles_changed
-
     profiles_changed(workspace_id=workspace_id, person_ids=person_ids, changes=changes)
 
 
@@ -380,8 +380,6 @@ def _identify(
     *,
     trusted: bool,
 ) -> Identified:
-    from people.resolution import persons_resolve
-
     ref = PersonRef(external_id=external_id, identifiers=dict(identifiers or {}))
     if ref.is_empty():
         raise ServiceError(
@@ -392,7 +390,7 @@ def _identify(
     for attempt in range(3):
         try:
             with transaction.atomic():
-                resolution = persons_resolve(
+                resolution = people_resolve(
                     workspace=workspace, refs=[ref], create=True, trusted=trusted
                 )
             break

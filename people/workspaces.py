@@ -220,6 +220,19 @@ def api_key_authenticate(raw_key: str) -> ApiKey | None:
     return key
 
 
+def api_key_use(raw_key: str) -> ApiKey | None:
+    """Return the live key matching ``raw_key`` and note its use (at most once a minute), or
+    None: how API calls authenticate (registered in ``cdp.api.auth`` at start-up)."""
+    api_key = api_key_authenticate(raw_key)
+    if api_key is None:
+        return None
+    now = timezone.now()
+    if api_key.last_used_at is None or (now - api_key.last_used_at).total_seconds() > 60:
+        ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+        api_key.last_used_at = now  # the instance may be shared by the recent-keys cache
+    return api_key
+
+
 def api_keys_forget() -> None:
     """Drop the recently seen keys of this process."""
     _recent_keys.clear()

@@ -10,9 +10,10 @@ from datetime import UTC, datetime, timedelta
 
 import factory
 
-from events.inputs import EventInput, PersonRef
+from events.inputs import EventInput
 from events.models import EventDefinition
 from events.services import PropertyInput, definition_create
+from people.inputs import PersonRef
 from people.models import Person, Workspace
 from people.services import person_create
 from people.workspaces import workspace_create

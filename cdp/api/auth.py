@@ -1,16 +1,29 @@
 """API key authentication (§2): ``Authorization: App <key>`` (Infobip), ``Bearer <key>``, HTTP
 Basic with the key as user name (Segment clients), and ``access_token`` in the query string
-where a view allows it (DM Hub-compatible endpoints only)."""
+where a view allows it (DM Hub-compatible endpoints only).
+
+Keys and workspaces live on the floor above (``people``): it registers the function that turns
+a raw key into the live key with ``key_lookup_register`` in ``PeopleConfig.ready()``
+(``people.workspaces.api_key_use``), so the kernel imports nothing from it.
+"""
 
 import base64
 import binascii
+from collections.abc import Callable
+from typing import Any
 
-from django.utils import timezone
+from django.core.exceptions import ImproperlyConfigured
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions
 
-from people.models import ApiKey
-from people.workspaces import api_key_authenticate
+# The registered lookup: raw key → the live key (``workspace``, ``is_secret``, ``prefix``,
+# its use recorded) or None.
+_key_lookup: list[Callable[[str], Any]] = []
+
+
+def key_lookup_register(lookup: Callable[[str], Any]) -> None:
+    """Make ``lookup`` the way API keys are found (``PeopleConfig.ready()``)."""
+    _key_lookup[:] = [lookup]
 
 
 class KeyPrincipal:
@@ -19,10 +32,10 @@ class KeyPrincipal:
     is_authenticated = True
     is_anonymous = False
 
-    def __init__(self, api_key: ApiKey):
+    def __init__(self, api_key):
         self.api_key = api_key
         self.workspace = api_key.workspace
-        self.is_secret = api_key.kind == ApiKey.Kind.SECRET
+        self.is_secret = api_key.is_secret
 
     def __str__(self) -> str:
         return f"key {self.api_key.prefix}…"
@@ -51,14 +64,10 @@ def raw_key_from_request(request, *, allow_query_token: bool = False) -> str | N
 def principal_for_key(raw_key: str | None) -> KeyPrincipal | None:
     if not raw_key:
         return None
-    api_key = api_key_authenticate(raw_key)
-    if api_key is None:
-        return None
-    now = timezone.now()
-    if api_key.last_used_at is None or (now - api_key.last_used_at).total_seconds() > 60:
-        ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
-        api_key.last_used_at = now  # the instance may be shared by the recent-keys cache
-    return KeyPrincipal(api_key)
+    if not _key_lookup:
+        raise ImproperlyConfigured("no API key lookup registered (the people app)")
+    api_key = _key_lookup[0](raw_key)
+    return None if api_key is None else KeyPrincipal(api_key)
 
 
 class ApiKeyAuthentication(authentication.BaseAuthentication):

@@ -13,6 +13,8 @@ from django.conf import settings
 from django_ratelimit.core import is_ratelimited
 from rest_framework.throttling import BaseThrottle
 
+from cdp.api.auth import KeyPrincipal
+
 logger = logging.getLogger(__name__)
 GROUP = "cdp-api-key"
 
@@ -36,8 +38,6 @@ class ApiKeyThrottle(BaseThrottle):
     """DRF throttle: 429 ``throttled`` in the native error shape, with ``Retry-After``."""
 
     def allow_request(self, request, view):
-        from cdp.api.auth import KeyPrincipal
-
         user = request.user
         return not (isinstance(user, KeyPrincipal) and key_rate_limited(request, user))
 

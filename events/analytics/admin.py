@@ -14,7 +14,8 @@ from events.analytics.insights import (
     insight_update,
     insights_pin,
 )
-from events.analytics.models import Analytics, SavedInsight
+from events.analytics.models import SavedInsight
+from events.models import Analytics
 from people.segments.admin_views import json_admin_view
 
 

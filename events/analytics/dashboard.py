@@ -1,14 +1,16 @@
 """The admin index's dashboard: the last 30 days of a workspace at a glance.
 
 Events per day and the most frequent definitions (one read of the events index), new
-people per day, and the active flows with their runs by state. Cached for a minute per
-workspace: the index is opened often and the figures move slowly.
+people per day, and what the floors above add through ``DASHBOARD_FIGURES`` (flows register
+the active flows with their runs by state, ``flows.selectors.flows_active_summary``). Cached
+for a minute per workspace: the index is opened often and the figures move slowly.
 
 ``dashboard_workspace`` picks the workspace shown: the one asked for (remembered in the
 session as the user's choice), else the one the user last chose, else the first of theirs
 (by id) that has events, else their first by id.
 """
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from django.core.cache import cache
@@ -26,41 +28,14 @@ SESSION_KEY = "cdp_dashboard_workspace"
 DAYS = 30
 TOP = 10
 CACHE_SECONDS = 60
+# ``{key: figure(workspace)}``: more figures, from apps that register them at
+# ``AppConfig.ready()`` (``activeFlows``: flows).
+DASHBOARD_FIGURES: dict[str, Callable[[Workspace], object]] = {}
 
 
 def _per_day(rows, days: list[datetime]) -> list[int]:
     counts = {row["day"].astimezone(UTC): row["n"] for row in rows}
     return [counts.get(day, 0) for day in days]
-
-
-def _flows(workspace: Workspace) -> list[dict]:
-    from flows.models import Flow, FlowRun
-
-    flows = list(
-        Flow.objects.filter(workspace=workspace, status=Flow.Status.ACTIVE)
-        .order_by("name", "pk")
-        .values("pk", "name")
-    )
-    states = FlowRun.State
-    counts = {
-        row["flow_id"]: row
-        for row in (
-            FlowRun.objects.filter(flow_id__in=[f["pk"] for f in flows])
-            .values("flow_id")
-            .order_by()
-            .annotate(
-                entered=Count("pk"),
-                live=Count("pk", filter=Q(state__in=FlowRun.LIVE_STATES)),
-                finished=Count("pk", filter=Q(state=states.FINISHED)),
-                exited=Count("pk", filter=Q(state__in=(states.EXITED, states.FAILED))),
-            )
-        )
-    }
-    empty = {"entered": 0, "live": 0, "finished": 0, "exited": 0}
-    return [
-        {"id": f["pk"], "name": f["name"], **{k: counts.get(f["pk"], empty)[k] for k in empty}}
-        for f in flows
-    ]
 
 
 def dashboard_compute(*, workspace: Workspace, now: datetime) -> dict:
@@ -106,7 +81,7 @@ def dashboard_compute(*, workspace: Workspace, now: datetime) -> dict:
         "topDefinitions": [{"event": code, "events": n} for code, n in top],
         "newPeoplePerDay": new_people,
         "newPeople": sum(new_people),
-        "activeFlows": _flows(workspace),
+        **{key: figure(workspace) for key, figure in DASHBOARD_FIGURES.items()},
     }
 
 

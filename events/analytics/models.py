@@ -1,24 +1,13 @@
-"""The admin's "Analytics" entry and saved insights.
+"""Saved insights (the admin's "Analytics" entry, a proxy of ``Event``, lives with ``Event`` in
+``events.models``, which imports this module so Django finds the model).
 
-``Analytics`` is a proxy of ``Event`` without a table of its own, so the page is listed with the
-events app and guarded by its own permission (``events.view_analytics``, given to the Marketer
-group). ``SavedInsight`` is a named analytics query (a funnel, a segmentation or a retention
+``SavedInsight`` is a named analytics query (a funnel, a segmentation or a retention
 table) of a workspace, kept to be opened again or pinned to the admin index's dashboard; its
 ``query`` is exactly the body of the kind's analytics API (``events.analytics.insights``).
 """
 
 from django.conf import settings
 from django.db import models
-
-from events.models import Event
-
-
-class Analytics(Event):
-    class Meta:
-        proxy = True
-        verbose_name = "analytics"
-        verbose_name_plural = "analytics"
-        default_permissions = ("view",)
 
 
 class SavedInsight(models.Model):

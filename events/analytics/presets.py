@@ -18,35 +18,40 @@ class FunnelTemplate:
     requires: tuple[str, ...] = field(default=())
 
 
+def funnel_template(
+    key: str, name: str, description: str, steps: list[str], days: int
+) -> FunnelTemplate:
+    """A funnel through ``steps`` converting within ``days``; it requires every step's
+    definition."""
+    return FunnelTemplate(
+        key=key,
+        name=name,
+        description=description,
+        query={"steps": steps, "conversionWindow": {"days": days}},
+        requires=tuple(steps),
+    )
+
+
 FUNNEL_TEMPLATES: list[FunnelTemplate] = [
-    FunnelTemplate(
-        key="ticket-purchase",
-        name="Ticket purchase: search → choose → checkout",
-        description="Searched tickets, chose tickets, checked out, within 7 days of the search.",
-        query={
-            "steps": ["c_ticket_searched", "c_ticket_chosen", "c_checkout"],
-            "conversionWindow": {"days": 7},
-        },
-        requires=("c_ticket_searched", "c_ticket_chosen", "c_checkout"),
+    funnel_template(
+        "ticket-purchase",
+        "Ticket purchase: search → choose → checkout",
+        "Searched tickets, chose tickets, checked out, within 7 days of the search.",
+        ["c_ticket_searched", "c_ticket_chosen", "c_checkout"],
+        days=7,
     ),
-    FunnelTemplate(
-        key="ticket-purchase-demo",
-        name="Ticket purchase (demo data's events)",
-        description="The same journey with the demo workspace's definition ids.",
-        query={
-            "steps": ["c_search_tickets", "c_choose_tickets", "c_checkout"],
-            "conversionWindow": {"days": 7},
-        },
-        requires=("c_search_tickets", "c_choose_tickets", "c_checkout"),
+    funnel_template(
+        "ticket-purchase-demo",
+        "Ticket purchase (demo data's events)",
+        "The same journey with the demo workspace's definition ids.",
+        ["c_search_tickets", "c_choose_tickets", "c_checkout"],
+        days=7,
     ),
-    FunnelTemplate(
-        key="shop-purchase",
-        name="Shop purchase: view → cart → purchase",
-        description="Viewed an item, added it to the cart and bought it within a day.",
-        query={
-            "steps": ["itemViewed", "addedToCart", "itemPurchased"],
-            "conversionWindow": {"days": 1},
-        },
-        requires=("itemViewed", "addedToCart", "itemPurchased"),
+    funnel_template(
+        "shop-purchase",
+        "Shop purchase: view → cart → purchase",
+        "Viewed an item, added it to the cart and bought it within a day.",
+        ["itemViewed", "addedToCart", "itemPurchased"],
+        days=1,
     ),
 ]

@@ -23,10 +23,12 @@ from datetime import UTC, datetime, timedelta
 from cdp.errors import ErrorCode, FieldError, ServiceError
 from cdp.ids import MAX_ID
 from events.models import EventDefinition, PropertyDefinition
+from events.segment_source import PROPERTY_TYPES
 from people.errors import SegmentErrorCode
 from people.models import Workspace
 from people.segments import conditions as c
-from people.segments.rules import PROPERTY_TYPES, event_condition_validate
+from people.segments.rules import event_condition_validate
+from people.segments.selectors import segment_get
 from people.segments.values import parse_instant
 
 MAX_SERIES = 10
@@ -250,8 +252,6 @@ def _breakdown(raw, events: tuple[EventSelection, ...]) -> Breakdown | None:
 def _segment(workspace: Workspace, raw) -> int | None:
     if raw is None:
         return None
-    from people.segments.selectors import segment_get
-
     found = None
     if isinstance(raw, int) and not isinstance(raw, bool) and 0 < raw <= MAX_ID:
         found = segment_get(workspace=workspace, segment_id=raw)

@@ -22,6 +22,7 @@ from events.analytics.queries import EventSelection
 from events.models import Event
 from people.segments import conditions as c
 from people.segments.compiler import Context, event_rows
+from people.segments.models import SegmentMembership
 
 # PostgreSQL cancels an analytics statement after this long (SQLState 57014, query_canceled).
 TIMEOUT_MS = 120_000
@@ -86,8 +87,6 @@ def selection_rows(
 ) -> QuerySet[Event]:
     """Return the events ``selection`` counts in ``[start, end)``, of the members of
     ``segment_id`` when given (its current members: stays not exited)."""
-    from people.segments.models import SegmentMembership
-
     condition = replace(selection.condition, window=c.Window(start=start, end=end))
     rows = event_rows(condition, Context(workspace_id=workspace_id, now=timezone.now()))
     if segment_id is not None:

@@ -35,11 +35,12 @@ from cdp.api.schema import ErrorDetailSerializer, ErrorSerializer
 from cdp.errors import ErrorCode, FieldError, ServiceError
 from events.compat.common import Call, Rejected
 from events.ingestion import events_ingest
-from events.inputs import EventInput, PersonRef, Status
+from events.inputs import EventInput, Status
 from events.models import Event
 from events.useragent import user_agent_properties
 from events.validation import parse_time
 from people.identity import EXTERNAL_ID_ALIASES
+from people.inputs import PersonRef
 from people.services import (
     STANDARD_ATTRIBUTES,
     person_identify,

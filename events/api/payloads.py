@@ -7,7 +7,8 @@ models (definitions, properties, dedupe) stay in the ingestion service.
 
 from cdp.errors import ErrorCode, FieldError
 from cdp.ids import text_id
-from events.inputs import EventInput, PersonRef
+from events.inputs import EventInput
+from people.inputs import PersonRef
 
 # JSON name -> EventInput field
 CORE = {

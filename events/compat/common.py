@@ -28,8 +28,8 @@ from cdp.api.auth import (
 from cdp.api.errors import ApiError
 from cdp.api.parsing import read_json
 from cdp.api.ratelimit import key_rate_limited
+from cdp.errors import FieldError
 from events.compat.cors import cors_allow, origin_allowed, request_origin
-from events.errors import FieldError
 from events.ingestion_log import ingestion_log_record
 
 # How much of an unreadable body the ingestion log keeps.

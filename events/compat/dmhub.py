@@ -23,13 +23,14 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
 
 from cdp.api.errors import ApiError, error_body
+from cdp.errors import ErrorCode, FieldError
 from cdp.ids import ascii_digits, text_id
 from events.compat.common import Answers, CompatView, compat_endpoint, described, json_response
-from events.errors import ErrorCode, FieldError
 from events.ingestion import events_ingest
-from events.inputs import EventInput, PersonRef, Status
+from events.inputs import EventInput, Status
 from events.models import Event
 from events.selectors import event_list
+from people.inputs import PersonRef
 from people.models import Person
 
 ENDPOINT = Event.Origin.DMHUB

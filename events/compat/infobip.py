@@ -12,11 +12,12 @@ from django.views.decorators.http import require_POST
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 
+from cdp.errors import ErrorCode, FieldError, ServiceError
 from events.compat.common import Answers, CompatView, compat_endpoint, described, json_response
-from events.errors import ErrorCode, FieldError, ServiceError
 from events.ingestion import events_ingest
-from events.inputs import EventInput, PersonRef, Status
+from events.inputs import EventInput, Status
 from events.models import Event
+from people.inputs import PersonRef
 from people.selectors import person_lookup
 
 ENDPOINT = Event.Origin.INFOBIP

@@ -27,13 +27,14 @@ from rest_framework import serializers
 
 from cdp.api.errors import ApiError
 from cdp.api.parsing import JsonError, json_parse, nul_refuse, read_json
+from cdp.errors import ErrorCode, FieldError, ServiceError
 from events.compat.common import Answers, CompatView, compat_endpoint, described, json_response
 from events.definition_cache import catalogue_get
-from events.errors import ErrorCode, FieldError, ServiceError
 from events.ingestion import events_ingest
-from events.inputs import EventInput, PersonRef, Status
+from events.inputs import EventInput, Status
 from events.models import Channel, Event
 from events.selectors import definition_code_for
+from people.inputs import PersonRef
 from people.services import person_identify, person_identify_public
 
 ENDPOINT = Event.Origin.QUICK_AUDIENCE

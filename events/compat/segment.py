@@ -34,11 +34,11 @@ from django.views.decorators.csrf import csrf_exempt
 
 from cdp.api.errors import ApiError
 from cdp.api.parsing import DEFAULT_MAX_BYTES, JsonError, json_parse, read_body
+from cdp.errors import ErrorCode, FieldError
 from events.compat.common import Answers, Rejected, compat_endpoint, json_response
 from events.compat.cors import ALLOW_METHODS, preflight_response
 from events.compat.segment_events import ENDPOINT, segment_events_ingest
 from events.compat.segment_people import people_message_apply
-from events.errors import ErrorCode, FieldError
 from people.models import Workspace
 
 MAX_MESSAGE_BYTES = 32 * 1024

@@ -29,15 +29,16 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 
+from cdp.errors import ErrorCode, FieldError, ServiceError
 from events.compat.segment_people import id_value, ids
-from events.errors import ErrorCode, FieldError, ServiceError
 from events.ingestion import events_ingest
-from events.inputs import EventInput, PersonRef
+from events.inputs import EventInput
 from events.models import Event, PropertyDefinition
 from events.selectors import definition_code_for, definition_get
 from events.services import PROPERTY_KEY_RE, PropertyInput, definition_create
 from events.useragent import user_agent_properties
 from events.validation import parse_time
+from people.inputs import PersonRef
 from people.models import Workspace
 
 ENDPOINT = Event.Origin.SEGMENT

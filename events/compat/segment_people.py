@@ -15,7 +15,7 @@ logs what they return.
   rejected input). Null traits are skipped. A trait the services refuse is dropped and logged;
   the rest still applies.
 - ``alias``: ``previousId`` (an external id or anonymous id) and ``userId``: when both name
-  people, the previous one is merged into the ``userId`` one (``people.merge.persons_merge``);
+  people, the previous one is merged into the ``userId`` one (``people.merge.people_merge``);
   when only one exists the other id is attached to it (``previousId`` as an anonymous id).
 - ``group``: the person gets the tag ``group:<groupId>`` and, when the workspace defines the
   custom attribute ``groupId``, that attribute; group traits describe the group, not the person,
@@ -32,8 +32,9 @@ import re
 
 from django.db import DataError, connection, transaction
 
-from events.errors import ErrorCode, FieldError, ServiceError
+from cdp.errors import ErrorCode, FieldError, ServiceError
 from people.identity import normalise_identifier
+from people.merge import people_merge
 from people.models import AttributeDefinition, Person, Workspace
 from people.selectors import person_lookup
 from people.services import (
@@ -132,9 +133,7 @@ def people_message_apply(
 
 
 def _merge(workspace: Workspace, survivor: Person, merged: Person) -> Person:
-    from people.merge import persons_merge  # people.merge imports the ingestion service
-
-    return persons_merge(workspace=workspace, survivor=survivor, merged=merged)
+    return people_merge(workspace=workspace, survivor=survivor, merged=merged)
 
 
 def _checked_ids(message: dict, prefix: str) -> tuple[str | None, str | None]:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 
+from celery import current_app
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
@@ -29,6 +30,8 @@ from people.models import Workspace
 logger = logging.getLogger(__name__)
 
 MAX_DEFINITIONS = 1000
+# Found by name (events.exports.tasks imports this module; events.tasks registers it).
+RUN_TASK = "events.exports.tasks.export_run_task"
 BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 REGION_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
 PATH_SEGMENT_RE = re.compile(r"^[A-Za-z0-9!_.*'()=-]+$")
@@ -169,10 +172,8 @@ def export_submit(
 
 
 def _enqueue(export_id: int) -> None:
-    from events.exports.tasks import export_run_task
-
     try:
-        export_run_task.delay(export_id)
+        current_app.tasks[RUN_TASK].delay(export_id)
     except OperationalError as exc:
         # The broker is down: the stale sweep queues it again once it is back.
         logger.warning("could not queue export %s: %s", export_id, exc)

@@ -17,7 +17,7 @@ from rest_framework.views import APIView
 from cdp.api.auth import SecretKeyRequired
 from cdp.api.errors import ApiError, service_error_response
 from cdp.api.schema import ErrorSerializer
-from cdp.errors import ErrorCode
+from cdp.errors import ErrorCode, ServiceError
 from flows.api.representation import (
     flow_json,
     flow_summary_json,
@@ -33,7 +33,7 @@ from flows.api.serializers import (
     FlowSummarySerializer,
     FlowTemplateSerializer,
 )
-from flows.errors import FlowErrorCode, ServiceError
+from flows.errors import FlowErrorCode
 from flows.models import Flow, FlowRun
 from flows.presets import TEMPLATES, template_resolve
 from flows.selectors import flow_get, flow_list, flow_runs, flow_spec_get, person_flow_runs

@@ -29,6 +29,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator, validate_email
 from django.template import Engine, TemplateSyntaxError
 
+from cdp.errors import ErrorCode, FieldError, ServiceError
 from cdp.outbound import OutboundRefused, url_check
 from events.models import EventDefinition
 from flows.elements.common import (
@@ -42,7 +43,7 @@ from flows.elements.common import (
     whole_number,
 )
 from flows.elements.triggers import segment_of
-from flows.errors import ErrorCode, FieldError, FlowErrorCode, ServiceError
+from flows.errors import FlowErrorCode
 from people.models import AttributeDefinition, Person
 from people.services import STANDARD_ATTRIBUTES, attributes_validate, date_or_none
 

@@ -18,7 +18,9 @@ both. For "either … or …" across the two, chain branches: the ``no`` exit of
 to the second. Trigger conditions need a flow started by an event.
 """
 
+from cdp.errors import ServiceError
 from events.models import PropertyDefinition
+from events.segment_source import PROPERTY_TYPES
 from flows.elements.common import (
     Context,
     fail,
@@ -28,9 +30,9 @@ from flows.elements.common import (
     require_object,
     uses,
 )
-from flows.errors import SegmentErrorCode, ServiceError
+from people.errors import SegmentErrorCode
 from people.segments import conditions as c
-from people.segments.rules import PROPERTY_TYPES, rules_validate
+from people.segments.rules import rules_validate
 from people.segments.values import check_value
 
 TRIGGER_FIELDS = {

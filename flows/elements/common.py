@@ -8,9 +8,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from cdp.errors import ErrorCode, FieldError, ServiceError
 from events.definition_cache import Catalogue
 from events.models import EventDefinition
-from flows.errors import ErrorCode, FieldError, FlowErrorCode, ServiceError
+from flows.errors import FlowErrorCode
 from people.models import Workspace
 
 DURATION_UNITS = {"days": 86400, "hours": 3600, "minutes": 60}

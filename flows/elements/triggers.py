@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from celery.schedules import crontab
 from django.utils.dateparse import parse_datetime
 
+from cdp.errors import ServiceError
 from flows.elements.common import (
     Context,
     definition_of,
@@ -27,7 +28,8 @@ from flows.elements.common import (
     require_object,
     uses,
 )
-from flows.errors import FlowErrorCode, SegmentErrorCode, ServiceError
+from flows.errors import FlowErrorCode
+from people.errors import SegmentErrorCode
 from people.segments.models import Segment
 from people.segments.rules import rules_validate
 

@@ -1,7 +1,7 @@
 """Native API for merging two people and for GDPR erasure (§3, §6); secret keys only.
 
 ``POST /api/v1/people/{id}/merge`` ``{"personId": …}``: the path person survives and the body
-person is merged into it (``people.merge.persons_merge``).
+person is merged into it (``people.merge.people_merge``).
 ``POST /api/v1/people/{id}/erase`` ``{"reason": …}``: erase the person
 (``people.erasure.person_erase``); the audit record names the key that asked.
 """
@@ -20,7 +20,7 @@ from cdp.ids import MAX_ID
 from people.api.representation import person_json
 from people.api.views import PersonOutSerializer
 from people.erasure import MAX_REASON, person_erase
-from people.merge import persons_merge
+from people.merge import people_merge
 from people.models import Person
 from people.selectors import person_list
 
@@ -87,7 +87,7 @@ class PersonMergeView(APIView):
                 status_code=404,
             )
         try:
-            person = persons_merge(workspace=workspace, survivor=survivor, merged=merged)
+            person = people_merge(workspace=workspace, survivor=survivor, merged=merged)
         except ServiceError as exc:
             return _not_found_is_404(exc)
         return Response(person_json(_person(request, person.pk)))

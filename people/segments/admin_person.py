@@ -13,8 +13,8 @@ from django.http import HttpRequest
 from django.urls import reverse
 
 from cdp.admin_scoping import default_workspace, scope_queryset
+from cdp.errors import ServiceError
 from cdp.ids import text_id
-from people.errors import ServiceError
 from people.models import Person
 from people.segments.explain import segment_explain
 from people.segments.models import Segment, SegmentMembership

@@ -21,8 +21,9 @@ from django.views.decorators.csrf import csrf_protect
 from cdp import csvfile
 from cdp.admin_scoping import default_workspace, user_workspaces
 from cdp.api.parsing import JsonError, json_parse
+from cdp.errors import ErrorCode, ServiceError
 from cdp.ids import text_id
-from people.errors import ErrorCode, SegmentErrorCode, ServiceError
+from people.errors import SegmentErrorCode
 from people.models import Workspace
 from people.segments.models import Segment, SegmentMembership
 from people.segments.selectors import segment_builder_catalogue, segment_refresh_state

@@ -16,9 +16,9 @@ from rest_framework.views import APIView
 from cdp.api.auth import SecretKeyRequired
 from cdp.api.errors import service_error_response
 from cdp.api.schema import ErrorDetailSerializer, ErrorSerializer
+from cdp.errors import ServiceError
 from cdp.ids import MAX_ID
 from people.api.views import PeoplePagination
-from people.errors import ServiceError
 from people.models import Person
 from people.segments.explain import Outcome, segment_explain
 from people.segments.models import Segment

@@ -33,9 +33,10 @@ from django.db.models.lookups import (
     LessThanOrEqual,
 )
 
-from events.models import Event, EventAggregate
 from people.models import Identifier, Person, PersonTag
 from people.segments import conditions as c
+from people.segments.models import SegmentMembership
+from people.segments.sources import event_source
 
 LOOKUPS = {"=": "exact", ">=": "gte", "<=": "lte", ">": "gt", "<": "lt"}
 # The comparison that breaks a count rule satisfied by 0 (for "=", only "= 0" is).
@@ -239,14 +240,18 @@ def json_q(column: str, key: str, value_type: str, op: str, value, now: datetime
 # Behaviour --------------------------------------------------------------------------------------
 
 
-def event_rows(node: c.EventCondition, ctx: Context) -> QuerySet[Event]:
+def event_rows(node: c.EventCondition, ctx: Context) -> QuerySet:
     """Return the events a condition counts (all people, or ``ctx.person_ids``)."""
     if ctx.person_ids is None:
-        rows = Event.objects.filter(workspace_id=ctx.workspace_id, definition_id=node.definition_pk)
+        rows = (
+            event_source()
+            .events()
+            .filter(workspace_id=ctx.workspace_id, definition_id=node.definition_pk)
+        )
     else:
         # A person's events are in the person's workspace: without the workspace test the
         # (person, definition, time) index answers a few people's counts on its own.
-        rows = Event.objects.filter(definition_id=node.definition_pk)
+        rows = event_source().events().filter(definition_id=node.definition_pk)
     start, end = node.window.bounds(ctx.now)
     if start is not None:
         rows = rows.filter(occurred_at__gte=start)
@@ -268,8 +273,10 @@ def event_q(node: c.EventCondition, ctx: Context) -> Q:
     """People whose count of matching events satisfies the comparison."""
     op, n = node.count_operator, node.count
     if uses_aggregates(node):
-        rows = EventAggregate.objects.filter(
-            workspace_id=ctx.workspace_id, definition_id=node.definition_pk
+        rows = (
+            event_source()
+            .aggregates()
+            .filter(workspace_id=ctx.workspace_id, definition_id=node.definition_pk)
         )
         counted, field = rows, "count"
     else:
@@ -291,8 +298,10 @@ def event_q(node: c.EventCondition, ctx: Context) -> Q:
 
 def aggregate_q(node: c.AggregateCondition, ctx: Context) -> Q:
     """A condition on the person × definition aggregate (no row: never happened)."""
-    rows = EventAggregate.objects.filter(
-        workspace_id=ctx.workspace_id, definition_id=node.definition_pk
+    rows = (
+        event_source()
+        .aggregates()
+        .filter(workspace_id=ctx.workspace_id, definition_id=node.definition_pk)
     )
     if node.field == "count":
         as_event = c.EventCondition(
@@ -320,8 +329,6 @@ def segment_q(node: c.SegmentCondition, ctx: Context) -> Q:
     """Members of another segment: its rules now (dynamic), its list (static)."""
     if node.inner is not None:
         return compile_node(node.inner, ctx)
-    from people.segments.models import SegmentMembership
-
     return Q(
         Exists(
             SegmentMembership.objects.filter(

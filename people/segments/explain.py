@@ -11,12 +11,12 @@ from datetime import datetime
 from django.db.models import BooleanField, ExpressionWrapper
 from django.utils import timezone
 
-from events.models import EventAggregate
 from people.models import Person
 from people.segments import conditions as c
 from people.segments.compiler import Context, compile_node, event_rows, uses_aggregates
 from people.segments.models import Segment, SegmentMembership
 from people.segments.rules import rules_validate
+from people.segments.sources import event_source
 
 
 @dataclass(frozen=True)
@@ -102,9 +102,12 @@ def _figure(node, person: Person, ctx: Context, met: dict) -> str:
         )
     if isinstance(node, c.EventCondition):
         if uses_aggregates(node):
-            row = EventAggregate.objects.filter(
-                person=person, definition_id=node.definition_pk
-            ).first()
+            row = (
+                event_source()
+                .aggregates()
+                .filter(person=person, definition_id=node.definition_pk)
+                .first()
+            )
             n = row.count if row else 0
         else:
             n = event_rows(node, ctx).filter(person_id=person.pk).count()
@@ -113,7 +116,12 @@ def _figure(node, person: Person, ctx: Context, met: dict) -> str:
             wanted if node.occurred else f"not {wanted}"
         )
     if isinstance(node, c.AggregateCondition):
-        row = EventAggregate.objects.filter(person=person, definition_id=node.definition_pk).first()
+        row = (
+            event_source()
+            .aggregates()
+            .filter(person=person, definition_id=node.definition_pk)
+            .first()
+        )
         if row is None:
             return f"no {node.definition_code} ever; {_needs(node.operator, node.value)}"
         if node.field == "count":

@@ -19,12 +19,13 @@ and whose message says, in a marketer's words, what to change.
 
 from dataclasses import dataclass
 
-from events.models import EventDefinition, PropertyDefinition
-from events.selectors import definition_list
-from people.errors import ErrorCode, FieldError, SegmentErrorCode, ServiceError, json_typed
+from cdp.errors import ErrorCode, FieldError, ServiceError, json_typed
+from people.errors import SegmentErrorCode
 from people.identity import IDENTIFIER_TYPES, normalise_type
 from people.models import AttributeDefinition, Workspace
 from people.segments import conditions as c
+from people.segments.models import Segment
+from people.segments.sources import event_source
 from people.segments.values import check_value, parse_instant
 
 MAX_DEPTH = 6
@@ -48,12 +49,6 @@ STANDARD_FIELDS = {
     "lastSeenTime": ("last_seen_at", c.DATETIME),
     "createdTime": ("created_at", c.DATETIME),
 }
-PROPERTY_TYPES = {
-    PropertyDefinition.Type.TEXT: c.TEXT,
-    PropertyDefinition.Type.NUMBER: c.NUMBER,
-    PropertyDefinition.Type.BOOLEAN: c.BOOLEAN,
-    PropertyDefinition.Type.DATETIME: c.OPAQUE,
-}
 AGGREGATE_FIELDS = {"firstTime": "first_at", "lastTime": "last_at", "count": "count"}
 LEAF_KEYS = ("attribute", "customAttribute", "tag", "identifier", "event", "aggregate", "segment")
 
@@ -76,7 +71,7 @@ class _Checker:
         self.stack = [segment_id] if segment_id else []
         self.dependencies: set[str] = set()
         self.count = 0
-        self._definitions: dict[str, EventDefinition] = {}
+        self._definitions: dict = {}  # code → definition (the event floor's row)
         self._attributes = None
 
     # Groups ----------------------------------------------------------------------------------
@@ -223,11 +218,11 @@ class _Checker:
         return operator, check_value(value_type, operator, raw.get("value"), f"{path}.value")
 
     # Behaviour -------------------------------------------------------------------------------
-    def _definition(self, code, path) -> EventDefinition:
+    def _definition(self, code, path):
         if not isinstance(code, str) or not code:
             raise _error(path, ErrorCode.UNKNOWN_DEFINITION, "name an event definition")
         if code not in self._definitions:
-            found = definition_list(workspace=self.workspace).filter(definition_id=code).first()
+            found = event_source().definition_find(workspace=self.workspace, code=code)
             if found is None:
                 raise _error(
                     path,
@@ -271,17 +266,7 @@ class _Checker:
                 SegmentErrorCode.INVALID_RULE,
                 "where is a list of property conditions",
             )
-        properties = {p.key: p for p in PropertyDefinition.objects.filter(definition=definition)}
-        if definition.channel_id:
-            properties.update(
-                {
-                    p.key: p
-                    for p in PropertyDefinition.objects.filter(
-                        scope=PropertyDefinition.Scope.GLOBAL,
-                        definition__channel_id=definition.channel_id,
-                    )
-                }
-            )
+        properties = event_source().definition_properties(definition=definition)
         filters = []
         for i, item in enumerate(where):
             at = f"{path}.where[{i}]"
@@ -293,7 +278,7 @@ class _Checker:
                     f"{definition.definition_id} has no property {key!r}; it has "
                     + (", ".join(sorted(properties)) or "no properties"),
                 )
-            value_type = PROPERTY_TYPES[properties[key].type]
+            value_type = properties[key]
             operator, value = self._operator_value(item, at, value_type, key)
             filters.append(
                 c.PropertyFilter(key=key, value_type=value_type, operator=operator, value=value)
@@ -354,8 +339,6 @@ class _Checker:
         )
 
     def segment(self, raw, path):
-        from people.segments.models import Segment
-
         segment_id, operator = raw["segment"], raw.get("operator", "member")
         if operator not in ("member", "not_member"):
             raise _error(

@@ -3,13 +3,13 @@ catalogue the admin's rule builder offers)."""
 
 from django.db.models import QuerySet
 
-from events.models import PropertyDefinition
-from events.selectors import definition_enabled_map, definition_list
 from people.models import AttributeDefinition, Identifier, Person, PersonTag, Workspace
 from people.segments import conditions as c
 from people.segments.models import Segment, SegmentMembership
 from people.segments.presets import TEMPLATES
-from people.segments.rules import AGGREGATE_FIELDS, PROPERTY_TYPES, STANDARD_FIELDS
+from people.segments.refresh import refresh_progress_get
+from people.segments.rules import AGGREGATE_FIELDS, STANDARD_FIELDS
+from people.segments.sources import event_source
 
 
 def segment_list(*, workspace: Workspace) -> QuerySet[Segment]:
@@ -65,8 +65,6 @@ def segment_refresh_state(*, segment: Segment) -> dict:
     While a refresh runs, its progress is read from where the refresh reports it (see
     ``people.segments.refresh.refresh_progress_get``); otherwise from the segment row.
     """
-    from people.segments.refresh import refresh_progress_get
-
     segment.refresh_from_db(
         fields=[
             "refresh_status",
@@ -94,8 +92,6 @@ def segment_refresh_state(*, segment: Segment) -> dict:
 def segment_refresh_percent(segment: Segment) -> int:
     """Return how far a queued or running refresh of ``segment`` is (0-100), from its row and
     the live report of a running refresh; no query (the change list draws it per row)."""
-    from people.segments.refresh import refresh_progress_get
-
     if segment.refresh_status == Segment.RefreshStatus.QUEUED:
         return 0
     if segment.refresh_status == Segment.RefreshStatus.RUNNING:
@@ -106,38 +102,6 @@ def segment_refresh_percent(segment: Segment) -> int:
 
 def _choices(operators) -> list[dict]:
     return [{"value": op, "label": c.OPERATOR_WORDS.get(op, op)} for op in operators]
-
-
-def _definitions_json(workspace: Workspace) -> list[dict]:
-    """Definitions the rules can name, one per code (the one ``rules_validate`` resolves),
-    each with the properties a ``where`` filter may use and their value types."""
-    chosen: dict[str, object] = {}
-    for definition in definition_list(workspace=workspace).prefetch_related("properties"):
-        chosen.setdefault(definition.definition_id, definition)
-    definitions = list(chosen.values())
-    channel_ids = {d.channel_id for d in definitions if d.channel_id}
-    shared: dict[int, list] = {}
-    for prop in PropertyDefinition.objects.filter(
-        scope=PropertyDefinition.Scope.GLOBAL, definition__channel_id__in=channel_ids
-    ).select_related("definition"):
-        shared.setdefault(prop.definition.channel_id, []).append(prop)
-    enabled = definition_enabled_map(workspace=workspace, definitions=definitions)
-    result = []
-    for definition in sorted(definitions, key=lambda d: (d.name.lower(), d.definition_id)):
-        properties = {p.key: p for p in definition.properties.all()}
-        properties.update({p.key: p for p in shared.get(definition.channel_id, [])})
-        result.append(
-            {
-                "id": definition.definition_id,
-                "name": definition.name,
-                "enabled": enabled[definition.pk],
-                "properties": [
-                    {"key": p.key, "name": p.name or p.key, "type": PROPERTY_TYPES[p.type]}
-                    for p in sorted(properties.values(), key=lambda p: p.key.lower())
-                ],
-            }
-        )
-    return result
 
 
 def segment_builder_catalogue(*, workspace: Workspace, segment: Segment | None = None) -> dict:
@@ -182,7 +146,7 @@ def segment_builder_catalogue(*, workspace: Workspace, segment: Segment | None =
             {"key": a.key, "label": a.name or a.key, "type": a.type}
             for a in AttributeDefinition.objects.filter(workspace=workspace).order_by("key")
         ],
-        "definitions": _definitions_json(workspace),
+        "definitions": event_source().definitions_catalogue(workspace=workspace),
         "segments": [{"id": s.pk, "name": s.name, "kind": s.kind} for s in others],
         "identifierTypes": [
             {"value": value, "label": label} for value, label in Identifier.Type.choices

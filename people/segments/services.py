@@ -14,7 +14,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from people.errors import ErrorCode, FieldError, SegmentErrorCode, ServiceError
+from cdp.errors import ErrorCode, FieldError, ServiceError
+from people.errors import SegmentErrorCode
 from people.identity import EXTERNAL_ID_ALIASES, normalise_identifier
 from people.models import Identifier, Person, Workspace
 from people.segments.compiler import audience_settings_apply, people_matching
@@ -23,6 +24,7 @@ from people.segments.models import Segment, SegmentMembership
 from people.segments.refresh import segment_changes_announce
 from people.segments.rules import rules_validate
 from people.segments.selectors import segment_usages
+from people.tasks import segment_refresh_task
 
 MAX_IMPORT_ROWS = 100_000
 
@@ -38,8 +40,6 @@ class ImportResult:
 
 def segment_refresh_queue(*, segment: Segment) -> None:
     """Mark a dynamic segment queued and run ``segment_refresh_task`` after commit."""
-    from people.tasks import segment_refresh_task
-
     if segment.is_dynamic:
         Segment.objects.filter(pk=segment.pk).update(refresh_status=Segment.RefreshStatus.QUEUED)
         transaction.on_commit(lambda: segment_refresh_task.delay(segment.pk))

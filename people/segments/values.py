@@ -8,7 +8,8 @@ from datetime import UTC, date, datetime, timedelta
 
 from django.utils.dateparse import parse_date, parse_datetime
 
-from people.errors import FieldError, SegmentErrorCode, ServiceError
+from cdp.errors import FieldError, ServiceError
+from people.errors import SegmentErrorCode
 from people.segments import conditions as c
 
 MAX_TEXT = 1024

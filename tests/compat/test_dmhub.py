@@ -3,9 +3,10 @@
 import pytest
 
 from events.ingestion import events_ingest
-from events.inputs import EventInput, PersonRef
+from events.inputs import EventInput
 from events.models import Event, IngestionLogEntry
 from events.services import PropertyInput, definition_create
+from people.inputs import PersonRef
 from people.services import person_create
 
 pytestmark = pytest.mark.django_db

@@ -479,7 +479,8 @@ def test_events_are_read_only_and_filter_by_person(workspace, marketer_client):
 def test_events_search_by_external_id_and_filter_by_definition(workspace, marketer_client, signup):
     """Search matches the exact external id; the definition filter narrows the list."""
     from events.ingestion import events_ingest
-    from events.inputs import EventInput, PersonRef
+    from events.inputs import EventInput
+    from people.inputs import PersonRef
 
     person = make_person(workspace, "Alice")
     events_ingest(

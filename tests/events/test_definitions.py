@@ -3,10 +3,10 @@ protection and the built-in catalogue loaded by the data migration."""
 
 import pytest
 
+from cdp.errors import ErrorCode, ServiceError
 from events.catalogue import CHANNEL_EVENTS, PERSON_EVENTS, PRODUCT_EVENTS, TEMPLATES
-from events.errors import ErrorCode, ServiceError
 from events.ingestion import events_ingest
-from events.inputs import PersonRef, Status
+from events.inputs import Status
 from events.models import Event, EventDefinition, PropertyDefinition
 from events.selectors import definition_enabled_map, definition_get
 from events.services import (
@@ -18,6 +18,7 @@ from events.services import (
     properties_sync,
     property_add,
 )
+from people.inputs import PersonRef
 from tests.factories import DefinitionFactory, PersonFactory, WorkspaceFactory, event, props
 
 pytestmark = pytest.mark.django_db

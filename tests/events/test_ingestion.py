@@ -10,9 +10,10 @@ from django.db import connection, connections
 
 from cdp.models import OutboxMessage
 from events.ingestion import events_ingest
-from events.inputs import EventInput, FlowCause, PersonRef, Status
+from events.inputs import EventInput, FlowCause, Status
 from events.models import Event, EventAggregate, WorkspaceDefinition
 from events.writes import SMALL_BATCH
+from people.inputs import PersonRef
 from people.models import Identifier, Person, PersonTag
 from tests.factories import (
     DefinitionFactory,

@@ -8,7 +8,7 @@ import pytest
 from django.core.cache import cache
 from django.utils import timezone
 
-from events.errors import FieldError
+from cdp.errors import FieldError
 from events.ingestion_log import PRUNE_CACHE_KEY, ingestion_log_prune, ingestion_log_record
 from events.models import IngestionLogEntry
 from events.tasks import ingestion_log_prune_task

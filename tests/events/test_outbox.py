@@ -17,8 +17,8 @@ from cdp.outbox import (
     outbox_write,
 )
 from events.ingestion import events_ingest
-from events.inputs import PersonRef
 from events.models import Event
+from people.inputs import PersonRef
 from tests.factories import (
     DefinitionFactory,
     PersonFactory,

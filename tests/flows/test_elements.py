@@ -3,7 +3,7 @@ the path of the value at fault with a message saying what to write instead."""
 
 import pytest
 
-from flows.errors import ServiceError
+from cdp.errors import ServiceError
 from flows.models import FlowElement
 from flows.services import flow_create
 from tests.flows.conftest import END, chain, spec, start

@@ -7,9 +7,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from cdp.errors import ServiceError
 from events.models import EventDefinition
 from events.services import definition_delete
-from flows.errors import ServiceError
 from flows.inputs import EdgeInput, ElementInput
 from flows.models import Flow, FlowRun
 from flows.selectors import flow_spec_get
@@ -22,7 +22,7 @@ from flows.services import (
     flow_resume,
     flow_update,
 )
-from people.merge import persons_merge
+from people.merge import people_merge
 from people.segments.services import segment_delete
 from tests.factories import DefinitionFactory, PersonFactory
 from tests.flows.conftest import END, chain, complete_flow, run_at, spec, start
@@ -345,7 +345,7 @@ def test_runs_follow_their_person_into_a_merge(workspace, catalogue):
     run_at(one, ann, "wait1")
     both = run_at(one, bob, "wait1")
     moved = run_at(two, bob, "wait1")
-    persons_merge(workspace=workspace, survivor=ann, merged=bob)
+    people_merge(workspace=workspace, survivor=ann, merged=bob)
     both.refresh_from_db()
     moved.refresh_from_db()
     assert (both.person_id, both.state) == (ann.pk, FlowRun.State.EXITED)

@@ -17,9 +17,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from events.ingestion import events_ingest
-from events.inputs import EventInput, PersonRef
+from events.inputs import EventInput
 from events.models import Event
 from events.services import definition_create
+from people.inputs import PersonRef
 from people.models import ApiKey, AttributeDefinition, Identifier, Person, PersonTag, Workspace
 from people.services import attribute_definition_create, person_create
 from people.workspaces import api_key_create

@@ -6,11 +6,11 @@ from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import User
 from django.urls import reverse
 
-from events.errors import ErrorCode, ServiceError
+from cdp.errors import ErrorCode, ServiceError
 from events.ingestion import events_ingest
-from events.inputs import PersonRef
 from events.models import Event, EventAggregate, IngestionLogEntry
 from people.erasure import person_erase
+from people.inputs import PersonRef
 from people.models import ErasureRecord, Identifier, Person, PersonTag
 from tests.factories import DefinitionFactory, PersonFactory, at, event, props
 from tests.people.test_admin import login, make_staff

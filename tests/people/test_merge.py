@@ -1,4 +1,4 @@
-"""Merging people (SPEC §3): ``persons_merge`` and the merges identity resolution performs
+"""Merging people (SPEC §3): ``people_merge`` and the merges identity resolution performs
 when one reference names identifiers of two people, including under concurrent ingestion."""
 
 import random
@@ -7,13 +7,14 @@ import threading
 import pytest
 from django.db import connection, connections
 
-from events.errors import ErrorCode, ServiceError
+from cdp.errors import ErrorCode, ServiceError
 from events.ingestion import events_ingest
-from events.inputs import PersonRef, Status
+from events.inputs import Status
 from events.models import Event, EventAggregate, EventDefinition, IngestionLogEntry
 from events.services import definition_set_enabled
 from people import merge
-from people.merge import persons_merge
+from people.inputs import PersonRef
+from people.merge import people_merge
 from people.models import Identifier, Person, PersonTag
 from people.services import person_identify, person_update
 from tests.factories import (
@@ -65,7 +66,7 @@ def aggregate(person: Person, definition: EventDefinition) -> EventAggregate:
     return EventAggregate.objects.get(person_id=person.pk, definition=definition)
 
 
-# persons_merge --------------------------------------------------------------------------------
+# people_merge --------------------------------------------------------------------------------
 
 
 @pytest.mark.usefixtures("visit", "buy")
@@ -102,7 +103,7 @@ def test_merge_moves_everything_to_the_survivor(workspace, visit, buy):
         event("c_buy", merged, occurred_at=at(20), properties={"amount": 3}),
     )
 
-    result = persons_merge(workspace=workspace, survivor=survivor, merged=merged)
+    result = people_merge(workspace=workspace, survivor=survivor, merged=merged)
 
     assert result.pk == survivor.pk
     assert not Person.objects.filter(pk=merged.pk).exists()
@@ -148,7 +149,7 @@ def test_survivor_keeps_its_own_values_and_the_later_last_data(workspace, visit)
         event("c_visit", merged, occurred_at=at(1), properties={"page": "/old"}),
         event("c_visit", survivor, occurred_at=at(9), properties={"page": "/new"}),
     )
-    persons_merge(workspace=workspace, survivor=survivor, merged=merged)
+    people_merge(workspace=workspace, survivor=survivor, merged=merged)
     stored = Person.objects.get(pk=survivor.pk)
     assert (stored.external_id, stored.first_name, stored.country) == ("s-1", "Ann", "UK")
     assert stored.lifecycle_stage == "customer"
@@ -172,7 +173,7 @@ def test_repeated_events_are_kept_once_and_counted_once(workspace, visit):
         event("c_visit", survivor, occurred_at=at(3), external_id="x-1"),
         event("c_visit", merged, occurred_at=at(3), external_id="x-2"),
     )
-    persons_merge(workspace=workspace, survivor=survivor, merged=merged)
+    people_merge(workspace=workspace, survivor=survivor, merged=merged)
     stored = Person.objects.get(pk=survivor.pk)
     times = sorted(Event.objects.filter(person=stored).values_list("occurred_at", "external_id"))
     assert times == [(at(1), None), (at(2), None), (at(3), "x-1"), (at(3), "x-2")]
@@ -188,7 +189,7 @@ def test_person_merged_is_recorded_when_enabled(workspace):
     enable_person_merged(workspace)
     survivor = PersonFactory(workspace=workspace)
     merged = PersonFactory(workspace=workspace, external_id="crm-9")
-    persons_merge(workspace=workspace, survivor=survivor, merged=merged)
+    people_merge(workspace=workspace, survivor=survivor, merged=merged)
     [recorded] = Event.objects.filter(
         person_id=survivor.pk, definition__definition_id="personMerged"
     )
@@ -206,7 +207,7 @@ def test_person_merged_is_not_recorded_when_disabled(workspace, switch):
         enable_person_merged(workspace, enabled=switch)
     survivor = PersonFactory(workspace=workspace)
     merged = PersonFactory(workspace=workspace)
-    persons_merge(workspace=workspace, survivor=survivor, merged=merged)
+    people_merge(workspace=workspace, survivor=survivor, merged=merged)
     assert not Event.objects.filter(workspace=workspace).exists()
     assert not IngestionLogEntry.objects.filter(workspace=workspace).exists()
     assert not Person.objects.filter(pk=merged.pk).exists()
@@ -222,7 +223,7 @@ def test_merge_handlers_are_called_before_the_merged_person_goes(workspace):
     survivor, merged = PersonFactory(workspace=workspace), PersonFactory(workspace=workspace)
     merge.MERGE_HANDLERS.append(handler)
     try:
-        persons_merge(workspace=workspace, survivor=survivor, merged=merged)
+        people_merge(workspace=workspace, survivor=survivor, merged=merged)
     finally:
         merge.MERGE_HANDLERS.remove(handler)
     assert seen == [(survivor.pk, merged.pk, True)]
@@ -231,7 +232,7 @@ def test_merge_handlers_are_called_before_the_merged_person_goes(workspace):
 def test_merging_a_person_into_themselves_is_an_error(workspace):
     person = PersonFactory(workspace=workspace)
     with pytest.raises(ServiceError) as caught:
-        persons_merge(workspace=workspace, survivor=person, merged=person)
+        people_merge(workspace=workspace, survivor=person, merged=person)
     assert (caught.value.first.field, caught.value.first.code) == ("personId", ErrorCode.INVALID)
     assert Person.objects.filter(pk=person.pk).exists()
 
@@ -242,7 +243,7 @@ def test_people_of_another_workspace_cannot_be_merged(workspace, other_workspace
     theirs = PersonFactory(workspace=other_workspace, identifiers={"email": "b@example.com"})
     for survivor, merged, field in ((mine, theirs, "personId"), (theirs, mine, "id")):
         with pytest.raises(ServiceError) as caught:
-            persons_merge(workspace=workspace, survivor=survivor, merged=merged)
+            people_merge(workspace=workspace, survivor=survivor, merged=merged)
         assert (caught.value.first.field, caught.value.first.code) == (
             field,
             ErrorCode.PERSON_NOT_FOUND,
@@ -254,9 +255,9 @@ def test_people_of_another_workspace_cannot_be_merged(workspace, other_workspace
 def test_merging_a_person_already_gone_is_an_error(workspace):
     """A stale copy of a person merged away meanwhile is answered as not found."""
     survivor, merged = PersonFactory(workspace=workspace), PersonFactory(workspace=workspace)
-    persons_merge(workspace=workspace, survivor=survivor, merged=merged)
+    people_merge(workspace=workspace, survivor=survivor, merged=merged)
     with pytest.raises(ServiceError) as caught:
-        persons_merge(workspace=workspace, survivor=survivor, merged=merged)
+        people_merge(workspace=workspace, survivor=survivor, merged=merged)
     assert caught.value.first.code == ErrorCode.PERSON_NOT_FOUND
 
 

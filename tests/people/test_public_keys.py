@@ -60,6 +60,13 @@ def event(person: dict, **fields) -> dict:
     }
 
 
+def anonymous_event(api, event_id: str, **identifiers):
+    """Send one purchase naming its person by ``identifiers`` only, with the public key."""
+    return api.public.post(
+        "/api/v1/events", event({"identifiers": identifiers}, externalId=event_id)
+    )
+
+
 def identifiers(person: Person) -> set[tuple[str, str]]:
     return set(Identifier.objects.filter(person=person).values_list("type", "value"))
 
@@ -175,16 +182,9 @@ def test_two_known_people_named_by_a_public_key_are_not_merged(api, victim):
 def test_a_public_key_may_still_merge_anonymous_people(api, purchase):
     """Two anonymous browsers' people (no external id, created by a public key) named by one
     call are one visitor: they are merged, as before."""
-    api.public.post(
-        "/api/v1/events", event({"identifiers": {"anonymousId": "b-1"}}, externalId="e-1")
-    )
-    api.public.post(
-        "/api/v1/events", event({"identifiers": {"email": "v@example.com"}}, externalId="e-2")
-    )
-    response = api.public.post(
-        "/api/v1/events",
-        event({"identifiers": {"anonymousId": "b-1", "email": "v@example.com"}}, externalId="e-3"),
-    )
+    anonymous_event(api, "e-1", anonymousId="b-1")
+    anonymous_event(api, "e-2", email="v@example.com")
+    response = anonymous_event(api, "e-3", anonymousId="b-1", email="v@example.com")
     assert response.status_code == 201
     [visitor] = Person.objects.all()
     assert identifiers(visitor) == {("anonymous_id", "b-1"), ("email", "v@example.com")}
@@ -194,22 +194,13 @@ def test_a_public_key_may_still_merge_anonymous_people(api, purchase):
 def test_a_person_vouched_for_by_a_secret_key_is_known(api, purchase):
     """An anonymous person given an identifier by a secret key (no external id) is known from
     then on: a public key can no longer merge them into another visitor."""
-    api.public.post(
-        "/api/v1/events", event({"identifiers": {"anonymousId": "b-1"}}, externalId="e-1")
-    )
+    anonymous_event(api, "e-1", anonymousId="b-1")
     anonymous = Person.objects.get()
     assert anonymous.trusted is False
     identifier_add(person=anonymous, type="email", value="ann@example.com")
     assert Person.objects.get().trusted is True
-    api.public.post(
-        "/api/v1/events", event({"identifiers": {"anonymousId": "b-2"}}, externalId="e-2")
-    )
-    api.public.post(
-        "/api/v1/events",
-        event(
-            {"identifiers": {"anonymousId": "b-2", "email": "ann@example.com"}}, externalId="e-3"
-        ),
-    )
+    anonymous_event(api, "e-2", anonymousId="b-2")
+    anonymous_event(api, "e-3", anonymousId="b-2", email="ann@example.com")
     assert Person.objects.count() == 2
     assert events_of(anonymous) == {"e-1"}
     assert [e.field for e in known_person_log()] == ["person.identifiers.email"]
@@ -350,9 +341,8 @@ def segment(api, path: str, body: dict):
     assert response.json() == {"success": True}
 
 
-def test_segment_identify_with_a_public_key_cannot_merge_into_a_known_person(api, victim):
-    """``/v1/identify`` with the victim's userId and email from an anonymous browser: no
-    merge, no identifier moved, no trait set; the visitor keeps their id; logged."""
+def segment_visit(api) -> None:
+    """An anonymous browser (``seg-anon``) tracks one purchase (``seg-1``) through Segment."""
     segment(
         api,
         "/v1/track",
@@ -363,6 +353,12 @@ def test_segment_identify_with_a_public_key_cannot_merge_into_a_known_person(api
             "messageId": "seg-1",
         },
     )
+
+
+def test_segment_identify_with_a_public_key_cannot_merge_into_a_known_person(api, victim):
+    """``/v1/identify`` with the victim's userId and email from an anonymous browser: no
+    merge, no identifier moved, no trait set; the visitor keeps their id; logged."""
+    segment_visit(api)
     segment(
         api,
         "/v1/identify",
@@ -384,16 +380,7 @@ def test_segment_identify_with_a_public_key_cannot_merge_into_a_known_person(api
 
 def test_segment_identify_with_a_public_key_signs_an_anonymous_visitor_in(api, purchase):
     """Segment's browser flow still works: anonymousId + a new userId and email."""
-    segment(
-        api,
-        "/v1/track",
-        {
-            "anonymousId": "seg-anon",
-            "event": "c_purchase",
-            "properties": {"total": 1},
-            "messageId": "seg-1",
-        },
-    )
+    segment_visit(api)
     segment(
         api,
         "/v1/identify",
@@ -414,16 +401,7 @@ def test_segment_identify_with_a_public_key_signs_an_anonymous_visitor_in(api, p
 def test_segment_alias_with_a_public_key_cannot_merge_a_known_person(api, victim, previous):
     """``/v1/alias`` naming the known user (as userId, or as previousId) merges nothing and
     moves nothing; it is logged."""
-    segment(
-        api,
-        "/v1/track",
-        {
-            "anonymousId": "seg-anon",
-            "event": "c_purchase",
-            "properties": {"total": 1},
-            "messageId": "seg-1",
-        },
-    )
+    segment_visit(api)
     user_id = "victim-1" if previous == "seg-anon" else "attacker"
     segment(api, "/v1/alias", {"previousId": previous, "userId": user_id})
     assert_untouched(victim)
@@ -434,16 +412,7 @@ def test_segment_alias_with_a_public_key_cannot_merge_a_known_person(api, victim
 
 def test_segment_alias_with_a_public_key_gives_an_anonymous_visitor_a_new_user_id(api, purchase):
     """Aliasing an anonymous id to a user id nobody holds still signs the visitor in."""
-    segment(
-        api,
-        "/v1/track",
-        {
-            "anonymousId": "seg-anon",
-            "event": "c_purchase",
-            "properties": {"total": 1},
-            "messageId": "seg-1",
-        },
-    )
+    segment_visit(api)
     segment(api, "/v1/alias", {"previousId": "seg-anon", "userId": "u-2"})
     [person] = Person.objects.all()
     assert (person.external_id, events_of(person)) == ("u-2", {"seg-1"})
@@ -459,9 +428,7 @@ def test_segment_group_with_a_public_key_does_not_tag_a_known_person(api, victim
 def test_a_trusted_merge_makes_the_survivor_known(api, purchase):
     """A secret key merging an untrusted visitor with a trusted person leaves a trusted
     survivor, whom a public key then cannot merge."""
-    api.public.post(
-        "/api/v1/events", event({"identifiers": {"anonymousId": "b-1"}}, externalId="e-1")
-    )
+    anonymous_event(api, "e-1", anonymousId="b-1")
     trusted = person_create(workspace=api.workspace, identifiers={"email": "t@example.com"})
     api.secret.post(
         "/api/v1/events",
@@ -470,13 +437,8 @@ def test_a_trusted_merge_makes_the_survivor_known(api, purchase):
     [survivor] = Person.objects.all()
     assert survivor.trusted is True
     assert trusted.pk != survivor.pk or survivor.external_id is None
-    api.public.post(
-        "/api/v1/events", event({"identifiers": {"anonymousId": "b-2"}}, externalId="e-3")
-    )
-    api.public.post(
-        "/api/v1/events",
-        event({"identifiers": {"anonymousId": "b-2", "email": "t@example.com"}}, externalId="e-4"),
-    )
+    anonymous_event(api, "e-3", anonymousId="b-2")
+    anonymous_event(api, "e-4", anonymousId="b-2", email="t@example.com")
     assert Person.objects.count() == 2
     assert events_of(survivor) == {"e-1", "e-2"}
 
@@ -484,7 +446,7 @@ def test_a_trusted_merge_makes_the_survivor_known(api, purchase):
 # Quick Audience -----------------------------------------------------------------------------
 
 
-def test_quick_audience_event_answers_to_a_public_key_carry_no_event_id(api, workspace):
+def test_quick_audience_event_answers_to_a_public_key_carry_no_event_id(api, purchase):
     """Quick Audience's accepted list names index and status only for a public key."""
     message = {
         "customerId": "qa-1",
@@ -492,12 +454,6 @@ def test_quick_audience_event_answers_to_a_public_key_carry_no_event_id(api, wor
         "eventTime": 1714564800000,
         "extendAttributes": {"outBizId": "qa-e-1", "total": 3},
     }
-    definition_create(
-        workspace=workspace,
-        definition_id="c_purchase",
-        name="Purchase",
-        properties=[PropertyInput("total", type="number")],
-    )
     answers = [
         Client(HTTP_AUTHORIZATION=f"App {key}")
         .post(

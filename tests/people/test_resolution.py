@@ -3,12 +3,13 @@ identifiers, created when allowed, and kept apart per workspace."""
 
 import pytest
 
-from events.errors import ErrorCode
+from cdp.errors import ErrorCode
 from events.ingestion import events_ingest
-from events.inputs import PersonRef, Status
+from events.inputs import Status
 from events.models import Event
+from people.inputs import PersonRef
 from people.models import Identifier, Person
-from people.resolution import persons_resolve
+from people.resolution import people_resolve
 from tests.factories import DefinitionFactory, PersonFactory, at, event
 
 pytestmark = pytest.mark.django_db
@@ -170,9 +171,9 @@ def test_invalid_identifier_is_rejected_naming_it(workspace, identifiers, field,
     assert not Person.objects.filter(workspace=workspace).exists()
 
 
-def test_persons_resolve_answers_per_reference(workspace, ann):
-    """persons_resolve returns one answer per reference, skipping None and reporting stages."""
-    resolution = persons_resolve(
+def test_people_resolve_answers_per_reference(workspace, ann):
+    """people_resolve returns one answer per reference, skipping None and reporting stages."""
+    resolution = people_resolve(
         workspace=workspace,
         create=False,
         refs=[PersonRef(external_id="ann-1"), None, PersonRef(external_id="nobody")],

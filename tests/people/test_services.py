@@ -5,8 +5,9 @@ import hashlib
 from datetime import date
 
 import pytest
+from django.test import Client
 
-from events.errors import ErrorCode, ServiceError
+from cdp.errors import ErrorCode, ServiceError
 from people.models import ApiKey, Identifier, LifecycleStage, Person, PersonTag
 from people.services import (
     attribute_definition_create,
@@ -277,6 +278,22 @@ def test_api_key_authenticate_refuses_wrong_and_revoked_keys(workspace):
     assert ApiKey.objects.get(pk=revoke.api_key.pk).revoked_at is not None
     assert api_key_authenticate(revoke.raw_key) is None
     assert api_key_authenticate(keep.raw_key).pk == keep.api_key.pk
+
+
+@pytest.mark.parametrize("kind", [ApiKey.Kind.SECRET, ApiKey.Kind.PUBLIC])
+def test_an_api_call_authenticates_by_the_key_and_records_its_use(workspace, kind):
+    """The kernel's API authentication finds the key through the lookup people registers: a
+    call is answered for the key's workspace and kind (a public key may not read), and the
+    key's last use is recorded."""
+    new = api_key_create(workspace=workspace, kind=kind)
+    assert ApiKey.objects.get(pk=new.api_key.pk).last_used_at is None
+    response = Client(HTTP_AUTHORIZATION=f"Bearer {new.raw_key}").get("/api/v1/definitions")
+    assert response.status_code == (200 if kind == ApiKey.Kind.SECRET else 403)
+    assert ApiKey.objects.get(pk=new.api_key.pk).last_used_at is not None
+    assert (
+        Client(HTTP_AUTHORIZATION="Bearer cdp_sk_unknown").get("/api/v1/definitions").status_code
+        == 401
+    )
 
 
 def test_api_keys_are_unique(workspace):

@@ -16,9 +16,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from events.ingestion import events_ingest
-from events.inputs import PersonRef
 from events.models import EventDefinition
 from events.services import definition_set_enabled
+from people.inputs import PersonRef
 from people.segments.services import segment_create, segment_members_add, segment_members_remove
 from tests.factories import DefinitionFactory, PersonFactory, event, props
 

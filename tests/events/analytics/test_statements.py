@@ -5,8 +5,8 @@ made for one statement are put back afterwards."""
 import pytest
 from django.db import connection
 
+from cdp.errors import ErrorCode, ServiceError
 from events.analytics import sql
-from events.errors import ErrorCode, ServiceError
 
 pytestmark = [pytest.mark.django_db, pytest.mark.skipif("connection.vendor != 'postgresql'")]
 

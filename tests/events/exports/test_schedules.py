@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from django_celery_beat.models import PeriodicTask
 
-from events.errors import ServiceError
+from cdp.errors import ServiceError
 from events.exports.models import ExportRequest, ScheduledExport
 from events.exports.schedules import (
     ScheduleInput,

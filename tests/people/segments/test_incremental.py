@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from cdp import outbox
 from events.ingestion import events_ingest
-from people.merge import persons_merge
+from people.merge import people_merge
 from people.segments.models import Segment, SegmentMembership
 from people.segments.refresh import segment_refresh
 from people.segments.services import segment_create, segment_members_add
@@ -167,7 +167,7 @@ def test_merge_reevaluates_the_survivor_and_moves_static_lists(
     static = segment_create(workspace=workspace, name="VIP list", kind=Segment.Kind.STATIC)
     segment_members_add(segment=static, person_ids=[dup.pk])
     with django_capture_on_commit_callbacks(execute=True):
-        persons_merge(workspace=workspace, survivor=ann, merged=dup)
+        people_merge(workspace=workspace, survivor=ann, merged=dup)
     assert current(dynamic) == {ann.pk}
     assert current(static) == {ann.pk}
     static.refresh_from_db()
@@ -233,7 +233,7 @@ def test_people_created_by_ingestion_enter_profile_only_segments(
     """A customer first seen in an event batch is checked against every segment, including
     ones that read no event: "has an email, country not DE" takes them in at once, and an
     existing visitor who logs in (gets an email with the batch) too."""
-    from events.inputs import PersonRef
+    from people.inputs import PersonRef
 
     visitor = PersonFactory(workspace=workspace, external_id=None)
     segment = segment_create(

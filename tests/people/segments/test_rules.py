@@ -6,7 +6,7 @@ from datetime import date, timedelta
 import pytest
 from django.utils import timezone
 
-from events.errors import ServiceError
+from cdp.errors import ServiceError
 from events.services import PropertyInput
 from people.models import Person
 from people.segments.services import segment_create, segment_preview, segment_update
