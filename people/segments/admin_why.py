@@ -18,8 +18,8 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
+from cdp.errors import ServiceError
 from cdp.ids import text_id
-from people.errors import ServiceError
 from people.models import Person
 from people.segments.explain import segment_explain
 from people.segments.models import Segment
