@@ -115,7 +115,7 @@ class RetentionInSerializer(serializers.Serializer):
 
 class PageFieldsMixin(serializers.Serializer):
     limit = serializers.IntegerField(min_value=1, max_value=1000, default=100)
-    offset = serializers.IntegerField(min_value=0, default=0)
+    offset = serializers.IntegerField(min_value=0, max_value=10**9, default=0)
 
 
 class FunnelPeopleInSerializer(FunnelInSerializer, PageFieldsMixin):

@@ -92,9 +92,12 @@ def _segmentation(workspace: Workspace, request: PeopleRequest) -> tuple[str, st
 
 
 def _no_series(count: int) -> ServiceError:
-    return ServiceError(
-        FieldError("series", ErrorCode.INVALID, f"give a whole number from 0 to {count - 1}")
+    message = (
+        f"give a whole number from 0 to {count - 1}"
+        if count
+        else "the answer has no series (no events in the range)"
     )
+    return ServiceError(FieldError("series", ErrorCode.INVALID, message))
 
 
 DRILLS = {"funnels": _funnel, "retention": _retention, "segmentation": _segmentation}

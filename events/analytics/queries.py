@@ -54,7 +54,7 @@ RETENTION_KEYS = {"cohortEvent", "returnEvent", "from", "to", "interval", "perio
 RETENTION_INTERVALS = ("day", "week")
 DEFAULT_PERIODS, MAX_PERIODS = 7, 60
 PAGE_KEYS = {"limit", "offset"}
-DEFAULT_PAGE, MAX_PAGE = 100, 1000
+DEFAULT_PAGE, MAX_PAGE, MAX_OFFSET = 100, 1000, 10**9
 OUTCOMES = ("converted", "dropped")
 
 
@@ -409,7 +409,7 @@ def _people_body(data, at_keys: set[str]) -> tuple[dict, dict, int, int]:
         raise _fail(None, "send a JSON object")
     query = {k: v for k, v in data.items() if k not in at_keys | PAGE_KEYS}
     limit = _whole(data.get("limit", DEFAULT_PAGE), "limit", 1, MAX_PAGE)
-    offset = _whole(data.get("offset", 0), "offset", 0)
+    offset = _whole(data.get("offset", 0), "offset", 0, MAX_OFFSET)
     return query, {k: data.get(k) for k in at_keys}, limit, offset
 
 
