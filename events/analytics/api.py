@@ -100,13 +100,19 @@ class FunnelInSerializer(serializers.Serializer):
     segment = serializers.IntegerField(required=False, help_text="Only its current members.")
 
 
+@extend_schema_field({"type": "string", "pattern": "^(day|week)$", "default": "day"})
+class RetentionIntervalField(serializers.CharField):
+    """Day or week (a pattern, not an enum: a second "interval" choice set would collide with
+    the segmentation's in the schema's enum names)."""
+
+
 class RetentionInSerializer(serializers.Serializer):
     cohortEvent = SelectionField(
         help_text="The event whose first occurrence puts a person in a cohort."
     )
     returnEvent = SelectionField(help_text="The event counted in each later period.")
     to = serializers.CharField(help_text="End of the range the cohort event must fall in.")
-    interval = serializers.ChoiceField(choices=["day", "week"], default="day")
+    interval = RetentionIntervalField(default="day", help_text="Cohorts by day or week.")
     periods = serializers.IntegerField(
         min_value=1, max_value=60, default=7, help_text="Periods after period 0."
     )
