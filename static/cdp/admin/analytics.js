@@ -179,8 +179,8 @@
     return tab.run(body);
   }
 
-  function drillNumber(value, drill, title, text) {
-    return {value: value, text: text, title: title, drill: drill};
+  function drillNumber(value, drill, title, text, shade) {
+    return {value: value, text: text, title: title, drill: drill, shade: shade};
   }
 
   /* Open a chart's clicked element: (dataset, index) of the nearest one. */
@@ -616,7 +616,7 @@
                     var share = c.people ? " (" + A.percent(n / c.people) + ")" : "";
                     return drillNumber(n, function () { drill(i, p); },
                                        "See the people of this cohort who came back then",
-                                       n + share);
+                                       n + share, c.people ? n / c.people : 0);
                   }));
               }), "cdp-retention-table");
     }

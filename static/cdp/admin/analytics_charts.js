@@ -39,9 +39,13 @@
     return node;
   }
 
-  /* A number that opens the people behind it: {value, text, drill: function, title}. */
+  /* A number that opens the people behind it: {value, text, drill: function, title, shade}
+     (shade, 0 to 1: how strongly the cell is tinted, as in a heat map). */
   function drillCell(value) {
     var td = cell("td", "", "cdp-number");
+    if (value.shade) {
+      td.style.backgroundColor = "rgba(65, 118, 144, " + (value.shade * 0.55).toFixed(3) + ")";
+    }
     var link = document.createElement("button");
     link.type = "button";
     link.className = "cdp-drill";
