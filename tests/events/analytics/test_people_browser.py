@@ -109,6 +109,7 @@ def test_funnel_step_dropped_people_saved_as_segment(page, workspace):
     assert "Searched, never chose (static)" in page.eval_on_selector_all(
         f"{funnel} .cdp-segment option", "options => options.map(o => o.textContent)"
     )
+    page.locator("#cdp-funnel-chart").scroll_into_view_if_needed()
     bar = page.evaluate(
         f"""() => {{ const c = {CHART.format("cdp-funnel-chart")};
         const bar = c.getDatasetMeta(0).data[0]; const r = c.canvas.getBoundingClientRect();
@@ -209,6 +210,36 @@ def test_pickers_presets_segments_and_messages(page, workspace):
         "Choose at least one event to count."
     )
     _shot(page, "nothing-chosen")
+    # Chosen by a click and run: a people cell and a point of the chart open their people.
+    page.click(f"{box} .cdp-events option[value={TICKETS[0]}]")
+    _dates(page, box)
+    page.click(f"{box} .cdp-run")
+    page.wait_for_selector(f"{box} .cdp-analytics-table tbody tr")
+    assert page.text_content(f"{box} .cdp-analytics-message") == ""
+    cells = page.locator(f"{box} .cdp-analytics-table .cdp-drill:not([data-count='0'])")
+    wanted = int(cells.first.get_attribute("data-count"))
+    cells.first.click()
+    page.wait_for_selector("#cdp-people .cdp-people-count[data-count]")
+    assert page.get_attribute("#cdp-people .cdp-people-count", "data-count") == str(wanted)
+    assert page.locator("#cdp-people .cdp-person").count() == wanted
+    page.select_option(f"{box} .cdp-measure", "people")
+    chart = CHART.format("cdp-segmentation-chart")
+    index = page.evaluate(f"{chart}.data.datasets[0].data.findLastIndex(n => n > 0)")
+    assert index != page.evaluate(f"{chart}.data.datasets[0].data.findIndex(n => n > 0)")
+    wanted = page.evaluate(f"{chart}.data.datasets[0].data[{index}]")
+    label = page.evaluate(f"{chart}.data.labels[{index}]")
+    page.locator("#cdp-segmentation-chart").scroll_into_view_if_needed()
+    point = page.evaluate(
+        f"""() => {{ const c = {chart}; const p = c.getDatasetMeta(0).data[{index}];
+        const r = c.canvas.getBoundingClientRect(); return [r.left + p.x, r.top + p.y]; }}"""
+    )
+    page.mouse.click(*point)
+    page.wait_for_function(
+        "([n, label]) => document.querySelector('#cdp-people .cdp-people-count')"
+        ".getAttribute('data-count') === String(n) && document.querySelector("
+        "'#cdp-people .cdp-people-title').textContent.endsWith('c_ticket_searched, ' + label)",
+        arg=[wanted, label],
+    )
     assert not page.errors
 
 
