@@ -1,4 +1,4 @@
-"""Funnels and event segmentation on the segments benchmark's 1,000,000 people / 10,000,000 events.
+"""Funnels, segmentation and retention on the segments benchmark's 1M people / 10M events.
 
     make bench            # or: .venv/bin/python bench/analytics.py [--people N --events N]
 
@@ -9,8 +9,9 @@ or one of 500 others), 10 % each of ticket searched, ticket chosen and checkout.
 
 Prints the median of ``--runs`` runs (after one warm-up) of each query through the service the
 API calls, with its answer in short, then the admin index's dashboard computed afresh.
-Targets: the 5-step funnel over 30 days and the daily segmentation with a breakdown, each
-under 2 s.
+Targets: the 5-step funnel over 30 days, the daily segmentation with a breakdown, the weekly
+and daily retention over 30 days and the first page of a funnel step's dropped-off people,
+each under 2 s.
 """
 
 import statistics
@@ -78,10 +79,62 @@ def _queries(now) -> dict[str, tuple[str, dict, float | None]]:
             {"events": ["c_checkout"], "interval": "hour", **days7},
             None,
         ),
+        "retention, weekly, searched → checkout, 30 days, 4 weeks": (
+            "retention",
+            {
+                "cohortEvent": "c_ticket_searched",
+                "returnEvent": "c_checkout",
+                "interval": "week",
+                "periods": 4,
+                **days30,
+            },
+            2.0,
+        ),
+        "retention, daily, searched → page view, 30 days, 7 days": (
+            "retention",
+            {
+                "cohortEvent": "c_ticket_searched",
+                "returnEvent": "pageView",
+                "interval": "day",
+                "periods": 7,
+                **days30,
+            },
+            2.0,
+        ),
+        "people: funnel step 2 dropped off, first 100, 30 days": (
+            "funnel people",
+            {
+                "steps": list(CUSTOM),
+                "conversionWindow": {"days": 7},
+                "step": 2,
+                "outcome": "dropped",
+                **days30,
+            },
+            2.0,
+        ),
+        "people: retention cell (second cohort, day 1), first 100": (
+            "retention people",
+            {
+                "cohortEvent": "c_ticket_searched",
+                "returnEvent": "pageView",
+                "interval": "day",
+                "periods": 7,
+                "cohort": 1,
+                "period": 1,
+                **days30,
+            },
+            None,
+        ),
     }
 
 
 def _summary(kind: str, result) -> str:
+    if kind.endswith("people"):
+        return f"{result.count:,} people, {len(result.people)} on the page"
+    if kind == "retention":
+        people = sum(c.people for c in result.cohorts)
+        back = sum(c.returned[1] for c in result.cohorts)
+        return f"{len(result.cohorts)} cohorts, {people:,} people, {back:,} back in period 1"
     if kind == "funnel":
         return " → ".join(f"{s.people:,}" for s in result.steps) + " people"
     events = sum(s.total_events for s in result.series)
@@ -97,12 +150,26 @@ def main() -> None:
 
     from events.analytics.dashboard import dashboard_compute
     from events.analytics.funnels import funnel_run
-    from events.analytics.queries import funnel_query_parse, segmentation_query_parse
+    from events.analytics.people import people_page
+    from events.analytics.queries import (
+        funnel_people_parse,
+        funnel_query_parse,
+        retention_people_parse,
+        retention_query_parse,
+        segmentation_query_parse,
+    )
+    from events.analytics.retention import retention_run
     from events.analytics.segmentation import segmentation_run
+
+    def people(*, workspace, query):
+        return people_page(workspace=workspace, request=query)
 
     kinds = {
         "funnel": (funnel_query_parse, funnel_run),
         "segmentation": (segmentation_query_parse, segmentation_run),
+        "retention": (retention_query_parse, retention_run),
+        "funnel people": (funnel_people_parse, people),
+        "retention people": (retention_people_parse, people),
     }
     print(f"\n{'query':<58} {'median':>7} {'target':>7}  answer")
     for name, (kind, data, target) in _queries(timezone.now()).items():

@@ -140,6 +140,18 @@ SEGMENTATION = {
     "breakdown": {"property": "orderId", "limit": 10},
     "segment": "{segment}",
 }
+RETENTION = {
+    "cohortEvent": "c_p",
+    "returnEvent": {
+        "event": "c_p",
+        "where": [{"property": "total", "operator": "gt", "value": 1}],
+    },
+    "from": "2024-05-01",
+    "to": "2024-05-31",
+    "interval": "week",
+    "periods": 4,
+    "segment": "{segment}",
+}
 FUNNEL = {
     "steps": [
         "c_p",
@@ -284,6 +296,23 @@ BODIES = {
     ),
     ("PATCH", "/api/v1/analytics/insights/{insight_id}"): Op(
         {"name": "Views", "kind": "segmentation", "query": SEGMENTATION, "pinned": False}
+    ),
+    ("POST", "/api/v1/analytics/retention"): Op(RETENTION),
+    ("POST", "/api/v1/analytics/funnels/people"): Op(
+        {**FUNNEL, "step": 2, "outcome": "dropped", "limit": 10, "offset": 0}
+    ),
+    ("POST", "/api/v1/analytics/segmentation/people"): Op(
+        # Without the breakdown: with no events in the range it has no series to name.
+        {
+            **{k: v for k, v in SEGMENTATION.items() if k != "breakdown"},
+            "series": 0,
+            "bucket": 3,
+            "limit": 10,
+            "offset": 0,
+        }
+    ),
+    ("POST", "/api/v1/analytics/retention/people"): Op(
+        {**RETENTION, "cohort": 0, "period": 1, "limit": 10, "offset": 0}
     ),
     # Compatible endpoints, bodies as in the README.
     ("POST", "/peopleevents/1/persons/{personId}/definitions/{definitionId}/events"): Op(

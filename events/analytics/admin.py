@@ -36,6 +36,21 @@ class AnalyticsAdmin(ReadOnlyAdmin, admin.ModelAdmin):
                 name="events_analytics_segmentation",
             ),
             path("funnels/", query, {"kind": "funnels"}, name="events_analytics_funnels"),
+            path("retention/", query, {"kind": "retention"}, name="events_analytics_retention"),
+            *[
+                path(
+                    f"{kind}/people/",
+                    json_admin_view(self, admin_views.people_view),
+                    {"kind": kind},
+                    name=f"events_analytics_{kind}_people",
+                )
+                for kind in admin_views.PEOPLE_PARSERS
+            ],
+            path(
+                "people/segment/",
+                json_admin_view(self, admin_views.people_segment_view),
+                name="events_analytics_people_segment",
+            ),
             path("csv/", json_admin_view(self, admin_views.csv_view), name="events_analytics_csv"),
             path(
                 "dashboard/",

@@ -2,8 +2,10 @@
 
 The page (``templates/admin/events/analytics.html``, drawn by ``static/cdp/admin/
 analytics*.js`` with the vendored Chart.js) posts the same JSON queries as the API to
-``segmentation/`` and ``funnels/`` and draws the answers; ``csv/`` answers a query as a CSV
-file; ``dashboard/`` gives the admin index's figures. Everything needs the "view analytics"
+``segmentation/``, ``funnels/`` and ``retention/`` and draws the answers; ``<kind>/people/``
+lists the people behind one number (the API's people request) and ``people/segment/`` saves
+them as a static segment (with the "add segment" permission); ``csv/`` answers a query as a
+CSV file; ``dashboard/`` gives the admin index's figures. Everything needs the "view analytics"
 permission and reads one of the user's workspaces (``?workspace=``, else their first one).
 The JSON endpoints answer like the segment builder's (``people.segments.admin_views``): 403
 instead of the login redirect, CSRF on POST, errors as ``{"error": {"code", "message",
@@ -22,14 +24,26 @@ from cdp.errors import ErrorCode, ServiceError
 from cdp.ids import text_id
 from events.analytics.dashboard import dashboard_get, dashboard_workspace
 from events.analytics.funnels import funnel_run
+from events.analytics.people import people_page, people_segment_create
 from events.analytics.presets import FUNNEL_TEMPLATES
-from events.analytics.queries import funnel_query_parse, segmentation_query_parse
+from events.analytics.queries import (
+    funnel_people_parse,
+    funnel_query_parse,
+    retention_people_parse,
+    retention_query_parse,
+    segmentation_people_parse,
+    segmentation_query_parse,
+)
 from events.analytics.representation import (
     funnel_csv,
     funnel_json,
+    people_json,
+    retention_csv,
+    retention_json,
     segmentation_csv,
     segmentation_json,
 )
+from events.analytics.retention import retention_run
 from events.analytics.segmentation import segmentation_run
 from people.models import Workspace
 from people.segments.selectors import segment_builder_catalogue
@@ -42,6 +56,12 @@ KINDS = {
         segmentation_csv,
     ),
     "funnels": (funnel_query_parse, funnel_run, funnel_json, funnel_csv),
+    "retention": (retention_query_parse, retention_run, retention_json, retention_csv),
+}
+PEOPLE_PARSERS = {
+    "funnels": funnel_people_parse,
+    "segmentation": segmentation_people_parse,
+    "retention": retention_people_parse,
 }
 
 
@@ -65,11 +85,11 @@ def _workspace(request: HttpRequest) -> Workspace | None:
     return user_workspaces(request).filter(pk=text_id(wanted)).first()
 
 
-def _run(kind: str, workspace: Workspace, data):
+def _run(kind: str, workspace: Workspace, data, run=None, parse=None, argument="query"):
     """Parse and run a query; return the result or an error answer."""
-    parse, run, *_ = KINDS[kind]
+    parse, run = parse or KINDS[kind][0], run or KINDS[kind][1]
     try:
-        return run(workspace=workspace, query=parse(workspace=workspace, data=data))
+        return run(workspace=workspace, **{argument: parse(workspace=workspace, data=data)})
     except ServiceError as exc:
         first = exc.first
         return _error(
@@ -120,7 +140,12 @@ def page_view(request: HttpRequest, model_admin):
         context["config"] = {
             "catalogue": catalogue(workspace),
             "urls": {kind: reverse(f"admin:events_analytics_{kind}") for kind in KINDS}
-            | {"csv": reverse("admin:events_analytics_csv")},
+            | {f"{kind}People": reverse(f"admin:events_analytics_{kind}_people") for kind in KINDS}
+            | {
+                "csv": reverse("admin:events_analytics_csv"),
+                "saveSegment": reverse("admin:events_analytics_people_segment"),
+            },
+            "canSaveSegment": request.user.has_perm("people.add_segment"),
         }
     return TemplateResponse(request, "admin/events/analytics.html", context)
 
@@ -145,7 +170,7 @@ def _answer(request: HttpRequest, model_admin, kind: str, raw, represent):
     if isinstance(workspace, JsonResponse):
         return workspace
     if kind not in KINDS:
-        return _error(400, ErrorCode.INVALID, "kind is segmentation or funnels", "kind")
+        return _error(400, ErrorCode.INVALID, "kind is segmentation, funnels or retention", "kind")
     try:
         data = json_parse(raw() or b"null")
     except JsonError as exc:
@@ -164,6 +189,68 @@ def query_view(request: HttpRequest, model_admin, kind: str) -> JsonResponse:
         kind,
         lambda: request.body,
         lambda result: JsonResponse(KINDS[kind][2](result)),
+    )
+
+
+def _person_url(pk: int) -> str:
+    return reverse("admin:people_person_change", args=[pk])
+
+
+def _body(request: HttpRequest):
+    try:
+        return json_parse(request.body or b"null"), None
+    except JsonError as exc:
+        if exc.code == "too_deep":
+            return None, _error(400, exc.code, f"the body is {exc}", "body")
+        return None, None  # answered by the query parser: send a JSON object
+
+
+def people_view(request: HttpRequest, model_admin, kind: str) -> JsonResponse:
+    """POST a people request (the API's JSON: the query plus the keys naming the number) →
+    the count and a page of people with links to their admin pages."""
+    workspace = _guarded(request, model_admin, "POST")
+    if isinstance(workspace, JsonResponse):
+        return workspace
+    data, error = _body(request)
+    if error:
+        return error
+    result = _run(kind, workspace, data, people_page, PEOPLE_PARSERS[kind], "request")
+    if isinstance(result, JsonResponse):
+        return result
+    return JsonResponse(people_json(result, _person_url))
+
+
+def people_segment_view(request: HttpRequest, model_admin) -> JsonResponse:
+    """POST ``{"kind", "query": people request, "name"}`` → a new static segment holding
+    exactly those people: ``{"segment": {"id", "name", "members", "url"}}``."""
+    workspace = _guarded(request, model_admin, "POST")
+    if isinstance(workspace, JsonResponse):
+        return workspace
+    if not request.user.has_perm("people.add_segment"):
+        return _error(403, "forbidden", "you may not add segments")
+    data, error = _body(request)
+    if error:
+        return error
+    if not isinstance(data, dict) or data.get("kind") not in PEOPLE_PARSERS:
+        return _error(400, ErrorCode.INVALID, "kind is segmentation, funnels or retention", "kind")
+    kind, name = data["kind"], data.get("name")
+
+    def save(*, workspace, request):
+        return people_segment_create(workspace=workspace, request=request, name=name)
+
+    segment = _run(kind, workspace, data.get("query"), save, PEOPLE_PARSERS[kind], "request")
+    if isinstance(segment, JsonResponse):
+        return segment
+    return JsonResponse(
+        {
+            "segment": {
+                "id": segment.pk,
+                "name": segment.name,
+                "members": segment.member_count,
+                "url": reverse("admin:people_segment_change", args=[segment.pk]),
+            }
+        },
+        status=201,
     )
 
 

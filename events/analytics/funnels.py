@@ -47,7 +47,10 @@ class FunnelResult:
     steps: tuple[FunnelStep, ...]
 
 
-def _statement(workspace_id: int, query: FunnelQuery) -> tuple[str, list]:
+def funnel_ctes(workspace_id: int, query: FunnelQuery) -> tuple[str, list]:
+    """Return ``WITH s1 AS (…), …, sN AS (…)`` (and its parameters): ``s{k}`` holds one row
+    per person who reached step k, with the times ``t1``…``t{k}`` they reached each step. The
+    counts and the people behind them (``events.analytics.people``) read the same tables."""
     ctes, params = [], []
     for k, step in enumerate(query.steps, start=1):
         first = k == 1
@@ -75,13 +78,18 @@ def _statement(workspace_id: int, query: FunnelQuery) -> tuple[str, list]:
             f" GROUP BY p.person_id, {kept})"
         )
         params += [*rows_params, *window_params]
+    return "WITH " + ", ".join(ctes), params
+
+
+def _statement(workspace_id: int, query: FunnelQuery) -> tuple[str, list]:
+    ctes, params = funnel_ctes(workspace_id, query)
     selects = ["SELECT 1, (SELECT COUNT(*) FROM s1), NULL"]
     selects += [
         f"SELECT {k}, (SELECT COUNT(*) FROM s{k}), "
         + median(micros_between(f"t{k}", f"t{k - 1}"), f"s{k}")
         for k in range(2, len(query.steps) + 1)
     ]
-    return f"WITH {', '.join(ctes)} " + " UNION ALL ".join(selects), params
+    return f"{ctes} " + " UNION ALL ".join(selects), params
 
 
 def funnel_run(*, workspace: Workspace, query: FunnelQuery) -> FunnelResult:

@@ -21,11 +21,20 @@ from django.db import DataError, transaction
 from django.db.models import Max, QuerySet
 
 from cdp.errors import ErrorCode, FieldError, ServiceError
-from events.analytics.api import FunnelInSerializer, SegmentationInSerializer
+from events.analytics.api import (
+    FunnelInSerializer,
+    RetentionInSerializer,
+    SegmentationInSerializer,
+)
 from events.analytics.funnels import funnel_run
 from events.analytics.models import SavedInsight
-from events.analytics.queries import funnel_query_parse, segmentation_query_parse
-from events.analytics.representation import funnel_json, segmentation_json
+from events.analytics.queries import (
+    funnel_query_parse,
+    retention_query_parse,
+    segmentation_query_parse,
+)
+from events.analytics.representation import funnel_json, retention_json, segmentation_json
+from events.analytics.retention import retention_run
 from events.analytics.segmentation import segmentation_run
 from people.models import Workspace
 
@@ -58,6 +67,9 @@ insight_kind_register(
     segmentation_query_parse,
     segmentation_run,
     segmentation_json,
+)
+insight_kind_register(
+    "retention", RetentionInSerializer, retention_query_parse, retention_run, retention_json
 )
 
 

@@ -13,6 +13,13 @@ own checker (``people.segments.rules.event_condition_validate``)::
     {"steps": ["c_ticket_searched", "c_ticket_chosen", "c_checkout"],
      "from": "2024-05-01", "to": "2024-05-31", "conversionWindow": {"days": 7}}
 
+    {"cohortEvent": "c_signup", "returnEvent": "pageView", "from": "2024-05-01",
+     "to": "2024-05-31", "interval": "week", "periods": 8}
+
+The people behind a number are asked with the same body and a few more keys (``…_people_
+parse``): ``step`` and ``outcome`` (funnels), ``series`` and ``bucket`` (segmentation),
+``cohort`` and ``period`` (retention), and ``limit``/``offset`` for the page of people.
+
 A date ``to`` includes that whole day (UTC). Errors are ``ServiceError``s naming the field
 (``steps[2].where[0].property``), so callers answer 400, never 500.
 """
@@ -45,6 +52,12 @@ DEFAULT_LIMIT, MAX_LIMIT = 10, 50
 SELECTION_KEYS = {"event", "where"}
 SEGMENTATION_KEYS = {"events", "from", "to", "interval", "breakdown", "segment"}
 FUNNEL_KEYS = {"steps", "from", "to", "conversionWindow", "segment"}
+RETENTION_KEYS = {"cohortEvent", "returnEvent", "from", "to", "interval", "periods", "segment"}
+RETENTION_INTERVALS = ("day", "week")
+DEFAULT_PERIODS, MAX_PERIODS = 7, 60
+PAGE_KEYS = {"limit", "offset"}
+DEFAULT_PAGE, MAX_PAGE, MAX_OFFSET = 100, 1000, 10**9
+OUTCOMES = ("converted", "dropped")
 
 
 @dataclass(frozen=True)
@@ -84,6 +97,34 @@ class FunnelQuery:
     end: datetime  # exclusive; bounds step 1 only
     window: timedelta
     segment_id: int | None = None
+
+
+@dataclass(frozen=True)
+class RetentionQuery:
+    """People who did ``cohort_event`` in the range, grouped by the day or week of their first
+    such event (their cohort), and who did ``return_event`` at or after it in each period
+    0…``periods`` after the start of their cohort."""
+
+    cohort_event: EventSelection
+    return_event: EventSelection
+    start: datetime
+    end: datetime  # exclusive; bounds the cohort event only
+    interval: str
+    periods: int
+    segment_id: int | None = None
+
+
+@dataclass(frozen=True)
+class PeopleRequest:
+    """The people behind one number of an answer: ``query`` names the answer, ``at`` the
+    number (funnels: ``(step, outcome)``; segmentation: ``(series, bucket)``; retention:
+    ``(cohort, period)``, period ``None`` for the whole cohort), then a page of them."""
+
+    kind: str
+    query: object
+    at: tuple
+    limit: int = DEFAULT_PAGE
+    offset: int = 0
 
 
 def _fail(field: str | None, message: str, code: str = ErrorCode.INVALID) -> ServiceError:
@@ -145,28 +186,28 @@ def _selections(
             f"give {least} to {most} {noun}: event definition ids, or objects "
             '{"event": id, "where": [property conditions]}',
         )
-    result = []
-    for i, item in enumerate(raw):
-        path = f"{field}[{i}]"
-        item = {"event": item} if isinstance(item, str) else item
-        if not isinstance(item, dict) or "event" not in item:
-            raise _fail(path, 'give an event definition id or {"event": id, "where": […]}')
-        unknown = sorted(set(item) - SELECTION_KEYS)
-        if unknown:
-            raise _fail(
-                f"{path}.{unknown[0]}",
-                f"unknown field {unknown[0]!r}; a {noun[:-1]} has event and where",
-            )
-        where = item.get("where")
-        if isinstance(where, list) and len(where) > MAX_WHERE:
-            raise _fail(f"{path}.where", f"at most {MAX_WHERE} property conditions")
-        condition = event_condition_validate(workspace=workspace, raw=item, path=path)
-        result.append(
-            EventSelection(
-                event=condition.definition_code, label=_label(condition), condition=condition
-            )
+    return tuple(
+        _selection(workspace, item, f"{field}[{i}]", noun[:-1]) for i, item in enumerate(raw)
+    )
+
+
+def _selection(workspace: Workspace, item, path: str, noun: str) -> EventSelection:
+    item = {"event": item} if isinstance(item, str) else item
+    if not isinstance(item, dict) or "event" not in item:
+        raise _fail(path, 'give an event definition id or {"event": id, "where": […]}')
+    unknown = sorted(set(item) - SELECTION_KEYS)
+    if unknown:
+        raise _fail(
+            f"{path}.{unknown[0]}",
+            f"unknown field {unknown[0]!r}; a {noun} has event and where",
         )
-    return tuple(result)
+    where = item.get("where")
+    if isinstance(where, list) and len(where) > MAX_WHERE:
+        raise _fail(f"{path}.where", f"at most {MAX_WHERE} property conditions")
+    condition = event_condition_validate(workspace=workspace, raw=item, path=path)
+    return EventSelection(
+        event=condition.definition_code, label=_label(condition), condition=condition
+    )
 
 
 def _range(data: dict) -> tuple[datetime, datetime]:
@@ -315,3 +356,95 @@ def funnel_query_parse(*, workspace: Workspace, data) -> FunnelQuery:
         window=_window(data.get("conversionWindow")),
         segment_id=_segment(workspace, data.get("segment")),
     )
+
+
+def _whole(raw, field: str, least: int, most: int | None = None) -> int:
+    if (
+        isinstance(raw, bool)
+        or not isinstance(raw, int)
+        or raw < least
+        or (most is not None and raw > most)
+    ):
+        raise _fail(
+            field,
+            f"give a whole number from {least}" + ("" if most is None else f" to {most}"),
+        )
+    return raw
+
+
+def retention_query_parse(*, workspace: Workspace, data) -> RetentionQuery:
+    """Check a retention query for ``workspace``; raise ``ServiceError`` naming the field."""
+    data = _body(data, RETENTION_KEYS)
+    selections = {}
+    for key in ("cohortEvent", "returnEvent"):
+        if data.get(key) is None:
+            raise _fail(key, "give an event definition id", ErrorCode.REQUIRED)
+        selections[key] = _selection(workspace, data[key], key, "retention event")
+    start, end = _range(data)
+    interval = data.get("interval", "day")
+    if not isinstance(interval, str) or interval not in RETENTION_INTERVALS:
+        raise _fail("interval", "give day or week")
+    periods = _whole(data.get("periods", DEFAULT_PERIODS), "periods", 1, MAX_PERIODS)
+    if len(buckets(start, end, interval)) > MAX_BUCKETS:
+        raise _fail(
+            "interval",
+            f"at most {MAX_BUCKETS:,} cohorts; choose a shorter range",
+            ErrorCode.RANGE_TOO_LONG,
+        )
+    return RetentionQuery(
+        cohort_event=selections["cohortEvent"],
+        return_event=selections["returnEvent"],
+        start=start,
+        end=end,
+        interval=interval,
+        periods=periods,
+        segment_id=_segment(workspace, data.get("segment")),
+    )
+
+
+def _people_body(data, at_keys: set[str]) -> tuple[dict, dict, int, int]:
+    """Split a people request into the answer's query, the keys naming the number, and the
+    page (limit, offset)."""
+    if not isinstance(data, dict):
+        raise _fail(None, "send a JSON object")
+    query = {k: v for k, v in data.items() if k not in at_keys | PAGE_KEYS}
+    limit = _whole(data.get("limit", DEFAULT_PAGE), "limit", 1, MAX_PAGE)
+    offset = _whole(data.get("offset", 0), "offset", 0, MAX_OFFSET)
+    return query, {k: data.get(k) for k in at_keys}, limit, offset
+
+
+def funnel_people_parse(*, workspace: Workspace, data) -> PeopleRequest:
+    """A funnel query plus ``step`` (1…steps) and ``outcome``: ``converted`` (the people who
+    reached the step) or ``dropped`` (who reached the step before but not this one; step 2
+    or later)."""
+    raw, at, limit, offset = _people_body(data, {"step", "outcome"})
+    query = funnel_query_parse(workspace=workspace, data=raw)
+    step = _whole(at["step"], "step", 1, len(query.steps))
+    outcome = at["outcome"] if at["outcome"] is not None else "converted"
+    if outcome not in OUTCOMES:
+        raise _fail("outcome", "give converted or dropped")
+    if outcome == "dropped" and step == 1:
+        raise _fail("outcome", "people drop off at step 2 or later; give a step from 2")
+    return PeopleRequest("funnels", query, (step, outcome), limit, offset)
+
+
+def segmentation_people_parse(*, workspace: Workspace, data) -> PeopleRequest:
+    """A segmentation query plus ``series`` (the position in the answer's series, which a
+    breakdown splits by value) and ``bucket`` (the position in its buckets)."""
+    raw, at, limit, offset = _people_body(data, {"series", "bucket"})
+    query = segmentation_query_parse(workspace=workspace, data=raw)
+    count = len(buckets(query.start, query.end, query.interval))
+    bucket = _whole(at["bucket"], "bucket", 0, count - 1)
+    series = _whole(at["series"], "series", 0)
+    return PeopleRequest("segmentation", query, (series, bucket), limit, offset)
+
+
+def retention_people_parse(*, workspace: Workspace, data) -> PeopleRequest:
+    """A retention query plus ``cohort`` (the position in the answer's cohorts) and
+    ``period`` (0…periods; left out or null: everyone in the cohort)."""
+    raw, at, limit, offset = _people_body(data, {"cohort", "period"})
+    query = retention_query_parse(workspace=workspace, data=raw)
+    count = len(buckets(query.start, query.end, query.interval))
+    cohort = _whole(at["cohort"], "cohort", 0, count - 1)
+    period = None if at["period"] is None else _whole(at["period"], "period", 0, query.periods)
+    return PeopleRequest("retention", query, (cohort, period), limit, offset)

@@ -1,11 +1,14 @@
 """The JSON and CSV forms of analytics results, shared by the API and the admin page. The JSON
-forms are what ``SegmentationOutSerializer`` and ``FunnelOutSerializer`` (``events.analytics.
-api``) describe; tests/events/analytics/test_api.py checks answers against them."""
+forms are what ``SegmentationOutSerializer``, ``FunnelOutSerializer``, ``RetentionOutSerializer``
+and ``PeopleOutSerializer`` (``events.analytics.api``) describe; tests/events/analytics/
+test_api.py checks answers against them."""
 
 import io
 
 from cdp import csvfile
 from events.analytics.funnels import FunnelResult
+from events.analytics.people import PeoplePage
+from events.analytics.retention import RetentionResult
 from events.analytics.segmentation import SegmentationResult
 
 
@@ -57,6 +60,34 @@ def funnel_json(result: FunnelResult) -> dict:
             for s in result.steps
         ],
     }
+
+
+def retention_json(result: RetentionResult) -> dict:
+    query = result.query
+    return {
+        "from": _iso(query.start),
+        "to": _iso(query.end),
+        "interval": query.interval,
+        "periods": query.periods,
+        "cohortEvent": query.cohort_event.label,
+        "returnEvent": query.return_event.label,
+        "segment": query.segment_id,
+        "cohorts": [
+            {"start": _iso(c.start), "people": c.people, "returned": list(c.returned)}
+            for c in result.cohorts
+        ],
+    }
+
+
+def people_json(page: PeoplePage, person_url=None) -> dict:
+    """A page of people; ``person_url(pk)`` adds each one's admin page (the admin's form)."""
+    results = []
+    for person in page.people:
+        row = {"personId": person.pk, "externalId": person.external_id, "name": str(person)}
+        if person_url is not None:
+            row["url"] = person_url(person.pk)
+        results.append(row)
+    return {"count": page.count, "limit": page.limit, "offset": page.offset, "results": results}
 
 
 def _csv(header: list[str], rows) -> str:
@@ -112,3 +143,13 @@ def funnel_csv(result: FunnelResult) -> str:
         ],
         rows,
     )
+
+
+def retention_csv(result: RetentionResult) -> str:
+    """One line per cohort and period: ``cohort, people, period, returned``."""
+    rows = [
+        (_iso(c.start), c.people, period, returned)
+        for c in result.cohorts
+        for period, returned in enumerate(c.returned)
+    ]
+    return _csv(["cohort", "people", "period", "returned"], rows)

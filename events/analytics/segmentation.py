@@ -16,7 +16,7 @@ them per bucket there too, by value and then once more for the people of "other"
 slower: 5.7 s against 4.7 s.)
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from django.db import connection
@@ -58,6 +58,7 @@ class Series:
     other: bool
     events: tuple[int, ...]  # per bucket
     people: tuple[int, ...]  # per bucket
+    selection: int = 0  # the position of its selection in the query's events
 
     @property
     def total_events(self) -> int:
@@ -197,6 +198,8 @@ def segmentation_run(*, workspace: Workspace, query: SegmentationQuery) -> Segme
     starts = buckets(query.start, query.end, query.interval)
     with statement_limits():
         series = [
-            s for selection in query.events for s in _series(workspace.pk, query, selection, starts)
+            replace(s, selection=i)
+            for i, selection in enumerate(query.events)
+            for s in _series(workspace.pk, query, selection, starts)
         ]
     return SegmentationResult(query=query, buckets=tuple(starts), series=tuple(series))

@@ -154,3 +154,17 @@ def median(expression: str, table: str) -> str:
         f" {expression}) AS rn, COUNT(*) OVER () AS n FROM {table})"
         " WHERE rn IN ((n + 1) / 2, (n + 2) / 2))"
     )
+
+
+def steps_since(column: str, origin: datetime, step: timedelta) -> tuple[str, list]:
+    """SQL (and parameters) for the whole number of ``step``s from ``origin`` to the time in
+    ``column`` (not before ``origin``): ``floor((column - origin) / step)``, exact on both."""
+    if connection.vendor == "postgresql":
+        return (
+            f"FLOOR(EXTRACT(EPOCH FROM ({column} - %s::timestamptz)) / %s)::bigint",
+            [origin, int(step.total_seconds())],
+        )
+    return (
+        f"(django_timestamp_diff({column}, %s) / %s)",
+        [connection.ops.adapt_datetimefield_value(origin), step // timedelta(microseconds=1)],
+    )

@@ -14,6 +14,23 @@ urlpatterns = [
         api.FunnelTemplatesView.as_view(),
         name="api-analytics-funnel-templates",
     ),
+    # Retention and the people behind each number.
+    path("analytics/retention", api.RetentionView.as_view(), name="api-analytics-retention"),
+    path(
+        "analytics/funnels/people",
+        api.FunnelPeopleView.as_view(),
+        name="api-analytics-funnel-people",
+    ),
+    path(
+        "analytics/segmentation/people",
+        api.SegmentationPeopleView.as_view(),
+        name="api-analytics-segmentation-people",
+    ),
+    path(
+        "analytics/retention/people",
+        api.RetentionPeopleView.as_view(),
+        name="api-analytics-retention-people",
+    ),
 ]
 
 # Saved insights (events.analytics.insights_api).

@@ -39,16 +39,39 @@
     return node;
   }
 
-  /* Fill a container with a table: a header row and rows of cells (numbers right-aligned). */
-  function table(container, header, rows) {
+  /* A number that opens the people behind it: {value, text, drill: function, title, shade}
+     (shade, 0 to 1: how strongly the cell is tinted, as in a heat map). */
+  function drillCell(value) {
+    var td = cell("td", "", "cdp-number");
+    if (value.shade) {
+      td.style.backgroundColor = "rgba(65, 118, 144, " + (value.shade * 0.55).toFixed(3) + ")";
+    }
+    var link = document.createElement("button");
+    link.type = "button";
+    link.className = "cdp-drill";
+    link.textContent = value.text !== undefined ? value.text : String(value.value);
+    link.title = value.title || "See these people";
+    link.setAttribute("data-count", String(value.value));
+    link.addEventListener("click", value.drill);
+    td.appendChild(link);
+    return td;
+  }
+
+  /* Fill a container with a table: a header row and rows of cells (numbers right-aligned; a
+     cell given as {value, drill} is a button opening the people behind it). */
+  function table(container, header, rows, className) {
     var element = document.createElement("table");
-    element.className = "cdp-analytics-table";
+    element.className = "cdp-analytics-table" + (className ? " " + className : "");
     var head = element.createTHead().insertRow();
     header.forEach(function (text) { head.appendChild(cell("th", text)); });
     var body = element.createTBody();
     rows.forEach(function (values) {
       var row = body.insertRow();
       values.forEach(function (value) {
+        if (value && typeof value === "object" && value.drill) {
+          row.appendChild(drillCell(value));
+          return;
+        }
         row.appendChild(cell("td", value === null || value === undefined ? "–" : String(value),
                              typeof value === "number" ? "cdp-number" : ""));
       });

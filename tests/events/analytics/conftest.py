@@ -319,3 +319,85 @@ def reference_segmentation(
                 }
             )
     return result
+
+
+def reference_funnel_people(
+    journal: Journal,
+    steps: list,
+    start: datetime,
+    end: datetime,
+    window: timedelta,
+    members: set | None = None,
+) -> list[set]:
+    """The ids of the people reaching each step, following the README's rules."""
+    steps = [_selection(s) for s in steps]
+    by_person = defaultdict(list)
+    for fact in journal.facts:
+        by_person[fact.person].append(fact)
+    reached = [set() for _ in steps]
+    for person, facts in by_person.items():
+        if members is not None and person not in members:
+            continue
+        firsts = [f.when for f in facts if _matches(f, *steps[0]) and start <= f.when < end]
+        if not firsts:
+            continue
+        times = [min(firsts)]
+        reached[0].add(person)
+        for k, step in enumerate(steps[1:], start=1):
+            later = [
+                f.when
+                for f in facts
+                if _matches(f, *step) and f.when > times[-1] and f.when - times[0] <= window
+            ]
+            if not later:
+                break
+            times.append(min(later))
+            reached[k].add(person)
+    return reached
+
+
+def reference_retention(
+    journal: Journal,
+    cohort_event,
+    return_event,
+    start: datetime,
+    end: datetime,
+    interval: str,
+    periods: int,
+    members: set | None = None,
+) -> list[dict]:
+    """Per cohort: its start, its people and the people who returned per period (as id sets),
+    following the README's rules."""
+    step = {"day": timedelta(days=1), "week": timedelta(weeks=1)}[interval]
+    starts = [_bucket(start, interval)]
+    while starts[-1] + step < end:
+        starts.append(starts[-1] + step)
+    cohorts = [
+        {"start": s, "people": set(), "returned": [set() for _ in range(periods + 1)]}
+        for s in starts
+    ]
+    index = {s: i for i, s in enumerate(starts)}
+    cohort_code, cohort_where = _selection(cohort_event)
+    return_code, return_where = _selection(return_event)
+    by_person = defaultdict(list)
+    for fact in journal.facts:
+        by_person[fact.person].append(fact)
+    for person, facts in by_person.items():
+        if members is not None and person not in members:
+            continue
+        firsts = [
+            f.when
+            for f in facts
+            if _matches(f, cohort_code, cohort_where) and start <= f.when < end
+        ]
+        if not firsts:
+            continue
+        first = min(firsts)
+        cohort = _bucket(first, interval)
+        cohorts[index[cohort]]["people"].add(person)
+        for f in facts:
+            if _matches(f, return_code, return_where) and f.when >= first:
+                period = (_bucket(f.when, interval) - cohort) // step
+                if period <= periods:
+                    cohorts[index[cohort]]["returned"][period].add(person)
+    return cohorts

@@ -4,6 +4,7 @@ they read, and that they answer what the API answers."""
 
 import csv
 import io
+import json
 from collections import Counter
 from datetime import timedelta
 
@@ -15,7 +16,15 @@ from django.utils import timezone
 from events.ingestion import events_ingest
 from events.models import Event
 from flows.services import flow_activate
-from tests.events.analytics.conftest import END, START, TICKETS, journal_make, reference_funnel
+from people.segments.models import Segment, SegmentMembership
+from tests.events.analytics.conftest import (
+    END,
+    START,
+    TICKETS,
+    journal_make,
+    reference_funnel,
+    reference_funnel_people,
+)
 from tests.factories import PersonFactory, event
 from tests.flows.conftest import complete_flow
 
@@ -202,3 +211,78 @@ def test_dashboard(journal, marketer, workspace, django_capture_on_commit_callba
         }
     ]
     assert figures["workspaces"] == [{"id": workspace.pk, "name": workspace.name}]
+
+
+def test_people_and_save_as_segment(journal, workspace, other_workspace):
+    """The page's people endpoint answers the API's people request with links to the person
+    pages; saving needs "add segment", makes a static segment of exactly those people in the
+    page's workspace, and refuses a taken name naming ``name``."""
+    body = {**FUNNEL, "step": 2, "outcome": "dropped"}
+    reached = reference_funnel_people(journal, list(TICKETS), START, END, timedelta(days=2))
+    dropped = reached[0] - reached[1]
+    assert dropped
+    viewer = _staff(workspace, "viv", "view_analytics")
+    answer = viewer.post(f"{PAGE}funnels/people/", body, content_type="application/json").json()
+    assert answer["count"] == len(dropped)
+    assert {row["personId"] for row in answer["results"]} == dropped
+    first = answer["results"][0]
+    assert first["url"] == f"/admin/people/person/{first['personId']}/change/"
+    save = {"kind": "funnels", "query": body, "name": "Dropped at choosing"}
+    refused = viewer.post(f"{PAGE}people/segment/", save, content_type="application/json")
+    assert refused.status_code == 403
+    assert not Segment.objects.filter(name="Dropped at choosing").exists()
+
+    marketer = _staff(workspace, "max", "view_analytics", "add_segment")
+    other_workspace.members.add(User.objects.get(username="max"))
+    saved = marketer.post(
+        f"{PAGE}people/segment/?workspace={workspace.pk}", save, content_type="application/json"
+    )
+    assert saved.status_code == 201, saved.content
+    segment = Segment.objects.get(pk=saved.json()["segment"]["id"])
+    assert (segment.workspace_id, segment.kind, segment.name) == (
+        workspace.pk,
+        "static",
+        "Dropped at choosing",
+    )
+    members = SegmentMembership.objects.filter(segment=segment, exited_at__isnull=True)
+    assert set(members.values_list("person_id", flat=True)) == dropped
+    assert saved.json()["segment"]["members"] == len(dropped)
+    again = marketer.post(
+        f"{PAGE}people/segment/?workspace={workspace.pk}", save, content_type="application/json"
+    )
+    assert (again.status_code, again.json()["error"]["field"]) == (400, "name")
+    bad = marketer.post(
+        f"{PAGE}people/segment/",
+        {**save, "name": "x", "kind": "paths"},
+        content_type="application/json",
+    )
+    assert (bad.status_code, bad.json()["error"]["field"]) == (400, "kind")
+    # In the other workspace the ticket definitions do not exist: nothing is saved there.
+    elsewhere = marketer.post(
+        f"{PAGE}people/segment/?workspace={other_workspace.pk}",
+        {**save, "name": "Elsewhere"},
+        content_type="application/json",
+    )
+    assert (elsewhere.status_code, elsewhere.json()["error"]["field"]) == (400, "steps[0].event")
+    assert not Segment.objects.filter(name="Elsewhere").exists()
+
+
+def test_retention_from_the_page(journal, marketer):
+    """The page's retention endpoint answers what the API answers, and its CSV lists each
+    cohort and period."""
+    body = {
+        "cohortEvent": TICKETS[0],
+        "returnEvent": TICKETS[2],
+        "from": START.isoformat(),
+        "to": END.isoformat(),
+        "interval": "week",
+        "periods": 3,
+    }
+    answer = marketer.post(f"{PAGE}retention/", body, content_type="application/json").json()
+    assert len(answer["cohorts"]) == 4
+    assert all(len(c["returned"]) == 4 for c in answer["cohorts"])
+    assert sum(c["people"] for c in answer["cohorts"]) > 0
+    response = marketer.post(f"{PAGE}csv/", {"kind": "retention", "query": json.dumps(body)})
+    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    assert rows[0] == ["cohort", "people", "period", "returned"]
+    assert len(rows) == 1 + 4 * 4

@@ -52,6 +52,7 @@ def test_marketer_runs_a_funnel_and_a_segmentation(browser, live_server, workspa
     page.fill("#id_username", "mia")
     page.fill("#id_password", "pw-mia-123")
     page.click("input[type=submit]")
+    page.click(".cdp-tab[data-tab=cdp-funnel]")
     page.wait_for_selector("#cdp-funnel .cdp-step")
 
     funnel = "#cdp-funnel"
@@ -80,6 +81,7 @@ def test_marketer_runs_a_funnel_and_a_segmentation(browser, live_server, workspa
     assert [int(line.split(",")[3]) for line in lines[1:]] == expected
 
     segmentation = "#cdp-segmentation"
+    page.click(".cdp-tab[data-tab=cdp-segmentation]")
     page.select_option(f"{segmentation} .cdp-events", [TICKETS[0]])
     page.select_option(f"{segmentation} .cdp-breakdown", "route")
     page.fill(f"{segmentation} .cdp-limit", "2")
