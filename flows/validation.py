@@ -3,10 +3,10 @@
 ``flow_spec_validate`` is called by the services on every save (a well-formed draft) and on
 activation or resume (a complete flow whose definitions are switched on and whose dates lie
 ahead). A draft may be incomplete: besides edges still to draw, it may name event
-definitions, properties, attributes or segments the workspace does not have yet (a flow
-started from a template, say); those are reported when it is activated
-(``_draft_tolerates``). It gathers every problem it finds, one ``FieldError`` each, and raises them together
-as one ``ServiceError``; the API answers the first and lists them all under ``errors``.
+definitions, properties or segments the workspace does not have yet (a flow started from a
+template, say); those are reported when it is activated (``_draft_tolerates``). It gathers
+every problem it finds, one ``FieldError`` each, and raises them together as one
+``ServiceError``; the API answers the first and lists them all under ``errors``.
 """
 
 import dataclasses
