@@ -140,3 +140,36 @@ def flows_using_segment(segment) -> list[str]:
         elif marker in flow.dependencies:
             usages.append(f"{flow.status} flow {flow.name!r} uses it")
     return usages
+
+
+def flow_segment_trigger(*, flow: Flow):
+    """The flow's trigger element when it is segment entry (else None)."""
+    from flows.models import FlowElement
+
+    return flow.elements.filter(kind=FlowElement.Kind.TRIGGER, config__type="segment_entry").first()
+
+
+def flow_current_members(*, flow: Flow) -> tuple[object, QuerySet] | None:
+    """For a flow triggered by entering a segment: the segment and the ids of the people in
+    it now who could enter (those in the exit segment kept out), by id; else None."""
+    from people.segments.models import Segment, SegmentMembership
+
+    trigger = flow_segment_trigger(flow=flow)
+    segment_id = trigger.config.get("segment") if trigger is not None else None
+    segment = (
+        Segment.objects.filter(workspace_id=flow.workspace_id, pk=segment_id).first()
+        if isinstance(segment_id, int) and not isinstance(segment_id, bool)
+        else None
+    )
+    if segment is None:
+        return None
+    members = SegmentMembership.objects.filter(
+        workspace_id=flow.workspace_id, segment=segment, exited_at__isnull=True
+    )
+    if flow.exit_segment_id:
+        members = members.exclude(
+            person_id__in=SegmentMembership.objects.filter(
+                segment_id=flow.exit_segment_id, exited_at__isnull=True
+            ).values("person_id")
+        )
+    return segment, members.order_by("person_id").values_list("person_id", flat=True)
