@@ -12,6 +12,8 @@ admin.site.site_title = "CDP"
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    # Ready-made flows in the admin (``flows.admin_templates``), ahead of the flow pages.
+    path("admin/flows/flow/templates/", include("flows.admin_templates")),
     path("admin/", admin.site.urls),
     path("sdk/demo", sdk_demo, name="sdk-demo"),
     path("sdk/demo/<slug:page>", sdk_demo, name="sdk-demo-page"),

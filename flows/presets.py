@@ -321,6 +321,11 @@ def _words(definition: EventDefinition) -> str:
     return " ".join(re.split(r"[^a-z0-9]+", f"{code} {definition.name}".lower()))
 
 
+def template_definitions(*, workspace: Workspace) -> list[EventDefinition]:
+    """The definitions a template's event may be filled with in ``workspace`` (for pickers)."""
+    return _usable(catalogue_get(workspace))
+
+
 def _usable(catalogue: Catalogue) -> list[EventDefinition]:
     """Definitions a template's event may be: the workspace's own (custom) ones and the
     standard ones switched on, custom first, by name."""

@@ -65,7 +65,7 @@ class FlowInSerializer(FlowPatchSerializer):
 class FlowSummarySerializer(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
-    description = serializers.CharField()
+    description = serializers.CharField(allow_blank=True)
     status = serializers.CharField(help_text="draft, active, paused or finished.")
     startsTime = serializers.DateTimeField(allow_null=True)
     endsTime = serializers.DateTimeField(allow_null=True)
