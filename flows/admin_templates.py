@@ -62,6 +62,7 @@ def _slots_view(request, template, resolved, workspace, name: str, errors=()):
             "selected": chosen[s.slot.code] or s.definition or "",
             "candidates": {d.definition_id for d in s.candidates},
             "open": s.definition is None,
+            "matched": s.matched,
         }
         for s in resolved.slots
     ]
