@@ -62,6 +62,10 @@ def _settings_write(flow: Flow, spec: FlowSpec, dependencies: list[str]) -> None
     flow.save()
 
 
+def _people_are(n: int) -> str:
+    return "1 person is" if n == 1 else f"{n} people are"
+
+
 def _graph_write(flow: Flow, spec: FlowSpec) -> None:
     """Store the elements (updated in place by key, so runs keep their place) and the edges
     (replaced); refuse to drop or change the kind of an element people are waiting at."""
@@ -80,7 +84,7 @@ def _graph_write(flow: Flow, spec: FlowSpec) -> None:
                 FieldError(
                     "elements",
                     FlowErrorCode.RUNS_WAITING,
-                    f"{row['n']} people are at {row['current_element__key']!r}: "
+                    f"{_people_are(row['n'])} at {row['current_element__key']!r}: "
                     "keep that element as it is, or finish the flow",
                 )
                 for row in live
