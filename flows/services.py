@@ -185,7 +185,9 @@ def flow_update(*, flow: Flow, spec: FlowSpec) -> Flow:
                     )
                 )
             if flow.is_editable:
-                dependencies = flow_spec_validate(workspace=flow.workspace, spec=spec)
+                dependencies = flow_spec_validate(
+                    workspace=flow.workspace, spec=spec, draft=flow.status == S.DRAFT
+                )
             else:
                 flow_labels_validate(spec=spec)
                 dependencies = flow.dependencies

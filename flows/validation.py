@@ -217,15 +217,23 @@ def _trigger_exit_errors(spec: FlowSpec) -> list[FieldError]:
 
 
 def flow_spec_validate(
-    *, workspace: Workspace, spec: FlowSpec, activating: bool = False, now: datetime | None = None
+    *,
+    workspace: Workspace,
+    spec: FlowSpec,
+    activating: bool = False,
+    draft: bool = True,
+    now: datetime | None = None,
 ) -> list[str]:
     """Check ``spec`` for ``workspace`` (``activating``: also that it can run now) and return
-    the definitions and segments it names; raise one ``ServiceError`` with every problem."""
+    the definitions and segments it names; raise one ``ServiceError`` with every problem.
+    Only a ``draft`` (not a paused flow being edited) may name what the workspace lacks."""
     now = now or timezone.now()
     errors = _settings_errors(workspace, spec, activating, now)
     dependencies, element_errors = _elements_check(workspace, spec, activating, now)
     errors += [
-        error for _, error in element_errors if activating or not _draft_tolerates(spec, error)
+        error
+        for _, error in element_errors
+        if activating or not draft or not _draft_tolerates(spec, error)
     ]
     shape = graph_shape_errors(spec.elements, spec.edges)
     errors += shape
