@@ -268,6 +268,10 @@ BODIES = {
     ),
     ("POST", "/api/v1/flows"): Op({**FLOW, "name": "Another"}),
     ("PATCH", "/api/v1/flows/{flow_id}"): Op({**FLOW, "name": "Welcome 2", "description": "v2"}),
+    ("POST", "/api/v1/flows/{flow_id}/activate"): Op({"admitCurrentMembers": True}),
+    ("POST", "/api/v1/flows/templates/{key}"): Op(
+        {"name": "From a template", "definitions": {"c_ticket_searched": "c_p"}}
+    ),
     ("POST", "/api/v1/exports/events"): Op(
         {
             "startTime": "2024-05-01T00:00:00Z",
@@ -439,6 +443,7 @@ def _url(path: str, op: Op, world: dict) -> str:
         "definitionId": "c_p",
         "segment_id": world["segment"],
         "flow_id": world["flow"],
+        "key": "abandoned-booking",
     }
     values.update({k: world[v] for k, v in op.params.items()})
     for name, value in values.items():
