@@ -24,6 +24,8 @@ urlpatterns = [
         RedirectView.as_view(url=lazy(static, str)("cdp/favicon.svg"), permanent=True),
         name="favicon",
     ),
+    # Ready-made flows in the admin (``flows.admin_templates``), ahead of the flow pages.
+    path("admin/flows/flow/templates/", include("flows.admin_templates")),
     path("admin/", admin.site.urls),
     path("sdk/demo", sdk_demo, name="sdk-demo"),
     path("sdk/demo/<slug:page>", sdk_demo, name="sdk-demo-page"),

@@ -239,3 +239,36 @@ def flows_listen(workspace_id: int, definition_pks: set[int]) -> bool:
             _listening.clear()
         _listening[workspace_id] = known
     return not known[1].isdisjoint(definition_pks)
+
+
+def flow_members_admit(*, flow_id: int, person_ids: list[int], now: datetime | None = None) -> int:
+    """Enter these people, current members of a segment-triggered flow's segment, as
+    activation's "let the current members enter" asks; return how many entered.
+
+    Only people still in the segment enter, under the flow's rules (``flows_enter``: active,
+    dates, re-entry, exit segment); those a previous delivery of the same ids already let in
+    (their run's context says ``admitted``) are skipped, so a retried task admits nobody
+    twice."""
+    from flows.selectors import flow_segment_trigger
+
+    flow = Flow.objects.select_related("workspace").filter(pk=flow_id).first()
+    trigger = flow_segment_trigger(flow=flow) if flow is not None else None
+    if trigger is None:
+        return 0
+    segment_id = trigger.config.get("segment")
+    still_in = SegmentMembership.objects.filter(
+        workspace_id=flow.workspace_id,
+        segment_id=segment_id,
+        person_id__in=person_ids,
+        exited_at__isnull=True,
+    ).values_list("person_id", flat=True)
+    admitted = set(
+        FlowRun.objects.filter(
+            flow=flow, person_id__in=person_ids, context__admitted=True
+        ).values_list("person_id", flat=True)
+    )
+    context = {"trigger": "segment_entry", "segmentId": segment_id, "admitted": True}
+    entries = [(pk, context) for pk in sorted(set(still_in)) if pk not in admitted]
+    if not entries:
+        return 0
+    return len(flows_enter(flow=flow, trigger=trigger, entries=entries, now=now))

@@ -1,24 +1,43 @@
-"""Ready-made flows marketers start from (the SPEC §8 and seed scenarios), offered by the API.
+"""Ready-made flows marketers start from (the SPEC §8 and seed scenarios), offered by the API
+and the admin.
 
-Each template is a whole flow with example values to adjust (subjects, addresses, URLs).
-``requires`` names the definitions it uses: the ticket and PPMessage journeys need the
-workspace's own events (created with those ids, or the elements edited to the workspace's
-names); ``pageView`` is built in but has to be switched on. A template reading a segment
-names it by a segment template (``people.segments.presets``) and finds it in the workspace
-by that template's name; ``template_resolve`` fills in its id and lists whatever the
-workspace still lacks.
+Each template is a whole flow with example values to adjust (subjects, addresses, URLs). The
+events it uses are slots (``EventSlot``): the name the template gives the event, what it
+stands for, and words that recognise it. ``template_resolve`` fills each slot with the
+workspace's own definition: the one with the template's id, else the one definition whose id
+or name carries the slot's words (``c_search_tickets`` "Searched tickets" for
+``c_ticket_searched``); when none or several match, the slot stays open with the candidate
+definitions, and the caller chooses (``chosen``). A template reading a segment names it by a
+segment template (``people.segments.presets``), found in the workspace by that template's
+name. ``missing`` lists what the workspace still lacks before the flow can be activated; a
+draft saves anyway (``flows.validation`` leaves unknown names to activation).
 """
 
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
-from events.definition_cache import catalogue_get
+from cdp.errors import ErrorCode, FieldError, ServiceError
+from events.definition_cache import Catalogue, catalogue_get
+from events.models import EventDefinition
 from flows.inputs import EdgeInput, ElementInput, FlowSpec
 from people.models import Workspace
 from people.segments.models import Segment
 from people.segments.presets import template_get as segment_template_get
 
 SEGMENT_PREFIX = "@segment:"
+EVENT_KEYS = ("event", "aggregate")  # config keys whose values name an event definition
+
+
+@dataclass(frozen=True)
+class EventSlot:
+    """An event a template uses: its name there, what it stands for, and the words (one of
+    each group) a workspace's definition id or name carries when it is that event."""
+
+    code: str
+    label: str
+    words: tuple[tuple[str, ...], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -27,17 +46,39 @@ class FlowTemplate:
     name: str
     description: str
     spec: FlowSpec
-    requires: tuple[str, ...] = ()
+    events: tuple[EventSlot, ...] = ()
     segments: tuple[str, ...] = field(default=())  # segment template keys it reads
+
+    @property
+    def requires(self) -> tuple[str, ...]:
+        return tuple(slot.code for slot in self.events)
+
+
+@dataclass(frozen=True)
+class SlotResolution:
+    """Which definition of the workspace fills a slot (``definition`` is None while open),
+    found how (``chosen``, ``id``, ``name``), and the candidates to choose from."""
+
+    slot: EventSlot
+    definition: str | None
+    how: str | None
+    candidates: tuple[EventDefinition, ...] = ()
+    matched: bool = False  # the candidates carry the slot's words (else: every usable one)
 
 
 @dataclass(frozen=True)
 class ResolvedTemplate:
-    """A template for one workspace: its segments filled in, and what is missing there."""
+    """A template for one workspace: its events and segments filled in, the slots still
+    open, and what is missing there before the flow can be activated."""
 
     template: FlowTemplate
     spec: FlowSpec
     missing: tuple[str, ...]
+    slots: tuple[SlotResolution, ...] = ()
+
+    @property
+    def open_slots(self) -> tuple[SlotResolution, ...]:
+        return tuple(s for s in self.slots if s.definition is None)
 
 
 def _flow(
@@ -68,6 +109,8 @@ def _webhook(agent: str) -> dict:
 
 
 END = ("end", "end", {})
+PAGE_VIEW = EventSlot("pageView", "Page viewed", (("page",), ("view",)))
+VIEWED = ("view", "seen", "visit")
 MORTGAGE_PATH = [{"property": "path", "operator": "equals", "value": "/mortgage"}]
 
 TEMPLATES: list[FlowTemplate] = [
@@ -109,7 +152,13 @@ TEMPLATES: list[FlowTemplate] = [
             reentry="recurring",
             reentry_interval=timedelta(days=7),
         ),
-        requires=("c_ticket_searched", "c_ticket_chosen", "c_checkout"),
+        events=(
+            EventSlot("c_ticket_searched", "Searched tickets", (("search",), ("ticket",))),
+            EventSlot(
+                "c_ticket_chosen", "Chose tickets", (("chose", "choose", "select"), ("ticket",))
+            ),
+            EventSlot("c_checkout", "Checked out", (("checkout", "checked out", "check out"),)),
+        ),
     ),
     FlowTemplate(
         key="reactivation-45-days",
@@ -142,7 +191,7 @@ TEMPLATES: list[FlowTemplate] = [
             reentry="recurring",
             reentry_interval=timedelta(days=45),
         ),
-        requires=("pageView",),
+        events=(PAGE_VIEW,),
         segments=("lapsed-visitors",),
     ),
     FlowTemplate(
@@ -194,7 +243,7 @@ TEMPLATES: list[FlowTemplate] = [
             reentry="recurring",
             reentry_interval=timedelta(days=30),
         ),
-        requires=("pageView",),
+        events=(PAGE_VIEW,),
     ),
     FlowTemplate(
         key="ppmessage-agent-routing",
@@ -241,7 +290,10 @@ TEMPLATES: list[FlowTemplate] = [
             ],
             reentry="recurring",
         ),
-        requires=("c_product_viewed", "c_pricing_viewed"),
+        events=(
+            EventSlot("c_product_viewed", "Viewed a product", (("product",), VIEWED)),
+            EventSlot("c_pricing_viewed", "Viewed pricing", (("pricing", "price"), VIEWED)),
+        ),
     ),
 ]
 
@@ -250,26 +302,115 @@ def template_get(key: str) -> FlowTemplate | None:
     return next((t for t in TEMPLATES if t.key == key), None)
 
 
-def _fill(config: dict, segment_ids: dict[str, int]) -> dict:
-    value = config.get("segment")
-    if isinstance(value, str) and value.startswith(SEGMENT_PREFIX):
-        found = segment_ids.get(value[len(SEGMENT_PREFIX) :])
-        if found is not None:
-            return {**config, "segment": found}
+def _fill(config, segment_ids: Mapping[str, int], codes: Mapping[str, str], key=None):
+    """``config`` with segment placeholders and slot event names replaced (at any depth)."""
+    if isinstance(config, dict):
+        return {k: _fill(v, segment_ids, codes, k) for k, v in config.items()}
+    if isinstance(config, list):
+        return [_fill(v, segment_ids, codes, key) for v in config]
+    if key == "segment" and isinstance(config, str) and config.startswith(SEGMENT_PREFIX):
+        return segment_ids.get(config[len(SEGMENT_PREFIX) :], config)
+    if key in EVENT_KEYS and isinstance(config, str):
+        return codes.get(config, config)
     return config
 
 
-def template_resolve(*, template: FlowTemplate, workspace: Workspace) -> ResolvedTemplate:
-    """Return ``template`` for ``workspace``: segment references filled in with the ids of the
-    workspace's segments named like their segment templates, and what is still missing."""
-    missing = []
+def _words(definition: EventDefinition) -> str:
+    """A definition's id and name as lower-case words: "c search tickets searched tickets"."""
+    code = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", definition.definition_id)
+    return " ".join(re.split(r"[^a-z0-9]+", f"{code} {definition.name}".lower()))
+
+
+def template_definitions(*, workspace: Workspace) -> list[EventDefinition]:
+    """The definitions a template's event may be filled with in ``workspace`` (for pickers)."""
+    return _usable(catalogue_get(workspace))
+
+
+def _usable(catalogue: Catalogue) -> list[EventDefinition]:
+    """Definitions a template's event may be: the workspace's own (custom) ones and the
+    standard ones switched on, custom first, by name."""
+    found = [
+        d
+        for d in catalogue.definitions.values()
+        if d.kind == EventDefinition.Kind.CUSTOM or catalogue.enabled.get(d.pk, False)
+    ]
+    return sorted(found, key=lambda d: (d.kind != EventDefinition.Kind.CUSTOM, d.name.lower()))
+
+
+def _slot_resolve(slot: EventSlot, catalogue: Catalogue, chosen: str | None) -> SlotResolution:
+    if chosen is not None:
+        return SlotResolution(slot, chosen, "chosen")
+    if slot.code in catalogue.definitions:
+        return SlotResolution(slot, slot.code, "id")
+    usable = _usable(catalogue)
+    matches = [
+        d
+        for d in usable
+        if slot.words and all(any(w in _words(d) for w in group) for group in slot.words)
+    ]
+    if len(matches) == 1:
+        return SlotResolution(slot, matches[0].definition_id, "name")
+    return SlotResolution(slot, None, None, tuple(matches or usable), matched=bool(matches))
+
+
+def _chosen_check(
+    template: FlowTemplate, catalogue: Catalogue, chosen: Mapping[str, str]
+) -> dict[str, str]:
+    if not isinstance(chosen, Mapping):
+        raise ServiceError(
+            FieldError(
+                "definitions",
+                ErrorCode.INVALID,
+                'give an object from the template\'s event to a definition id, e.g. {"c_x": "c_y"}',
+            )
+        )
+    slots = {slot.code for slot in template.events}
+    errors = []
+    for code, definition in chosen.items():
+        if code not in slots:
+            errors.append(
+                FieldError(
+                    f"definitions.{code}",
+                    ErrorCode.INVALID,
+                    f"template {template.key!r} has no event {code!r}; its events are "
+                    + ", ".join(sorted(slots)),
+                )
+            )
+        elif not isinstance(definition, str) or definition not in catalogue.definitions:
+            errors.append(
+                FieldError(
+                    f"definitions.{code}",
+                    ErrorCode.UNKNOWN_DEFINITION,
+                    f"there is no event {definition!r} in this workspace",
+                )
+            )
+    if errors:
+        raise ServiceError(errors)
+    return dict(chosen)
+
+
+def template_resolve(
+    *, template: FlowTemplate, workspace: Workspace, chosen: Mapping[str, str] | None = None
+) -> ResolvedTemplate:
+    """Return ``template`` for ``workspace``: each event slot filled with the workspace's
+    definition (``chosen`` maps a slot to a definition id; otherwise found by id or by
+    name), segment references filled in with the ids of the workspace's segments named like
+    their segment templates, and what is still missing. Raise ``ServiceError`` naming
+    ``definitions.<slot>`` for a choice that is not a definition of the workspace."""
     catalogue = catalogue_get(workspace)
-    for code in template.requires:
-        definition = catalogue.definitions.get(code)
-        if definition is None:
-            missing.append(f"event {code}: create it as a custom definition")
+    chosen = _chosen_check(template, catalogue, chosen or {})
+    missing, slots = [], []
+    for slot in template.events:
+        resolution = _slot_resolve(slot, catalogue, chosen.get(slot.code))
+        slots.append(resolution)
+        definition = catalogue.definitions.get(resolution.definition or "")
+        if definition is None and resolution.how is None and resolution.matched:
+            names = ", ".join(d.definition_id for d in resolution.candidates)
+            missing.append(f"event {slot.code} ({slot.label}): choose which of {names} it is")
+        elif definition is None:
+            missing.append(f"event {slot.code}: create it as a custom definition")
         elif not catalogue.enabled.get(definition.pk, False):
-            missing.append(f"event {code}: switch it on for this workspace")
+            missing.append(f"event {definition.definition_id}: switch it on for this workspace")
     segment_ids = {}
     for key in template.segments:
         name = segment_template_get(key).name
@@ -278,9 +419,13 @@ def template_resolve(*, template: FlowTemplate, workspace: Workspace) -> Resolve
             missing.append(f"segment {name!r}: create it from the segment template {key!r}")
         else:
             segment_ids[key] = found.pk
+    codes = {s.slot.code: s.definition for s in slots if s.definition}
     elements = tuple(
-        replace(e, config=_fill(e.config, segment_ids)) for e in template.spec.elements
+        replace(e, config=_fill(e.config, segment_ids, codes)) for e in template.spec.elements
     )
     return ResolvedTemplate(
-        template=template, spec=replace(template.spec, elements=elements), missing=tuple(missing)
+        template=template,
+        spec=replace(template.spec, elements=elements),
+        missing=tuple(missing),
+        slots=tuple(slots),
     )

@@ -3,8 +3,9 @@
 from django.db.models import Count, F, Q, QuerySet
 
 from flows.inputs import EdgeInput, ElementInput, FlowSpec
-from flows.models import Flow, FlowRun, FlowStepLog
+from flows.models import Flow, FlowElement, FlowRun, FlowStepLog
 from people.models import Person, Workspace
+from people.segments.models import Segment, SegmentMembership
 
 
 def flow_list(*, workspace: Workspace, status: str | None = None) -> QuerySet[Flow]:
@@ -169,3 +170,32 @@ def flows_active_summary(workspace: Workspace) -> list[dict]:
         {"id": f["pk"], "name": f["name"], **{k: counts.get(f["pk"], empty)[k] for k in empty}}
         for f in flows
     ]
+
+
+def flow_segment_trigger(*, flow: Flow):
+    """The flow's trigger element when it is segment entry (else None)."""
+    return flow.elements.filter(kind=FlowElement.Kind.TRIGGER, config__type="segment_entry").first()
+
+
+def flow_current_members(*, flow: Flow) -> tuple[object, QuerySet] | None:
+    """For a flow triggered by entering a segment: the segment and the ids of the people in
+    it now who could enter (those in the exit segment kept out), by id; else None."""
+    trigger = flow_segment_trigger(flow=flow)
+    segment_id = trigger.config.get("segment") if trigger is not None else None
+    segment = (
+        Segment.objects.filter(workspace_id=flow.workspace_id, pk=segment_id).first()
+        if isinstance(segment_id, int) and not isinstance(segment_id, bool)
+        else None
+    )
+    if segment is None:
+        return None
+    members = SegmentMembership.objects.filter(
+        workspace_id=flow.workspace_id, segment=segment, exited_at__isnull=True
+    )
+    if flow.exit_segment_id:
+        members = members.exclude(
+            person_id__in=SegmentMembership.objects.filter(
+                segment_id=flow.exit_segment_id, exited_at__isnull=True
+            ).values("person_id")
+        )
+    return segment, members.order_by("person_id").values_list("person_id", flat=True)

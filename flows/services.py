@@ -21,8 +21,9 @@ from flows.engine import steps_queue
 from flows.errors import FlowErrorCode
 from flows.inputs import FlowSpec
 from flows.models import Flow, FlowEdge, FlowElement, FlowRun
+from flows.presets import FlowTemplate, ResolvedTemplate, template_resolve
 from flows.schedules import flow_schedule_forget, flow_schedule_sync
-from flows.selectors import flow_spec_get
+from flows.selectors import flow_current_members, flow_spec_get
 from flows.validation import flow_labels_validate, flow_spec_validate
 from people.models import Person, Workspace
 
@@ -65,6 +66,10 @@ def _settings_write(flow: Flow, spec: FlowSpec, dependencies: list[str]) -> None
     flow.save()
 
 
+def _people_are(n: int) -> str:
+    return "1 person is" if n == 1 else f"{n} people are"
+
+
 def _graph_write(flow: Flow, spec: FlowSpec) -> None:
     """Store the elements (updated in place by key, so runs keep their place) and the edges
     (replaced); refuse to drop or change the kind of an element people are waiting at."""
@@ -83,7 +88,7 @@ def _graph_write(flow: Flow, spec: FlowSpec) -> None:
                 FieldError(
                     "elements",
                     FlowErrorCode.RUNS_WAITING,
-                    f"{row['n']} people are at {row['current_element__key']!r}: "
+                    f"{_people_are(row['n'])} at {row['current_element__key']!r}: "
                     "keep that element as it is, or finish the flow",
                 )
                 for row in live
@@ -125,6 +130,39 @@ def flow_create(*, workspace: Workspace, spec: FlowSpec) -> Flow:
     return flow
 
 
+def _name_numbered(workspace_id: int, name: str) -> str:
+    """``name``, or the first of "name (2)", "name (3)"… no flow of the workspace has."""
+    taken = set(
+        Flow.objects.filter(workspace_id=workspace_id, name__startswith=name).values_list(
+            "name", flat=True
+        )
+    )
+    number, candidate = 1, name
+    while candidate in taken:
+        number += 1
+        candidate = f"{name} ({number})"
+    return candidate
+
+
+def flow_from_template_create(
+    *,
+    workspace: Workspace,
+    template: FlowTemplate,
+    chosen: dict[str, str] | None = None,
+    name: str | None = None,
+) -> tuple[Flow, ResolvedTemplate]:
+    """Create a draft from a ready-made flow, its events filled with the workspace's own
+    definitions (``chosen`` maps a template event to a definition id; the others are found
+    by id or name, ``flows.presets``). The draft saves even while events or segments are
+    still open: it keeps the template's names and activation lists what is missing. Without
+    ``name`` the template's is used, numbered when a flow has it ("… (2)")."""
+    resolved = template_resolve(template=template, workspace=workspace, chosen=chosen)
+    if name is None:
+        name = _name_numbered(workspace.pk, template.name)
+    flow = flow_create(workspace=workspace, spec=dataclasses.replace(resolved.spec, name=name))
+    return flow, resolved
+
+
 def flow_update(*, flow: Flow, spec: FlowSpec) -> Flow:
     """Replace a flow's settings and graph with ``spec``.
 
@@ -151,7 +189,9 @@ def flow_update(*, flow: Flow, spec: FlowSpec) -> Flow:
                     )
                 )
             if flow.is_editable:
-                dependencies = flow_spec_validate(workspace=flow.workspace, spec=spec)
+                dependencies = flow_spec_validate(
+                    workspace=flow.workspace, spec=spec, draft=flow.status == S.DRAFT
+                )
             else:
                 flow_labels_validate(spec=spec)
                 dependencies = flow.dependencies
@@ -174,7 +214,13 @@ def flow_delete(*, flow: Flow) -> None:
 
 
 def _transition(
-    flow: Flow, *, allowed: tuple[str, ...], target: str, refusal: str, check: bool = False
+    flow: Flow,
+    *,
+    allowed: tuple[str, ...],
+    target: str,
+    refusal: str,
+    check: bool = False,
+    then=None,
 ) -> Flow:
     with transaction.atomic():
         flow = Flow.objects.select_for_update().get(pk=flow.pk)
@@ -198,6 +244,8 @@ def _transition(
                 resume_at=None,
                 exit_reason="the flow was finished",
             )
+        if then is not None:
+            then(flow)
     return flow
 
 
@@ -216,16 +264,48 @@ def _runtime_ready(flow: Flow, resumed: bool) -> None:
         )
 
 
-def flow_activate(*, flow: Flow) -> Flow:
+ADMIT_CHUNK = 2000
+
+
+def _members_admit_queue(flow: Flow) -> int | None:
+    """Queue the trigger segment's current members to enter, after commit, in tasks of
+    ``ADMIT_CHUNK`` ids; return how many (None when the trigger is not segment entry)."""
+    from flows.tasks import flow_members_admit_task
+
+    current = flow_current_members(flow=flow)
+    if current is None:
+        return None
+    ids = list(current[1])
+    for start in range(0, len(ids), ADMIT_CHUNK):
+        chunk = ids[start : start + ADMIT_CHUNK]
+        transaction.on_commit(lambda c=chunk: flow_members_admit_task.delay(flow.pk, c))
+    return len(ids)
+
+
+def flow_activate(*, flow: Flow, admit_current_members: bool = False) -> Flow:
     """Start a draft: check it is complete and can run (every problem at once), then let
-    people in."""
-    return _transition(
+    people in.
+
+    A flow triggered by entering a segment lets in whoever enters the segment from now on;
+    with ``admit_current_members`` the people in the segment now enter too (those in the
+    exit segment excepted; chunks of ids queued after commit, each entered once under the
+    flow's rules by ``flows.entry.flow_members_admit``). The returned flow's ``admitted``
+    says how many were queued (None when not asked or the trigger is not segment entry)."""
+    admitted = []
+
+    def admit(active: Flow) -> None:
+        admitted.append(_members_admit_queue(active))
+
+    flow = _transition(
         flow,
         allowed=(S.DRAFT,),
         target=S.ACTIVE,
         check=True,
         refusal="flow {name!r} is {status}; only a draft is activated (a paused flow is resumed)",
+        then=admit if admit_current_members else None,
     )
+    flow.admitted = admitted[0] if admitted else None
+    return flow
 
 
 def flow_pause(*, flow: Flow) -> Flow:

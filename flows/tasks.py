@@ -29,3 +29,12 @@ def flow_runs_resume_task() -> int:
 def flow_schedule_fire_task(flow_id: int) -> int:
     """Enter the trigger segment's members into a scheduled flow (run by beat)."""
     return flow_schedule_fire(flow_id=flow_id)
+
+
+@shared_task(acks_late=True, autoretry_for=(Exception,), retry_backoff=True, max_retries=5)
+def flow_members_admit_task(flow_id: int, person_ids: list[int]) -> int:
+    """Let a chunk of a trigger segment's current members enter a just-activated flow (a
+    duplicate or retried task admits nobody twice)."""
+    from flows.entry import flow_members_admit
+
+    return flow_members_admit(flow_id=flow_id, person_ids=person_ids)

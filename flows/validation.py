@@ -2,17 +2,23 @@
 
 ``flow_spec_validate`` is called by the services on every save (a well-formed draft) and on
 activation or resume (a complete flow whose definitions are switched on and whose dates lie
-ahead). It gathers every problem it finds, one ``FieldError`` each, and raises them together
-as one ``ServiceError``; the API answers the first and lists them all under ``errors``.
+ahead). A draft may be incomplete: besides edges still to draw, it may name event
+definitions, properties or segments the workspace does not have yet (a flow started from a
+template, say); those are reported when it is activated (``_draft_tolerates``). It gathers
+every problem it finds, one ``FieldError`` each, and raises them together as one
+``ServiceError``; the API answers the first and lists them all under ``errors``.
 """
 
 import dataclasses
+import re
 from datetime import datetime, timedelta
 
 from django.utils import timezone
 
 from cdp.errors import ErrorCode, FieldError, ServiceError
+from cdp.ids import MAX_ID
 from events.definition_cache import catalogue_get
+from events.services import DEFINITION_ID_RE
 from flows.elements import Context, element_config_validate
 from flows.elements.triggers import TRIGGER_TYPES
 from flows.errors import FlowErrorCode
@@ -26,6 +32,39 @@ from people.segments.models import Segment
 MAX_NAME = 200
 MAX_DESCRIPTION = 5000
 MAX_INTERVAL = timedelta(days=3650)
+SEGMENT_PLACEHOLDER = "@segment:"  # a template's segment the workspace has yet to create
+_PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+def _value_at(spec: FlowSpec, field: str):
+    """The value an error's ``field`` path (``elements[0].config.where[1].property``) points
+    at in ``spec``, or ``_ABSENT``."""
+    value = {"elements": [{"config": e.config} for e in spec.elements]}
+    for name, index in _PATH_PART.findall(field):
+        try:
+            value = value[int(index)] if index else value[name]
+        except (KeyError, IndexError, TypeError):
+            return _ABSENT
+    return value
+
+
+_ABSENT = object()
+
+
+def _draft_tolerates(spec: FlowSpec, error: FieldError) -> bool:
+    """Whether a draft may keep this element problem until activation: a well-formed
+    reference to an event definition, property or segment the workspace does not have yet
+    (a flow started from a template, say). Malformed values are refused at once."""
+    value = _value_at(spec, error.field)
+    if error.code == ErrorCode.UNKNOWN_DEFINITION:
+        return isinstance(value, str) and DEFINITION_ID_RE.match(value) is not None
+    if error.code == ErrorCode.UNKNOWN_PROPERTY:
+        return value is not _ABSENT
+    if error.code == SegmentErrorCode.UNKNOWN_SEGMENT:
+        if isinstance(value, str):
+            return value.startswith(SEGMENT_PLACEHOLDER) and len(value) <= 100
+        return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ID
+    return False
 
 
 def _time_errors(field: str, value) -> list[FieldError]:
@@ -180,14 +219,24 @@ def _trigger_exit_errors(spec: FlowSpec) -> list[FieldError]:
 
 
 def flow_spec_validate(
-    *, workspace: Workspace, spec: FlowSpec, activating: bool = False, now: datetime | None = None
+    *,
+    workspace: Workspace,
+    spec: FlowSpec,
+    activating: bool = False,
+    draft: bool = True,
+    now: datetime | None = None,
 ) -> list[str]:
     """Check ``spec`` for ``workspace`` (``activating``: also that it can run now) and return
-    the definitions and segments it names; raise one ``ServiceError`` with every problem."""
+    the definitions and segments it names; raise one ``ServiceError`` with every problem.
+    Only a ``draft`` (not a paused flow being edited) may name what the workspace lacks."""
     now = now or timezone.now()
     errors = _settings_errors(workspace, spec, activating, now)
     dependencies, element_errors = _elements_check(workspace, spec, activating, now)
-    errors += [error for _, error in element_errors]
+    errors += [
+        error
+        for _, error in element_errors
+        if activating or not draft or not _draft_tolerates(spec, error)
+    ]
     shape = graph_shape_errors(spec.elements, spec.edges)
     errors += shape
     if activating and not shape:

@@ -280,6 +280,10 @@ BODIES = {
     ),
     ("POST", "/api/v1/flows"): Op({**FLOW, "name": "Another"}),
     ("PATCH", "/api/v1/flows/{flow_id}"): Op({**FLOW, "name": "Welcome 2", "description": "v2"}),
+    ("POST", "/api/v1/flows/{flow_id}/activate"): Op({"admitCurrentMembers": True}),
+    ("POST", "/api/v1/flows/templates/{key}"): Op(
+        {"name": "From a template", "definitions": {"c_ticket_searched": "c_p"}}
+    ),
     ("POST", "/api/v1/exports/events"): Op(
         {
             "startTime": "2024-05-01T00:00:00Z",
@@ -381,6 +385,18 @@ BODIES = {
     ),
 }
 
+# analytics-next's short paths take the same bodies as the long ones.
+for _short, _long in {
+    "t": "track",
+    "p": "page",
+    "i": "identify",
+    "s": "screen",
+    "g": "group",
+    "a": "alias",
+    "b": "batch",
+}.items():
+    BODIES[("POST", f"/v1/{_short}")] = BODIES[("POST", f"/v1/{_long}")]
+
 
 def _paths(value, path=()):
     """Every path into ``value`` (keys and list indexes), the root first."""
@@ -481,6 +497,7 @@ def _url(path: str, op: Op, world: dict) -> str:
         "segment_id": world["segment"],
         "flow_id": world["flow"],
         "insight_id": world["insight"],
+        "key": "abandoned-booking",
     }
     values.update({k: world[v] for k, v in op.params.items()})
     for name, value in values.items():

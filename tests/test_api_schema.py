@@ -32,6 +32,7 @@ NATIVE = [
     "/api/v1/flows",
     "/api/v1/flows/{flow_id}",
     "/api/v1/flows/templates",
+    "/api/v1/flows/templates/{key}",
     "/api/v1/flows/{flow_id}/activate",
     "/api/v1/flows/{flow_id}/pause",
     "/api/v1/flows/{flow_id}/resume",

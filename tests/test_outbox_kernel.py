@@ -13,8 +13,10 @@ from cdp.models import OutboxMessage
 from cdp.outbox import outbox_register
 from people.models import Workspace
 
-BEFORE = [("events", "0011_one_person_index"), ("cdp", "0001_heartbeats")]
-AFTER = [("events", "0012_outbox_to_kernel"), ("cdp", "0002_outboxmessage")]
+# People are held at the schema of that time too, so the old models insert what the table takes.
+PEOPLE = ("people", "0009_person_trusted")
+BEFORE = [("events", "0011_one_person_index"), ("cdp", "0001_heartbeats"), PEOPLE]
+AFTER = [("events", "0012_outbox_to_kernel"), ("cdp", "0002_outboxmessage"), PEOPLE]
 TOPIC = "tests.moved"
 
 

@@ -124,3 +124,34 @@ def spec_from_data(data: dict, base: FlowSpec | None = None) -> FlowSpec:
     if base is None:
         return FlowSpec(**{"name": "", **changes})
     return replace(base, **changes)
+
+
+def template_slots_json(resolved) -> list[dict]:
+    """The events of a template for a workspace: the definition filling each, and for an open
+    one the candidate definitions to choose from (``definitions`` of the create call)."""
+    return [
+        {
+            "event": s.slot.code,
+            "label": s.slot.label,
+            "definitionId": s.definition,
+            "resolvedBy": s.how,
+            "candidates": [
+                {"definitionId": d.definition_id, "name": d.name}
+                for d in (s.candidates if s.definition is None else ())
+            ],
+        }
+        for s in resolved.slots
+    ]
+
+
+def template_json(resolved) -> dict:
+    template = resolved.template
+    return {
+        "key": template.key,
+        "name": template.name,
+        "description": template.description,
+        "requires": list(template.requires),
+        "missing": list(resolved.missing),
+        "slots": template_slots_json(resolved),
+        "flow": spec_json(resolved.spec),
+    }

@@ -65,7 +65,7 @@ class FlowInSerializer(FlowPatchSerializer):
 class FlowSummarySerializer(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
-    description = serializers.CharField()
+    description = serializers.CharField(allow_blank=True)
     status = serializers.CharField(help_text="draft, active, paused or finished.")
     startsTime = serializers.DateTimeField(allow_null=True)
     endsTime = serializers.DateTimeField(allow_null=True)
@@ -96,14 +96,79 @@ class FlowRunSerializer(serializers.Serializer):
     exitReason = serializers.CharField(allow_null=True)
 
 
+class TemplateCandidateSerializer(serializers.Serializer):
+    definitionId = serializers.CharField()
+    name = serializers.CharField()
+
+
+class TemplateSlotSerializer(serializers.Serializer):
+    event = serializers.CharField(help_text="The event's name in the template.")
+    label = serializers.CharField(help_text="What the event stands for.")
+    definitionId = serializers.CharField(
+        allow_null=True, help_text="The workspace's definition used for it; null while open."
+    )
+    resolvedBy = serializers.ChoiceField(
+        choices=["id", "name", "chosen"],
+        allow_null=True,
+        help_text="id: same id; name: the one definition whose id or name carries the event's "
+        "words; chosen: given in definitions. null: open (none or several match).",
+    )
+    candidates = TemplateCandidateSerializer(
+        many=True, help_text="For an open event: the definitions to choose from."
+    )
+
+
 class FlowTemplateSerializer(serializers.Serializer):
     key = serializers.CharField()
     name = serializers.CharField()
     description = serializers.CharField()
     requires = serializers.ListField(
-        child=serializers.CharField(), help_text="Event definitions the flow uses."
+        child=serializers.CharField(), help_text="Event names the template uses."
     )
     missing = serializers.ListField(
         child=serializers.CharField(), help_text="What this workspace lacks to activate it."
     )
-    flow = serializers.JSONField(help_text="A body for POST /api/v1/flows.")
+    slots = TemplateSlotSerializer(
+        many=True, help_text="Each event of the template and the definition filling it here."
+    )
+    flow = serializers.JSONField(
+        help_text="A body for POST /api/v1/flows, with this workspace's definitions filled in."
+    )
+
+
+class FlowFromTemplateInSerializer(serializers.Serializer):
+    name = serializers.CharField(
+        required=False,
+        max_length=200,
+        help_text="The draft's name; default the template's, numbered when taken (\"… (2)\").",
+    )
+    definitions = serializers.DictField(
+        child=serializers.CharField(max_length=64),
+        required=False,
+        help_text="The workspace's definition id to use for a template event, by the "
+        'template\'s name of it, e.g. {"c_product_viewed": "c_item_seen"}.',
+    )
+
+
+class FlowFromTemplateSerializer(FlowOutSerializer):
+    missing = serializers.ListField(
+        child=serializers.CharField(), help_text="What the draft lacks to be activated."
+    )
+    slots = TemplateSlotSerializer(many=True)
+
+
+class FlowActivateInSerializer(serializers.Serializer):
+    admitCurrentMembers = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="For a flow triggered by entering a segment: let the people in the segment "
+        "now enter too (otherwise only who enters it from now on).",
+    )
+
+
+class FlowActivatedSerializer(FlowOutSerializer):
+    admitted = serializers.IntegerField(
+        allow_null=True,
+        help_text="How many current members of the trigger segment were let in; null when "
+        "not asked (or the trigger is not segment entry).",
+    )

@@ -7,6 +7,11 @@ from flows.api import views
 urlpatterns = [
     path("flows", views.FlowListCreateView.as_view(), name="api-flows"),
     path("flows/templates", views.FlowTemplatesView.as_view(), name="api-flows-templates"),
+    path(
+        "flows/templates/<slug:key>",
+        views.FlowFromTemplateView.as_view(),
+        name="api-flows-template-create",
+    ),
     path("flows/<int:flow_id>", views.FlowDetailView.as_view(), name="api-flow"),
     path(
         "flows/<int:flow_id>/activate", views.FlowActivateView.as_view(), name="api-flow-activate"

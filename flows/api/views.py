@@ -1,7 +1,9 @@
 """Native flows API (SPEC §8); secret keys only.
 
-CRUD of flows with their whole graph, the status moves (activate, pause, resume, finish), runs
-of a flow and of a person (paginated), and the ready-made templates. Views check the request's
+CRUD of flows with their whole graph, the status moves (activate, pause, resume, finish; an
+activation may let a trigger segment's current members enter), runs of a flow and of a
+person (paginated), and the ready-made templates, resolved to the workspace's definitions,
+from which a draft is created. Views check the request's
 shape and call ``flows.services``; errors use the native shape ``{"error": {"code",
 "message", "field", "errors"}}`` — 400 for invalid flows (every problem under ``errors``),
 409 for a move the flow's status does not allow.
@@ -23,9 +25,14 @@ from flows.api.representation import (
     flow_summary_json,
     run_json,
     spec_from_data,
-    spec_json,
+    template_json,
+    template_slots_json,
 )
 from flows.api.serializers import (
+    FlowActivatedSerializer,
+    FlowActivateInSerializer,
+    FlowFromTemplateInSerializer,
+    FlowFromTemplateSerializer,
     FlowInSerializer,
     FlowOutSerializer,
     FlowPatchSerializer,
@@ -35,13 +42,14 @@ from flows.api.serializers import (
 )
 from flows.errors import FlowErrorCode
 from flows.models import Flow, FlowRun
-from flows.presets import TEMPLATES, template_resolve
+from flows.presets import TEMPLATES, template_get, template_resolve
 from flows.selectors import flow_get, flow_list, flow_runs, flow_spec_get, person_flow_runs
 from flows.services import (
     flow_activate,
     flow_create,
     flow_delete,
     flow_finish,
+    flow_from_template_create,
     flow_pause,
     flow_resume,
     flow_update,
@@ -183,10 +191,32 @@ class _FlowMoveView(APIView):
         return Response(flow_json(flow, flow_spec_get(flow=flow)))
 
 
-class FlowActivateView(_FlowMoveView):
-    """Activate a draft after checking it can run; 400 lists every problem."""
+class FlowActivateView(APIView):
+    permission_classes = [SecretKeyRequired]
 
-    service = staticmethod(flow_activate)
+    @extend_schema(
+        request=FlowActivateInSerializer,
+        responses={
+            200: FlowActivatedSerializer,
+            400: OpenApiResponse(ErrorSerializer),
+            404: OpenApiResponse(ErrorSerializer),
+            409: OpenApiResponse(ErrorSerializer),
+        },
+    )
+    def post(self, request, flow_id: int):
+        """Activate a draft after checking it can run; 400 lists every problem. For a flow
+        triggered by entering a segment, ``admitCurrentMembers: true`` lets the people in the
+        segment now enter too (``admitted`` says how many); without it only who enters the
+        segment from now on enters."""
+        flow = _flow(request, flow_id)
+        serializer = FlowActivateInSerializer(data=request.data or {})
+        serializer.is_valid(raise_exception=True)
+        admit = serializer.validated_data["admitCurrentMembers"]
+        try:
+            flow = flow_activate(flow=flow, admit_current_members=admit)
+        except ServiceError as exc:
+            return _answer(exc)
+        return Response({**flow_json(flow, flow_spec_get(flow=flow)), "admitted": flow.admitted})
 
 
 class FlowPauseView(_FlowMoveView):
@@ -242,19 +272,52 @@ class FlowTemplatesView(APIView):
 
     @extend_schema(responses={200: FlowTemplateSerializer(many=True)})
     def get(self, request):
-        """Ready-made flows to start from; ``missing`` says what this workspace still needs
-        (definitions to create or switch on, segments to create from a segment template)."""
-        answer = []
-        for template in TEMPLATES:
-            resolved = template_resolve(template=template, workspace=request.user.workspace)
-            answer.append(
-                {
-                    "key": template.key,
-                    "name": template.name,
-                    "description": template.description,
-                    "requires": list(template.requires),
-                    "missing": list(resolved.missing),
-                    "flow": spec_json(resolved.spec),
-                }
+        """Ready-made flows to start from, resolved for this workspace: each of a template's
+        events (``slots``) filled with the workspace's definition of the same id, else the
+        one whose id or name carries the event's words; an open slot (none or several match)
+        lists the ``candidates`` to choose from. ``missing`` says what the workspace still
+        needs before activation (definitions to create, choose or switch on, segments to
+        create from a segment template)."""
+        workspace = request.user.workspace
+        return Response(
+            [template_json(template_resolve(template=t, workspace=workspace)) for t in TEMPLATES]
+        )
+
+
+class FlowFromTemplateView(APIView):
+    permission_classes = [SecretKeyRequired]
+
+    @extend_schema(
+        request=FlowFromTemplateInSerializer,
+        responses={
+            201: FlowFromTemplateSerializer,
+            400: OpenApiResponse(ErrorSerializer),
+            404: OpenApiResponse(ErrorSerializer),
+        },
+    )
+    def post(self, request, key: str):
+        """Create a draft from a template. ``definitions`` chooses the workspace's
+        definition for a template event (by the template's name of it); the others are
+        resolved as the template list shows. The draft always saves, open events and missing
+        segments included (its activation names them); ``missing`` and ``slots`` say what is
+        left to do."""
+        template = template_get(key)
+        if template is None:
+            raise Http404
+        serializer = FlowFromTemplateInSerializer(data=request.data or {})
+        serializer.is_valid(raise_exception=True)
+        try:
+            flow, resolved = flow_from_template_create(
+                workspace=request.user.workspace,
+                template=template,
+                chosen=serializer.validated_data.get("definitions"),
+                name=serializer.validated_data.get("name"),
             )
-        return Response(answer)
+        except ServiceError as exc:
+            return _answer(exc)
+        body = {
+            **flow_json(flow, flow_spec_get(flow=flow)),
+            "missing": list(resolved.missing),
+            "slots": template_slots_json(resolved),
+        }
+        return Response(body, status=status.HTTP_201_CREATED)

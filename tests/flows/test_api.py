@@ -272,13 +272,17 @@ def test_other_workspaces_and_public_keys_are_refused(api, created, other_worksp
     assert_error(other.secret.patch(f"/api/v1/flows/{flow_id}", {"name": "x"}), 404)
     assert_error(other.secret.delete(f"/api/v1/flows/{flow_id}"), 404)
     assert_error(api.public.get("/api/v1/flows"), 403)
-    # A flow naming this workspace's definitions is invalid in the other one.
+    # A flow naming this workspace's definitions is only a draft in the other one: it saves,
+    # and its activation names the definitions that workspace lacks.
+    draft = other.secret.post("/api/v1/flows", BODY)
+    assert draft.status_code == 201, draft.content
     assert_error(
-        other.secret.post("/api/v1/flows", BODY),
+        other.secret.post(f"/api/v1/flows/{draft.json()['id']}/activate"),
         400,
         "unknown_definition",
         "elements[0].config.event",
     )
+    assert Flow.objects.get(pk=draft.json()["id"]).workspace_id == other_workspace.pk
     assert Flow.objects.get(pk=flow_id).name == "Abandoned booking"
 
 

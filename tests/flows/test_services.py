@@ -303,7 +303,7 @@ def test_an_element_people_wait_at_cannot_be_removed(workspace, catalogue, perso
     with pytest.raises(ServiceError) as caught:
         flow_update(flow=flow, spec=chain(start(), END, name=flow.name))
     assert caught.value.first.code == "runs_waiting"
-    assert "1 people are at 'wait1'" in caught.value.first.message
+    assert "1 person is at 'wait1'" in caught.value.first.message
     flow_update(
         flow=flow,
         spec=chain(start(), ("wait1", "wait", {"duration": {"days": 1}}), END, name=flow.name),
