@@ -295,10 +295,17 @@ def test_segment_analytics_next_from_another_origin(
     assert properties["pageTitle"] == "Segment shop"
 
 
-def test_rudderstack_sdk_from_another_origin(browser, live_server, page_server, shop, reader):
+def test_rudderstack_sdk_from_another_origin(
+    browser, live_server, page_server, shop, reader, is_postgres
+):
     """RudderStack's v3 SDK, with its data plane at this server and its source settings given
     in the page, delivers an identify, a page view and five tracks to the long paths after a
     CORS preflight, each stored exactly once; its ``$direct`` referrer is no referrer."""
+    if not is_postgres:
+        # The SDK sends in parallel; pytest-django's live server shares one in-memory SQLite
+        # connection across its request threads, so concurrent writes there trip over each
+        # other's savepoints (a real embedded install has a connection per thread, WAL).
+        pytest.skip("parallel sends need a connection per request: run on PostgreSQL")
     page, traffic, errors, url = open_page(browser, live_server, page_server, "rudderstack", shop)
     page.evaluate("window.signIn()")
     traffic.wait_for_accepted(page, 1)
