@@ -7,6 +7,7 @@ settings move it to PostgreSQL, Redis and S3 with no code change.
 
 import contextlib
 import os
+import secrets
 from datetime import timedelta
 from pathlib import Path
 
@@ -45,14 +46,40 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
+def local_secret_key(path: Path) -> str:
+    """The embedded default's own secret key: made at random on first use and kept, readable by
+    its owner only, in ``path``, so every command of the README works on a fresh clone without
+    a shared development key. Written to a temporary file and linked into place, so processes
+    starting together all read the one key."""
+    with contextlib.suppress(FileNotFoundError):
+        key = path.read_text().strip()
+        if key:
+            return key
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secrets.token_urlsafe(50))
+    try:
+        os.link(temporary, path)
+    except FileExistsError:
+        pass
+    finally:
+        temporary.unlink()
+    return path.read_text().strip()
+
+
 DEBUG = env_bool("DJANGO_DEBUG", False)
 SECRET_KEY = env_str("DJANGO_SECRET_KEY")
 if not SECRET_KEY:
-    if not DEBUG:
+    if not env_str("DATABASE_URL"):
+        SECRET_KEY = local_secret_key(VAR_DIR / "secret_key")
+    elif DEBUG:
+        SECRET_KEY = "insecure-local-development-key-not-for-production"
+    else:
         raise ImproperlyConfigured(
-            "DJANGO_SECRET_KEY is required when DJANGO_DEBUG is off (make run sets DEBUG for you)."
+            "DJANGO_SECRET_KEY is required when DATABASE_URL is set and DJANGO_DEBUG is off."
         )
-    SECRET_KEY = "insecure-local-development-key-not-for-production"
 
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
