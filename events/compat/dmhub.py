@@ -23,7 +23,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
 
 from cdp.api.errors import ApiError, error_body
-from cdp.errors import ErrorCode, FieldError
+from cdp.errors import ErrorCode, FieldError, json_type_error
 from cdp.ids import ascii_digits, text_id
 from events.compat.common import Answers, CompatView, compat_endpoint, described, json_response
 from events.ingestion import events_ingest
@@ -163,6 +163,11 @@ def _create(call):
                 errors.append(FieldError(key, ErrorCode.REQUIRED, "is required"))
         if isinstance(body.get("event"), str) and len(body["event"]) > 32:
             errors.append(FieldError("event", ErrorCode.TOO_LONG, "at most 32 characters"))
+        customer = body.get("customerId")
+        if customer not in (None, "") and (
+            wrong := json_type_error(customer, (int, float, str), "customerId")
+        ):
+            errors.append(wrong)
     if errors:
         call.reject([(body, errors)])
         return _error(errors[0].code, errors[0].message, errors[0].field)

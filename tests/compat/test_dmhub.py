@@ -306,3 +306,46 @@ def test_customer_ids_that_are_not_plain_numbers_are_external_ids(
     assert response.status_code == 404, response.content
     assert response.json()["error"]["code"] == "person_not_found"
     assert query(client, secret_key, customerId=str(customer_id)) == []
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("event", ["c_apply_card"]),
+        ("event", {"code": "c_apply_card"}),
+        ("event", True),
+        ("event", 7),
+        ("customerId", ["123456"]),
+        ("customerId", {"id": "123456"}),
+        ("customerId", True),
+        ("date", ["2017-06-07T03:43:00Z"]),
+        ("date", {"at": "2017-06-07T03:43:00Z"}),
+        ("targetId", ["golden_card"]),
+        ("targetName", {"zh": "金卡"}),
+        ("source", True),
+        ("contentName", ["x"]),
+        ("score", "5"),
+        ("score", 1.5),
+        ("tag", ["vip", "gold"]),
+        ("campaign", {"code": "c1"}),
+        ("campaignName", ["x"]),
+        ("summary", {"a": 1}),
+        ("externalId", ["ord-1"]),
+        ("touter", ["t00001"]),
+    ],
+)
+def test_a_field_of_the_wrong_json_type_answers_400_naming_it(
+    client, secret_key, setup, field, value
+):
+    """The seed's POST with one field of another JSON type (``event`` a list or an object,
+    ``customerId`` a list…) answers 400 in the endpoint's error shape naming that field (a
+    custom property as ``properties.<key>``), keeps the body in the ingestion log and stores
+    nothing."""
+    response = create(client, secret_key, {**SEED_POST, field: value})
+    assert response.status_code == 400, response.content
+    error = response.json()["error"]
+    assert error["code"] == "invalid_type"
+    assert error["field"] == ("properties.touter" if field == "touter" else field)
+    assert not Event.objects.exists()
+    assert IngestionLogEntry.objects.count() == 1
+    assert query(client, secret_key, partition="2017") == []
