@@ -63,8 +63,16 @@ def _time(value) -> str | None:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
 
 
-def dmhub_event_json(event: Event) -> dict:
-    """The seed's response shape: core fields, then custom properties at the top level."""
+def event_score_added(event: Event) -> int:
+    """The activity score the event added to its person: its own score, else its
+    definition's (as the ingestion adds it)."""
+    return event.score if event.score is not None else event.definition.default_score
+
+
+def dmhub_event_json(event: Event, *, score: int | None = None) -> dict:
+    """The seed's response shape: core fields, then custom properties at the top level.
+    ``score`` is what the event added to the customer's activity score (``score`` overrides
+    it: a repeat that was not stored again added nothing)."""
     body = {
         "id": event.pk,
         "customerId": _customer_id(event.person),
@@ -73,7 +81,7 @@ def dmhub_event_json(event: Event) -> dict:
         "targetName": event.target_name or None,
         "date": _time(event.occurred_at),
         "source": event.source or None,
-        "score": event.score or 0,
+        "score": event_score_added(event) if score is None else score,
         "tag": event.tags or None,
         "campaign": event.campaign_code or None,
         "campaignName": event.campaign_name or None,
@@ -199,7 +207,8 @@ def _create(call):
         status = 404 if first.code == ErrorCode.PERSON_NOT_FOUND else 400
         return _error(first.code, first.message, field, status)
     event = event_list(workspace=caller.workspace).get(pk=result.event_id)
-    return json_response(dmhub_event_json(event), status=200)
+    added = 0 if result.status == Status.DUPLICATE else None
+    return json_response(dmhub_event_json(event, score=added), status=200)
 
 
 def _partition_filter(raw: str | None) -> Q:
@@ -295,7 +304,11 @@ class DmHubEventSerializer(serializers.Serializer):
     targetId = serializers.CharField(required=False, allow_null=True, allow_blank=True)
     targetName = serializers.CharField(required=False, allow_null=True, allow_blank=True)
     source = serializers.CharField(required=False, allow_null=True, allow_blank=True)
-    score = serializers.IntegerField(required=False)
+    score = serializers.IntegerField(
+        required=False,
+        help_text="The activity score the event adds to the customer; without it, the event "
+        "definition's default score. Answered: what this event added (0 for a repeat).",
+    )
     tag = serializers.CharField(required=False, allow_null=True, allow_blank=True)
     campaign = serializers.CharField(required=False, allow_null=True, allow_blank=True)
     campaignName = serializers.CharField(required=False, allow_null=True, allow_blank=True)

@@ -349,3 +349,50 @@ def test_a_field_of_the_wrong_json_type_answers_400_naming_it(
     assert not Event.objects.exists()
     assert IngestionLogEntry.objects.count() == 1
     assert query(client, secret_key, partition="2017") == []
+
+
+def _person_score(app_client, person) -> int:
+    response = app_client.get(f"/api/v1/people/{person.pk}")
+    assert response.status_code == 200, response.content
+    return response.json()["score"]
+
+
+def test_score_answers_the_points_the_event_added(client, app_client, secret_key, workspace):
+    """The seed's POST of an event whose definition adds 5 points answers ``score`` 5, the
+    points the customer gained (read back on the person); a repeat that is not stored again
+    answers 0 and adds nothing; reading the event back answers the 5 it added."""
+    definition_create(
+        workspace=workspace,
+        definition_id="c_apply_card",
+        name="Apply for card",
+        default_score=5,
+        properties=[PropertyInput("touter", "Field agent")],
+    )
+    person = person_create(workspace=workspace, external_id="123456")
+    first = create(client, secret_key, SEED_POST)
+    assert first.status_code == 200, first.content
+    assert first.json()["score"] == 5
+    assert _person_score(app_client, person) == 5
+    repeat = create(client, secret_key, SEED_POST).json()
+    assert repeat["id"] == first.json()["id"]
+    assert repeat["score"] == 0
+    assert _person_score(app_client, person) == 5
+    url = f"/v1/customerevents/{repeat['id']}?access_token={secret_key}&partition=2017"
+    assert client.get(url).json()["score"] == 5
+    assert query(client, secret_key, partition="2017")[0]["score"] == 5
+
+
+def test_score_sent_with_the_event_is_the_points_added(client, app_client, secret_key, workspace):
+    """An event carrying its own ``score`` adds that instead of the definition's: answered
+    and read back on the person."""
+    definition_create(
+        workspace=workspace,
+        definition_id="c_apply_card",
+        name="Apply for card",
+        default_score=5,
+        properties=[PropertyInput("touter", "Field agent")],
+    )
+    person = person_create(workspace=workspace, external_id="123456")
+    response = create(client, secret_key, {**SEED_POST, "score": 3})
+    assert response.json()["score"] == 3
+    assert _person_score(app_client, person) == 3
