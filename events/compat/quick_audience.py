@@ -12,13 +12,19 @@ definition as track names do: an existing definition id, else ``c_`` + the code 
 ``customerIdList`` entries are identifiers (``idMapping`` is the type; the seed's
 ``mac_org`` and ``weibo_id_org`` are the ``mac`` and ``weibo_id`` types). ``eventSourceCode``
 is optional: when given it must be a channel's APP_KEY, and an event whose definition belongs
-to another channel is rejected; without it the event is not tied to a channel.
+to another channel is rejected; without it the event is not tied to a channel. The Java SDK
+sends ``extendAttributes`` as ``Map<String,String>``: a string value of a declared number,
+boolean or date-time property is converted to that type (``attributes_convert``), and a
+message whose string does not convert is rejected naming the property. The native API does
+not convert.
 
 Public keys (SPEC §2) ingest under the public-key identity rule and get no internal ids back
 (no ``eventId`` or ``personId``); an identity message of a public key never merges, moves or
 relabels a known person (what it ignores goes to the ingestion log).
 """
 
+import math
+import re
 import uuid
 
 from django.views.decorators.http import require_POST
@@ -32,8 +38,9 @@ from events.compat.common import Answers, CompatView, compat_endpoint, described
 from events.definition_cache import catalogue_get
 from events.ingestion import events_ingest
 from events.inputs import EventInput, Status
-from events.models import Channel, Event
+from events.models import Channel, Event, PropertyDefinition
 from events.selectors import definition_code_for
+from events.validation import parse_time
 from people.inputs import PersonRef
 from people.services import person_identify, person_identify_public
 
@@ -123,6 +130,66 @@ def _identifiers(message: dict, errors: list, prefix: str) -> dict:
     return identifiers
 
 
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+_DECIMAL = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
+_TRUE_FALSE = {"true": True, "false": False}
+
+
+def _number(text: str) -> int | float | None:
+    """The number a string spells (``"12"`` → 12, ``"12.5"`` → 12.5), or None."""
+    text = text.strip()
+    if _INTEGER.fullmatch(text):
+        return int(text)
+    if not _DECIMAL.fullmatch(text):
+        return None
+    number = float(text)
+    return number if math.isfinite(number) else None
+
+
+def attributes_convert(
+    properties: dict, types: dict[str, str], prefix: str
+) -> tuple[dict, list[FieldError]]:
+    """The Java SDK's ``Map<String,String>``: a string value of a declared number, boolean or
+    date-time property becomes that type (``"12.5"`` → 12.5, ``"true"`` → true, epoch
+    milliseconds ``"1651114368518"`` → the number; an ISO-8601 date-time stays a string, which
+    validation parses). A string that does not convert is an error naming the property. Values
+    of other types, undeclared keys and text properties are left as sent (validation judges
+    them)."""
+    converted, errors = {}, []
+    for key, value in properties.items():
+        kind = types.get(key)
+        if not isinstance(value, str) or kind in (None, PropertyDefinition.Type.TEXT):
+            converted[key] = value
+            continue
+        field = f"{prefix}.extendAttributes.{key}"
+        if kind == PropertyDefinition.Type.NUMBER:
+            number = _number(value)
+            if number is None:
+                errors.append(FieldError(field, ErrorCode.INVALID, f"{value!r} is not a number"))
+            converted[key] = number
+        elif kind == PropertyDefinition.Type.BOOLEAN:
+            flag = _TRUE_FALSE.get(value.strip().lower())
+            if flag is None:
+                errors.append(
+                    FieldError(field, ErrorCode.INVALID, f"{value!r} is not true or false")
+                )
+            converted[key] = flag
+        elif kind == PropertyDefinition.Type.DATETIME:
+            text = value.strip()
+            converted[key] = int(text) if _INTEGER.fullmatch(text) else text
+            if parse_time(converted[key], field, earliest=None)[1] is not None:
+                errors.append(
+                    FieldError(
+                        field,
+                        ErrorCode.INVALID,
+                        f"{value!r} is not a date-time: use epoch milliseconds or ISO-8601",
+                    )
+                )
+        else:
+            converted[key] = value
+    return converted, errors
+
+
 def _event_input(message, index: int, channels: dict[str, int], workspace):
     prefix = f"[{index}]"
     errors: list[FieldError] = []
@@ -192,6 +259,11 @@ def _event_input(message, index: int, channels: dict[str, int], workspace):
                 )
             ]
     properties = {k: v for k, v in attributes.items() if k != "outBizId"}
+    validator = catalogue_get(workspace).validators.get(code)
+    if validator is not None:
+        properties, errors = attributes_convert(properties, validator.types, prefix)
+        if errors:
+            return None, errors
     return EventInput(
         definition_id=code,
         person=PersonRef(external_id=str(customer) if customer else None, identifiers=identifiers),

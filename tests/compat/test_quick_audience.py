@@ -311,3 +311,114 @@ def test_nul_characters_are_refused_naming_the_place(
         assert answer["success"] is False
         assert answer["errorDesc"] == f"{prefix}{named} must not contain NUL characters"
     assert not Event.objects.exists()
+
+
+@pytest.fixture
+def typed_definition(workspace, channel):
+    """The seed's event001 with key2 declared a number, and a boolean and a date-time
+    property, as a marketer declares them before the Java SDK reports strings."""
+    return definition_create(
+        workspace=workspace,
+        definition_id="c_event001",
+        name="Event 001",
+        channel=channel,
+        properties=[
+            PropertyInput("key1"),
+            PropertyInput("key2", type="number"),
+            PropertyInput("price", type="number"),
+            PropertyInput("vip", type="boolean"),
+            PropertyInput("paidAt", type="datetime"),
+        ],
+    )
+
+
+def _stored_properties(app_client, event_id) -> dict:
+    response = app_client.get(f"/api/v1/events/{event_id}")
+    assert response.status_code == 200, response.content
+    return response.json()["properties"]
+
+
+def test_java_sdk_strings_convert_to_the_declared_types(app_client, typed_definition):
+    """The Java demo's Map<String,String> (``"key2": "123456"``) for a number property is
+    stored as the number 123456; "12.5", "true" and epoch milliseconds as a string become a
+    number, true and the time, read back through the events API."""
+    demo = seed_event_message()
+    body = {"eventMessageModelListStr": orjson.dumps([demo]).decode()}
+    answer = post(app_client, EVENTS_URL, body).json()
+    assert answer["success"] is True, answer
+    [accepted] = answer["data"]["accepted"]
+    assert _stored_properties(app_client, accepted["eventId"]) == {
+        "key1": "value1",
+        "key2": 123456,
+    }
+    more = seed_event_message(
+        extendAttributes={
+            "key1": "value1",
+            "key2": "-3",
+            "price": "12.5",
+            "vip": "true",
+            "paidAt": "1651114368518",
+            "outBizId": "biz-0002",
+        }
+    )
+    iso = seed_event_message(
+        extendAttributes={"vip": "FALSE", "paidAt": "2022-04-28T03:32:48Z", "outBizId": "biz-3"}
+    )
+    body = {"eventMessageModelListStr": orjson.dumps([more, iso]).decode()}
+    answer = post(app_client, EVENTS_URL, body).json()
+    assert answer["success"] is True, answer
+    first, second = (a["eventId"] for a in answer["data"]["accepted"])
+    assert _stored_properties(app_client, first) == {
+        "key1": "value1",
+        "key2": -3,
+        "price": 12.5,
+        "vip": True,
+        "paidAt": 1651114368518,
+    }
+    assert _stored_properties(app_client, second) == {
+        "vip": False,
+        "paidAt": "2022-04-28T03:32:48Z",
+    }
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("key2", "12,5"),
+        ("key2", "abc"),
+        ("key2", "NaN"),
+        ("key2", "1_000"),
+        ("key2", ""),
+        ("vip", "yes"),
+        ("paidAt", "yesterday"),
+    ],
+)
+def test_a_string_that_does_not_convert_is_rejected_naming_the_property(
+    app_client, typed_definition, key, value
+):
+    """A string that does not spell the declared type is rejected with errorDesc naming
+    ``[index].extendAttributes.<key>``; the good message of the same call is stored."""
+    bad = seed_event_message(extendAttributes={key: value, "outBizId": "biz-bad"})
+    answer = post(app_client, EVENTS_URL, [seed_event_message(), bad]).json()
+    assert answer["success"] is False
+    assert f"[1].extendAttributes.{key}" in answer["errorDesc"]
+    assert answer["data"]["rejected"] == [1]
+    assert list(Event.objects.values_list("external_id", flat=True)) == ["biz-0001"]
+    assert IngestionLogEntry.objects.count() == 1
+
+
+def test_the_native_api_stays_strict_about_quoted_numbers(app_client, typed_definition):
+    """Only the Quick Audience endpoint converts: the native API refuses "12.5" for a number
+    property."""
+    response = app_client.post(
+        "/api/v1/events",
+        {
+            "definitionId": "c_event001",
+            "person": {"externalId": "customer001"},
+            "properties": {"price": "12.5"},
+        },
+        content_type="application/json",
+    )
+    assert response.status_code == 400, response.content
+    assert response.json()["error"]["field"] == "properties.price"
+    assert not Event.objects.exists()
