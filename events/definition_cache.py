@@ -39,6 +39,8 @@ class Catalogue:
     validators: dict[str, object]
     enabled: dict[int, bool]
     numbered: set[int] = field(default_factory=set)  # definition pks with a sequence number
+    # Per channel pk, the keys of its global properties (carried to its later events).
+    global_keys: dict[int, tuple[str, ...]] = field(default_factory=dict)
 
 
 def _load(workspace) -> Catalogue:
@@ -55,11 +57,13 @@ def _load(workspace) -> Catalogue:
     for prop in PropertyDefinition.objects.filter(definition_id__in=list(by_pk)):
         props[prop.definition_id].append(prop)
     channel_ids = {d.channel_id for d in definitions.values() if d.channel_id}
+    global_keys: dict[int, dict[str, None]] = defaultdict(dict)
     if channel_ids:
         # Global properties are carried by every event of the same channel.
         for prop in PropertyDefinition.objects.filter(
             scope=PropertyDefinition.Scope.GLOBAL, definition__channel_id__in=channel_ids
         ).select_related("definition"):
+            global_keys[prop.definition.channel_id][prop.key] = None
             for definition in definitions.values():
                 if definition.channel_id == prop.definition.channel_id and all(
                     p.key != prop.key for p in props[definition.pk]
@@ -72,6 +76,7 @@ def _load(workspace) -> Catalogue:
         validators=validators,
         enabled=enabled,
         numbered=workspace_numbered(workspace=workspace),
+        global_keys={pk: tuple(keys) for pk, keys in global_keys.items()},
     )
 
 

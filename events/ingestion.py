@@ -26,6 +26,7 @@ from cdp.outbox import outbox_awaited, outbox_write
 from events.definition_cache import catalogue_get
 from events.ingestion_log import ingestion_log_record
 from events.inputs import EventInput, IngestResult, ItemResult, Status
+from events.selectors import person_globals_latest
 from events.services import workspace_definitions_ensure
 from events.validation import core_validate
 from events.writes import events_write, existing_event_ids
@@ -166,6 +167,8 @@ def _ingest_chunk(workspace, events, origin, create_people, trusted) -> list[Ite
                 prepared[i] = None
             else:
                 row["person_id"] = resolution.person_ids[i]
+        if catalogue.global_keys:
+            _globals_carry(workspace_id, prepared, catalogue)
 
         # Duplicates inside the batch repeat the first occurrence.
         first_of: dict[int, int] = {}
@@ -231,6 +234,36 @@ def _ingest_chunk(workspace, events, origin, create_people, trusted) -> list[Ite
                 )
             )
     return results
+
+
+def _globals_carry(workspace_id: int, rows: list[dict | None], catalogue) -> None:
+    """Carry global properties (SPEC §4, §6): an event of a channel that does not carry one of
+    the channel's global properties gets the value the person's latest event of that channel
+    carried (earlier in the batch, else the latest stored by occurred time), until a later
+    event sends another value."""
+    by_channel: dict[int, list[int]] = defaultdict(list)
+    for definition in catalogue.definitions.values():
+        if definition.channel_id in catalogue.global_keys:
+            by_channel[definition.channel_id].append(definition.pk)
+    channel_of = {pk: channel for channel, pks in by_channel.items() for pk in pks}
+    if not channel_of:
+        return
+    known: dict[tuple[int, int], dict] = {}
+    for row in rows:
+        if row is None or row["definition_id"] not in channel_of:
+            continue
+        properties = row["properties"] if isinstance(row["properties"], dict) else {}
+        channel = channel_of[row["definition_id"]]
+        keys = catalogue.global_keys[channel]
+        carried = known.get((row["person_id"], channel))
+        if carried is None:
+            carried = known[(row["person_id"], channel)] = person_globals_latest(
+                workspace_id, row["person_id"], by_channel[channel], keys
+            )
+        missing = {k: v for k, v in carried.items() if k not in properties}
+        if missing:
+            row["properties"] = properties = {**properties, **missing}
+        carried.update({k: properties[k] for k in keys if k in properties})
 
 
 def _definition_found(code, definitions, enabled, validators) -> tuple | FieldError:

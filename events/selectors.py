@@ -5,7 +5,14 @@ import re
 from django.db.models import Q, QuerySet
 
 from events.catalogue import is_enabled_by_default
-from events.models import Event, EventAggregate, EventDefinition, WorkspaceDefinition
+from events.models import (
+    Channel,
+    Event,
+    EventAggregate,
+    EventDefinition,
+    PropertyDefinition,
+    WorkspaceDefinition,
+)
 from people.models import LifecycleStage, Workspace
 
 
@@ -97,3 +104,69 @@ def definition_code_for(*, workspace: Workspace, name: str) -> str:
     snake = _NON_WORD.sub("_", _CAMEL.sub("_", name.strip()).lower()).strip("_")
     code = snake if snake.startswith("c_") else f"c_{snake}"
     return code[:32]
+
+
+def channel_list(*, workspace: Workspace) -> QuerySet[Channel]:
+    """The workspace's own channels, by name."""
+    return Channel.objects.filter(workspace=workspace).order_by("name", "id")
+
+
+def channel_get(*, workspace: Workspace, channel_id: int) -> Channel | None:
+    return channel_list(workspace=workspace).filter(pk=channel_id).first()
+
+
+def channel_global_properties(*, channels: list[Channel]) -> dict[int, list[PropertyDefinition]]:
+    """The global properties (SPEC §4: carried by every event of the channel) declared on the
+    channels' definitions, per channel pk, one per key (the first declared)."""
+    found: dict[int, dict[str, PropertyDefinition]] = {c.pk: {} for c in channels}
+    for prop in (
+        PropertyDefinition.objects.filter(
+            scope=PropertyDefinition.Scope.GLOBAL, definition__channel__in=channels
+        )
+        .select_related("definition")
+        .order_by("definition_id", "position", "id")
+    ):
+        found[prop.definition.channel_id].setdefault(prop.key, prop)
+    return {pk: list(props.values()) for pk, props in found.items()}
+
+
+def channel_usages(*, channel: Channel) -> list[str]:
+    """Describe what keeps a channel from being deleted (its definitions' recorded events);
+    empty when nothing does."""
+    definitions = dict(
+        EventDefinition.objects.filter(channel=channel).values_list("pk", "definition_id")
+    )
+    # Aggregates are indexed by definition: no scan of the events table.
+    used = set(
+        EventAggregate.objects.filter(definition_id__in=list(definitions))
+        .values_list("definition_id", flat=True)
+        .distinct()
+    )
+    if not used:
+        return []
+    codes = ", ".join(sorted(definitions[pk] for pk in used))
+    return [f"events of {codes} were recorded through it"]
+
+
+def person_globals_latest(
+    workspace_id: int, person_id: int, definition_pks: list[int], keys: tuple[str, ...]
+) -> dict:
+    """The latest stored value of each global property of ``keys`` among the person's events
+    of ``definition_pks`` (a channel's definitions): one query per key on the index of
+    person, definition and time."""
+    values = {}
+    for key in keys:
+        latest = (
+            Event.objects.filter(
+                workspace_id=workspace_id,
+                person_id=person_id,
+                definition_id__in=definition_pks,
+                properties__has_key=key,
+            )
+            .order_by("-occurred_at", "-id")
+            .values_list("properties", flat=True)
+            .first()
+        )
+        if latest is not None:
+            values[key] = latest[key]
+    return values

@@ -11,7 +11,7 @@ from django.db.models import Max
 from cdp.errors import ErrorCode, FieldError, ServiceError
 from events.definition_cache import definitions_changed
 from events.models import Channel, EventDefinition, PropertyDefinition, WorkspaceDefinition
-from events.selectors import definition_usages
+from events.selectors import channel_usages, definition_usages
 from people.models import Workspace
 
 DEFINITION_ID_RE = re.compile(r"^[A-Za-z0-9_]{1,32}$")
@@ -331,8 +331,11 @@ def definition_set_enabled(
 
 
 def _channel_key_check(*, workspace: Workspace, app_key: str, exclude: int | None = None):
-    if not app_key:
+    if not isinstance(app_key, str) or not app_key.strip():
         raise ServiceError(FieldError("app_key", ErrorCode.REQUIRED, "is required"))
+    limit = Channel._meta.get_field("app_key").max_length
+    if len(app_key) > limit:
+        raise ServiceError(FieldError("app_key", ErrorCode.TOO_LONG, f"at most {limit} characters"))
     taken = Channel.objects.filter(workspace=workspace, app_key=app_key)
     if exclude is not None:
         taken = taken.exclude(pk=exclude)
@@ -344,8 +347,17 @@ def _channel_key_check(*, workspace: Workspace, app_key: str, exclude: int | Non
         )
 
 
+def _channel_name_check(name) -> None:
+    if not isinstance(name, str) or not name.strip():
+        raise ServiceError(FieldError("name", ErrorCode.REQUIRED, "is required"))
+    limit = Channel._meta.get_field("name").max_length
+    if len(name) > limit:
+        raise ServiceError(FieldError("name", ErrorCode.TOO_LONG, f"at most {limit} characters"))
+
+
 def channel_create(*, workspace: Workspace, name: str, app_type: str, app_key: str) -> Channel:
     """Create a channel; its APP_KEY is unique in the workspace."""
+    _channel_name_check(name)
     if app_type not in Channel.AppType.values:
         raise ServiceError(
             FieldError(
@@ -360,6 +372,8 @@ def channel_create(*, workspace: Workspace, name: str, app_type: str, app_key: s
 
 def channel_update(*, channel: Channel, fields: Mapping) -> Channel:
     """Change a channel's name, application type or APP_KEY."""
+    if "name" in fields:
+        _channel_name_check(fields["name"])
     if "app_key" in fields:
         _channel_key_check(
             workspace=channel.workspace, app_key=fields["app_key"], exclude=channel.pk
@@ -374,5 +388,17 @@ def channel_update(*, channel: Channel, fields: Mapping) -> Channel:
 
 
 def channel_delete(*, channel: Channel) -> None:
-    """Delete a channel; its definitions stay, without a channel."""
+    """Delete a channel nothing was recorded through (the seed: "if there are no events under
+    the channel"); its definitions stay, without a channel. The error names the definitions
+    whose events keep it."""
+    usages = channel_usages(channel=channel)
+    if usages:
+        raise ServiceError(
+            FieldError(
+                "channel",
+                ErrorCode.PROTECTED,
+                f"channel {channel.name} ({channel.app_key}) cannot be deleted: "
+                + "; ".join(usages),
+            )
+        )
     channel.delete()

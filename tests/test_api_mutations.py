@@ -206,6 +206,10 @@ BODIES = {
             "properties": [{"key": "extra", "name": "Extra", "type": "text"}],
         }
     ),
+    ("POST", "/api/v1/channels"): Op({"name": "Shop app", "appType": "app", "appKey": "shop"}),
+    ("PATCH", "/api/v1/channels/{channel_id}"): Op(
+        {"name": "Shop", "appType": "mini_program", "appKey": "shop-2"}
+    ),
     ("POST", "/api/v1/events"): Op(EVENT),
     ("POST", "/api/v1/events/batch"): Op(
         {
@@ -467,6 +471,8 @@ def world(workspace):
     dynamic = client.post("/api/v1/segments", {"name": "Dynamic", "rules": RULES})
     static = client.post("/api/v1/segments", {"name": "Static", "kind": "static"})
     flow = client.post("/api/v1/flows", FLOW)
+    channel = client.post("/api/v1/channels", {"name": "Web", "appType": "web", "appKey": "web-1"})
+    assert channel.status_code == 201, channel.content
     insight = client.post(
         "/api/v1/analytics/insights",
         {"name": "Orders", "kind": "segmentation", "query": {**SEGMENTATION, "segment": None}},
@@ -485,6 +491,7 @@ def world(workspace):
         "static": static.json()["id"],
         "flow": flow.json()["id"],
         "insight": insight.json()["id"],
+        "channel": channel.json()["id"],
     }
 
 
@@ -497,6 +504,7 @@ def _url(path: str, op: Op, world: dict) -> str:
         "segment_id": world["segment"],
         "flow_id": world["flow"],
         "insight_id": world["insight"],
+        "channel_id": world["channel"],
         "key": "abandoned-booking",
     }
     values.update({k: world[v] for k, v in op.params.items()})

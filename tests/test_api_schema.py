@@ -16,6 +16,8 @@ NATIVE = [
     "/api/v1/events/{id}",
     "/api/v1/definitions",
     "/api/v1/definitions/{definition_id}",
+    "/api/v1/channels",
+    "/api/v1/channels/{channel_id}",
     "/api/v1/people",
     "/api/v1/people/{person_id}",
     "/api/v1/people/lookup",

@@ -9,6 +9,7 @@ from cdp.admin_scoping import (
 from events.models import (
     Channel,
 )
+from events.selectors import channel_usages
 from events.services import (
     channel_create,
     channel_delete,
@@ -40,6 +41,15 @@ class ChannelAdmin(WorkspaceScopedAdmin):
             app_key=data["app_key"],
         )
         obj.pk, obj.workspace = channel.pk, channel.workspace
+
+    def get_deleted_objects(self, objs, request):
+        # A channel something was recorded through is listed as protected, naming what keeps
+        # it, so the page offers no confirm button (``channel_delete`` refuses it too).
+        deleted, counts, perms, protected = super().get_deleted_objects(objs, request)
+        protected = list(protected)
+        for channel in objs:
+            protected += [f"{channel.name}: {usage}" for usage in channel_usages(channel=channel)]
+        return deleted, counts, perms, protected
 
     def delete_model(self, request, obj):
         channel_delete(channel=obj)

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from events.api import collect, definitions, views
+from events.api import channels, collect, definitions, views
 
 urlpatterns = [
     path("events", views.EventListCreateView.as_view(), name="api-events"),
@@ -15,4 +15,6 @@ urlpatterns = [
         definitions.DefinitionDetailView.as_view(),
         name="api-definition",
     ),
+    path("channels", channels.ChannelListView.as_view(), name="api-channels"),
+    path("channels/<int:channel_id>", channels.ChannelDetailView.as_view(), name="api-channel"),
 ]
