@@ -19,6 +19,10 @@ An aggregate may be named as PPMessage does (SPEC §8), without ``field``: ``eve
 workspace; stored as written, resolved to the definition on every check.
 (``event_last_data_N`` is data, read in templates, not compared here.)
 
+Operators may be written as symbols or words (``>``/``gt``, ``>=``/``gte``, ``=``/``==``/``eq``
+/``equals``, ``!=``/``ne``/``not_equals``…): ``conditions.operators_normalise`` gives each its
+one stored form before the check.
+
 Errors are ``ServiceError``s whose field is the path of the bad node (``rules.all[1].event``)
 and whose message says, in a marketer's words, what to change.
 """
@@ -450,7 +454,7 @@ def rules_validate(*, workspace: Workspace, rules, segment_id: int | None = None
     """Check ``rules`` for ``workspace`` (``segment_id``: the segment being saved, to reject
     cycles) and return the tree and its dependencies; raise ``ServiceError`` naming the node."""
     checker = _Checker(workspace, segment_id)
-    tree = checker.group(rules, "rules", 1)
+    tree = checker.group(c.operators_normalise(rules), "rules", 1)
     return ValidatedRules(tree=tree, dependencies=tuple(sorted(checker.dependencies)))
 
 
@@ -458,4 +462,4 @@ def event_condition_validate(*, workspace: Workspace, raw: dict, path: str) -> c
     """Check one event condition (``{"event": code, "where": […]}``, as in a rule tree) for
     ``workspace`` and return it; raise ``ServiceError`` naming ``path``. Analytics steps and
     series use it, so their property conditions are the rules' own."""
-    return _Checker(workspace, None).event(raw, path)
+    return _Checker(workspace, None).event(c.operators_normalise(raw), path)
