@@ -138,7 +138,13 @@ def _ingest_chunk(workspace, events, origin, create_people, trusted) -> list[Ite
                 errors[i].append(found)
                 continue
             pk, validator = found
-            errs = validator.validate(item.properties)
+            properties = item.properties
+            if item.data is not None:
+                properties = item.data
+                declared = validator.types
+                errs = validator.validate({k: v for k, v in properties.items() if k in declared})
+            else:
+                errs = validator.validate(properties)
             if errs:
                 errors[i].extend(errs)
             if not errors[i]:
@@ -148,7 +154,7 @@ def _ingest_chunk(workspace, events, origin, create_people, trusted) -> list[Ite
                     "definition_id": pk,
                     "occurred_at": occurred,
                     "received_at": now,
-                    "properties": validator.complete(item.properties),
+                    "properties": validator.complete(properties),
                     "origin": origin,
                     "flow_cause": item.flow_cause and item.flow_cause.as_json(),
                 }

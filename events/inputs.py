@@ -54,6 +54,9 @@ class EventInput:
     campaign_name: str = ""
     summary: str = ""
     flow_cause: FlowCause | None = None
+    # Any object kept whole as the event's properties (PPMessage's ``event_data``, SPEC §6):
+    # only the definition's declared properties are validated from it; ``properties`` is unused.
+    data: Mapping | None = None
 
 
 class Status:

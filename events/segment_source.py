@@ -4,7 +4,7 @@ in ``EventsConfig.ready()``; and how property types read as condition value type
 from django.db.models import QuerySet
 
 from events.models import Event, EventAggregate, EventDefinition, PropertyDefinition
-from events.selectors import definition_enabled_map, definition_list
+from events.selectors import definition_code_by_seq, definition_enabled_map, definition_list
 from people.models import Workspace
 from people.segments import conditions as c
 
@@ -25,6 +25,9 @@ class EventTables:
 
     def aggregates(self) -> QuerySet[EventAggregate]:
         return EventAggregate.objects.all()
+
+    def definition_code_by_seq(self, *, workspace: Workspace, seq: int) -> str | None:
+        return definition_code_by_seq(workspace=workspace, seq=seq)
 
     def definition_find(self, *, workspace: Workspace, code: str) -> EventDefinition | None:
         return definition_list(workspace=workspace).filter(definition_id=code).first()

@@ -60,6 +60,41 @@ def workspace_numbered(*, workspace: Workspace) -> set[int]:
     )
 
 
+# PPMessage's names of a person's aggregates (SPEC §5, §8): ``event_count_N`` and so on, N being
+# the definition's sequence number in the workspace.
+AGGREGATE_NAME = re.compile(r"^event_(count|first_time|last_time|last_data)_(\d{1,9})$")
+
+
+def definition_code_by_seq(*, workspace: Workspace, seq: int) -> str | None:
+    """The definition id numbered ``seq`` in this workspace (PPMessage's N), or None."""
+    return (
+        WorkspaceDefinition.objects.filter(workspace=workspace, seq=seq)
+        .values_list("definition__definition_id", flat=True)
+        .first()
+    )
+
+
+def person_aggregate_values(*, workspace_id: int, person_id: int) -> dict:
+    """The person's aggregates under PPMessage's names, for every numbered definition they
+    have events of: ``{"event_count_1": 3, "event_first_time_1": datetime, …,
+    "event_last_data_1": {…}}``."""
+    seqs = dict(
+        WorkspaceDefinition.objects.filter(workspace_id=workspace_id).values_list(
+            "definition_id", "seq"
+        )
+    )
+    values = {}
+    for aggregate in EventAggregate.objects.filter(
+        workspace_id=workspace_id, person_id=person_id, definition_id__in=list(seqs)
+    ):
+        n = seqs[aggregate.definition_id]
+        values[f"event_count_{n}"] = aggregate.count
+        values[f"event_first_time_{n}"] = aggregate.first_at
+        values[f"event_last_time_{n}"] = aggregate.last_at
+        values[f"event_last_data_{n}"] = aggregate.last_data
+    return values
+
+
 def event_list(*, workspace: Workspace) -> QuerySet[Event]:
     return Event.objects.filter(workspace=workspace).select_related("definition", "person")
 

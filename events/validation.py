@@ -49,12 +49,18 @@ API_NAMES = {
 }
 MAX_FUTURE = timedelta(days=1)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# A positive number below this is seconds, not milliseconds (SPEC §5 "Times"): 10^11 ms is
+# March 1973, 10^11 s the year 5138, so PPMessage's ``event_timestamp`` (seconds) is never
+# read as a day in 1970.
+SECONDS_BELOW = 10**11
 
 
 def parse_time(
     value, field: str, *, earliest: datetime | None = EPOCH
 ) -> tuple[datetime | None, FieldError | None]:
     """Parse an ISO-8601 string, epoch milliseconds or a datetime; naive means UTC.
+
+    A positive number below ``SECONDS_BELOW`` (10^11) is epoch seconds (SPEC §5 "Times").
 
     Times before ``earliest`` (1970-01-01, SPEC §5 "Times") are refused, negative
     milliseconds included; ``None`` accepts any (a datetime property may be a birth date).
@@ -63,7 +69,8 @@ def parse_time(
         parsed = value
     elif isinstance(value, int) and not isinstance(value, bool):
         try:
-            parsed = datetime.fromtimestamp(value / 1000, tz=UTC)
+            seconds = value if 0 < value < SECONDS_BELOW else value / 1000
+            parsed = datetime.fromtimestamp(seconds, tz=UTC)
         except (OverflowError, OSError, ValueError):
             return None, FieldError(field, ErrorCode.INVALID, "is not a valid timestamp")
     elif isinstance(value, str):
@@ -77,7 +84,9 @@ def parse_time(
             )
     else:
         return None, FieldError(
-            field, ErrorCode.INVALID_TYPE, "must be an ISO-8601 string or epoch milliseconds"
+            field,
+            ErrorCode.INVALID_TYPE,
+            "must be an ISO-8601 string or epoch milliseconds (seconds below 10^11)",
         )
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)

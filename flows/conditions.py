@@ -76,8 +76,12 @@ def _compare(value_type: str, operator: str, actual, expected, now: datetime) ->
         return any(_compare(value_type, "equals", actual, v, now) for v in expected)
     if operator == "gt":
         return actual > expected
+    if operator == "gte":
+        return actual >= expected
     if operator == "lt":
         return actual < expected
+    if operator == "lte":
+        return actual <= expected
     if operator == "between":
         return expected[0] <= actual <= expected[1]
     return False

@@ -4,8 +4,10 @@ Database actions (tags, attributes, score, recording an event, adding to a stati
 run inside the step's transaction (``effect_apply``). Webhooks and emails leave the system
 (``effect_send``): the engine calls them outside any transaction and records the result, see
 ``flows.engine``. Templates (email subject and body, webhook payload texts) are rendered with
-``person`` (attributes and custom attributes), ``event`` (the trigger event's data) and
-``flow`` (name and run), by the same restricted engine that checked them on save.
+``person`` (attributes and custom attributes), ``event`` (the trigger event's data),
+``flow`` (name and run), PPMessage's ``track_event_seq|uuid|count|data`` and the person's
+aggregates as ``event_count_N``, ``event_first_time_N``, ``event_last_time_N``,
+``event_last_data_N`` (SPEC §8), by the same restricted engine that checked them on save.
 """
 
 import hashlib
@@ -23,6 +25,7 @@ from django.template import Context as TemplateContext
 from cdp.outbound import OutboundRefused, outbound_request
 from events.ingestion import events_ingest
 from events.inputs import EventInput, FlowCause
+from events.selectors import person_aggregate_values
 from flows.elements.actions import template_engine
 from flows.models import FlowRun
 from people.inputs import PersonRef
@@ -66,8 +69,17 @@ def _person_json(person: Person) -> dict:
     }
 
 
+TRACK_EVENT_NAMES = ("track_event_seq", "track_event_uuid", "track_event_count", "track_event_data")
+
+
 def _template_context(run: FlowRun, context: dict) -> dict:
+    """What a template may name: ``person``, ``event`` (the trigger event's data), ``flow``,
+    PPMessage's trigger variables (``track_event_seq``…) and the person's aggregates under
+    PPMessage's names (``event_count_N``, ``event_first_time_N``, ``event_last_time_N``,
+    ``event_last_data_N``; SPEC §8)."""
     return {
+        **person_aggregate_values(workspace_id=run.flow.workspace_id, person_id=run.person_id),
+        **{name: context[name] for name in TRACK_EVENT_NAMES if name in context},
         "person": _person_json(run.person),
         "event": context.get("track_event_data") or {},
         "flow": {"id": run.flow_id, "name": run.flow.name, "runId": run.pk},

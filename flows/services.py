@@ -26,6 +26,7 @@ from flows.schedules import flow_schedule_forget, flow_schedule_sync
 from flows.selectors import flow_current_members, flow_spec_get
 from flows.validation import flow_labels_validate, flow_spec_validate
 from people.models import Person, Workspace
+from people.segments.conditions import operators_normalise
 
 S = Flow.Status
 
@@ -46,12 +47,14 @@ def _name_free(workspace_id: int, name: str, exclude: int | None = None) -> None
 
 
 def _prepare(spec: FlowSpec, previous: FlowSpec | None = None) -> FlowSpec:
-    """Trim the name; keep stored webhook secrets the caller could not have sent back."""
+    """Trim the name; keep stored webhook secrets the caller could not have sent back; store
+    conditions' operators in one form."""
     configs = {e.key: e.config for e in previous.elements} if previous else {}
     elements = tuple(
         dataclasses.replace(e, config=webhook_prepare(e.config, configs.get(e.key)))
         if e.kind == FlowElement.Kind.ACTION
-        else e
+        # Conditions' operators in their one stored form (SPEC §8): ">" and "gt" alike.
+        else dataclasses.replace(e, config=operators_normalise(e.config))
         for e in spec.elements
     )
     name = spec.name.strip() if isinstance(spec.name, str) else spec.name

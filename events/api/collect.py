@@ -11,6 +11,12 @@ This view is an adapter: it checks the request's shape, then ``identify`` items 
 ingestion service in one call. ``pageView`` gets device type, browser and OS from the
 ``User-Agent`` header (``events.useragent``) when the page did not send them.
 
+A ``track`` item may carry ``data`` instead of ``properties`` (PPMessage's ``event_data``, sent
+by the SDK for ``window._ppmatc`` pushes): any object, kept whole as the event's properties,
+with only the definition's declared properties validated from it (errors named ``data.<key>``);
+its ``event`` is then another system's name, mapped as Segment's track names are
+(``definition_code_for``: ``webclick`` → ``c_webclick``).
+
 With a public key (SPEC §2) identify uses ``person_identify_public``: an identifier or external
 id held by a known person is ignored (kept in the ingestion log, never in the answer), and
 traits are checked as always but applied only to a person who was not known before the call;
@@ -37,6 +43,7 @@ from events.compat.common import Call, Rejected
 from events.ingestion import events_ingest
 from events.inputs import EventInput, Status
 from events.models import Event
+from events.selectors import definition_code_for
 from events.useragent import user_agent_properties
 from events.validation import parse_time
 from people.identity import EXTERNAL_ID_ALIASES
@@ -54,7 +61,16 @@ MAX_BODY_BYTES = 512 * 1024
 MAX_EVENTS = 100
 MAX_ID_LENGTH = 255
 BODY_KEYS = {"key", "anonymousId", "externalId", "events", "sentAt"}
-TRACK_KEYS = {"type", "event", "definitionId", "properties", "timestamp", "messageId", "sessionId"}
+TRACK_KEYS = {
+    "type",
+    "event",
+    "definitionId",
+    "properties",
+    "data",
+    "timestamp",
+    "messageId",
+    "sessionId",
+}
 IDENTIFY_KEYS = {"type", "identifiers", "traits", "timestamp", "messageId", "sessionId"}
 PAGE_VIEW = "pageView"
 CLOCK_TOLERANCE = timedelta(minutes=1)
@@ -81,6 +97,12 @@ class CollectItemSerializer(serializers.Serializer):
         required=False, help_text="track: the definition id (definitionId is accepted too)"
     )
     properties = serializers.DictField(required=False)
+    data = serializers.DictField(
+        required=False,
+        help_text="track, instead of properties: any object, kept whole as the event's data; "
+        "the definition's declared properties are validated from it, and `event` may be a "
+        "name from another system (PPMessage's `event_name`: `c_` + snake case)",
+    )
     identifiers = serializers.DictField(
         required=False, help_text='identify: {"externalId", "email", "phone", …}'
     )
@@ -90,7 +112,9 @@ class CollectItemSerializer(serializers.Serializer):
         + ", ".join(STANDARD_ATTRIBUTES)
         + "); other keys are custom attributes",
     )
-    timestamp = serializers.CharField(required=False, help_text="ISO-8601 or epoch ms")
+    timestamp = serializers.CharField(
+        required=False, help_text="ISO-8601 or epoch ms (a number below 10^11 is seconds)"
+    )
     messageId = serializers.CharField(required=False, help_text="dedupes retries")
     sessionId = serializers.CharField(required=False)
 
@@ -140,6 +164,13 @@ def _named(error: FieldError, index: int) -> dict:
     return {"index": index, "field": field, "code": str(error.code), "message": error.message}
 
 
+def _data_named(error: FieldError) -> FieldError:
+    """An item sent with ``data`` hears of its properties under that name."""
+    if error.field.startswith("properties."):
+        return FieldError("data." + error.field[len("properties.") :], error.code, error.message)
+    return error
+
+
 def _code(item: dict):
     return item.get("event") or item.get("definitionId")
 
@@ -162,7 +193,7 @@ def _shape_errors(item) -> list[FieldError]:
                 "event", ErrorCode.REQUIRED, "is required: the definition id, such as c_signup"
             )
         )
-    for key in ("properties", "identifiers", "traits"):
+    for key in ("properties", "data", "identifiers", "traits"):
         if item.get(key) is not None and not isinstance(item[key], dict):
             errors.append(FieldError(key, ErrorCode.INVALID_TYPE, "must be an object"))
     return errors
@@ -249,9 +280,13 @@ def _clock_offset(sent_at) -> timedelta:
 
 
 def _track_input(
-    item: dict, person: PersonRef, agent: dict[str, str], offset: timedelta
+    workspace, item: dict, person: PersonRef, agent: dict[str, str], offset: timedelta
 ) -> EventInput:
     code = _code(item)
+    data = item.get("data")
+    if data is not None:
+        # Another system's event name (PPMessage's event_name), as Segment's track names are.
+        code = definition_code_for(workspace=workspace, name=code)
     properties = item.get("properties") or {}
     if code == PAGE_VIEW and isinstance(properties, dict):
         # The browser's own values win: a server relaying for a browser may send them.
@@ -267,6 +302,7 @@ def _track_input(
         properties=properties,
         external_id=item.get("messageId"),
         session_id=item.get("sessionId"),
+        data=data,
     )
 
 
@@ -392,12 +428,16 @@ class CollectView(APIView):
                 workspace=workspace,
                 origin=ORIGIN,
                 payloads=[items[i] for i in positions],
-                events=[_track_input(items[i], person, agent, offset) for i in positions],
+                events=[
+                    _track_input(workspace, items[i], person, agent, offset) for i in positions
+                ],
                 trusted=caller.is_secret,
             )
             for i, outcome in zip(positions, result.items, strict=True):
                 counts[outcome.status] += 1
                 errors[i] = list(outcome.errors)
+                if items[i].get("data") is not None:
+                    errors[i] = [_data_named(e) for e in errors[i]]
         return {
             "accepted": counts[Status.ACCEPTED],
             "duplicates": counts[Status.DUPLICATE],

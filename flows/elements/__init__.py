@@ -30,6 +30,7 @@ from flows.elements.common import Context, duration_json, fail, nul_free
 from flows.elements.triggers import trigger_validate
 from flows.elements.waits import wait_for_event_validate, wait_validate
 from flows.models import FlowElement
+from people.segments.conditions import operators_normalise
 
 K = FlowElement.Kind
 # The exits each kind needs (values of ``FlowEdge.Outcome``).
@@ -63,6 +64,8 @@ def element_config_validate(*, kind: str, config, path: str, context: Context) -
         if config:
             raise fail(path, "an end element has no settings: give {}")
         return set()
+    if kind != K.ACTION:  # ">" and "gt" alike (SPEC §8); stored so by flows.services
+        config = operators_normalise(config)
     return _VALIDATORS[kind](config, path, context)
 
 

@@ -16,7 +16,18 @@ DATE, DATETIME = "date", "datetime"
 OPAQUE = "opaque"
 OPERATORS = {
     TEXT: ("equals", "not_equals", "contains", "starts_with", "in", "is_set", "is_not_set"),
-    NUMBER: ("equals", "not_equals", "gt", "lt", "between", "in", "is_set", "is_not_set"),
+    NUMBER: (
+        "equals",
+        "not_equals",
+        "gt",
+        "gte",
+        "lt",
+        "lte",
+        "between",
+        "in",
+        "is_set",
+        "is_not_set",
+    ),
     BOOLEAN: ("equals", "is_set", "is_not_set"),
     DATE: ("equals", "before", "after", "between", "within_last_days", "is_set", "is_not_set"),
     DATETIME: ("before", "after", "between", "within_last_days", "is_set", "is_not_set"),
@@ -24,6 +35,71 @@ OPERATORS = {
     OPAQUE: ("is_set", "is_not_set"),
 }
 COUNT_OPERATORS = ("=", ">=", "<=", ">", "<")
+# One operator vocabulary everywhere (SPEC §8): symbols and words are both accepted, and each
+# is stored in one form, words for values (attributes, properties, trigger fields) and symbols
+# for counts (event counts, aggregate counts), as rules were stored before both were accepted.
+VALUE_OPERATOR_ALIASES = {
+    "=": "equals",
+    "==": "equals",
+    "eq": "equals",
+    "is": "equals",
+    "!=": "not_equals",
+    "<>": "not_equals",
+    "ne": "not_equals",
+    "neq": "not_equals",
+    "is_not": "not_equals",
+    ">": "gt",
+    ">=": "gte",
+    "<": "lt",
+    "<=": "lte",
+    "greater_than": "gt",
+    "less_than": "lt",
+}
+COUNT_OPERATOR_ALIASES = {
+    "==": "=",
+    "eq": "=",
+    "equals": "=",
+    "gt": ">",
+    "gte": ">=",
+    "lt": "<",
+    "lte": "<=",
+    "greater_than": ">",
+    "less_than": "<",
+}
+# An aggregate compared as a count (its other fields are times, with their own operators).
+_COUNT_AGGREGATE = ("event_count_",)
+
+
+def _normal_operator(node: dict, counted: bool) -> dict:
+    operator = node.get("operator")
+    if not isinstance(operator, str):
+        return node
+    aliases = COUNT_OPERATOR_ALIASES if counted else VALUE_OPERATOR_ALIASES
+    key = operator.strip().lower() if operator.strip().isalpha() else operator.strip()
+    return {**node, "operator": aliases.get(key, operator)}
+
+
+def operators_normalise(value, *, counted: bool = False):
+    """Return ``value`` (a rule tree, a flow element's config, a condition list) with every
+    ``operator`` in its one stored form: ``gt``/``>`` … as the place takes them."""
+    if isinstance(value, list):
+        return [operators_normalise(item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    out = {key: operators_normalise(item, counted=key == "count") for key, item in value.items()}
+    if "operator" in out:
+        aggregate = out.get("aggregate")
+        is_count = counted or (
+            aggregate is not None
+            and (
+                out.get("field") == "count"
+                or (isinstance(aggregate, str) and aggregate.startswith(_COUNT_AGGREGATE))
+            )
+        )
+        out = _normal_operator(out, is_count)
+    return out
+
+
 AGGREGATE_TIME_OPERATORS = ("older_than_days", "newer_than_days", "before", "after")
 OPERATOR_WORDS = {
     "equals": "is",
@@ -34,7 +110,9 @@ OPERATOR_WORDS = {
     "is_set": "is set",
     "is_not_set": "is not set",
     "gt": "is greater than",
+    "gte": "is at least",
     "lt": "is less than",
+    "lte": "is at most",
     "between": "is between",
     "before": "is before",
     "after": "is after",

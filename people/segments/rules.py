@@ -11,12 +11,23 @@ first key::
      "window": {"lastDays": 30}, "where": [{"property": "path", "operator": "equals",
                                            "value": "/mortgage"}]}
     {"aggregate": "pageView", "field": "lastTime", "operator": "older_than_days", "value": 45}
+    {"aggregate": "event_count_2", "operator": ">", "value": 8}   # PPMessage's names, below
     {"segment": 12, "operator": "member"}                   # or "not_member"
+
+An aggregate may be named as PPMessage does (SPEC §8), without ``field``: ``event_count_N``,
+``event_first_time_N``, ``event_last_time_N``, N being the definition's sequence number in the
+workspace; stored as written, resolved to the definition on every check.
+(``event_last_data_N`` is data, read in templates, not compared here.)
+
+Operators may be written as symbols or words (``>``/``gt``, ``>=``/``gte``, ``=``/``==``/``eq``
+/``equals``, ``!=``/``ne``/``not_equals``…): ``conditions.operators_normalise`` gives each its
+one stored form before the check.
 
 Errors are ``ServiceError``s whose field is the path of the bad node (``rules.all[1].event``)
 and whose message says, in a marketer's words, what to change.
 """
 
+import re
 from dataclasses import dataclass
 
 from cdp.errors import ErrorCode, FieldError, ServiceError, json_typed
@@ -50,6 +61,9 @@ STANDARD_FIELDS = {
     "createdTime": ("created_at", c.DATETIME),
 }
 AGGREGATE_FIELDS = {"firstTime": "first_at", "lastTime": "last_at", "count": "count"}
+# PPMessage's aggregate names: event_count_N, … (N: the definition's sequence number).
+PPMESSAGE_AGGREGATE = re.compile(r"^event_(count|first_time|last_time|last_data)_(\d{1,9})$")
+PPMESSAGE_FIELDS = {"count": "count", "first_time": "firstTime", "last_time": "lastTime"}
 LEAF_KEYS = ("attribute", "customAttribute", "tag", "identifier", "event", "aggregate", "segment")
 
 
@@ -294,11 +308,32 @@ class _Checker:
             filters=tuple(filters),
         )
 
+    def _ppmessage_aggregate(self, name: str, path: str) -> tuple[str, str]:
+        """Resolve ``event_count_N`` (and its kin) to (definition id, field)."""
+        kind, number = PPMESSAGE_AGGREGATE.match(name).groups()
+        if kind == "last_data":
+            raise _error(
+                path,
+                SegmentErrorCode.INVALID_VALUE,
+                f"{name} is the last event's data: name it in templates; compare a "
+                "property of the events with an event condition's where",
+            )
+        code = event_source().definition_code_by_seq(workspace=self.workspace, seq=int(number))
+        if code is None:
+            raise _error(
+                path,
+                ErrorCode.UNKNOWN_DEFINITION,
+                f"no event is numbered {number} in this workspace (the number is the "
+                "definition's sequence number)",
+            )
+        return code, PPMESSAGE_FIELDS[kind]
+
     def aggregate(self, raw, path):
-        definition = self._definition(raw["aggregate"], f"{path}.aggregate")
-        field = AGGREGATE_FIELDS.get(
-            json_typed(raw.get("field"), (str, type(None)), f"{path}.field")
-        )
+        code, field_name = raw["aggregate"], raw.get("field")
+        if field_name is None and isinstance(code, str) and PPMESSAGE_AGGREGATE.match(code):
+            code, field_name = self._ppmessage_aggregate(code, f"{path}.aggregate")
+        definition = self._definition(code, f"{path}.aggregate")
+        field = AGGREGATE_FIELDS.get(json_typed(field_name, (str, type(None)), f"{path}.field"))
         if field is None:
             raise _error(
                 f"{path}.field",
@@ -316,7 +351,7 @@ class _Checker:
             raise _error(
                 f"{path}.operator",
                 SegmentErrorCode.INVALID_OPERATOR,
-                f"{raw.get('field')} is compared with one of " + ", ".join(allowed),
+                f"{field_name} is compared with one of " + ", ".join(allowed),
             )
         if field != "count":
             value_type = c.DATETIME if operator in ("before", "after") else c.NUMBER
@@ -419,7 +454,7 @@ def rules_validate(*, workspace: Workspace, rules, segment_id: int | None = None
     """Check ``rules`` for ``workspace`` (``segment_id``: the segment being saved, to reject
     cycles) and return the tree and its dependencies; raise ``ServiceError`` naming the node."""
     checker = _Checker(workspace, segment_id)
-    tree = checker.group(rules, "rules", 1)
+    tree = checker.group(c.operators_normalise(rules), "rules", 1)
     return ValidatedRules(tree=tree, dependencies=tuple(sorted(checker.dependencies)))
 
 
@@ -427,4 +462,4 @@ def event_condition_validate(*, workspace: Workspace, raw: dict, path: str) -> c
     """Check one event condition (``{"event": code, "where": […]}``, as in a rule tree) for
     ``workspace`` and return it; raise ``ServiceError`` naming ``path``. Analytics steps and
     series use it, so their property conditions are the rules' own."""
-    return _Checker(workspace, None).event(raw, path)
+    return _Checker(workspace, None).event(c.operators_normalise(raw), path)

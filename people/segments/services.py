@@ -19,6 +19,7 @@ from people.errors import SegmentErrorCode
 from people.identity import EXTERNAL_ID_ALIASES, normalise_identifier
 from people.models import Identifier, Person, Workspace
 from people.segments.compiler import audience_settings_apply, people_matching
+from people.segments.conditions import operators_normalise
 from people.segments.incremental import segments_reevaluate
 from people.segments.models import Segment, SegmentMembership
 from people.segments.refresh import segment_changes_announce
@@ -76,6 +77,7 @@ def segment_create(
             FieldError("kind", SegmentErrorCode.SEGMENT_KIND, "kind is dynamic or static")
         )
     name = _check_name(workspace, name)
+    rules = operators_normalise(rules)  # stored in one vocabulary (SPEC §8)
     dependencies: tuple[str, ...] = ()
     if kind == Segment.Kind.DYNAMIC:
         dependencies = rules_validate(workspace=workspace, rules=rules).dependencies
@@ -126,6 +128,7 @@ def segment_update(
                         "a static segment has members, not rules",
                     )
                 )
+            rules = operators_normalise(rules)
             checked = rules_validate(
                 workspace=segment.workspace, rules=rules, segment_id=segment.pk
             )

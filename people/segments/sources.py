@@ -24,6 +24,9 @@ class EventSource(Protocol):
     def aggregates(self) -> QuerySet:
         """Every person × definition aggregate row (``count``, ``first_at``, ``last_at``)."""
 
+    def definition_code_by_seq(self, *, workspace, seq: int) -> str | None:
+        """The definition id numbered ``seq`` in ``workspace`` (PPMessage's N), or None."""
+
     def definition_find(self, *, workspace, code: str) -> Any | None:
         """The definition ``code`` names in ``workspace`` (own, ancestors', built-in; with
         ``pk``, ``definition_id`` and ``channel_id``), or None."""

@@ -4,6 +4,8 @@
  *   cdp.push(["track", "c_signup", {plan: "pro"}]);
  *   cdp.push(["identify", {externalId: "CUST-1", email: "ann@example.com"}, {firstName: "Ann"}]);
  * Also ["page", {props}] (single-page apps), ["reset"] (sign out), ["flush"].
+ * PPMessage's queue works unchanged: window._ppmatc.push({track_event: {event_name, event_uuid,
+ * event_data, event_timestamp (seconds)}}), pushed before or after this script loads.
  * Automatic: sessionStarted (UTM; utm_source "direct"), pageView, sessionEnded (after 30 minutes
  * without events, or when a new campaign starts a session). Batches go every second or at 20
  * events, by sendBeacon when the page is hidden; network and 5xx errors are retried with
@@ -101,7 +103,7 @@
   }
 
   function add(item, time, sessionId, messageId) {
-    item.timestamp = iso(time);
+    if (item.timestamp === undefined) item.timestamp = iso(time);
     item.messageId = messageId || uuid();
     item.sessionId = sessionId;
     queue.push({a: aid(), u: getCookie(UID), e: item});
@@ -154,6 +156,21 @@
       setCookie(AID, memoryAid = uuid(), YEAR);
     },
     flush: function () { flush(); },
+    // One PPMessage track_event: event_data is sent whole (the server validates the
+    // definition's declared properties from it) and event_timestamp as the number it is
+    // (seconds). In PPMessage's own snippet event_uuid is the same for every event of a kind
+    // (it names the event field), so each push gets its own messageId, which keeps retries
+    // safe; were event_uuid the dedupe id, a page's second click would be dropped.
+    ppmatc: function (te) {
+      if (!te || typeof te !== "object" || typeof te.event_name !== "string" || !te.event_name) {
+        return warn("cdp: _ppmatc needs {track_event: {event_name, …}}", te);
+      }
+      var now = Date.now(), ts = te.event_timestamp, data = te.event_data;
+      var item = {type: "track", event: te.event_name,
+        data: data && typeof data === "object" && !Array.isArray(data) ? data : {}};
+      if (typeof ts === "number" && isFinite(ts)) item.timestamp = ts;
+      add(item, now, session(now).id);
+    },
   };
   function run(cmd) {
     if (!Array.isArray(cmd) || !commands.hasOwnProperty(cmd[0])) return warn("cdp: unknown command", cmd);
@@ -226,4 +243,17 @@
   window.cdp = {loaded: true, push: function () { Array.prototype.forEach.call(arguments, run); }};
   pending.filter(function (c) { return c && c[0] === "init"; }).forEach(run);
   pending.filter(function (c) { return !c || c[0] !== "init"; }).forEach(run);
+
+  // PPMessage's queue: what the page pushed before this script, then every later push.
+  function ppmPush() {
+    Array.prototype.forEach.call(arguments, function (x) {
+      if (x && x.track_event) run(["ppmatc", x.track_event]);
+      else warn("cdp: _ppmatc items are {track_event: {…}}", x);
+    });
+    return 0;
+  }
+  var ppm = Array.isArray(window._ppmatc) ? window._ppmatc.splice(0) : [];
+  window._ppmatc = [];
+  window._ppmatc.push = ppmPush;
+  ppmPush.apply(null, ppm);
 })(window, document);

@@ -74,3 +74,25 @@ def test_dmhub_refuses_dates_before_1970(api, client, date):
     assert "1970" in error["message"]
     assert error["field"] == "date"
     assert not Event.objects.exists()
+
+
+def _stored_time(api, occurred) -> str:
+    answer = _native(api, occurred)
+    assert answer.status_code == 201, answer.content
+    return api.secret.get(f"/api/v1/events/{answer.json()['eventId']}").json()["occurredTime"]
+
+
+def test_a_number_below_10_to_the_11_is_seconds(api):
+    """PPMessage's ``event_timestamp`` is seconds: a number below 10^11 is read as seconds
+    (10^11 ms would be March 1973), never stored as a day in January 1970."""
+    assert _stored_time(api, 1_714_564_800).startswith("2024-05-01T12:00:00")
+
+
+def test_milliseconds_stay_milliseconds(api):
+    assert _stored_time(api, 1_714_564_800_123).startswith("2024-05-01T12:00:00.123")
+
+
+def test_seconds_far_ahead_are_refused_not_stored_in_1970(api):
+    """Just below 10^11 seconds is the year 5138: refused as the future, naming the field."""
+    assert_error(_native(api, 99_999_999_999), 400, code="invalid", field="occurredTime")
+    assert not Event.objects.exists()
