@@ -530,3 +530,38 @@ def test_the_demo_page_loads_the_sdk_with_the_key(settings):
     assert finders.find("cdp/cdp.js")
     settings.CDP_SDK_DEMO = False
     assert Client().get("/sdk/demo?key=pk_demo").status_code == 404
+
+
+def test_form_submitted_is_accepted_from_the_sdk_and_the_api(api):
+    """``formSubmitted`` (switched on) is accepted from a page's batch (public key) and from
+    the native events API (secret key), with the form and the page it was on."""
+    definition_set_enabled(
+        workspace=api.workspace,
+        enabled=True,
+        definition=EventDefinition.objects.get(workspace=None, definition_id="formSubmitted"),
+    )
+    form = {
+        "formId": "contact",
+        "formName": "contact-us",
+        "pageTitle": "Contact us",
+        "url": "https://shop.example.com/contact?x=1",
+        "path": "/contact",
+    }
+    response = collect(api.public, track("formSubmitted", properties=form, messageId="f-1"))
+    assert response.json()["accepted"] == 1, response.content
+    response = api.secret.post(
+        "/api/v1/events",
+        {
+            "definitionId": "formSubmitted",
+            "person": {"externalId": "CUST-1"},
+            "properties": {"formId": "newsletter", "formName": "Newsletter"},
+        },
+        format="json",
+    )
+    assert response.status_code == 201, response.content
+    listed = api.secret.get("/api/v1/events", {"definitionId": "formSubmitted"}).json()
+    rows = listed["results"] if isinstance(listed, dict) else listed
+    assert sorted((row["properties"] for row in rows), key=lambda p: p["formId"]) == [
+        form,
+        {"formId": "newsletter", "formName": "Newsletter"},
+    ]

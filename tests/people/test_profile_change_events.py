@@ -259,4 +259,5 @@ def test_bulk_tagging_records_one_batch(workspace):
         people_tags_add(workspace_id=workspace.pk, person_ids=ids, names=["winback"])
     assert Event.objects.filter(definition__definition_id="tagAdded").count() == 2000
     inserts = [q for q in queries.captured_queries if q["sql"].startswith("INSERT")]
-    assert len(inserts) < 40, len(inserts)
+    # A few multi-row statements (SQLite splits them by its variable limit), not 2,000.
+    assert len(inserts) < 100, len(inserts)
