@@ -11,7 +11,7 @@ from events.services import definition_set_enabled
 from people.models import Person
 from people.services import people_tags_add
 from tests.api_helpers import workspace_api
-from tests.factories import PersonFactory
+from tests.factories import DefinitionFactory, PersonFactory
 from tests.people.test_admin import admin_url, form_data, login, make_staff
 
 CHANGES = (
@@ -85,6 +85,29 @@ def test_tags_through_the_api_record_tag_added_and_removed(api, workspace):
         ("tagAdded", {"tagName": "newsletter"}),
         ("tagAdded", {"tagName": "vip"}),
         ("tagRemoved", {"tagName": "newsletter"}),
+    ]
+
+
+def test_tags_an_event_carries_record_tag_added(api, workspace):
+    """An event sent with ``tags`` tags its person: each new tag records ``tagAdded`` (vip
+    once, from the API, the event's own vip being no change)."""
+    switch_on(workspace, "tagAdded")
+    DefinitionFactory(workspace=workspace, definition_id="c_webinar")
+    person = PersonFactory(workspace=workspace, external_id="CUST-7")
+    api.secret.post(f"/api/v1/people/{person.pk}/tags", {"tags": ["vip"]}, format="json")
+    response = api.secret.post(
+        "/api/v1/events",
+        {
+            "definitionId": "c_webinar",
+            "person": {"externalId": "CUST-7"},
+            "tags": ["vip", "webinar"],
+        },
+        format="json",
+    )
+    assert response.status_code == 201, response.content
+    assert events_of(api, person.pk, ["tagAdded"]) == [
+        ("tagAdded", {"tagName": "vip"}),
+        ("tagAdded", {"tagName": "webinar"}),
     ]
 
 
