@@ -119,6 +119,30 @@ def test_event_sent_late_exports_received_time_as_occured_time(shop, s3, submit,
     assert line["total"] == 12
 
 
+def test_property_named_event_time_is_prefixed(workspace, s3, submit):
+    """A property named ``eventTime`` is written ``<definitionId>_eventTime``: the line's own
+    ``eventTime`` is the event's time."""
+    DefinitionFactory(
+        workspace=workspace, definition_id="c_booking", properties=props(eventTime="text")
+    )
+    person = PersonFactory(workspace=workspace)
+    ingest(
+        workspace,
+        [
+            event(
+                "c_booking",
+                person,
+                occurred_at=T0 + timedelta(hours=2),
+                properties={"eventTime": "next Friday"},
+            )
+        ],
+    )
+    submit(workspace, spec(bucket=s3.name))
+    [line] = s3.lines(s3.objects()[0])
+    assert line["eventTime"] == "2024-05-01T02:00:00.000+0000"
+    assert line["c_booking_eventTime"] == "next Friday"
+
+
 def test_template_property_named_session_id_is_prefixed(workspace, s3, submit):
     """The template ``viewPortionSet`` has a ``sessionId`` property: it is written as
     ``viewPortionSet_sessionId`` next to the event's own session id."""
