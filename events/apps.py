@@ -16,12 +16,13 @@ class EventsConfig(AppConfig):
         # Whatever saves or deletes these rows (services, admin, migrations) invalidates the
         # per-process definition catalogues used by ingestion (events.definition_cache).
         # The Celery tasks register in every process: services find them by name.
-        from events import admin_person, people_handlers, tasks  # noqa: F401
+        from events import admin_person, people_handlers, profile_changes, tasks  # noqa: F401
         from events.models import Channel, EventDefinition, PropertyDefinition, WorkspaceDefinition
         from events.segment_source import EventTables
         from events.selectors import USAGE_PROVIDERS, definitions_moving_to_stage
         from people.admin import PERSON_INLINES, PERSON_PAGE_CONTEXTS
         from people.admin_views import ERASE_COUNTS
+        from people.changes import PROFILE_CHANGE_RECORDERS
         from people.erasure import ERASE_HANDLERS
         from people.merge import MERGE_HANDLERS, MERGED_HANDLERS
         from people.models import LifecycleStage, Workspace
@@ -41,6 +42,8 @@ class EventsConfig(AppConfig):
             (PERSON_PAGE_CONTEXTS, admin_person.person_timeline_context),
             (PERSON_INLINES, admin_person.EventAggregateInline),
             (ERASE_COUNTS, admin_person.person_events_count),
+            # Profile changes (tags, attributes, contacts) recorded as events when switched on.
+            (PROFILE_CHANGE_RECORDERS, profile_changes.RECORDER),
         ):
             if handler not in registry:
                 registry.append(handler)

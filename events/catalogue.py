@@ -180,7 +180,18 @@ PRODUCT_EVENTS = [
             ("reason", TEXT, False),
         ],
     ),
-    ("formSubmitted", "Form submitted", [("formId", TEXT, False), ("formName", TEXT, False)]),
+    (
+        "formSubmitted",
+        "Form submitted",
+        [
+            ("formId", TEXT, False),
+            ("formName", TEXT, False),
+            # The page the form was on (the web SDK's form tracking fills them in).
+            ("pageTitle", TEXT, False),
+            ("url", TEXT, False),
+            ("path", TEXT, False),
+        ],
+    ),
 ]
 
 

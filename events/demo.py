@@ -229,7 +229,7 @@ def _generators(rng: random.Random):
             "path": path,
             "domain": "shop.example.com",
             "pageTitle": path.strip("/") or "Home",
-            "deviceType": rng.choice(["Desktop", "Mobile", "Tablet"]),
+            "deviceType": rng.choice(["desktop", "mobile", "tablet"]),
             "browserName": rng.choice(["Chrome", "Firefox", "Safari"]),
         }
 

@@ -30,6 +30,7 @@ from events.selectors import person_globals_latest
 from events.services import workspace_definitions_ensure
 from events.validation import core_validate
 from events.writes import events_write, existing_event_ids
+from people.changes import TAG_ADDED, ProfileChange, profile_changes_record
 from people.models import LifecycleStage, Person, PersonTag, Workspace
 from people.resolution import people_resolve
 
@@ -325,10 +326,31 @@ def _side_effects(workspace, rows, ids, catalogue, stages, now, touched) -> None
                 Q(lifecycle_stage="") | Q(lifecycle_stage__in=behind)
             ).update(lifecycle_stage=code, modified_at=now)
     if tags:
+        # tagAdded for the tags people did not have yet, when the workspace switched it on.
+        tag_added = catalogue.definitions.get(TAG_ADDED)
+        record = tag_added is not None and catalogue.enabled.get(tag_added.pk, False)
+        had: set[tuple[int, str]] = set()
+        if record:
+            had = set(
+                PersonTag.objects.filter(
+                    workspace=workspace,
+                    person_id__in={p for p, _ in tags},
+                    name__in={t for _, t in tags},
+                ).values_list("person_id", "name")
+            )
         PersonTag.objects.bulk_create(
             [PersonTag(workspace=workspace, person_id=p, name=t) for p, t in sorted(tags)],
             ignore_conflicts=True,
         )
+        if record:
+            profile_changes_record(
+                workspace_id=workspace.pk,
+                changes=[
+                    ProfileChange(p, TAG_ADDED, {"tagName": t})
+                    for p, t in sorted(tags)
+                    if (p, t) not in had
+                ],
+            )
     definition_ids = {r["definition_id"] for r in rows}
     outbox_write(
         workspace=workspace,

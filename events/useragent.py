@@ -1,14 +1,35 @@
 """Device type, browser and OS from a ``User-Agent`` header, for the web SDK's ``pageView``.
 
+``deviceType`` takes Infobip's values: unknown, mobile, tablet, desktop, spider, TV, console.
+
 Parsing is ua-parser (uap-python 1.x, over the uap-core regexes). Browsers send a handful of
 distinct strings, so results are cached per string; the first parse loads the regexes.
 """
 
+import re
 from functools import lru_cache
 
 import ua_parser
 
 MAX_LENGTH = 512
+UNKNOWN, MOBILE, TABLET, DESKTOP, SPIDER, TV, CONSOLE = (
+    "unknown",
+    "mobile",
+    "tablet",
+    "desktop",
+    "spider",
+    "TV",
+    "console",
+)
+DEVICE_TYPES = (UNKNOWN, MOBILE, TABLET, DESKTOP, SPIDER, TV, CONSOLE)
+# Smart TVs and set-top boxes: Samsung (SMART-TV, Tizen TV), LG (Web0S / webOS TV), HbbTV sets,
+# Apple TV, Android TV and Sony BRAVIA, Google TV, Chromecast, Roku, Fire TV sticks (AFTxx).
+TV_PATTERN = re.compile(
+    r"smart-?tv|hbbtv|tizen[^;)]*\btv\b|web0s|webos[^;)]*\btv\b|apple ?tv|android ?tv|bravia|"
+    r"google ?tv|crkey|roku|\baft[a-z]{1,4}\b|netcast|\bviera\b|philipstv",
+    re.IGNORECASE,
+)
+CONSOLE_PATTERN = re.compile(r"playstation|xbox|nintendo", re.IGNORECASE)
 BOT_WORDS = ("bot", "spider", "crawl", "slurp")
 TABLET_WORDS = ("ipad", "tablet", "kindle", "playbook", "nexus 7", "nexus 9", "nexus 10")
 # Checked in the raw string too; "tablet" is not, as old Windows desktops say "Tablet PC".
@@ -58,18 +79,22 @@ def _version(part) -> str:
 def _device_type(ua: str, browser: str, os_family: str, device, brand: str) -> str:
     lowered = ua.lower()
     if device == "Spider" or any(word in browser.lower() for word in BOT_WORDS):
-        return "bot"
+        return SPIDER
+    if CONSOLE_PATTERN.search(ua):
+        return CONSOLE
+    if TV_PATTERN.search(ua) or TV_PATTERN.search(device):
+        return TV
     names = f"{device} {brand}".lower()
     if any(word in names for word in TABLET_WORDS) or any(w in lowered for w in RAW_TABLET_WORDS):
-        return "tablet"
+        return TABLET
     # Android tablets leave "Mobile" out of the string; phones carry it.
     if os_family == "Android":
-        return "mobile" if "mobile" in lowered else "tablet"
+        return MOBILE if "mobile" in lowered else TABLET
     if os_family in MOBILE_OS or "mobi" in lowered:
-        return "mobile"
+        return MOBILE
     if os_family in DESKTOP_OS or os_family.startswith("Windows") or device == "Mac":
-        return "desktop"
-    return "other"
+        return DESKTOP
+    return UNKNOWN
 
 
 @lru_cache(maxsize=2048)

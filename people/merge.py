@@ -35,6 +35,14 @@ from django.db import connection, transaction
 
 from cdp.errors import ErrorCode, FieldError, ServiceError
 from cdp.outbox import outbox_write
+from people.changes import (
+    TAG_ADDED,
+    ProfileChange,
+    contact_change,
+    profile_change_codes,
+    profile_changes_record,
+    profile_diff,
+)
 from people.models import LifecycleStage, Person, PersonTag, Workspace
 
 STANDARD_FIELDS = (
@@ -112,6 +120,10 @@ def people_merge(*, workspace: Workspace, survivor: Person, merged: Person) -> P
                     )
                 )
         survivor, merged = locked[survivor.pk], locked[merged.pk]
+        codes = profile_change_codes(workspace_id=workspace.pk)
+        gained = _gained(survivor, merged, codes) if codes else []
+        before = {field: getattr(survivor, field) for field in STANDARD_FIELDS}
+        before_custom = dict(survivor.attributes or {})
         taken = PersonTag.objects.filter(person_id=survivor.pk).values("name")
         PersonTag.objects.filter(person_id=merged.pk).exclude(name__in=taken).update(
             person_id=survivor.pk
@@ -124,8 +136,33 @@ def people_merge(*, workspace: Workspace, survivor: Person, merged: Person) -> P
         merged_id, merged_external_id = merged.pk, merged.external_id
         merged.delete()  # what is left: tags the survivor already had
         survivor.save(update_fields=[*changed, "modified_at"])
+        if codes:
+            after = {field: getattr(survivor, field) for field in STANDARD_FIELDS}
+            gained += profile_diff(
+                survivor.pk, codes, before, after, before_custom, survivor.attributes or {}
+            )
+            profile_changes_record(workspace_id=workspace.pk, changes=gained)
         _merge_record(workspace, survivor, merged_id, merged_external_id)
     return survivor
+
+
+def _gained(survivor: Person, merged: Person, codes: frozenset[str]) -> list[ProfileChange]:
+    """The tags and contacts the survivor gains from the merged person, as profile changes
+    (only those switched on in ``codes``)."""
+    changes: list[ProfileChange] = []
+    if TAG_ADDED in codes:
+        theirs = PersonTag.objects.filter(person_id=merged.pk).exclude(
+            name__in=PersonTag.objects.filter(person_id=survivor.pk).values("name")
+        )
+        changes += [
+            ProfileChange(survivor.pk, TAG_ADDED, {"tagName": name})
+            for name in theirs.order_by("name").values_list("name", flat=True)
+        ]
+    for type_, value in merged.identifiers.order_by("type", "value").values_list("type", "value"):
+        change = contact_change(survivor.pk, type_, "Added", value)
+        if change is not None and change.code in codes:
+            changes.append(change)
+    return changes
 
 
 def _profile_combine(

@@ -36,6 +36,7 @@ from django.db.models import BooleanField, Case, ExpressionWrapper, Q, Value, Wh
 from django.utils import timezone
 
 from cdp.errors import ErrorCode, FieldError, ServiceError
+from people.changes import contact_change, profile_change_codes, profile_changes_record
 from people.identity import EXTERNAL_ID_ALIASES, normalise_identifier
 from people.inputs import PersonRef
 from people.merge import merge_lock, people_lock, people_merge
@@ -430,6 +431,18 @@ def _resolve(
                 for (t, v), pk in sorted(attach.items())
             ],
         )
+        # Contacts given to people who existed before (a new person's are no change).
+        codes = profile_change_codes(workspace_id=workspace.pk)
+        if codes:
+            changes = [
+                contact_change(pk, t, "Added", v)
+                for (t, v), pk in sorted(attach.items())
+                if pk not in new_ids
+            ]
+            profile_changes_record(
+                workspace_id=workspace.pk,
+                changes=[c for c in changes if c is not None and c.code in codes],
+            )
     touched = frozenset(new_ids | set(attach.values()) | set(external))
     return Resolution(
         person_ids=person_ids,

@@ -15,6 +15,15 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date
 
 from cdp.errors import ErrorCode, FieldError, ServiceError
+from people.changes import (
+    TAG_ADDED,
+    TAG_REMOVED,
+    ProfileChange,
+    contact_change,
+    profile_change_codes,
+    profile_changes_record,
+    profile_diff,
+)
 from people.identity import EXTERNAL_ID_ALIASES, normalise_identifier
 from people.inputs import PersonRef
 from people.models import (
@@ -247,6 +256,10 @@ def people_tags_add(*, workspace_id: int, person_ids: Iterable[int], names: Iter
     """Give every one of ``person_ids`` (of the workspace) the tags ``names``, in one insert."""
     names = {n.strip()[:64] for n in names if n and n.strip()}
     person_ids = list(person_ids)
+    record = bool(names) and TAG_ADDED in profile_change_codes(workspace_id=workspace_id)
+    had: set[tuple[int, str]] = set()
+    if record:
+        had = set(_tag_pairs(workspace_id, person_ids, names))
     PersonTag.objects.bulk_create(
         [
             PersonTag(workspace_id=workspace_id, person_id=pk, name=n)
@@ -257,17 +270,46 @@ def people_tags_add(*, workspace_id: int, person_ids: Iterable[int], names: Iter
     )
     if names:
         _people_changed(workspace_id, person_ids, ["tags"])
+    if record:
+        profile_changes_record(
+            workspace_id=workspace_id,
+            changes=[
+                ProfileChange(pk, TAG_ADDED, {"tagName": name})
+                for pk in person_ids
+                for name in sorted(names)
+                if (pk, name) not in had
+            ],
+        )
+
+
+def _tag_pairs(workspace_id: int, person_ids: list[int], names) -> list[tuple[int, str]]:
+    return list(
+        PersonTag.objects.filter(
+            workspace_id=workspace_id, person_id__in=person_ids, name__in=list(names)
+        )
+        .order_by("person_id", "name")
+        .values_list("person_id", "name")
+    )
 
 
 def people_tags_remove(
     *, workspace_id: int, person_ids: Iterable[int], names: Iterable[str]
 ) -> None:
-    person_ids = list(person_ids)
+    """Take the tags ``names`` from every one of ``person_ids`` (of the workspace)."""
+    person_ids, names = list(person_ids), list(names)
+    removed: list[tuple[int, str]] = []
+    if TAG_REMOVED in profile_change_codes(workspace_id=workspace_id):
+        removed = _tag_pairs(workspace_id, person_ids, names)
     deleted, _ = PersonTag.objects.filter(
-        workspace_id=workspace_id, person_id__in=person_ids, name__in=list(names)
+        workspace_id=workspace_id, person_id__in=person_ids, name__in=names
     ).delete()
     if deleted:
         _people_changed(workspace_id, person_ids, ["tags"])
+    if removed:
+        profile_changes_record(
+            workspace_id=workspace_id,
+            changes=[ProfileChange(pk, TAG_REMOVED, {"tagName": name}) for pk, name in removed],
+        )
 
 
 def people_score_change(*, workspace_id: int, person_ids: Iterable[int], by: int) -> None:
@@ -294,8 +336,11 @@ def person_update(
     """Update standard attributes and merge custom attribute values (None removes one)."""
     values = _standard_values(standard or {})
     clean = attributes_validate(workspace=person.workspace, attributes=attributes or {})
+    codes = profile_change_codes(workspace_id=person.workspace_id)
     with transaction.atomic():
         person = Person.objects.select_for_update().get(pk=person.pk)
+        before = {field: getattr(person, field) for field in values}
+        before_custom = dict(person.attributes or {})
         for field, value in values.items():
             setattr(person, field, value)
         merged = dict(person.attributes)
@@ -307,6 +352,18 @@ def person_update(
         person.attributes = merged
         person.save()
         _changed(person, [f"attribute:{f}" for f in values] + [f"custom:{k}" for k in clean])
+        if codes:
+            profile_changes_record(
+                workspace_id=person.workspace_id,
+                changes=profile_diff(
+                    person.pk,
+                    codes,
+                    before,
+                    {field: getattr(person, field) for field in values},
+                    before_custom,
+                    merged,
+                ),
+            )
     return person
 
 
@@ -328,7 +385,19 @@ def identifier_add(*, person: Person, type: str, value: str) -> Identifier:
         Person.objects.filter(pk=person.pk).update(trusted=True)
         person.trusted = True
     _changed(person, ["identifiers"])
+    _contacts_record(person.workspace_id, [(person.pk, type_, value)], "Added")
     return identifier
+
+
+def _contacts_record(workspace_id: int, rows: list[tuple[int, str, str]], verb: str) -> None:
+    """Record ``emailAdded`` / ``phoneRemoved`` … for (person id, type, value) rows."""
+    codes = profile_change_codes(workspace_id=workspace_id) if rows else frozenset()
+    if codes:
+        changes = [contact_change(pk, type_, verb, value) for pk, type_, value in rows]
+        profile_changes_record(
+            workspace_id=workspace_id,
+            changes=[c for c in changes if c is not None and c.code in codes],
+        )
 
 
 def identifier_remove(*, person: Person, type: str, value: str) -> None:
@@ -340,6 +409,7 @@ def identifier_remove(*, person: Person, type: str, value: str) -> None:
             FieldError("value", ErrorCode.INVALID, "this person has no such identifier")
         )
     _changed(person, ["identifiers"])
+    _contacts_record(person.workspace_id, [(person.pk, type_, value)], "Removed")
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,8 @@ MANDATORY_FIELDS = (
     "externalPersonId",
     "occuredTime",
 )
+# After them, the event's own time (``occuredTime`` is when the platform received it).
+EVENT_TIME_FIELD = "eventTime"
 # Added to events a flow caused when the request asks for enrichWithMomentsInfo.
 MOMENTS_FIELDS = ("campaignName", "elementName", "campaignStart", "flowElementId")
 MAX_LINES = 50_000

@@ -17,6 +17,7 @@ ROW_FIELDS = (
     "definition_id",
     "person_id",
     "occured_text",
+    "received_text",
     "session_json",
     "properties_text",
     "flow_cause_text",
@@ -178,6 +179,7 @@ def export_rows(*, export: ExportRequest, after: tuple[datetime, int] | None) ->
         .order_by("occurred_at", "id")
         .annotate(
             occured_text=ExportTime("occurred_at"),
+            received_text=ExportTime("received_at"),
             session_json=JsonQuote("session_id"),
             properties_text=Cast("properties", TextField()),
             flow_cause_text=Cast("flow_cause", TextField()),

@@ -1,11 +1,13 @@
 """Write one export file: event rows in, gzipped JSON lines out (SPEC §9).
 
 Each line is one event: the mandatory fields first (``definitionId``, ``eventId``,
-``sessionId``, ``personId``, ``externalPersonId``, ``occuredTime``), then the event's
-properties; a property whose key is one of those names (or, when enriching, one of the flow
-fields) is written as ``<definitionId>_<key>``. With enrichment, an event a flow caused ends
-with ``campaignName``, ``elementName``, ``campaignStart`` and ``flowElementId``, read from
-``Event.flow_cause``.
+``sessionId``, ``personId``, ``externalPersonId``, ``occuredTime``; ids as strings, as in
+Infobip's files, and ``occuredTime`` the time the platform received the event), then
+``eventTime`` (when it happened), then the event's properties; a property whose key is one of
+those names (or, when enriching, one of the flow fields) is written as
+``<definitionId>_<key>``. With enrichment, an event a flow caused ends with ``campaignName``,
+``elementName``, ``campaignStart`` and ``flowElementId`` (``"<flow id>-<element id>"``, the
+seed's shape), read from ``Event.flow_cause``.
 
 This is the hot loop of an export (a million lines take a few seconds), so the values arrive
 as JSON text already: the database formats the time (cheaper than Python's datetime), quotes
@@ -24,7 +26,7 @@ from typing import BinaryIO
 
 import orjson
 
-from events.exports.formats import MANDATORY_FIELDS, MOMENTS_FIELDS
+from events.exports.formats import EVENT_TIME_FIELD, MANDATORY_FIELDS, MOMENTS_FIELDS
 
 try:
     from isal import isal_zlib as _deflate
@@ -37,9 +39,10 @@ except ImportError:  # pragma: no cover - isal is in requirements.txt
 
 GZIP_WBITS = 31  # deflate with a gzip header and trailer
 
-# (id, definition pk, person id, occurred time as export_time text, session id as JSON text,
-#  properties as JSON text, flow cause as JSON text or None): selectors.export_rows
-Row = tuple[int, int, int, str, str, str, str | None]
+# (id, definition pk, person id, occurred time and received time as export_time text,
+#  session id as JSON text, properties as JSON text, flow cause as JSON text or None):
+#  selectors.export_rows
+Row = tuple[int, int, int, str, str, str, str, str | None]
 
 
 @dataclass(frozen=True)
@@ -48,7 +51,7 @@ class WrittenFile:
 
     events: int
     size: int
-    first_time: str  # export_time strings, for the file name
+    first_time: str  # event times as export_time strings, for the file name
     last_time: str
     last_id: int  # the last line's event: the next file starts after it
 
@@ -65,6 +68,14 @@ class _Quoted(dict):
         return self[pk]
 
 
+def flow_element_id(flow: Mapping) -> str | None:
+    """The flow element's id as Infobip writes it, ``"<flow id>-<element id>"``."""
+    element = flow.get("flowElementId")
+    if element is None:
+        return None
+    return f"{flow['flowId']}-{element}" if flow.get("flowId") is not None else str(element)
+
+
 class LineWriter:
     """Turn rows into JSON lines, given the request's enrichment setting, the definition
     codes by pk and the people's external ids of each chunk (``events.exports.reader``)."""
@@ -74,7 +85,7 @@ class LineWriter:
         self.codes = codes
         self.quoted_codes = _Quoted(codes)
         self.people: Mapping[int, str] = {}  # of the chunk being written
-        reserved = MANDATORY_FIELDS + (MOMENTS_FIELDS if enrich else ())
+        reserved = MANDATORY_FIELDS + (EVENT_TIME_FIELD,) + (MOMENTS_FIELDS if enrich else ())
         self.reserved = frozenset(reserved)
         # Finds a reserved name as a JSON string in one C call (as a value, it sends the line
         # through the slow path, which then renames nothing).
@@ -82,15 +93,16 @@ class LineWriter:
 
     def line(self, row: Row) -> str:
         """Return the line of ``row`` (no newline), parsing and renaming as needed."""
-        event_id, definition_pk, person_id, when, session_id, props, cause = row
+        event_id, definition_pk, person_id, when, received, session_id, props, cause = row
         code = self.codes[definition_pk]
         data = {
             "definitionId": code,
-            "eventId": event_id,
+            "eventId": str(event_id),
             "sessionId": orjson.loads(session_id),
-            "personId": person_id,
+            "personId": str(person_id),
             "externalPersonId": orjson.loads(self.people[person_id]),
-            "occuredTime": when,
+            "occuredTime": received,
+            EVENT_TIME_FIELD: when,
         }
         reserved = self.reserved
         for key, value in orjson.loads(props or "{}").items():
@@ -99,6 +111,7 @@ class LineWriter:
             flow = orjson.loads(cause)
             for name in MOMENTS_FIELDS:
                 data[name] = flow.get(name)
+            data["flowElementId"] = flow_element_id(flow)
         return orjson.dumps(data).decode()
 
 
@@ -117,14 +130,15 @@ def write_file(
     for rows, people in chunks:
         lines.people = people
         for row in rows:
-            event_id, definition_pk, person_id, when, session_id, props, cause = row
+            event_id, definition_pk, person_id, when, received, session_id, props, cause = row
             if (enrich and cause is not None) or collides(props):
                 parts.append(lines.line(row) + "\n")
                 continue
             line = (
-                f'{{"definitionId":{codes[definition_pk]},"eventId":{event_id},'
-                f'"sessionId":{session_id},"personId":{person_id},'
-                f'"externalPersonId":{people[person_id]},"occuredTime":"{when}"'
+                f'{{"definitionId":{codes[definition_pk]},"eventId":"{event_id}",'
+                f'"sessionId":{session_id},"personId":"{person_id}",'
+                f'"externalPersonId":{people[person_id]},"occuredTime":"{received}",'
+                f'"eventTime":"{when}"'
             )
             # The properties' text follows as the database gave it, its "{" made a ",".
             parts.append(f"{line}}}\n" if props == "{}" else f"{line},{props[1:]}\n")

@@ -6,6 +6,9 @@
  * Also ["page", {props}] (single-page apps), ["reset"] (sign out), ["flush"].
  * PPMessage's queue works unchanged: window._ppmatc.push({track_event: {event_name, event_uuid,
  * event_data, event_timestamp (seconds)}}), pushed before or after this script loads.
+ * Opt-in form tracking: init with {trackForms: true} records formSubmitted (formId, formName,
+ * pageTitle, url, path; never the fields' values) for every form submitted on the page, except
+ * forms marked data-cdp-ignore.
  * Automatic: sessionStarted (UTM; utm_source "direct"), pageView, sessionEnded (after 30 minutes
  * without events, or when a new campaign starts a session). Batches go every second or at 20
  * events, by sendBeacon when the page is hidden; network and 5xx errors are retried with
@@ -19,7 +22,8 @@
   var YEAR = 31536000, MAX_TEXT = 2000;
   var UTM = ["utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content"];
   var config = {key: "", endpoint: "", flushInterval: 1000, batchSize: 20,
-                sessionTimeout: 1800000, autoPageView: true, cookieDomain: ""};
+                sessionTimeout: 1800000, autoPageView: true, cookieDomain: "",
+                trackForms: false};
   var script = document.currentScript;
   var queue = [], inflight = null, waiting = [], started = false, memoryAid = null;
   var timer = null, idleTimer = null, backoff = 0, retryAt = 0;
@@ -117,6 +121,17 @@
       websiteLanguage: document.documentElement.lang, timestamp: iso(now)}, extra))}, now, s.id);
   }
 
+  function formSubmitted(e) {
+    var form = e.target;
+    if (!form || form.tagName !== "FORM" || form.hasAttribute("data-cdp-ignore")) return;
+    var name = form.getAttribute("name") || "", now = Date.now();
+    add({type: "track", event: "formSubmitted", properties: clean({
+      formId: form.getAttribute("id") || name, formName: name || form.getAttribute("id") || "",
+      pageTitle: document.title, url: location.href, path: location.pathname})}, now, session(now).id);
+    // A submit usually leaves the page: pagehide sends the queue by beacon; a form handled by
+    // script stays, and the next flush sends it.
+  }
+
   var commands = {
     init: function (options) {
       Object.assign(config, options);
@@ -130,6 +145,7 @@
       if (config.autoPageView) pageView();
       waiting.splice(0).forEach(run);
       window.addEventListener("pagehide", leave);
+      if (config.trackForms) document.addEventListener("submit", formSubmitted, true);
       window.addEventListener("pageshow", function (e) { if (e.persisted && config.autoPageView) pageView(); });
       document.addEventListener("visibilitychange", function () {
         if (document.visibilityState === "hidden") leave(); else store([]);

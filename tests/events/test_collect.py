@@ -36,6 +36,41 @@ ANDROID_TABLET = (
     "Gecko) Chrome/123.0.6312.118 Safari/537.36"
 )
 GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
+SAMSUNG_TV = (
+    "Mozilla/5.0 (SMART-TV; LINUX; Tizen 6.0) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "76.0.3809.146/6.0 TV Safari/537.36"
+)
+LG_WEBOS_TV = (
+    "Mozilla/5.0 (Web0S; Linux/SmartTV) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/79.0.3945.79 Safari/537.36 WebAppManager"
+)
+HBBTV = (
+    "Mozilla/5.0 (Linux; U; Android 4.2.2; HbbTV/1.2.1 (; Philips; ; ; ; ) CE-HTML/1.0 NETTV/4.3.0"
+)
+SONY_BRAVIA = (
+    "Mozilla/5.0 (Linux; Android 9; BRAVIA 4K GB Build/PTT1.190515.001.S52) AppleWebKit/537.36 "
+    "(KHTML, like Gecko) Chrome/80.0.3987.119 Mobile Safari/537.36"
+)
+ANDROID_TV = (
+    "Mozilla/5.0 (Linux; Android 12; Android TV) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/108.0.0.0 Safari/537.36"
+)
+APPLE_TV = "AppleTV11,1/11.1"
+ROKU = "Roku/DVP-9.10 (519.10E04111A)"
+PLAYSTATION_5 = (
+    "Mozilla/5.0 (PlayStation; PlayStation 5/2.26) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Version/13.0 Safari/605.1.15"
+)
+XBOX_ONE = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64; Xbox; Xbox One) AppleWebKit/537.36 (KHTML, like "
+    "Gecko) Chrome/70.0.3538.102 Safari/537.36 Edge/18.19041"
+)
+NINTENDO_SWITCH = (
+    "Mozilla/5.0 (Nintendo Switch; WifiWebAuthApplet) AppleWebKit/606.4 (KHTML, like Gecko) "
+    "NF/6.0.1.15.4 NintendoBrowser/5.1.0.20393"
+)
+BINGBOT = "Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)"
+CURL = "curl/8.6.0"
 STANDARD = ("sessionStarted", "pageView", "sessionEnded")
 
 
@@ -186,7 +221,7 @@ def test_identify_of_a_known_customer_on_a_new_browser_merges_the_visitor_into_t
             },
         ),
         (ANDROID_TABLET, {"deviceType": "tablet", "browserName": "Chrome", "browserOS": "Android"}),
-        (GOOGLEBOT, {"deviceType": "bot", "browserName": "Googlebot"}),
+        (GOOGLEBOT, {"deviceType": "spider", "browserName": "Googlebot"}),
     ],
     ids=["desktop-chrome", "iphone-safari", "android-tablet", "googlebot"],
 )
@@ -200,6 +235,51 @@ def test_page_view_gets_device_browser_and_os_from_the_user_agent(
     properties = Event.objects.get(workspace=api.workspace).properties
     assert {k: properties.get(k) for k in expected} == expected
     assert (properties["path"], properties["pageTitle"]) == ("/pricing", "Pricing")
+
+
+@pytest.mark.parametrize(
+    ("user_agent", "device_type"),
+    [
+        (SAMSUNG_TV, "TV"),
+        (LG_WEBOS_TV, "TV"),
+        (HBBTV, "TV"),
+        (SONY_BRAVIA, "TV"),
+        (ANDROID_TV, "TV"),
+        (APPLE_TV, "TV"),
+        (ROKU, "TV"),
+        (PLAYSTATION_5, "console"),
+        (XBOX_ONE, "console"),
+        (NINTENDO_SWITCH, "console"),
+        (GOOGLEBOT, "spider"),
+        (BINGBOT, "spider"),
+        (CURL, "unknown"),
+    ],
+    ids=[
+        "samsung-tizen-tv",
+        "lg-webos-tv",
+        "hbbtv",
+        "sony-bravia",
+        "android-tv",
+        "apple-tv",
+        "roku",
+        "playstation-5",
+        "xbox-one",
+        "nintendo-switch",
+        "googlebot",
+        "bingbot",
+        "curl",
+    ],
+)
+def test_device_type_takes_infobips_values(api, standard_on, user_agent, device_type):
+    """deviceType is one of Infobip's values (unknown, mobile, tablet, desktop, spider, TV,
+    console): smart TVs are TV even when their agent says Android or Mobile, game consoles are
+    console even when they say Windows, crawlers are spider, anything else unknown. Read back
+    through the events API."""
+    response = collect(api.public, page_view(), user_agent=user_agent)
+    assert response.json()["accepted"] == 1, response.content
+    listed = api.secret.get("/api/v1/events", {"definitionId": "pageView"}).json()
+    rows = listed["results"] if isinstance(listed, dict) else listed
+    assert [row["properties"]["deviceType"] for row in rows] == [device_type]
 
 
 def test_page_values_win_over_the_user_agent_and_other_events_are_left_alone(
@@ -450,3 +530,38 @@ def test_the_demo_page_loads_the_sdk_with_the_key(settings):
     assert finders.find("cdp/cdp.js")
     settings.CDP_SDK_DEMO = False
     assert Client().get("/sdk/demo?key=pk_demo").status_code == 404
+
+
+def test_form_submitted_is_accepted_from_the_sdk_and_the_api(api):
+    """``formSubmitted`` (switched on) is accepted from a page's batch (public key) and from
+    the native events API (secret key), with the form and the page it was on."""
+    definition_set_enabled(
+        workspace=api.workspace,
+        enabled=True,
+        definition=EventDefinition.objects.get(workspace=None, definition_id="formSubmitted"),
+    )
+    form = {
+        "formId": "contact",
+        "formName": "contact-us",
+        "pageTitle": "Contact us",
+        "url": "https://shop.example.com/contact?x=1",
+        "path": "/contact",
+    }
+    response = collect(api.public, track("formSubmitted", properties=form, messageId="f-1"))
+    assert response.json()["accepted"] == 1, response.content
+    response = api.secret.post(
+        "/api/v1/events",
+        {
+            "definitionId": "formSubmitted",
+            "person": {"externalId": "CUST-1"},
+            "properties": {"formId": "newsletter", "formName": "Newsletter"},
+        },
+        format="json",
+    )
+    assert response.status_code == 201, response.content
+    listed = api.secret.get("/api/v1/events", {"definitionId": "formSubmitted"}).json()
+    rows = listed["results"] if isinstance(listed, dict) else listed
+    assert sorted((row["properties"] for row in rows), key=lambda p: p["formId"]) == [
+        form,
+        {"formId": "newsletter", "formName": "Newsletter"},
+    ]

@@ -22,7 +22,16 @@ from flows.tasks import flow_run_step_task
 from people.models import Person, PersonTag
 from people.segments.services import segment_members_add
 from tests.factories import PersonFactory, event
-from tests.flows.conftest import ABANDONED, END, ROUTING, chain, outbound_allow, spec, start
+from tests.flows.conftest import (
+    ABANDONED,
+    END,
+    ROUTING,
+    chain,
+    enable,
+    outbound_allow,
+    spec,
+    start,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -655,3 +664,18 @@ def test_a_lost_step_is_taken_on_by_the_periodic_resume(
     run.refresh_from_db()
     assert run.state == FlowRun.State.FINISHED
     assert PersonTag.objects.filter(person=person, name="searched").exists()
+
+
+def test_flow_tag_action_records_tag_added_when_switched_on(
+    workspace, catalogue, person, django_capture_on_commit_callbacks
+):
+    """The seed's profile-change events from a flow: its tag action records ``tagAdded`` on
+    the person (switched on), so a segment or another flow can use it."""
+    enable(workspace, "tagAdded")
+    active(
+        workspace, chain(start(), ("tag", "action", {"action": "tag_add", "tag": "searched"}), END)
+    )
+    ingest(workspace, django_capture_on_commit_callbacks, event("c_ticket_searched", person))
+    added = Event.objects.filter(person=person, definition__definition_id="tagAdded")
+    assert [e.properties for e in added] == [{"tagName": "searched"}]
+    assert {e.origin for e in added} == {Event.Origin.SYSTEM}

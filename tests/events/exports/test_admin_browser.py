@@ -91,7 +91,7 @@ def test_marketer_requests_an_export_and_downloads_its_file(
         workspace=workspace, occurred_at__lt=T0 + timedelta(days=1)
     ).order_by("occurred_at", "pk")
     assert [(r["eventId"], r["total"]) for r in rows] == [
-        (e.pk, e.properties["total"]) for e in expected
+        (str(e.pk), e.properties["total"]) for e in expected
     ]
     assert len(rows) == 3
     assert not errors

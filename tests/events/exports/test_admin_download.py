@@ -78,11 +78,12 @@ def test_local_file_is_downloaded_from_the_change_page(shop, marketer_client, ex
     assert response["Content-Type"] == "application/gzip"
     assert f'filename="{export_file.name}"' in response["Content-Disposition"]
     rows = lines(b"".join(response.streaming_content))
-    assert [r["eventId"] for r in rows] == list(
-        Event.objects.filter(workspace=workspace)
+    assert [r["eventId"] for r in rows] == [
+        str(pk)
+        for pk in Event.objects.filter(workspace=workspace)
         .order_by("occurred_at")
         .values_list("pk", flat=True)
-    )
+    ]
 
     (export_dir / export_file.key).unlink()
     gone = marketer_client.get(download_url(export_file), follow=True)

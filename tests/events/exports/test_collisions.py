@@ -115,7 +115,7 @@ def test_files_sharing_a_millisecond_are_numbered_and_all_kept(
     assert destination.names() == sorted(expected)
     files = [destination.lines(n) for n in expected]
     assert [len(lines) for lines in files] == [LINES] * 5 + [800]
-    ids = [line["eventId"] for lines in files for line in lines]
+    ids = [int(line["eventId"]) for lines in files for line in lines]
     assert len(set(ids)) == EVENTS
     assert ids == sorted(ids)  # (occurred time, id) order across the numbered files
     state = api_client.get(f"/api/v1/exports/events/{export.request_id}").json()

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from events.exports.formats import export_time
 from events.exports.services import ExportSpec
 from events.inputs import FlowCause
 from events.models import Event
@@ -18,6 +19,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 TIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}\+0000$")
 NAME_RE = re.compile(r"^(?P<id>[0-9a-f-]{36})-events-(?P<first>\d{17})-(?P<last>\d{17})\.json\.gz$")
 MANDATORY = ["definitionId", "eventId", "sessionId", "personId", "externalPersonId", "occuredTime"]
+THEN = "eventTime"
 
 
 def compact(text: str) -> str:
@@ -30,9 +32,12 @@ def spec(bucket="", **extra) -> ExportSpec:
 
 
 def test_lines_carry_the_mandatory_fields_first_in_their_formats(shop, s3, submit):
-    """Every line starts with the six mandatory fields (sessionId and externalPersonId null
-    when absent), ``occuredTime`` in UTC with milliseconds and ``+0000``; the properties
-    follow; a property named like a mandatory field is prefixed ``<definitionId>_``."""
+    """Every line starts with the six mandatory fields as the seed writes them: ids as strings
+    (``eventId``, ``personId``), sessionId and externalPersonId null when absent,
+    ``occuredTime`` the time the platform *received* the event, in UTC with milliseconds and
+    ``+0000``; then ``eventTime``, when the event happened; then the properties, a property
+    named like a mandatory field prefixed ``<definitionId>_``. File names carry the first and
+    last event times (the times the request's range selects on)."""
     workspace, ann, bob = shop
     ingest(
         workspace,
@@ -52,32 +57,90 @@ def test_lines_carry_the_mandatory_fields_first_in_their_formats(shop, s3, submi
     [key] = s3.objects()
     first, second = s3.lines(key)
     stored = {e.person_id: e for e in Event.objects.filter(workspace=workspace)}
-    assert list(first)[:6] == MANDATORY
+    received = {pk: export_time(e.received_at) for pk, e in stored.items()}
+    assert received[ann.pk] > "2025"  # received now, not at the event's own time
+    assert list(first)[:7] == [*MANDATORY, THEN]
     assert first == {
         "definitionId": "c_order",
-        "eventId": stored[ann.pk].pk,
+        "eventId": str(stored[ann.pk].pk),
         "sessionId": "s-1",
-        "personId": ann.pk,
+        "personId": str(ann.pk),
         "externalPersonId": "ann",
-        "occuredTime": "2024-05-01T12:00:35.495+0000",
+        "occuredTime": received[ann.pk],
+        "eventTime": "2024-05-01T12:00:35.495+0000",
         "total": 9.5,
         "c_order_personId": "P-7",
         "note": 'ü "quoted"',
     }
     assert second == {
         "definitionId": "c_order",
-        "eventId": stored[bob.pk].pk,
+        "eventId": str(stored[bob.pk].pk),
         "sessionId": None,
-        "personId": bob.pk,
+        "personId": str(bob.pk),
         "externalPersonId": None,
-        "occuredTime": "2024-05-02T00:00:00.000+0000",
+        "occuredTime": received[bob.pk],
+        "eventTime": "2024-05-02T00:00:00.000+0000",
     }
-    assert TIME_RE.match(first["occuredTime"])
-    assert TIME_RE.match(second["occuredTime"])
+    for line in (first, second):
+        assert TIME_RE.match(line["occuredTime"])
+        assert TIME_RE.match(line["eventTime"])
     match = NAME_RE.match(key)
     assert match, key
     assert match["id"] == str(export.request_id)
     assert (match["first"], match["last"]) == ("20240501120035495", "20240502000000000")
+
+
+def test_event_sent_late_exports_received_time_as_occured_time(shop, s3, submit, api_client):
+    """An event sent today about 2024 exports with ``occuredTime`` = when it was received and
+    ``eventTime`` = its own time; ``eventId`` and ``personId`` are the ids the API answers,
+    as strings."""
+    workspace, ann, _ = shop
+    response = api_client.post(
+        "/api/v1/events",
+        {
+            "definitionId": "c_order",
+            "person": {"externalId": "ann"},
+            "occurredTime": "2024-05-03T08:30:00.000Z",
+            "properties": {"total": 12},
+        },
+        format="json",
+    )
+    assert response.status_code == 201, response.content
+    assert str(response.json()["eventId"]) == str(Event.objects.get(workspace=workspace).pk)
+    submit(workspace, spec(bucket=s3.name))
+    [line] = s3.lines(s3.objects()[0])
+    stored = Event.objects.get(workspace=workspace)
+    assert line["eventId"] == str(stored.pk)
+    assert line["personId"] == str(ann.pk)
+    assert line["externalPersonId"] == "ann"
+    assert line["eventTime"] == "2024-05-03T08:30:00.000+0000"
+    assert line["occuredTime"] == export_time(stored.received_at)
+    assert line["occuredTime"] != line["eventTime"]
+    assert line["total"] == 12
+
+
+def test_property_named_event_time_is_prefixed(workspace, s3, submit):
+    """A property named ``eventTime`` is written ``<definitionId>_eventTime``: the line's own
+    ``eventTime`` is the event's time."""
+    DefinitionFactory(
+        workspace=workspace, definition_id="c_booking", properties=props(eventTime="text")
+    )
+    person = PersonFactory(workspace=workspace)
+    ingest(
+        workspace,
+        [
+            event(
+                "c_booking",
+                person,
+                occurred_at=T0 + timedelta(hours=2),
+                properties={"eventTime": "next Friday"},
+            )
+        ],
+    )
+    submit(workspace, spec(bucket=s3.name))
+    [line] = s3.lines(s3.objects()[0])
+    assert line["eventTime"] == "2024-05-01T02:00:00.000+0000"
+    assert line["c_booking_eventTime"] == "next Friday"
 
 
 def test_template_property_named_session_id_is_prefixed(workspace, s3, submit):
@@ -151,7 +214,7 @@ def test_enrichment_adds_flow_fields_to_events_a_flow_caused(workspace, s3, subm
     assert caused["campaignName"] == "Welcome journey"
     assert caused["elementName"] == "Send welcome mail"
     assert caused["campaignStart"] == "2024-04-30T08:00:00.250+0000"
-    assert caused["flowElementId"] == 17
+    assert caused["flowElementId"] == "3-17"  # "<flow>-<element>", a string as in the seed
     assert caused["c_mail_sent_campaignName"] == "spring"
     assert "elementName" not in plain
     assert plain["c_mail_sent_campaignName"] == "manual"
@@ -184,11 +247,11 @@ def test_definitions_and_time_range_select_the_events(shop, s3, submit):
     ingest(other.workspace, [event("c_order", other, occurred_at=T0 + timedelta(minutes=1))])
     submit(workspace, spec(bucket=s3.name, definition_ids=("c_order",)))
     lines = s3.lines(s3.objects()[0])
-    assert [line["occuredTime"][:19] for line in lines] == [
+    assert [line["eventTime"][:19] for line in lines] == [
         "2024-05-01T00:00:00",
         "2024-05-01T00:02:00",
     ]
-    assert {line["personId"] for line in lines} == {ann.pk}
+    assert {line["personId"] for line in lines} == {str(ann.pk)}
 
 
 def test_no_events_no_files(workspace, s3, submit):
@@ -219,8 +282,8 @@ def test_120001_events_make_three_files_of_50000_50000_20001(shop, s3, submit):
     for key, lines in zip(sorted(keys), files, strict=True):
         match = NAME_RE.match(key.rsplit("/", 1)[1])
         assert (match["first"], match["last"]) == (
-            compact(lines[0]["occuredTime"]),
-            compact(lines[-1]["occuredTime"]),
+            compact(lines[0]["eventTime"]),
+            compact(lines[-1]["eventTime"]),
         )
     totals = [line["total"] for lines in files for line in lines]
     assert totals == list(range(120_001))

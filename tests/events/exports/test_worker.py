@@ -62,8 +62,8 @@ def check_files(export: ExportRequest, s3) -> list[dict]:
         file_lines = s3.lines(key)  # whole gzip, or this raises
         assert 0 < len(file_lines) <= LINES
         first, last = NAME_RE.search(key).groups()
-        assert first == re.sub(r"\D", "", file_lines[0]["occuredTime"][:23])
-        assert last == re.sub(r"\D", "", file_lines[-1]["occuredTime"][:23])
+        assert first == re.sub(r"\D", "", file_lines[0]["eventTime"][:23])
+        assert last == re.sub(r"\D", "", file_lines[-1]["eventTime"][:23])
         lines += file_lines
     return lines
 
