@@ -4,8 +4,6 @@ segment from the segment's page; adding properties to a definition up to the lim
 then said; following "API docs". No page of these asks for a missing file (the site icon
 included)."""
 
-import os
-
 import pytest
 from django.contrib.auth.models import Permission, User
 from playwright.sync_api import expect
@@ -14,14 +12,9 @@ from people.segments.refresh import segment_refresh
 from people.segments.services import segment_create
 from tests.factories import PersonFactory
 
-CHROMIUM = "/usr/bin/chromium"
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.django_db(transaction=True),  # the live server's requests commit
-    pytest.mark.skipif(
-        not os.path.exists(CHROMIUM),
-        reason=f"needs Debian's chromium at {CHROMIUM} (apt-get install chromium)",
-    ),
 ]
 PERMISSIONS = {
     "people": ["view_segment", "change_segment", "view_person"],

@@ -6,7 +6,6 @@ signs in, a campaign link opens a second page (a new session with UTM), and leav
 sends what is left with ``navigator.sendBeacon``.
 """
 
-import os
 import time
 from urllib.parse import urlsplit
 
@@ -18,14 +17,9 @@ from events.services import PropertyInput, definition_create, definition_set_ena
 from people.models import ApiKey, Person
 from people.workspaces import api_key_create
 
-CHROMIUM = "/usr/bin/chromium"
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.django_db(transaction=True),  # the live server's requests commit
-    pytest.mark.skipif(
-        not os.path.exists(CHROMIUM),
-        reason=f"needs Debian's chromium at {CHROMIUM} (apt-get install chromium)",
-    ),
 ]
 EXPECTED = {
     "sessionStarted": 2,

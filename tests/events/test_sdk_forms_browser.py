@@ -4,7 +4,6 @@ when a visitor submits a form, sent by beacon as the submit leaves the page; a f
 ``data-cdp-ignore`` and a page without the option record nothing. Read back through the events
 API."""
 
-import os
 import time
 
 import pytest
@@ -16,11 +15,9 @@ from people.models import ApiKey
 from people.workspaces import api_key_create
 from tests.api_helpers import workspace_api
 
-CHROMIUM = "/usr/bin/chromium"
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"needs {CHROMIUM}"),
 ]
 
 PAGE = """<!doctype html>

@@ -13,15 +13,10 @@ from flows.services import flow_activate
 from tests.factories import PersonFactory, event
 from tests.flows.conftest import complete_flow
 
-CHROMIUM = "/usr/bin/chromium"
 SCREENSHOT = os.environ.get("CDP_FLOW_SCREENSHOT")  # a path: keep a picture of the page
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.django_db(transaction=True),  # the live server's requests commit
-    pytest.mark.skipif(
-        not os.path.exists(CHROMIUM),
-        reason=f"needs Debian's chromium at {CHROMIUM} (apt-get install chromium)",
-    ),
 ]
 
 

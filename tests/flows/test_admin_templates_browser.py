@@ -15,15 +15,10 @@ from people.segments.services import segment_create, segment_members_add
 from tests.factories import PersonFactory
 from tests.flows.conftest import END, chain, start
 
-CHROMIUM = "/usr/bin/chromium"
 SCREENSHOT = os.environ.get("CDP_FLOW_SCREENSHOT")  # a path: keep pictures of the pages
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.django_db(transaction=True),  # the live server's requests commit
-    pytest.mark.skipif(
-        not os.path.exists(CHROMIUM),
-        reason=f"needs Debian's chromium at {CHROMIUM} (apt-get install chromium)",
-    ),
 ]
 
 

@@ -15,15 +15,10 @@ from django.contrib.auth.models import Permission, User
 from flows.models import Flow
 from tests.flows.conftest import complete_flow
 
-CHROMIUM = "/usr/bin/chromium"
 SCREENSHOT = os.environ.get("CDP_FLOW_SCREENSHOT")
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.django_db(transaction=True),  # the live server's requests commit
-    pytest.mark.skipif(
-        not os.path.exists(CHROMIUM),
-        reason=f"needs Debian's chromium at {CHROMIUM} (apt-get install chromium)",
-    ),
 ]
 
 

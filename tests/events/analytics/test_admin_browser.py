@@ -3,7 +3,6 @@ driven by Playwright, against pytest-django's live server): a marketer picks the
 ticket funnel, runs it, and finds the chart drawn with the people per step the rules give;
 a segmentation with a breakdown draws a line per value; the CSV downloads."""
 
-import os
 from datetime import timedelta
 
 import pytest
@@ -11,14 +10,9 @@ from django.contrib.auth.models import Permission, User
 
 from tests.events.analytics.conftest import START, TICKETS, journal_make, reference_funnel
 
-CHROMIUM = "/usr/bin/chromium"
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.django_db(transaction=True),  # the live server's requests commit
-    pytest.mark.skipif(
-        not os.path.exists(CHROMIUM),
-        reason=f"needs Debian's chromium at {CHROMIUM} (apt-get install chromium)",
-    ),
 ]
 CHART = "Chart.getChart(document.getElementById('{}'))"
 # More than 500 pixels of the canvas are not transparent: the chart was drawn (Chart.js may

@@ -17,15 +17,10 @@ from people.workspaces import workspace_create
 from tests.events.analytics.conftest import TICKETS, journal_make
 from tests.flows.conftest import complete_flow
 
-CHROMIUM = "/usr/bin/chromium"
 SCREENSHOT = os.environ.get("CDP_INSIGHT_SCREENSHOT")  # a directory: keep pictures of pages
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.django_db(transaction=True),  # the live server's requests commit
-    pytest.mark.skipif(
-        not os.path.exists(CHROMIUM),
-        reason=f"needs Debian's chromium at {CHROMIUM} (apt-get install chromium)",
-    ),
 ]
 CHART = "Chart.getChart(document.querySelector('[data-insight=\"{}\"] canvas'))"
 FUNNEL = {

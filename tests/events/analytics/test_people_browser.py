@@ -23,15 +23,10 @@ from tests.events.analytics.conftest import (
 )
 from tests.events.analytics.test_admin_browser import CHART, INKED
 
-CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = os.environ.get("CDP_ANALYTICS_SCREENSHOTS")
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.django_db(transaction=True),  # the live server's requests commit
-    pytest.mark.skipif(
-        not os.path.exists(CHROMIUM),
-        reason=f"needs Debian's chromium at {CHROMIUM} (apt-get install chromium)",
-    ),
 ]
 END = START + timedelta(days=20)  # the page's "to" date (2024-05-20) includes its whole day
 

@@ -15,15 +15,10 @@ from events.models import Event
 from tests.events.exports.conftest import T0, ingest
 from tests.factories import event
 
-CHROMIUM = "/usr/bin/chromium"
 SCREENSHOT = os.environ.get("CDP_EXPORT_SCREENSHOT")  # a path: keep a picture of the page
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.django_db(transaction=True),  # the live server's requests commit
-    pytest.mark.skipif(
-        not os.path.exists(CHROMIUM),
-        reason=f"needs Debian's chromium at {CHROMIUM} (apt-get install chromium)",
-    ),
 ]
 
 
